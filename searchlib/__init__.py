@@ -1,0 +1,48 @@
+"""searchlib: full-text search for Indonesian news.
+
+Data flows one way: ``analysis`` (ICU words, NFKC + casefold, stopwords, Sastrawi stems,
+offsets kept) -> ``engine`` (Whoosh storage) -> ``query``/``execute``/``ranking`` (our
+parser and Lucene BM25 over posting arrays) -> ``snippets`` -> the ``Index`` API, the
+``search`` CLI and the HTTP server.
+
+>>> import searchlib
+>>> [t.term for t in searchlib.analyze("Pembangunan jembatan")]
+['bangun', 'jembatan']
+"""
+
+from searchlib.analysis import Analyzer, Token, analyze
+from searchlib.document import Article
+from searchlib.errors import (
+    DocumentError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    QueryError,
+    SearchlibError,
+)
+from searchlib.index import Index
+from searchlib.ranking import Ranking
+from searchlib.results import Hit, Results, TermScore
+from searchlib.snippets import Snippet
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Analyzer",
+    "Article",
+    "DocumentError",
+    "Hit",
+    "Index",
+    "IndexLockedError",
+    "IndexNotFoundError",
+    "IndexVersionError",
+    "QueryError",
+    "Ranking",
+    "Results",
+    "SearchlibError",
+    "Snippet",
+    "TermScore",
+    "Token",
+    "__version__",
+    "analyze",
+]

@@ -1,0 +1,308 @@
+"""The Indonesian analyzer: ICU words -> NFKC + casefold -> colloquial map -> stopwords
+-> stem exclusions -> Sastrawi stems, with offsets into the original string kept.
+
+One ``Analyzer`` serves indexing and querying. It is also a Whoosh analyzer (it plugs
+into ``whoosh.fields.TEXT(analyzer=...)`` and honours Whoosh's tokenizer keywords), and
+it pickles without its caches, because Whoosh stores the schema, analyzer included,
+inside the index.
+
+>>> [t.term for t in Analyzer().analyze("Pembangunan negara-negara")]
+['bangun', 'negara']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from whoosh.analysis import Analyzer as WhooshAnalyzer
+from whoosh.analysis import Token as WhooshToken
+
+from searchlib.analysis.lexicon import (
+    default_colloquial,
+    default_stem_exclusions,
+    default_stopwords,
+)
+from searchlib.analysis.stemmer import is_stemmable, sastrawi_stem
+from searchlib.analysis.token import Token
+from searchlib.analysis.tokenizer import segment_words
+
+__all__ = ["AnalyzedText", "Analyzer", "analyze"]
+
+_HYPHENS = "-\u2010\u2011"
+# A word glued to a number, as in Rp1.500.000 or covid19: the number is searchable too.
+_LETTERS_NUMBER = re.compile(r"([^\W\d_]+)(\d[\d.,]*)")
+_CACHE_LIMIT = 1_000_000  # distinct surface forms kept per analyzer before a reset
+
+# A classified surface form: (term, norm, why, parts); parts are
+# (start, end, term, norm, why) relative to the surface, for hyphenated compounds.
+_Info = tuple[str, str, str, tuple[tuple[int, int, str, str, str], ...]]
+
+
+class AnalyzedText(str):
+    """A string that carries its tokens, so the index analyzes each field only once."""
+
+    tokens: list[Token]
+
+    def __new__(cls, text: str, tokens: list[Token]) -> AnalyzedText:
+        value = super().__new__(cls, text)
+        value.tokens = tokens
+        return value
+
+
+def _normalize(surface: str) -> str:
+    return unicodedata.normalize("NFKC", surface).casefold()
+
+
+class Analyzer(WhooshAnalyzer):
+    """Configurable Indonesian analyzer.
+
+    ``stopwords``, ``stem_exclusions`` and ``colloquial`` replace the defaults; the
+    ``extra_*`` arguments extend them. ``stemming=False`` keeps normalized words.
+    ``form="norm"`` makes the Whoosh side emit the unstemmed normalized form (the
+    index's exact-form fields); ``analyze()`` always returns full tokens.
+    """
+
+    def __init__(
+        self,
+        *,
+        stopwords: Iterable[str] | None = None,
+        extra_stopwords: Iterable[str] = (),
+        stem_exclusions: Mapping[str, str] | Iterable[str] | None = None,
+        extra_stem_exclusions: Mapping[str, str] | Iterable[str] = (),
+        colloquial: Mapping[str, str] | None = None,
+        extra_colloquial: Mapping[str, str] | None = None,
+        stemming: bool = True,
+        form: str = "term",
+    ) -> None:
+        if form not in ("term", "norm"):
+            raise ValueError(f"form must be 'term' or 'norm', not {form!r}")
+        base_stops = default_stopwords() if stopwords is None else stopwords
+        self.stopwords = frozenset(_normalize(w) for w in (*base_stops, *extra_stopwords))
+        exclusions = dict(
+            default_stem_exclusions() if stem_exclusions is None else _pairs(stem_exclusions)
+        )
+        exclusions.update(_pairs(extra_stem_exclusions))
+        self.stem_exclusions = exclusions
+        colloq = dict(default_colloquial() if colloquial is None else _pairs(colloquial))
+        colloq.update(_pairs(extra_colloquial or {}))
+        self.colloquial = colloq
+        self.stemming = bool(stemming)
+        self.form = form
+        self._cache: dict[str, _Info | None] = {}
+
+    # -- configuration, equality and pickling -------------------------------------
+
+    def _config(self) -> tuple:
+        return (
+            self.stopwords,
+            tuple(sorted(self.stem_exclusions.items())),
+            tuple(sorted(self.colloquial.items())),
+            self.stemming,
+            self.form,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._config() == other._config()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._config())
+
+    def __repr__(self) -> str:
+        return (
+            f"Analyzer(stopwords={len(self.stopwords)}, "
+            f"stem_exclusions={len(self.stem_exclusions)}, colloquial={len(self.colloquial)}, "
+            f"stemming={self.stemming}, form={self.form!r})"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_cache", None)  # caches and ICU objects never go into the index
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._cache = {}
+
+    def with_form(self, form: str) -> Analyzer:
+        """A copy of this analyzer that emits ``form`` ('term' or 'norm') to Whoosh."""
+        twin = Analyzer.__new__(Analyzer)
+        twin.__setstate__({**self.__getstate__(), "form": form})
+        if form not in ("term", "norm"):
+            raise ValueError(f"form must be 'term' or 'norm', not {form!r}")
+        return twin
+
+    # -- classification of one surface form ----------------------------------------
+
+    def _word(self, norm: str) -> tuple[str, str, str] | None:
+        """(term, norm, why) of one hyphen-free normalized word, or None for a stopword."""
+        why = ""
+        mapped = self.colloquial.get(norm)
+        if mapped is not None:
+            norm, why = mapped, "colloquial"
+        if norm in self.stopwords:
+            return None
+        excluded = self.stem_exclusions.get(norm)
+        if excluded is not None:
+            return excluded, norm, why or "excluded"
+        if self.stemming and is_stemmable(norm):
+            term = sastrawi_stem(norm)
+            return term, norm, why or ("stemmed" if term != norm else "unchanged")
+        return norm, norm, why or "unchanged"
+
+    def _classify(self, surface: str) -> _Info | None:
+        norm = _normalize(surface)
+        if not any(h in norm for h in _HYPHENS):
+            word = self._word(norm)
+            if word is None:
+                return None
+            glued = _LETTERS_NUMBER.fullmatch(norm)
+            if glued and word[2] == "unchanged" and len(norm) == len(surface):
+                number_start = glued.start(2)
+                part = (number_start, len(surface), glued.group(2), glued.group(2), "part")
+                return word[0], word[1], "compound", (part,)
+            return (*word, ())
+        norm = norm.replace("\u2010", "-").replace("\u2011", "-")
+        if norm in self.stopwords:
+            return None
+        if norm in self.stem_exclusions:
+            return self.stem_exclusions[norm], norm, "excluded", ()
+        if self.stemming and is_stemmable(norm):
+            stem = sastrawi_stem(norm)
+            if "-" not in stem:  # Sastrawi recognised a reduplication
+                stem = self.stem_exclusions.get(stem, stem)
+                return stem, norm, "reduplication", ()
+        pieces = norm.split("-")
+        if len(set(pieces)) == 1 and pieces[0]:
+            word = self._word(pieces[0])
+            return None if word is None else (word[0], norm, "reduplication", ())
+        return norm, norm, "compound", tuple(self._parts(surface))
+
+    def _parts(self, surface: str) -> Iterator[tuple[int, int, str, str, str]]:
+        """The words of a hyphenated compound, searchable on their own."""
+        start = 0
+        for index in range(len(surface) + 1):
+            if index == len(surface) or surface[index] in _HYPHENS:
+                piece = surface[start:index]
+                if len(piece) > 1:
+                    word = self._word(_normalize(piece))
+                    if word is not None:
+                        yield start, index, word[0], word[1], "part"
+                start = index + 1
+
+    def _info(self, surface: str) -> _Info | None:
+        cache = self._cache
+        try:
+            return cache[surface]
+        except KeyError:
+            info = self._classify(surface)
+            if not info or not info[0]:
+                info = None if info is None else (info[1] or surface, *info[1:])
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[surface] = info
+            return info
+
+    # -- public API ----------------------------------------------------------------
+
+    def tokens(self, text: str, *, keep_stopwords: bool = False) -> Iterator[Token]:
+        """Yield the tokens of ``text``; with ``keep_stopwords`` stopwords come too,
+        with ``why == "stopword"`` and the normalized word as term."""
+        info_of = self._info
+        for position, (start, end, _is_number) in enumerate(segment_words(text)):
+            surface = text[start:end]
+            info = info_of(surface)
+            if info is None:
+                if keep_stopwords:
+                    norm = _normalize(surface)
+                    yield Token(norm, surface, start, end, position, norm, "stopword")
+                continue
+            term, norm, why, parts = info
+            yield Token(term, surface, start, end, position, norm, why)
+            for p_start, p_end, p_term, p_norm, p_why in parts:
+                yield Token(
+                    p_term,
+                    surface[p_start:p_end],
+                    start + p_start,
+                    start + p_end,
+                    position,
+                    p_norm,
+                    p_why,
+                    False,
+                )
+
+    def analyze(self, text: str) -> list[Token]:
+        """The tokens of ``text`` without stopwords (positions still count them)."""
+        if not isinstance(text, str):
+            raise TypeError(f"analyze() takes a str, not {type(text).__name__}")
+        return list(self.tokens(text))
+
+    def explain(self, text: str) -> list[Token]:
+        """Every token of ``text``, stopwords included, with the rule that made its term."""
+        return list(self.tokens(text, keep_stopwords=True))
+
+    def term(self, word: str) -> str | None:
+        """The index term of one word, or None for a stopword."""
+        info = self._info(word)
+        return None if info is None else info[0]
+
+    # -- Whoosh protocol -----------------------------------------------------------
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[WhooshToken]:
+        if isinstance(value, AnalyzedText):
+            tokens: Iterable[Token] = value.tokens
+        elif tokenize:
+            tokens = self.tokens(value, keep_stopwords=not removestops)
+        else:
+            info = self._info(value)
+            term, norm = (_normalize(value),) * 2 if info is None else info[:2]
+            tokens = [Token(term, value, 0, len(value), 0, norm, "")]
+        use_norm = self.form == "norm"
+        out = WhooshToken(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for token in tokens:
+            out.text = token.norm if use_norm and token.norm else token.term
+            out.stopped = token.why == "stopword"
+            out.boost = 1.0
+            if keeporiginal:
+                out.original = token.text
+            if positions:
+                out.pos = start_pos + token.position
+            if chars:
+                out.startchar = start_char + token.start
+                out.endchar = start_char + token.end
+            yield out
+
+
+def _pairs(words: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
+    if isinstance(words, Mapping):
+        return {_normalize(k): _normalize(v) for k, v in words.items()}
+    return {_normalize(w): _normalize(w) for w in words}
+
+
+_default: Analyzer | None = None
+
+
+def analyze(text: str) -> list[Token]:
+    """Analyze ``text`` with the default Indonesian analyzer.
+
+    >>> [(t.text, t.term) for t in analyze("Kedutaan membangun hubungan")]
+    [('Kedutaan', 'duta'), ('membangun', 'bangun'), ('hubungan', 'hubung')]
+    """
+    global _default
+    if _default is None:
+        _default = Analyzer()
+    return _default.analyze(text)

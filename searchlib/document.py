@@ -1,0 +1,145 @@
+"""Articles: the record type searchlib indexes, and validation of incoming records.
+
+``Article`` is a convenience dataclass; plain dicts work too. ``normalize_record`` turns
+either into the canonical dict the index stores, or raises ``DocumentError`` naming the
+record and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from searchlib.dates import parse_datetime
+from searchlib.errors import DocumentError
+
+__all__ = ["KNOWN_FIELDS", "Article", "normalize_record"]
+
+KNOWN_FIELDS = ("id", "title", "body", "url", "published", "category", "source", "related")
+MAX_ID_LENGTH = 512
+
+
+@dataclass
+class Article:
+    """A news article. Only ``id`` and a ``title`` or ``body`` are required."""
+
+    id: str
+    title: str = ""
+    body: str = ""
+    url: str | None = None
+    published: str | date | datetime | None = None
+    category: str | None = None
+    source: str | None = None
+    related: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        extra = data.pop("extra")
+        return {**extra, **data}
+
+
+def _describe(record: Any, doc_id: Any) -> str:
+    return f"record {doc_id!r}" if doc_id not in (None, "") else "record without an id"
+
+
+def _check_json_value(value: Any, where: str, depth: int = 0) -> None:
+    """Extra fields are stored as given, but must be plain JSON-like data."""
+    if depth > 32:
+        raise ValueError(f"{where} is nested more than 32 levels deep")
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is not a finite number: {value!r}")
+        return
+    if isinstance(value, (datetime, date)):
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where} has a non-string key {key!r}")
+            _check_json_value(item, f"{where}.{key}", depth + 1)
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_json_value(item, where, depth + 1)
+        return
+    raise ValueError(f"{where} has a value of type {type(value).__name__}")
+
+
+def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``record`` and return the canonical dict stored in the index."""
+    if isinstance(record, Article):
+        record = record.to_dict()
+    if not isinstance(record, Mapping):
+        raise DocumentError(
+            f"a record must be a dict or an Article, not {type(record).__name__}", record=record
+        )
+    doc_id = record.get("id")
+    label = _describe(record, doc_id)
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+        doc_id = str(doc_id)
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise DocumentError(
+            f"{label}: field 'id' is required and must be a non-empty string, got {doc_id!r}",
+            record=record, field="id",
+        )
+    if len(doc_id) > MAX_ID_LENGTH or any(ord(c) < 32 for c in doc_id):
+        raise DocumentError(
+            f"{label}: field 'id' must be at most {MAX_ID_LENGTH} printable characters",
+            record=record, field="id",
+        )
+    out: dict[str, Any] = {"id": doc_id}
+    for name in ("title", "body", "url", "category", "source"):
+        value = record.get(name)
+        if value is None:
+            out[name] = "" if name in ("title", "body") else None
+            continue
+        if not isinstance(value, str):
+            raise DocumentError(
+                f"{label}: field {name!r} must be a string, got {type(value).__name__}",
+                record=record, field=name,
+            )
+        if "\x00" in value:
+            raise DocumentError(f"{label}: field {name!r} contains a NUL character",
+                                record=record, field=name)
+        out[name] = value if name in ("title", "body") else (value.strip() or None)
+    if not out["title"].strip() and not out["body"].strip():
+        raise DocumentError(f"{label}: needs a non-empty 'title' or 'body'",
+                            record=record, field="body")
+    published = record.get("published")
+    if published in (None, ""):
+        out["published"] = None
+    else:
+        try:
+            out["published"] = parse_datetime(published).isoformat()
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DocumentError(
+                f"{label}: field 'published' is not a date, datetime or ISO 8601 string: "
+                f"{published!r}", record=record, field="published",
+            ) from exc
+    related = record.get("related") or []
+    if isinstance(related, str):
+        related = [related]
+    if not isinstance(related, Sequence) or not all(isinstance(r, str) for r in related):
+        raise DocumentError(f"{label}: field 'related' must be a list of strings",
+                            record=record, field="related")
+    out["related"] = list(related)
+    extra: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in KNOWN_FIELDS:
+            continue
+        if not isinstance(key, str):
+            raise DocumentError(f"{label}: field name {key!r} is not a string", record=record)
+        try:
+            _check_json_value(value, key)
+        except ValueError as exc:
+            raise DocumentError(f"{label}: field {key!r}: {exc}", record=record,
+                                field=key) from exc
+        extra[key] = value
+    out["extra"] = extra
+    return out

@@ -1,0 +1,216 @@
+"""The storage engine: everything that touches Whoosh lives in this package.
+
+``Engine`` creates and opens an index directory, hands out ``Snapshot`` views for
+searching (refreshed when a new commit appears) and ``EngineWriter`` sessions for
+writing. The rest of searchlib sees only these three objects, so the engine could be
+swapped without touching analysis, ranking, queries or snippets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from searchlib.analysis import Analyzer
+from searchlib.engine.schema import (
+    DATE_OFFSET,
+    EXACT,
+    FORMAT_VERSION,
+    LENGTH_FIELD,
+    MISSING_DATE,
+    TEXT_FIELDS,
+    build_schema,
+)
+from searchlib.engine.snapshot import Snapshot
+from searchlib.engine.storage import DurableFileStorage, WriterLock, fsync_directory
+from searchlib.errors import IndexNotFoundError, IndexVersionError, SearchlibError
+
+__all__ = [
+    "DATE_OFFSET",
+    "EXACT",
+    "LENGTH_FIELD",
+    "MISSING_DATE",
+    "TEXT_FIELDS",
+    "Engine",
+    "EngineWriter",
+    "Snapshot",
+]
+
+MARKER = "searchlib.json"
+INDEX_NAME = "MAIN"
+
+
+class EngineWriter:
+    """A write session: holds the writer lock until ``commit()`` or ``cancel()``."""
+
+    def __init__(self, engine: Engine, timeout: float) -> None:
+        from whoosh.writing import SegmentWriter
+
+        self._lock = WriterLock(engine.storage, timeout).acquire()
+        try:
+            # Whoosh's own lock is replaced by ours (same file, same fcntl lock), which
+            # records who holds it.
+            self._writer = SegmentWriter(engine.whoosh_index(), _lk=False, limitmb=256)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._open = True
+
+    def add(self, fields: dict[str, Any], *, upsert: bool = True) -> None:
+        if upsert:
+            self._writer.update_document(**fields)
+        else:
+            self._writer.add_document(**fields)
+
+    def delete(self, doc_id: str) -> int:
+        return self._writer.delete_by_term("id", doc_id)
+
+    def commit(self, *, optimize: bool = False) -> None:
+        try:
+            self._writer.commit(optimize=optimize)
+        finally:
+            self._finish()
+
+    def cancel(self) -> None:
+        try:
+            self._writer.cancel()
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._open:
+            self._open = False
+            self._lock.release()
+
+
+class Engine:
+    """An index directory managed through Whoosh."""
+
+    def __init__(self, path: Path, storage: DurableFileStorage, index: Any) -> None:
+        self.path = path
+        self.storage = storage
+        self._index = index
+        self._snapshot: Snapshot | None = None
+        self._columns: dict = {}
+        self._refresh_lock = threading.Lock()
+        self.analyzer: Analyzer = index.schema["body"].analyzer
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], analyzer: Analyzer) -> Engine:
+        folder = Path(path)
+        if folder.exists() and not folder.is_dir():
+            raise SearchlibError(f"cannot create an index at {str(folder)!r}: not a directory")
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / MARKER
+        if marker.exists() or any(folder.glob(f"_{INDEX_NAME}_*.toc")):
+            raise SearchlibError(f"an index already exists at {str(folder)!r}")
+        if any(folder.iterdir()):
+            raise SearchlibError(
+                f"cannot create an index at {str(folder)!r}: the directory is not empty"
+            )
+        storage = DurableFileStorage(str(folder))
+        index = storage.create_index(build_schema(analyzer), indexname=INDEX_NAME)
+        info = {"format": FORMAT_VERSION, "created": time.time(), "engine": "whoosh"}
+        temp = folder / (MARKER + ".tmp")
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump(info, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, marker)
+        fsync_directory(folder)
+        return cls(folder, storage, index)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Engine:
+        folder = Path(path)
+        marker = folder / MARKER
+        if not folder.is_dir():
+            raise IndexNotFoundError(f"no index at {str(folder)!r}: the directory does not exist")
+        if not marker.is_file():
+            raise IndexNotFoundError(
+                f"no searchlib index at {str(folder)!r} (no {MARKER}); "
+                "create one first, and only open index directories from a trusted source"
+            )
+        try:
+            info = json.loads(marker.read_text("utf-8"))
+            version = info["format"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexNotFoundError(f"{str(marker)!r} is not a searchlib index marker") from exc
+        if version != FORMAT_VERSION:
+            raise IndexVersionError(
+                f"index at {str(folder)!r} has format {version!r}, this searchlib reads "
+                f"format {FORMAT_VERSION}: rebuild the index"
+            )
+        storage = DurableFileStorage(str(folder))
+        _remove_leftovers(folder)
+        try:
+            index = storage.open_index(indexname=INDEX_NAME)
+        except Exception as exc:  # Whoosh raises many types for a damaged TOC
+            raise IndexNotFoundError(
+                f"cannot open the index at {str(folder)!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return cls(folder, storage, index)
+
+    def whoosh_index(self) -> Any:
+        return self._index
+
+    def close(self) -> None:
+        self._snapshot = None
+        self._columns.clear()
+
+    # -- reading and writing -------------------------------------------------------
+
+    def generation(self) -> int:
+        return self._index.latest_generation()
+
+    def snapshot(self) -> Snapshot:
+        """The current commit's snapshot, rebuilt only when a new commit appeared."""
+        current = self._snapshot
+        generation = self.generation()
+        if current is not None and current.generation == generation:
+            return current
+        with self._refresh_lock:
+            current = self._snapshot
+            generation = self.generation()
+            if current is None or current.generation != generation:
+                index = self._index.refresh() if hasattr(self._index, "refresh") else self._index
+                self._index = index
+                searcher = index.searcher()
+                current = Snapshot(searcher, generation, self._columns)
+                self._snapshot = current
+            return current
+
+    def writer(self, timeout: float) -> EngineWriter:
+        return EngineWriter(self, timeout)
+
+    def size_on_disk(self) -> int:
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+    def last_commit_time(self) -> float | None:
+        tocs = list(self.path.glob(f"_{INDEX_NAME}_*.toc"))
+        return max((t.stat().st_mtime for t in tocs), default=None)
+
+    def segment_count(self) -> int:
+        return len(self.snapshot()._leaves)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete temp files a killed writer left behind, when no writer is running now."""
+    storage = DurableFileStorage(str(folder))
+    lock = storage.lock("WRITELOCK")
+    if not lock.acquire(blocking=False):
+        return  # a live writer owns the directory; its temp files are not leftovers
+    try:
+        for leftover in folder.glob("*.tmp"):
+            try:
+                leftover.unlink() if leftover.is_file() else None
+            except OSError:
+                pass
+    finally:
+        lock.release()

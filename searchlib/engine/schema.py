@@ -1,0 +1,63 @@
+"""The Whoosh schema of a searchlib index, and the on-disk format marker.
+
+Each text field is indexed twice: stemmed (``title``, ``body``) and as the normalized
+surface form (``title_exact``, ``body_exact``), so an exact match can outrank a
+stem-only one. Exact token counts live in numeric columns (``title_len``,
+``body_len``), because Whoosh keeps field lengths in one lossy byte and BM25 needs the
+true length. ``category``, ``source`` and ``published_ts`` are columns too: filters,
+facets and date sorting read them as arrays.
+"""
+
+from __future__ import annotations
+
+from whoosh import fields
+
+from searchlib.analysis import Analyzer
+
+__all__ = [
+    "DATE_OFFSET",
+    "FORMAT_VERSION",
+    "LENGTH_FIELD",
+    "MISSING_DATE",
+    "TEXT_FIELDS",
+    "build_schema",
+]
+
+# Bump when the schema or the meaning of stored data changes; old indexes must rebuild.
+FORMAT_VERSION = 1
+
+# Searchable text fields and their exact-form twins.
+TEXT_FIELDS = ("title", "body")
+EXACT = {name: f"{name}_exact" for name in TEXT_FIELDS}
+LENGTH_FIELD = {name: f"{name}_len" for name in TEXT_FIELDS}
+
+# published_ts holds seconds since the epoch plus DATE_OFFSET, so that dates before 1970
+# fit an unsigned column whose default, 0, means "no publication date" (MISSING_DATE).
+DATE_OFFSET = 2**62
+MISSING_DATE = -DATE_OFFSET
+
+
+def build_schema(analyzer: Analyzer) -> fields.Schema:
+    """The schema, with ``analyzer`` (stems) and its exact-form twin embedded."""
+    exact = analyzer.with_form("norm")
+    schema = fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        url=fields.STORED(),
+        published=fields.STORED(),
+        published_ts=fields.NUMERIC(
+            numtype=int, bits=64, signed=False, stored=False, sortable=True, default=0
+        ),
+        category=fields.ID(stored=True, sortable=True),
+        source=fields.ID(stored=True, sortable=True),
+        related=fields.STORED(),
+        extra=fields.STORED(),
+    )
+    for name in TEXT_FIELDS:
+        schema.add(name, fields.TEXT(analyzer=analyzer, stored=True, phrase=True))
+        schema.add(EXACT[name], fields.TEXT(analyzer=exact, stored=False, phrase=False))
+        schema.add(
+            LENGTH_FIELD[name],
+            fields.NUMERIC(numtype=int, bits=32, signed=False, stored=False, sortable=True,
+                           default=0),
+        )
+    return schema

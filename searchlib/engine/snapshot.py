@@ -1,0 +1,237 @@
+"""One committed state of the index, seen as arrays and postings by the query layer.
+
+A ``Snapshot`` wraps a Whoosh searcher and exposes what BM25 scoring needs as numpy
+arrays over global document numbers: posting ids and term frequencies, exact field
+lengths, live documents, category/source codes and publication timestamps. Per-segment
+columns are cached across snapshots (segments are immutable; only their deletions
+change), so a refresh after a small commit reads only the new segment.
+
+Whoosh file objects are not safe to share between threads, so every call into Whoosh
+holds the snapshot's lock; the arrays it returns are immutable and lock-free.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from searchlib.engine.schema import DATE_OFFSET, LENGTH_FIELD, MISSING_DATE, TEXT_FIELDS
+
+__all__ = ["Snapshot"]
+
+_POSTINGS_CACHE = 4096  # distinct (field, term) posting arrays kept per snapshot
+_EMPTY_IDS = np.zeros(0, dtype=np.int64)
+_EMPTY_TF = np.zeros(0, dtype=np.float64)
+
+
+def _drain(matcher: Any) -> tuple[list[int], list[float]]:
+    """All ids and weights (term frequencies) of a Whoosh matcher, block by block."""
+    ids: list[int] = []
+    weights: list[float] = []
+    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
+        # W3 leaf matcher: decode whole blocks instead of calling Python per posting.
+        while matcher.is_active():
+            if matcher._ids is None:
+                matcher._read_ids()
+            if matcher._weights is None:
+                matcher._read_weights()
+            ids.extend(matcher._ids[matcher._i :])
+            weights.extend(matcher._weights[matcher._i :])
+            matcher._next_block()
+        return ids, weights
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return ids, weights
+
+
+class _SegmentColumns:
+    """Columns of one immutable segment, read once."""
+
+    def __init__(self, reader: Any) -> None:
+        count = reader.doc_count_all()
+        self.lengths = {
+            name: np.fromiter(reader.column_reader(LENGTH_FIELD[name]), np.float64, count)
+            for name in TEXT_FIELDS
+        }
+        stored = np.fromiter(reader.column_reader("published_ts"), np.uint64, count)
+        self.published = (stored - np.uint64(DATE_OFFSET)).view(np.int64)
+        self.category = list(reader.column_reader("category"))
+        self.source = list(reader.column_reader("source"))
+
+
+class Snapshot:
+    """A consistent, read-only view of one commit."""
+
+    def __init__(self, searcher: Any, generation: int, column_cache: dict) -> None:
+        self.searcher = searcher
+        self.generation = generation
+        self._lock = threading.RLock()
+        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = (
+            OrderedDict()
+        )
+        reader = searcher.reader()
+        self._leaves = [
+            (leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()
+        ]
+        self.max_doc = reader.doc_count_all()
+        self.doc_count = reader.doc_count()
+        self._build_arrays(column_cache)
+
+    def _build_arrays(self, column_cache: dict) -> None:
+        size = self.max_doc
+        self.live = np.zeros(size, dtype=bool)
+        self.lengths = {name: np.zeros(size, dtype=np.float64) for name in TEXT_FIELDS}
+        self.published = np.full(size, MISSING_DATE, dtype=np.int64)
+        self.category_values: list[str] = []
+        self.source_values: list[str] = []
+        self.category = np.full(size, -1, dtype=np.int32)
+        self.source = np.full(size, -1, dtype=np.int32)
+        codes: dict[str, dict[str, int]] = {"category": {}, "source": {}}
+        used = {}
+        for leaf, offset in self._leaves:
+            count = leaf.doc_count_all()
+            segment = leaf.segment() if hasattr(leaf, "segment") else None
+            key = segment.segment_id() if segment is not None else None
+            columns = column_cache.get(key) if key else None
+            if columns is None:
+                columns = _SegmentColumns(leaf)
+            if key:
+                used[key] = columns
+            window = slice(offset, offset + count)
+            live = np.ones(count, dtype=bool)
+            if leaf.has_deletions():
+                live[np.fromiter(leaf.deleted_docs(), np.int64)] = False
+            self.live[window] = live
+            for name in TEXT_FIELDS:
+                self.lengths[name][window] = columns.lengths[name]
+            self.published[window] = columns.published
+            for name, values in (("category", columns.category), ("source", columns.source)):
+                table = codes[name]
+                names = self.category_values if name == "category" else self.source_values
+                target = self.category if name == "category" else self.source
+                local = np.empty(count, dtype=np.int32)
+                for i, value in enumerate(values):
+                    if not value:
+                        local[i] = -1
+                        continue
+                    code = table.get(value)
+                    if code is None:
+                        code = table[value] = len(names)
+                        names.append(value)
+                    local[i] = code
+                target[window] = local
+        column_cache.clear()
+        column_cache.update(used)
+        self.field_docs = {}
+        self.avg_length = {}
+        for name in TEXT_FIELDS:
+            live_lengths = self.lengths[name][self.live]
+            docs = int(np.count_nonzero(live_lengths))
+            self.field_docs[name] = docs
+            self.avg_length[name] = float(live_lengths.sum() / docs) if docs else 0.0
+
+    # -- postings ------------------------------------------------------------------
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Global doc numbers (sorted) and term frequencies of ``term`` in ``field``,
+        deleted documents included (callers mask with ``live``)."""
+        key = (field, term)
+        cached = self._postings.get(key)
+        if cached is not None:
+            self._postings.move_to_end(key)
+            return cached
+        id_parts, tf_parts = [], []
+        with self._lock:
+            for leaf, offset in self._leaves:
+                if (field, term) not in leaf:
+                    continue
+                ids, weights = _drain(leaf.postings(field, term))
+                id_parts.append(np.asarray(ids, dtype=np.int64) + offset)
+                tf_parts.append(np.asarray(weights, dtype=np.float64))
+        if id_parts:
+            result = (np.concatenate(id_parts), np.concatenate(tf_parts))
+        else:
+            result = (_EMPTY_IDS, _EMPTY_TF)
+        self._postings[key] = result
+        if len(self._postings) > _POSTINGS_CACHE:
+            self._postings.popitem(last=False)
+        return result
+
+    def positions(self, field: str, term: str, docs: Iterable[int]) -> dict[int, list[int]]:
+        """Token positions of ``term`` in ``field`` for each of ``docs`` that has it."""
+        wanted = sorted(int(d) for d in docs)
+        found: dict[int, list[int]] = {}
+        with self._lock:
+            for leaf, offset in self._leaves:
+                local = [d - offset for d in wanted if offset <= d < offset + leaf.doc_count_all()]
+                if not local or (field, term) not in leaf:
+                    continue
+                matcher = leaf.postings(field, term)
+                for doc in local:
+                    if not matcher.is_active():
+                        break
+                    matcher.skip_to(doc)
+                    if matcher.is_active() and matcher.id() == doc:
+                        found[doc + offset] = list(matcher.value_as("positions"))
+        return found
+
+    def document_frequency(self, field: str, term: str) -> int:
+        """Live documents containing ``term`` in ``field``."""
+        ids, _ = self.postings(field, term)
+        return int(np.count_nonzero(self.live[ids])) if len(ids) else 0
+
+    # -- vocabulary ----------------------------------------------------------------
+
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` terms of ``field`` starting with ``prefix``, most frequent first."""
+        with self._lock:
+            reader = self.searcher.reader()
+            terms = []
+            for raw in reader.expand_prefix(field, prefix):
+                terms.append(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+                if len(terms) >= 50 * limit:
+                    break
+            ranked = sorted(terms, key=lambda t: -reader.doc_frequency(field, t))
+        return ranked[:limit]
+
+    def terms_within(
+        self, field: str, word: str, distance: int, limit: int, prefix: int = 0
+    ) -> list[str]:
+        """Terms of ``field`` within ``distance`` edits of ``word``, most frequent first."""
+        with self._lock:
+            reader = self.searcher.reader()
+            terms = list(reader.terms_within(field, word, distance, prefix=prefix))
+            ranked = sorted(terms, key=lambda t: -reader.doc_frequency(field, t))
+        return ranked[:limit]
+
+    def raw_doc_frequency(self, field: str, term: str) -> int:
+        """Whoosh's document frequency (deleted documents not yet merged away count)."""
+        with self._lock:
+            return self.searcher.reader().doc_frequency(field, term)
+
+    def vocabulary_size(self, field: str) -> int:
+        with self._lock:
+            return sum(1 for _ in self.searcher.reader().lexicon(field))
+
+    # -- stored documents ----------------------------------------------------------
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        with self._lock:
+            return self.searcher.stored_fields(int(docnum))
+
+    def docnum_of(self, doc_id: str) -> int | None:
+        with self._lock:
+            return self.searcher.document_number(id=doc_id)
+
+    def live_docnums(self) -> Iterator[int]:
+        return iter(np.flatnonzero(self.live).tolist())
+
+    def close(self) -> None:
+        with self._lock:
+            self.searcher.close()

@@ -1,0 +1,346 @@
+"""``Index``: the one object the library API, the CLI and the HTTP server share.
+
+It owns an engine (the Whoosh-backed storage), the analyzer stored in the index, and
+the write path: validate, analyze once, upsert, commit atomically. Searches run on the
+current snapshot, which is refreshed when another writer (or process) commits.
+
+>>> import tempfile, searchlib
+>>> with searchlib.Index.create(tempfile.mkdtemp() + "/ix") as ix:
+...     ix.add([{"id": "a", "title": "Pembangunan jalan", "body": "Pemerintah membangun jalan."}])
+...     [hit.id for hit in ix.search("bangun")]
+1
+['a']
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from searchlib.analysis import AnalyzedText, Analyzer, Token
+from searchlib.dates import parse_datetime, period, to_timestamp
+from searchlib.document import Article, normalize_record
+from searchlib.engine import DATE_OFFSET, LENGTH_FIELD, TEXT_FIELDS, Engine
+from searchlib.errors import IndexNotFoundError, QueryError
+from searchlib.ranking import DEFAULT_RANKING, Ranking
+from searchlib.results import Results
+from searchlib.search import run_search, run_similar
+
+__all__ = ["Index"]
+
+Record = Article | Mapping[str, Any]
+
+
+class Index:
+    """A searchlib index directory. Thread-safe: share one instance in a process."""
+
+    def __init__(self, engine: Engine, *, lock_timeout: float = 10.0) -> None:
+        self._engine = engine
+        self.lock_timeout = lock_timeout
+        # Writers of one process queue here instead of failing on the file lock.
+        self._write_mutex = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, path: str | os.PathLike[str], *, analyzer: Analyzer | None = None,
+        lock_timeout: float = 10.0,
+    ) -> Index:
+        """Create a new, empty index in ``path`` (a missing or empty directory)."""
+        return cls(Engine.create(path, analyzer or Analyzer()), lock_timeout=lock_timeout)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> Index:
+        """Open an existing index; ``IndexNotFoundError`` if there is none."""
+        return cls(Engine.open(path), lock_timeout=lock_timeout)
+
+    @classmethod
+    def open_or_create(
+        cls, path: str | os.PathLike[str], *, analyzer: Analyzer | None = None,
+        lock_timeout: float = 10.0,
+    ) -> Index:
+        try:
+            return cls.open(path, lock_timeout=lock_timeout)
+        except IndexNotFoundError:
+            folder = Path(path)
+            if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+                raise
+            return cls.create(path, analyzer=analyzer, lock_timeout=lock_timeout)
+
+    def close(self) -> None:
+        self._engine.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Index({str(self.path)!r})"
+
+    @property
+    def path(self) -> Path:
+        return self._engine.path
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """The analyzer stored in this index (used for indexing and for queries)."""
+        return self._engine.analyzer
+
+    # -- writing -------------------------------------------------------------------
+
+    def _analyzed(self, text: str) -> tuple[AnalyzedText, int]:
+        tokens: list[Token] = self.analyzer.analyze(text)
+        return AnalyzedText(text, tokens), sum(1 for t in tokens if t.primary)
+
+    def _engine_fields(self, doc: dict[str, Any]) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "id": doc["id"],
+            "url": doc["url"],
+            "published": doc["published"],
+            "published_ts": (
+                to_timestamp(doc["published"]) + DATE_OFFSET if doc["published"] else None
+            ),
+            "category": doc["category"],
+            "source": doc["source"],
+            "related": doc["related"],
+            "extra": doc["extra"],
+        }
+        for name in TEXT_FIELDS:
+            analyzed, length = self._analyzed(doc[name])
+            fields[name] = analyzed
+            fields[f"_stored_{name}"] = doc[name]
+            fields[f"{name}_exact"] = analyzed
+            fields[LENGTH_FIELD[name]] = length
+        return {k: v for k, v in fields.items() if v is not None}
+
+    def add(self, docs: Record | Iterable[Record]) -> int:
+        """Add or replace (by ``id``) articles in one atomic commit; returns how many.
+
+        Every record is validated before anything is written: a bad one raises
+        ``DocumentError`` naming it and the field, and the index is left unchanged.
+        """
+        if isinstance(docs, (Mapping, Article)):
+            docs = [docs]
+        if isinstance(docs, (str, bytes)):
+            raise TypeError("add() takes a record or an iterable of records, not a string")
+        batch: dict[str, dict[str, Any]] = {}
+        for record in docs:
+            doc = normalize_record(record)
+            batch.pop(doc["id"], None)
+            batch[doc["id"]] = doc  # the last record with an id wins
+        if not batch:
+            return 0
+        prepared = [self._engine_fields(doc) for doc in batch.values()]
+        with self._write_mutex:
+            writer = self._engine.writer(self.lock_timeout)
+            upsert = len(self) > 0  # read under the lock: no other writer can add now
+            try:
+                for fields in prepared:
+                    writer.add(fields, upsert=upsert)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+        return len(prepared)
+
+    def delete(self, ids: str | Iterable[str]) -> int:
+        """Delete articles by id in one commit; returns how many existed."""
+        if isinstance(ids, str):
+            ids = [ids]
+        wanted = [i for i in dict.fromkeys(ids)]
+        for doc_id in wanted:
+            if not isinstance(doc_id, str):
+                raise TypeError(f"ids must be strings, not {type(doc_id).__name__}: {doc_id!r}")
+        if not wanted:
+            return 0
+        with self._write_mutex:
+            writer = self._engine.writer(self.lock_timeout)
+            try:
+                count = sum(writer.delete(doc_id) for doc_id in wanted)
+            except BaseException:
+                writer.cancel()
+                raise
+            if count:
+                writer.commit()
+            else:
+                writer.cancel()
+        return count
+
+    def optimize(self) -> None:
+        """Merge all segments into one (faster searches after many small commits)."""
+        with self._write_mutex:
+            writer = self._engine.writer(self.lock_timeout)
+            writer.commit(optimize=True)
+
+    # -- reading -------------------------------------------------------------------
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        """The stored article with ``doc_id``, or None."""
+        snapshot = self._engine.snapshot()
+        docnum = snapshot.docnum_of(doc_id)
+        if docnum is None or not snapshot.live[docnum]:
+            return None
+        return public_fields(snapshot.stored(docnum))
+
+    def __len__(self) -> int:
+        return self._engine.snapshot().doc_count
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.get(doc_id) is not None
+
+    def ids(self) -> list[str]:
+        """Every article id, in index order."""
+        snapshot = self._engine.snapshot()
+        return [snapshot.stored(d)["id"] for d in snapshot.live_docnums()]
+
+    def analyze(self, text: str) -> list[Token]:
+        return self.analyzer.analyze(text)
+
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        offset: int = 0,
+        filters: Mapping[str, str | Iterable[str]] | None = None,
+        since: Any = None,
+        until: Any = None,
+        sort: str = "relevance",
+        ranking: Ranking | None = None,
+        *,
+        snippets: bool = True,
+        explain: bool = False,
+        snippet_size: int = 160,
+    ) -> Results:
+        """Search; see ``searchlib.query`` for the query syntax.
+
+        ``filters`` restricts ``category``/``source`` to a value or a list of values,
+        ``since``/``until`` bound the publication date (inclusive; a string names a
+        whole year, month or day), ``sort`` is ``relevance``, ``newest`` or ``oldest``.
+        """
+        started = perf_counter()
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 10_000:
+            raise QueryError(f"limit must be an integer from 0 to 10000, not {limit!r}")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise QueryError(f"offset must be a non-negative integer, not {offset!r}")
+        if sort not in ("relevance", "newest", "oldest"):
+            raise QueryError(f"sort must be 'relevance', 'newest' or 'oldest', not {sort!r}")
+        if ranking is not None and not isinstance(ranking, Ranking):
+            raise QueryError(f"ranking must be a searchlib.Ranking, not {ranking!r}")
+        bounds = (_bound(since, "since", low=True), _bound(until, "until", low=False))
+        return run_search(
+            self._engine.snapshot(), self.analyzer, query,
+            limit=limit, offset=offset, filters=_check_filters(filters), bounds=bounds,
+            sort=sort, ranking=ranking or DEFAULT_RANKING, snippets=snippets,
+            explain=explain, snippet_size=snippet_size, started=started,
+        )
+
+    def similar(self, doc_id: str, limit: int = 10, *, ranking: Ranking | None = None) -> Results:
+        """Articles most like ``doc_id`` (more-like-this over its most telling terms)."""
+        started = perf_counter()
+        if not isinstance(doc_id, str):
+            raise QueryError(f"similar() takes an article id (str), not {doc_id!r}")
+        return run_similar(
+            self._engine.snapshot(), self.analyzer, doc_id, limit=limit,
+            ranking=ranking or DEFAULT_RANKING, started=started,
+        )
+
+    # -- maintenance ---------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and sizes: articles, distinct terms, bytes on disk, last commit, format."""
+        from searchlib.engine.schema import FORMAT_VERSION
+
+        snapshot = self._engine.snapshot()
+        return {
+            "path": str(self.path),
+            "articles": snapshot.doc_count,
+            "deleted_pending_merge": snapshot.max_doc - snapshot.doc_count,
+            "segments": self._engine.segment_count(),
+            "distinct_terms": {
+                name: snapshot.vocabulary_size(name) for name in TEXT_FIELDS
+            },
+            "avg_length": dict(snapshot.avg_length),
+            "size_bytes": self._engine.size_on_disk(),
+            "last_commit": self._engine.last_commit_time(),
+            "format_version": FORMAT_VERSION,
+            "categories": len(snapshot.category_values),
+            "sources": len(snapshot.source_values),
+        }
+
+    def check(self) -> list[str]:
+        """Verify that the index opens and its segments, counts and ids agree.
+
+        Returns the problems found (an empty list means healthy).
+        """
+        problems: list[str] = []
+        snapshot = self._engine.snapshot()
+        seen: dict[str, int] = {}
+        for docnum in snapshot.live_docnums():
+            try:
+                stored = snapshot.stored(docnum)
+            except Exception as exc:  # a damaged stored-fields file raises anything
+                problems.append(f"document {docnum}: stored fields unreadable ({exc})")
+                continue
+            doc_id = stored.get("id")
+            if not isinstance(doc_id, str):
+                problems.append(f"document {docnum}: missing id")
+                continue
+            if doc_id in seen:
+                problems.append(f"id {doc_id!r} is stored twice (documents {seen[doc_id]}, {docnum})")
+            seen[doc_id] = docnum
+        if len(seen) != snapshot.doc_count:
+            problems.append(
+                f"live document count {snapshot.doc_count} != readable ids {len(seen)}"
+            )
+        for name in TEXT_FIELDS:
+            lengths = snapshot.lengths[name]
+            if (lengths < 0).any():
+                problems.append(f"field {name!r}: negative document lengths")
+        return problems
+
+
+def public_fields(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored engine fields -> the article dict users gave (extras merged back)."""
+    out = {**(stored.get("extra") or {})}
+    for name in ("id", "title", "body", "url", "published", "category", "source"):
+        out[name] = stored.get(name)
+    out["title"] = out["title"] or ""
+    out["body"] = out["body"] or ""
+    out["related"] = list(stored.get("related") or [])
+    return out
+
+
+def _check_filters(filters: Any) -> dict[str, list[str]]:
+    if filters is None:
+        return {}
+    if not isinstance(filters, Mapping):
+        raise QueryError(f"filters must be a dict, not {type(filters).__name__}")
+    out: dict[str, list[str]] = {}
+    for name, value in filters.items():
+        if name not in ("category", "source"):
+            raise QueryError(f"unknown filter {name!r} (use 'category' or 'source')")
+        values = [value] if isinstance(value, str) else list(value)
+        if not all(isinstance(v, str) for v in values):
+            raise QueryError(f"filter {name!r} takes strings, not {value!r}")
+        out[name] = values
+    return out
+
+
+def _bound(value: Any, name: str, *, low: bool) -> int | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            start, end = period(value)
+            return start if low else end
+        moment = int(parse_datetime(value).timestamp())
+        return moment if low else moment + 1
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise QueryError(f"{name} is not a date, datetime or ISO 8601 string: {value!r}") from exc

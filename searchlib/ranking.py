@@ -1,0 +1,78 @@
+"""BM25 as Lucene defines it, as pure functions over numpy arrays, and ``Ranking``.
+
+Variant: Lucene's classic BM25 (``BM25Similarity`` before Lucene 8 dropped the constant
+``k1 + 1`` factor, which changes no ranking), with exact document lengths instead of
+Lucene's one-byte norms:
+
+    idf(t)     = ln(1 + (N - df + 0.5) / (df + 0.5))
+    score(t,d) = idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+
+``N`` is the number of live documents with a non-empty field, ``df`` the live documents
+containing the term, ``dl`` the document's token count in the field (stopwords
+excluded) and ``avgdl`` the mean of ``dl`` over those ``N`` documents. A query's score
+is the sum over its terms and fields of ``field boost x score``; exact-form fields add
+``exact_boost x field boost x score`` of the unstemmed word.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["DEFAULT_RANKING", "Ranking", "bm25_idf", "bm25_term_scores"]
+
+
+def bm25_idf(doc_count: int, doc_freq: int) -> float:
+    """Lucene's BM25 idf: ln(1 + (N - df + 0.5) / (df + 0.5)); never negative."""
+    return math.log(1.0 + (doc_count - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+def bm25_term_scores(
+    tf: np.ndarray, lengths: np.ndarray, avg_length: float, idf: float, k1: float, b: float
+) -> np.ndarray:
+    """BM25 of one term for the documents whose frequencies and lengths are given."""
+    if avg_length <= 0:
+        norm = np.full_like(tf, k1)
+    else:
+        norm = k1 * (1.0 - b + b * lengths / avg_length)
+    return idf * tf * (k1 + 1.0) / (tf + norm)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Ranking parameters for ``Index.search``.
+
+    ``field_boosts`` weighs each text field (a field left out is not searched by plain
+    words); ``exact_boost`` weighs the unstemmed twin of each field (0 turns exact-form
+    scoring off); ``coordination`` ranks documents that match more of the query's
+    clauses first (scores are unchanged: BM25 stays BM25).
+    """
+
+    k1: float = 1.2
+    b: float = 0.75
+    field_boosts: Mapping[str, float] = field(
+        default_factory=lambda: {"title": 2.0, "body": 1.0}
+    )
+    exact_boost: float = 0.5
+    coordination: bool = True
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.k1, (int, float)) and self.k1 >= 0 and math.isfinite(self.k1)):
+            raise ValueError(f"k1 must be a finite number >= 0, not {self.k1!r}")
+        if not (isinstance(self.b, (int, float)) and 0 <= self.b <= 1):
+            raise ValueError(f"b must be between 0 and 1, not {self.b!r}")
+        if not (isinstance(self.exact_boost, (int, float)) and self.exact_boost >= 0):
+            raise ValueError(f"exact_boost must be >= 0, not {self.exact_boost!r}")
+        boosts = dict(self.field_boosts)
+        for name, boost in boosts.items():
+            if name not in ("title", "body"):
+                raise ValueError(f"unknown field in field_boosts: {name!r} (use title, body)")
+            if not (isinstance(boost, (int, float)) and boost >= 0 and math.isfinite(boost)):
+                raise ValueError(f"boost of {name!r} must be a finite number >= 0, not {boost!r}")
+        object.__setattr__(self, "field_boosts", boosts)
+
+
+DEFAULT_RANKING = Ranking()

@@ -1,0 +1,116 @@
+"""What a search returns: ``Results`` (a page of ``Hit`` objects plus totals and facets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from searchlib.snippets import Snippet
+
+__all__ = ["Hit", "Results", "TermScore"]
+
+
+@dataclass(frozen=True)
+class TermScore:
+    """One term's part of a hit's score (``explain=True``)."""
+
+    field: str
+    term: str
+    tf: float
+    doc_freq: int
+    doc_count: int
+    idf: float
+    length: float
+    avg_length: float
+    boost: float
+    score: float
+
+
+@dataclass
+class Hit:
+    """One matching article: its id, rank (1-based), BM25 score, stored fields, snippet."""
+
+    id: str
+    rank: int
+    score: float
+    fields: dict[str, Any]
+    snippet: Snippet | None = None
+    explanation: list[TermScore] | None = None
+
+    @property
+    def title(self) -> str:
+        return self.fields.get("title") or ""
+
+    @property
+    def url(self) -> str | None:
+        return self.fields.get("url")
+
+    @property
+    def published(self) -> str | None:
+        return self.fields.get("published")
+
+    @property
+    def category(self) -> str | None:
+        return self.fields.get("category")
+
+    @property
+    def source(self) -> str | None:
+        return self.fields.get("source")
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: fields, score, rank and the snippet as text, html and spans."""
+        fields = {k: v for k, v in self.fields.items() if k != "body"}
+        data: dict[str, Any] = {"id": self.id, "rank": self.rank, "score": self.score, **fields}
+        data["id"] = self.id
+        if self.snippet is not None:
+            data["snippet"] = {
+                "text": self.snippet.fragment,
+                "html": self.snippet.html(),
+                "spans": [list(span) for span in self.snippet.spans],
+                "field": self.snippet.field,
+            }
+        if self.explanation is not None:
+            data["explanation"] = [vars(term) for term in self.explanation]
+        return data
+
+
+@dataclass
+class Results:
+    """A page of hits; ``total`` counts every match, ``facets`` count by category/source."""
+
+    query: str
+    hits: list[Hit]
+    total: int
+    took_ms: float
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    suggestion: str | None = None
+    offset: int = 0
+    limit: int = 10
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __getitem__(self, index: int) -> Hit:
+        return self.hits[index]
+
+    def ids(self) -> list[str]:
+        return [hit.id for hit in self.hits]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "took_ms": round(self.took_ms, 3),
+            "suggestion": self.suggestion,
+            "facets": self.facets,
+            "hits": [hit.to_dict() for hit in self.hits],
+        }
