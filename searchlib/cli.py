@@ -49,8 +49,9 @@ def _fail(exc: SearchlibError, index_path: Path | None = None) -> NoReturn:
     if isinstance(exc, IndexLockedError):
         raise _Failure(str(exc), "wait for the other writer to finish and retry", EXIT_LOCKED)
     if isinstance(exc, IndexVersionError):
-        raise _Failure(str(exc), f"rebuild with: search{where} index --rebuild FILES...",
-                       EXIT_VERSION)
+        raise _Failure(
+            str(exc), f"rebuild with: search{where} index --rebuild FILES...", EXIT_VERSION
+        )
     if isinstance(exc, QueryError):
         raise _Failure(str(exc), 'check the query syntax in "search query --help"')
     raise _Failure(str(exc), "run again with --debug for details")
@@ -66,7 +67,8 @@ class _DefaultToQuery(click.Group):
 
 
 class _State:
-    def __init__(self, index_path: str | None, debug: bool) -> None:
+    def __init__(self, index_path: str | None, debug: bool, lock_timeout: float) -> None:
+        self.lock_timeout = lock_timeout
         self.explicit = index_path is not None or bool(__import__("os").environ.get(ENV_INDEX))
         self.path = Path(index_path) if index_path else default_index_path()
         self.debug = debug
@@ -76,7 +78,7 @@ class _State:
     def open(self) -> Index:
         """Open the index; the default location is built from the samples on first use."""
         try:
-            return Index.open(self.path)
+            return Index.open(self.path, lock_timeout=self.lock_timeout)
         except IndexNotFoundError:
             if self.explicit or self.path.exists():
                 raise
@@ -88,17 +90,27 @@ class _State:
         return index
 
 
-def _state(ctx: click.Context) -> _State:
-    return ctx.ensure_object(_State) if False else ctx.obj
-
-
 @click.group(cls=_DefaultToQuery, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--index", "index_path", metavar="DIR", envvar=ENV_INDEX,
-              help=f"Index directory (default: ${ENV_INDEX}, else a per-user data directory).")
+@click.option(
+    "--index",
+    "index_path",
+    metavar="DIR",
+    envvar=ENV_INDEX,
+    help=f"Index directory (default: ${ENV_INDEX}, else a per-user data directory).",
+)
+@click.option(
+    "--lock-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    envvar="SEARCHLIB_LOCK_TIMEOUT",
+    metavar="SECONDS",
+    help="How long a write waits for another writer.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(searchlib.__version__, "--version", prog_name="searchlib")
 @click.pass_context
-def cli(ctx: click.Context, index_path: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, index_path: str | None, lock_timeout: float, debug: bool) -> None:
     """Full-text search for Indonesian news.
 
     \b
@@ -108,17 +120,18 @@ def cli(ctx: click.Context, index_path: str | None, debug: bool) -> None:
       search analyze "Pembangunan jalan tol"  show how text becomes terms
       search stats                            what the index holds
     """
-    ctx.obj = _State(index_path, debug)
+    ctx.obj = _State(index_path, debug, lock_timeout)
 
 
 def _render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
     title = Text(f"{hit.rank}. ", style="bold")
     title.append(clean_text(hit.title or hit.id), style="bold cyan")
-    title.append(f"  [{hit.score:.3f}]", style="dim")
     console.print(title)
-    meta = [clean_text(v) for v in (hit.source, (hit.published or "")[:10], hit.category,
-                                    hit.url) if v]
+    meta = [
+        clean_text(v) for v in (hit.source, (hit.published or "")[:10], hit.category, hit.url) if v
+    ]
     meta.append(f"id {clean_text(hit.id)}")
+    meta.append(f"score {hit.score:.3f}")
     console.print(Text("   " + " · ".join(meta), style="dim"))
     if hit.snippet is not None and hit.snippet.fragment:
         snippet = Text("   " + hit.snippet.fragment)
@@ -126,36 +139,77 @@ def _render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
             snippet.stylize("bold yellow", start + 3, end + 3)
         console.print(snippet)
     if explain and hit.explanation:
-        table = Table("field", "term", "tf", "df", "idf", "len", "avgdl", "boost", "score",
-                      box=None, padding=(0, 1), show_edge=False)
+        table = Table(
+            "field",
+            "term",
+            "tf",
+            "df",
+            "idf",
+            "len",
+            "avgdl",
+            "boost",
+            "score",
+            box=None,
+            padding=(0, 1),
+            show_edge=False,
+        )
         for part in hit.explanation:
-            table.add_row(part.field, part.term, f"{part.tf:g}", str(part.doc_freq),
-                          f"{part.idf:.3f}", f"{part.length:g}", f"{part.avg_length:.1f}",
-                          f"{part.boost:g}", f"{part.score:.3f}")
+            table.add_row(
+                part.field,
+                part.term,
+                f"{part.tf:g}",
+                str(part.doc_freq),
+                f"{part.idf:.3f}",
+                f"{part.length:g}",
+                f"{part.avg_length:.1f}",
+                f"{part.boost:g}",
+                f"{part.score:.3f}",
+            )
         console.print(table)
     console.print()
 
 
 @cli.command("query")
 @click.argument("words", nargs=-1, required=True)
-@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(0, 10_000),
-              help="Hits per page.")
+@click.option(
+    "-n",
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Hits per page.",
+)
 @click.option("--page", default=1, show_default=True, type=click.IntRange(1), help="Page number.")
 @click.option("--category", multiple=True, help="Only this category (repeatable).")
 @click.option("--source", multiple=True, help="Only this source (repeatable).")
 @click.option("--since", metavar="DATE", help="Published on or after (YYYY[-MM[-DD]]).")
 @click.option("--until", metavar="DATE", help="Published on or before (YYYY[-MM[-DD]]).")
-@click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]),
-              default="relevance", show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "newest", "oldest"]),
+    default="relevance",
+    show_default=True,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--explain", is_flag=True, help="Show each hit's per-term, per-field scores.")
 @click.option("--facets", is_flag=True, help="Show counts by category and source.")
 @click.option("--fail-empty", is_flag=True, help="Exit with 1 when nothing matches.")
 @click.pass_obj
-def query_command(state: _State, words: tuple[str, ...], limit: int, page: int,
-                  category: tuple[str, ...], source: tuple[str, ...], since: str | None,
-                  until: str | None, sort: str, as_json: bool, explain: bool, facets: bool,
-                  fail_empty: bool) -> None:
+def query_command(
+    state: _State,
+    words: tuple[str, ...],
+    limit: int,
+    page: int,
+    category: tuple[str, ...],
+    source: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    sort: str,
+    as_json: bool,
+    explain: bool,
+    facets: bool,
+    fail_empty: bool,
+) -> None:
     """Search the index: ranked hits with highlighted snippets.
 
     \b
@@ -176,9 +230,16 @@ def query_command(state: _State, words: tuple[str, ...], limit: int, page: int,
         filters["source"] = list(source)
     try:
         with state.open() as index:
-            results = index.search(text, limit=limit, offset=(page - 1) * limit,
-                                   filters=filters or None, since=since, until=until,
-                                   sort=sort, explain=explain)
+            results = index.search(
+                text,
+                limit=limit,
+                offset=(page - 1) * limit,
+                filters=filters or None,
+                since=since,
+                until=until,
+                sort=sort,
+                explain=explain,
+            )
     except SearchlibError as exc:
         _fail(exc, state.path)
     if as_json:
@@ -188,8 +249,11 @@ def query_command(state: _State, words: tuple[str, ...], limit: int, page: int,
         if results.suggestion:
             console.print(Text(f"Did you mean: {clean_text(results.suggestion)}", style="italic"))
         shown = f"{results.offset + 1}-{results.offset + len(results)}" if results.hits else "0"
-        console.print(Text(f"{results.total} results, showing {shown} ({results.took_ms:.1f} ms)",
-                           style="dim"))
+        console.print(
+            Text(
+                f"{results.total} results, showing {shown} ({results.took_ms:.1f} ms)", style="dim"
+            )
+        )
         console.print()
         for hit in results:
             _render_hit(console, hit, explain)
@@ -221,10 +285,18 @@ def index_command(state: _State, paths: tuple[Path, ...], rebuild: bool, batch_s
     try:
         if rebuild:
             _clear(state.path)
-        index = Index.open_or_create(state.path)
-        with index, Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[rate]} articles/s"),
-                             console=state.errors, transient=True) as progress:
+        index = Index.open_or_create(state.path, lock_timeout=state.lock_timeout)
+        with (
+            index,
+            Progress(
+                TextColumn("indexing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} articles/s"),
+                console=state.errors,
+                transient=True,
+            ) as progress,
+        ):
             task = progress.add_task("index", total=None, rate="-")
 
             def advance(count: int) -> None:
@@ -278,21 +350,39 @@ def analyze_command(state: _State, text: tuple[str, ...], as_json: bool) -> None
     table = Table("surface", "term", "offsets", "pos", "why", box=None, padding=(0, 2))
     for token in tokens:
         style = "dim" if token.why == "stopword" else None
-        table.add_row(clean_text(token.text), clean_text(token.term),
-                      f"{token.start}-{token.end}", str(token.position), token.why, style=style)
+        table.add_row(
+            clean_text(token.text),
+            clean_text(token.term),
+            f"{token.start}-{token.end}",
+            str(token.position),
+            token.why,
+            style=style,
+        )
     state.console.print(table)
 
 
 def vars_token(token: searchlib.Token) -> dict[str, Any]:
-    return {"text": token.text, "term": token.term, "norm": token.norm, "start": token.start,
-            "end": token.end, "position": token.position, "why": token.why}
+    return {
+        "text": token.text,
+        "term": token.term,
+        "norm": token.norm,
+        "start": token.start,
+        "end": token.end,
+        "position": token.position,
+        "why": token.why,
+    }
 
 
 @cli.command("stats")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def stats_command(state: _State, as_json: bool) -> None:
-    """Articles, distinct terms, size on disk, last commit, format version."""
+    """Articles, distinct terms, size on disk, last commit, format version.
+
+    \b
+    Example:
+      search stats --json
+    """
     try:
         with state.open() as index:
             stats = index.stats()
@@ -306,10 +396,13 @@ def stats_command(state: _State, as_json: bool) -> None:
     last = stats["last_commit"]
     when = datetime.datetime.fromtimestamp(last).isoformat(" ", "seconds") if last else "-"
     rows = [
-        ("index", stats["path"]), ("articles", f"{stats['articles']:,}"),
+        ("index", stats["path"]),
+        ("articles", f"{stats['articles']:,}"),
         ("distinct terms", ", ".join(f"{k} {v:,}" for k, v in stats["distinct_terms"].items())),
-        ("segments", str(stats["segments"])), ("size on disk", f"{stats['size_bytes']:,} bytes"),
-        ("last commit", when), ("format version", str(stats["format_version"])),
+        ("segments", str(stats["segments"])),
+        ("size on disk", f"{stats['size_bytes']:,} bytes"),
+        ("last commit", when),
+        ("format version", str(stats["format_version"])),
     ]
     table = Table(show_header=False, box=None, padding=(0, 2))
     for key, value in rows:
@@ -321,7 +414,12 @@ def stats_command(state: _State, as_json: bool) -> None:
 @click.argument("ids", nargs=-1, required=True)
 @click.pass_obj
 def delete_command(state: _State, ids: tuple[str, ...]) -> None:
-    """Delete articles by id.  Example: search delete 000_222d11a223a65e09"""
+    """Delete articles by id.
+
+    \b
+    Example:
+      search delete 000_222d11a223a65e09
+    """
     try:
         with state.open() as index:
             count = index.delete(list(ids))
@@ -336,7 +434,12 @@ def delete_command(state: _State, ids: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def similar_command(state: _State, doc_id: str, limit: int, as_json: bool) -> None:
-    """Articles most like the given one.  Example: search similar 000_222d11a223a65e09"""
+    """Articles most like the given one.
+
+    \b
+    Example:
+      search similar 000_222d11a223a65e09
+    """
     try:
         with state.open() as index:
             results = index.similar(doc_id, limit=limit)
@@ -353,7 +456,12 @@ def similar_command(state: _State, doc_id: str, limit: int, as_json: bool) -> No
 @cli.command("check")
 @click.pass_obj
 def check_command(state: _State) -> None:
-    """Verify that the index opens and its segments, counts and ids agree."""
+    """Verify that the index opens and its segments, counts and ids agree.
+
+    \b
+    Example:
+      search --index news.idx check
+    """
     try:
         with state.open() as index:
             problems = index.check()
@@ -363,8 +471,10 @@ def check_command(state: _State) -> None:
     if problems:
         for problem in problems:
             state.errors.print(Text(f"problem: {problem}"))
-        raise _Failure(f"{len(problems)} problems in {state.path}",
-                       "rebuild the index with: search index --rebuild FILES...")
+        raise _Failure(
+            f"{len(problems)} problems in {state.path}",
+            "rebuild the index with: search index --rebuild FILES...",
+        )
     state.console.print(f"ok: {count} articles in {state.path}")
 
 
@@ -390,6 +500,5 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError) as exc:
         if debug:
             raise
-        click.echo(f"Error: {type(exc).__name__}: {exc} (hint: run again with --debug)",
-                   err=True)
+        click.echo(f"Error: {type(exc).__name__}: {exc} (hint: run again with --debug)", err=True)
         sys.exit(EXIT_ERROR)

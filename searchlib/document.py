@@ -86,12 +86,14 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise DocumentError(
             f"{label}: field 'id' is required and must be a non-empty string, got {doc_id!r}",
-            record=record, field="id",
+            record=record,
+            field="id",
         )
     if len(doc_id) > MAX_ID_LENGTH or any(ord(c) < 32 for c in doc_id):
         raise DocumentError(
             f"{label}: field 'id' must be at most {MAX_ID_LENGTH} printable characters",
-            record=record, field="id",
+            record=record,
+            field="id",
         )
     out: dict[str, Any] = {"id": doc_id}
     for name in ("title", "body", "url", "category", "source"):
@@ -102,15 +104,18 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(value, str):
             raise DocumentError(
                 f"{label}: field {name!r} must be a string, got {type(value).__name__}",
-                record=record, field=name,
+                record=record,
+                field=name,
             )
         if "\x00" in value:
-            raise DocumentError(f"{label}: field {name!r} contains a NUL character",
-                                record=record, field=name)
+            raise DocumentError(
+                f"{label}: field {name!r} contains a NUL character", record=record, field=name
+            )
         out[name] = value if name in ("title", "body") else (value.strip() or None)
     if not out["title"].strip() and not out["body"].strip():
-        raise DocumentError(f"{label}: needs a non-empty 'title' or 'body'",
-                            record=record, field="body")
+        raise DocumentError(
+            f"{label}: needs a non-empty 'title' or 'body'", record=record, field="body"
+        )
     published = record.get("published")
     if published in (None, ""):
         out["published"] = None
@@ -120,14 +125,17 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError, OverflowError) as exc:
             raise DocumentError(
                 f"{label}: field 'published' is not a date, datetime or ISO 8601 string: "
-                f"{published!r}", record=record, field="published",
+                f"{published!r}",
+                record=record,
+                field="published",
             ) from exc
     related = record.get("related") or []
     if isinstance(related, str):
         related = [related]
     if not isinstance(related, Sequence) or not all(isinstance(r, str) for r in related):
-        raise DocumentError(f"{label}: field 'related' must be a list of strings",
-                            record=record, field="related")
+        raise DocumentError(
+            f"{label}: field 'related' must be a list of strings", record=record, field="related"
+        )
     out["related"] = list(related)
     extra: dict[str, Any] = {}
     for key, value in record.items():
@@ -138,8 +146,7 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
         try:
             _check_json_value(value, key)
         except ValueError as exc:
-            raise DocumentError(f"{label}: field {key!r}: {exc}", record=record,
-                                field=key) from exc
+            raise DocumentError(f"{label}: field {key!r}: {exc}", record=record, field=key) from exc
         extra[key] = value
     out["extra"] = extra
     return out

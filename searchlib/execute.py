@@ -94,8 +94,13 @@ class Executor:
         return [(name, boost) for name, boost in boosts.items() if boost > 0]
 
     def _score_term(
-        self, index_field: str, length_field: str, term: str, boost: float,
-        mask: np.ndarray, score: np.ndarray,
+        self,
+        index_field: str,
+        length_field: str,
+        term: str,
+        boost: float,
+        mask: np.ndarray,
+        score: np.ndarray,
     ) -> None:
         """Add ``boost`` x BM25 of ``term`` in ``index_field`` into ``score``; mark ``mask``."""
         ids, tf = self.snap.postings(index_field, term)
@@ -116,8 +121,9 @@ class Executor:
         mask[ids] = True
         if self.contributions is not None:
             self.contributions.append(
-                Contribution(index_field, term, boost, idf, len(ids), doc_count, avg, ids, tf,
-                             contribution)
+                Contribution(
+                    index_field, term, boost, idf, len(ids), doc_count, avg, ids, tf, contribution
+                )
             )
 
     def _score_group(
@@ -163,7 +169,7 @@ class Executor:
         return Evaluation(mask, score, mask.astype(np.int32))
 
     def _bool(self, node: Bool) -> Evaluation | None:
-        must, should, must_not = [], [], []
+        must, should, must_not, filters = [], [], [], []
         for occur, child in node.clauses:
             if occur == MUST_NOT:
                 saved = self.highlight
@@ -174,15 +180,20 @@ class Executor:
                 result = self.evaluate(child)
             if result is None:
                 continue
+            if occur != MUST_NOT and isinstance(child, (Keyword, DateRange)):
+                filters.append(result)  # restricts the matches, never satisfies a clause
+                continue
             {MUST: must, SHOULD: should, MUST_NOT: must_not}[occur].append(result)
-        if not (must or should or must_not):
+        if not (must or should or must_not or filters):
             return None
         if must:
             mask = np.logical_and.reduce([r.mask for r in must])
         elif should:
             mask = np.logical_or.reduce([r.mask for r in should])
         else:
-            mask = self.snap.live.copy()  # only exclusions: everything else matches
+            mask = self.snap.live.copy()  # only filters or exclusions: all else matches
+        for result in filters:
+            mask &= result.mask
         for result in must_not:
             mask &= ~result.mask
         score = np.zeros(self.size, dtype=np.float64)
@@ -222,10 +233,7 @@ class Executor:
             if not len(candidates):
                 continue
             positions = [self.snap.positions(name, t.term, candidates) for t in tokens]
-            matched = [
-                doc for doc in candidates.tolist()
-                if _phrase_at(doc, positions, offsets)
-            ]
+            matched = [doc for doc in candidates.tolist() if _phrase_at(doc, positions, offsets)]
             if not matched:
                 continue
             field_mask, field_score = self._empty()
@@ -248,9 +256,7 @@ class Executor:
                 if isinstance(node, Prefix):
                     found = self.snap.expand_prefix(index_field, word, MAX_EXPANSIONS)
                 else:
-                    found = self.snap.terms_within(
-                        index_field, word, node.distance, MAX_EXPANSIONS
-                    )
+                    found = self.snap.terms_within(index_field, word, node.distance, MAX_EXPANSIONS)
                 for text in found:
                     term = (self.analyzer.term(text) or text) if is_exact else text
                     norm = text if is_exact else ""
@@ -270,9 +276,7 @@ class Executor:
                 mask[docnum] = True
             return mask, score
         wanted = node.value.strip().casefold()
-        values = (
-            self.snap.category_values if node.field == "category" else self.snap.source_values
-        )
+        values = self.snap.category_values if node.field == "category" else self.snap.source_values
         codes = [code for code, value in enumerate(values) if value.casefold() == wanted]
         column = self.snap.category if node.field == "category" else self.snap.source
         if codes:
@@ -305,4 +309,3 @@ def _phrase_at(doc: int, positions: list[dict[int, list[int]]], offsets: list[in
         all(start + offset in other for offset, other in zip(offsets[1:], others, strict=True))
         for start in first
     )
-

@@ -48,7 +48,10 @@ class Index:
 
     @classmethod
     def create(
-        cls, path: str | os.PathLike[str], *, analyzer: Analyzer | None = None,
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        analyzer: Analyzer | None = None,
         lock_timeout: float = 10.0,
     ) -> Index:
         """Create a new, empty index in ``path`` (a missing or empty directory)."""
@@ -61,7 +64,10 @@ class Index:
 
     @classmethod
     def open_or_create(
-        cls, path: str | os.PathLike[str], *, analyzer: Analyzer | None = None,
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        analyzer: Analyzer | None = None,
         lock_timeout: float = 10.0,
     ) -> Index:
         try:
@@ -235,10 +241,19 @@ class Index:
             raise QueryError(f"ranking must be a searchlib.Ranking, not {ranking!r}")
         bounds = (_bound(since, "since", low=True), _bound(until, "until", low=False))
         return run_search(
-            self._engine.snapshot(), self.analyzer, query,
-            limit=limit, offset=offset, filters=_check_filters(filters), bounds=bounds,
-            sort=sort, ranking=ranking or DEFAULT_RANKING, snippets=snippets,
-            explain=explain, snippet_size=snippet_size, started=started,
+            self._engine.snapshot(),
+            self.analyzer,
+            query,
+            limit=limit,
+            offset=offset,
+            filters=_check_filters(filters),
+            bounds=bounds,
+            sort=sort,
+            ranking=ranking or DEFAULT_RANKING,
+            snippets=snippets,
+            explain=explain,
+            snippet_size=snippet_size,
+            started=started,
         )
 
     def similar(self, doc_id: str, limit: int = 10, *, ranking: Ranking | None = None) -> Results:
@@ -247,8 +262,12 @@ class Index:
         if not isinstance(doc_id, str):
             raise QueryError(f"similar() takes an article id (str), not {doc_id!r}")
         return run_similar(
-            self._engine.snapshot(), self.analyzer, doc_id, limit=limit,
-            ranking=ranking or DEFAULT_RANKING, started=started,
+            self._engine.snapshot(),
+            self.analyzer,
+            doc_id,
+            limit=limit,
+            ranking=ranking or DEFAULT_RANKING,
+            started=started,
         )
 
     # -- maintenance ---------------------------------------------------------------
@@ -263,9 +282,7 @@ class Index:
             "articles": snapshot.doc_count,
             "deleted_pending_merge": snapshot.max_doc - snapshot.doc_count,
             "segments": self._engine.segment_count(),
-            "distinct_terms": {
-                name: snapshot.vocabulary_size(name) for name in TEXT_FIELDS
-            },
+            "distinct_terms": {name: snapshot.vocabulary_size(name) for name in TEXT_FIELDS},
             "avg_length": dict(snapshot.avg_length),
             "size_bytes": self._engine.size_on_disk(),
             "last_commit": self._engine.last_commit_time(),
@@ -293,12 +310,12 @@ class Index:
                 problems.append(f"document {docnum}: missing id")
                 continue
             if doc_id in seen:
-                problems.append(f"id {doc_id!r} is stored twice (documents {seen[doc_id]}, {docnum})")
+                problems.append(
+                    f"id {doc_id!r} is stored twice (documents {seen[doc_id]}, {docnum})"
+                )
             seen[doc_id] = docnum
         if len(seen) != snapshot.doc_count:
-            problems.append(
-                f"live document count {snapshot.doc_count} != readable ids {len(seen)}"
-            )
+            problems.append(f"live document count {snapshot.doc_count} != readable ids {len(seen)}")
         for name in TEXT_FIELDS:
             lengths = snapshot.lengths[name]
             if (lengths < 0).any():

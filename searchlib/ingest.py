@@ -72,8 +72,12 @@ def _files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | BadRecord
                 yield BadRecord(str(path), "no .jsonl, .json, .csv or .txt files in this folder")
             yield from found
         elif path.is_file():
-            yield path if _kind(path) else BadRecord(
-                str(path), "unknown file type (use .jsonl, .json, .csv or .txt, optionally .gz)"
+            yield (
+                path
+                if _kind(path)
+                else BadRecord(
+                    str(path), "unknown file type (use .jsonl, .json, .csv or .txt, optionally .gz)"
+                )
             )
         else:
             yield BadRecord(str(path), "no such file or directory")
@@ -189,8 +193,13 @@ def _text(path: Path, data: bytes) -> Iterator[Record | BadRecord]:
     yield Record(str(path), record)
 
 
-_READERS = {".jsonl": _json_lines, ".ndjson": _json_lines, ".json": _json, ".csv": _csv,
-            ".txt": _text}
+_READERS = {
+    ".jsonl": _json_lines,
+    ".ndjson": _json_lines,
+    ".json": _json,
+    ".csv": _csv,
+    ".txt": _text,
+}
 
 
 def read_records(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record | BadRecord]:

@@ -234,8 +234,14 @@ class _Parser:
             if rest[:1] in "[{":
                 # A range spans spaces: read up to the closing bracket.
                 close = min(
-                    (p for p in (self.text.find("]", self.i - len(rest)),
-                                 self.text.find("}", self.i - len(rest))) if p >= 0),
+                    (
+                        p
+                        for p in (
+                            self.text.find("]", self.i - len(rest)),
+                            self.text.find("}", self.i - len(rest)),
+                        )
+                        if p >= 0
+                    ),
                     default=-1,
                 )
                 if close < 0:
@@ -279,7 +285,7 @@ class _Parser:
 def _word_node(bare: str, field_name: str | None, start: int) -> Node | None:
     if bare.endswith("*") and len(bare.rstrip("*")) >= 1:
         return Prefix(bare.rstrip("*").replace("*", ""), field_name, start)
-    bare = bare.replace("*", "").replace("?", "") if not bare.strip("*?") == "" else ""
+    bare = bare.replace("*", "").replace("?", "")
     if not bare:
         return None
     if (match := _FUZZY.fullmatch(bare)) and match.group(1).strip("~"):

@@ -34,10 +34,8 @@ def bm25_term_scores(
     tf: np.ndarray, lengths: np.ndarray, avg_length: float, idf: float, k1: float, b: float
 ) -> np.ndarray:
     """BM25 of one term for the documents whose frequencies and lengths are given."""
-    if avg_length <= 0:
-        norm = np.full_like(tf, k1)
-    else:
-        norm = k1 * (1.0 - b + b * lengths / avg_length)
+    # An empty field everywhere (avgdl 0) leaves only k1 as the length normalization.
+    norm = np.full_like(tf, k1) if avg_length <= 0 else k1 * (1.0 - b + b * lengths / avg_length)
     return idf * tf * (k1 + 1.0) / (tf + norm)
 
 
@@ -53,9 +51,7 @@ class Ranking:
 
     k1: float = 1.2
     b: float = 0.75
-    field_boosts: Mapping[str, float] = field(
-        default_factory=lambda: {"title": 2.0, "body": 1.0}
-    )
+    field_boosts: Mapping[str, float] = field(default_factory=lambda: {"title": 2.0, "body": 1.0})
     exact_boost: float = 0.5
     coordination: bool = True
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from time import perf_counter
-from typing import Any
 
 import numpy as np
 
@@ -47,12 +46,17 @@ def _facets(snapshot: Snapshot, mask: np.ndarray) -> dict[str, dict[str, int]]:
 
 
 def _order(
-    docs: np.ndarray, score: np.ndarray, matched: np.ndarray, sort: str, coordination: bool,
-    published: np.ndarray, wanted: int,
+    docs: np.ndarray,
+    score: np.ndarray,
+    matched: np.ndarray,
+    sort: str,
+    coordination: bool,
+    published: np.ndarray,
+    wanted: int,
 ) -> np.ndarray:
     """The first ``wanted`` of ``docs`` in result order (exact, ties by docnum)."""
-    if not len(docs):
-        return docs
+    if not len(docs) or wanted <= 0:
+        return docs[:0]
     scores = score[docs]
     if sort == "relevance":
         primary = matched[docs].astype(np.float64) if coordination else np.zeros(len(docs))
@@ -78,19 +82,32 @@ def _explain(executor: Executor, snapshot: Snapshot, docnum: int) -> list[TermSc
         index = np.searchsorted(part.ids, docnum)
         if index < len(part.ids) and part.ids[index] == docnum:
             length_field = part.field.removesuffix("_exact")
-            terms.append(TermScore(
-                field=part.field, term=part.term, tf=float(part.tf[index]),
-                doc_freq=part.doc_freq, doc_count=part.doc_count, idf=part.idf,
-                length=float(snapshot.lengths[length_field][docnum]),
-                avg_length=part.avg_length, boost=part.boost,
-                score=float(part.scores[index]),
-            ))
+            terms.append(
+                TermScore(
+                    field=part.field,
+                    term=part.term,
+                    tf=float(part.tf[index]),
+                    doc_freq=part.doc_freq,
+                    doc_count=part.doc_count,
+                    idf=part.idf,
+                    length=float(snapshot.lengths[length_field][docnum]),
+                    avg_length=part.avg_length,
+                    boost=part.boost,
+                    score=float(part.scores[index]),
+                )
+            )
     return terms
 
 
 def _hits(
-    snapshot: Snapshot, analyzer: Analyzer, docs: np.ndarray, score: np.ndarray, offset: int,
-    spec: HighlightSpec | None, snippet_size: int, executor: Executor | None,
+    snapshot: Snapshot,
+    analyzer: Analyzer,
+    docs: np.ndarray,
+    score: np.ndarray,
+    offset: int,
+    spec: HighlightSpec | None,
+    snippet_size: int,
+    executor: Executor | None,
 ) -> list[Hit]:
     from searchlib.index import public_fields
 
@@ -108,9 +125,20 @@ def _hits(
 
 
 def run_search(
-    snapshot: Snapshot, analyzer: Analyzer, query: str, *, limit: int, offset: int,
-    filters: Mapping[str, list[str]], bounds: tuple[int | None, int | None], sort: str,
-    ranking: Ranking, snippets: bool, explain: bool, snippet_size: int, started: float,
+    snapshot: Snapshot,
+    analyzer: Analyzer,
+    query: str,
+    *,
+    limit: int,
+    offset: int,
+    filters: Mapping[str, list[str]],
+    bounds: tuple[int | None, int | None],
+    sort: str,
+    ranking: Ranking,
+    snippets: bool,
+    explain: bool,
+    snippet_size: int,
+    started: float,
 ) -> Results:
     root = parse_query(query)
     executor = Executor(snapshot, analyzer, ranking, explain=explain)
@@ -134,21 +162,36 @@ def run_search(
         mask &= dated
     docs = np.flatnonzero(mask)
     ordered = _order(
-        docs, evaluation.score, evaluation.matched, sort, ranking.coordination,
-        snapshot.published, offset + limit,
+        docs,
+        evaluation.score,
+        evaluation.matched,
+        sort,
+        ranking.coordination,
+        snapshot.published,
+        offset + limit,
     )[offset:]
     hits = _hits(
-        snapshot, analyzer, ordered, evaluation.score, offset,
-        executor.highlight if snippets else None, snippet_size, executor,
+        snapshot,
+        analyzer,
+        ordered,
+        evaluation.score,
+        offset,
+        executor.highlight if snippets else None,
+        snippet_size,
+        executor,
     )
     suggestion = suggest(snapshot, analyzer, root, query) if snapshot.doc_count else None
     took = (perf_counter() - started) * 1000
-    return Results(query, hits, len(docs), took, _facets(snapshot, mask), suggestion,
-                   offset, limit)
+    return Results(query, hits, len(docs), took, _facets(snapshot, mask), suggestion, offset, limit)
 
 
 def run_similar(
-    snapshot: Snapshot, analyzer: Analyzer, doc_id: str, *, limit: int, ranking: Ranking,
+    snapshot: Snapshot,
+    analyzer: Analyzer,
+    doc_id: str,
+    *,
+    limit: int,
+    ranking: Ranking,
     started: float,
 ) -> Results:
     from searchlib.index import public_fields
@@ -175,13 +218,23 @@ def run_similar(
     executor = Executor(snapshot, analyzer, ranking)
     evaluation = executor.evaluate(root) if chosen else None
     if evaluation is None:
-        return Results(f"similar:{doc_id}", [], 0, (perf_counter() - started) * 1000,
-                       {}, None, 0, limit)
+        return Results(
+            f"similar:{doc_id}", [], 0, (perf_counter() - started) * 1000, {}, None, 0, limit
+        )
     mask = evaluation.mask & snapshot.live
     mask[docnum] = False
     docs = np.flatnonzero(mask)
-    ordered = _order(docs, evaluation.score, evaluation.matched, "relevance", False,
-                     snapshot.published, limit)
+    ordered = _order(
+        docs, evaluation.score, evaluation.matched, "relevance", False, snapshot.published, limit
+    )
     hits = _hits(snapshot, analyzer, ordered, evaluation.score, 0, None, 160, None)
-    return Results(f"similar:{doc_id}", hits, len(docs), (perf_counter() - started) * 1000,
-                   _facets(snapshot, mask), None, 0, limit)
+    return Results(
+        f"similar:{doc_id}",
+        hits,
+        len(docs),
+        (perf_counter() - started) * 1000,
+        _facets(snapshot, mask),
+        None,
+        0,
+        limit,
+    )

@@ -104,7 +104,8 @@ def _find_matches(tokens: list[Token], spec: HighlightSpec, base: int) -> list[_
                         break
                     run.append(primary[j])
                 if len(run) == len(phrase) and by_position:
-                    matches.append(_Match(base + run[0].start, base + run[-1].end, " ".join(phrase)))
+                    key = " ".join(phrase)
+                    matches.append(_Match(base + run[0].start, base + run[-1].end, key))
                     covered.update(range(run[0].start, run[-1].end))
     for token in tokens:
         if token.start in covered:
@@ -135,9 +136,9 @@ def _window(text: str, match: _Match, size: int) -> tuple[int, int]:
     """A window of about ``size`` characters around a match, at sentence or word edges."""
     lead = max(0, (size - (match.end - match.start)) // 3)
     start = max(0, match.start - lead)
+    search_from = max(0, match.start - size // 2)
     sentence_start = max(
-        (m.end() for m in _SENTENCE_END.finditer(text, max(0, match.start - size // 2), match.start)),
-        default=None,
+        (m.end() for m in _SENTENCE_END.finditer(text, search_from, match.start)), default=None
     )
     if sentence_start is not None and sentence_start <= match.start:
         start = sentence_start

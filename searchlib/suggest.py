@@ -39,8 +39,8 @@ def suggest(snapshot: Snapshot, analyzer: Analyzer, root: Bool, text: str) -> st
     """The corrected query string, or None when every word looks fine."""
     replacements: list[tuple[int, int, str]] = []
     for word in _positive_words(root):
-        tokens = analyzer.analyze(word.text)
-        if len(tokens) != 1 or not tokens[0].norm.isalpha():
+        tokens = [t for t in analyzer.analyze(word.text) if t.primary]
+        if len(tokens) != 1 or not any(c.isalpha() for c in tokens[0].norm):
             continue
         norm = tokens[0].norm
         seen = _frequency(snapshot, norm)

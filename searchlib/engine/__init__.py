@@ -8,6 +8,7 @@ swapped without touching analysis, ranking, queries or snippets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -208,9 +209,8 @@ def _remove_leftovers(folder: Path) -> None:
         return  # a live writer owns the directory; its temp files are not leftovers
     try:
         for leftover in folder.glob("*.tmp"):
-            try:
-                leftover.unlink() if leftover.is_file() else None
-            except OSError:
-                pass
+            if leftover.is_file():
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
     finally:
         lock.release()

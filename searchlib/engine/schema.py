@@ -57,7 +57,8 @@ def build_schema(analyzer: Analyzer) -> fields.Schema:
         schema.add(EXACT[name], fields.TEXT(analyzer=exact, stored=False, phrase=False))
         schema.add(
             LENGTH_FIELD[name],
-            fields.NUMERIC(numtype=int, bits=32, signed=False, stored=False, sortable=True,
-                           default=0),
+            fields.NUMERIC(
+                numtype=int, bits=32, signed=False, stored=False, sortable=True, default=0
+            ),
         )
     return schema

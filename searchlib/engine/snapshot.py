@@ -72,9 +72,7 @@ class Snapshot:
         self.searcher = searcher
         self.generation = generation
         self._lock = threading.RLock()
-        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = (
-            OrderedDict()
-        )
+        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         reader = searcher.reader()
         self._leaves = [
             (leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()
@@ -106,7 +104,7 @@ class Snapshot:
             window = slice(offset, offset + count)
             live = np.ones(count, dtype=bool)
             if leaf.has_deletions():
-                live[np.fromiter(leaf.deleted_docs(), np.int64)] = False
+                live[np.fromiter(leaf.segment().deleted_docs(), np.int64)] = False
             self.live[window] = live
             for name in TEXT_FIELDS:
                 self.lengths[name][window] = columns.lengths[name]

@@ -12,6 +12,7 @@ file saying who holds it, for the error message of the writer that has to wait.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -49,12 +50,12 @@ def _fsync_on_close(struct_file: StructFile) -> None:
 class DurableFileStorage(FileStorage):
     """A ``FileStorage`` whose files and renames reach the disk before a commit returns."""
 
-    def create_file(self, name, excl=False, mode="wb", **kwargs):  # noqa: D102 (Whoosh API)
+    def create_file(self, name, excl=False, mode="wb", **kwargs):
         struct_file = super().create_file(name, excl=excl, mode=mode, **kwargs)
         struct_file.onclose = _fsync_on_close
         return struct_file
 
-    def rename_file(self, oldname, newname, safe=False):  # noqa: D102 (Whoosh API)
+    def rename_file(self, oldname, newname, safe=False):
         if self.readonly:
             return super().rename_file(oldname, newname, safe)
         target = self._fpath(newname)
@@ -85,17 +86,14 @@ class WriterLock:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        try:
+        # The description is a courtesy; the lock itself is what matters.
+        with contextlib.suppress(OSError):
             self._holder.write_text(json.dumps(info), "utf-8")
-        except OSError:
-            pass  # the description is a courtesy; the lock itself is what matters
         return self
 
     def release(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._holder.unlink(missing_ok=True)
-        except OSError:
-            pass
         self._lock.release()
 
     def holder(self) -> str:

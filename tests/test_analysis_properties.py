@@ -1,0 +1,81 @@
+"""Property-based tests of the analyzer on arbitrary unicode (Hypothesis)."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from searchlib.analysis import Analyzer
+
+ANALYZER = Analyzer()
+
+# Plain unicode plus the hard cases: emoji, combining marks, RTL, controls, hyphens.
+_pieces = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "😀",
+            "🇮🇩",
+            "👍🏽",
+            "e\u0301",
+            "\u202e",
+            "\u200f",
+            "مرحبا",
+            "שלום",
+            "\x00",
+            "\x1b[31m",
+            "-",
+            "--",
+            "negara-negara",
+            "Covid-19",
+            "31/8",
+            "Rp1.500.000",
+            "jpnn.com",
+            "Membangun",
+            "𠀋",
+            "\ufeff",
+            " ",
+        ]
+    ),
+)
+texts = st.lists(_pieces, max_size=30).map("".join)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(texts)
+def test_tokens_are_well_formed(text):
+    tokens = ANALYZER.analyze(text)
+    previous = -1
+    for token in tokens:
+        assert text[token.start : token.end] == token.text
+        assert token.term
+        if token.primary:
+            assert token.position > previous
+            previous = token.position
+        else:
+            assert token.position == previous
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts)
+def test_explain_never_raises_and_keeps_offsets(text):
+    for token in ANALYZER.explain(text):
+        assert text[token.start : token.end] == token.text
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.text(min_size=1, max_size=5))
+def test_very_long_strings(word):
+    text = (word + " Pembangunan ") * 20_000
+    tokens = ANALYZER.analyze(text)
+    assert tokens[-1].end <= len(text)
+    assert text[tokens[-1].start : tokens[-1].end] == tokens[-1].text
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts)
+def test_analysis_is_deterministic_and_cache_independent(text):
+    fresh = Analyzer()
+    assert [(t.term, t.start, t.end) for t in fresh.analyze(text)] == [
+        (t.term, t.start, t.end) for t in ANALYZER.analyze(text)
+    ]

@@ -1,0 +1,232 @@
+"""The search CLI through click's CliRunner: every command, errors and exit codes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from searchlib import Index
+from searchlib.cli import cli, main
+
+from .conftest import ARTICLES
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "news.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in ARTICLES) + "\n", "utf-8")
+    return path
+
+
+@pytest.fixture
+def index_dir(tmp_path, runner, corpus_file):
+    path = tmp_path / "ix"
+    result = runner.invoke(cli, ["--index", str(path), "index", str(corpus_file)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def run(runner, *args, **kwargs):
+    return runner.invoke(cli, [str(a) for a in args], **kwargs)
+
+
+def test_help_lists_every_command_with_examples(runner):
+    result = run(runner, "--help")
+    assert result.exit_code == 0
+    for command in ("query", "index", "analyze", "stats", "delete", "similar", "check"):
+        assert command in result.output
+        sub = run(runner, command, "-h")
+        assert sub.exit_code == 0 and "Example" in sub.output
+
+
+def test_version(runner):
+    result = run(runner, "--version")
+    assert result.exit_code == 0 and "searchlib" in result.output
+
+
+def test_index_reports_counts(runner, tmp_path, corpus_file):
+    result = run(runner, "--index", tmp_path / "ix", "index", corpus_file)
+    assert result.exit_code == 0
+    assert "added 8, updated 0, skipped 0; 8 articles" in result.output
+    again = run(runner, "--index", tmp_path / "ix", "index", corpus_file)
+    assert "added 0, updated 8, skipped 0" in again.output
+    rebuilt = run(runner, "--index", tmp_path / "ix", "index", "--rebuild", corpus_file)
+    assert "added 8, updated 0" in rebuilt.output
+
+
+def test_query_without_subcommand(runner, index_dir):
+    result = run(runner, "--index", index_dir, "evakuasi Kabul")
+    assert result.exit_code == 0
+    assert "1. Taliban kuasai Kabul" in result.output
+    assert "jpnn.com · 2021-08-30 · internasional" in result.output
+    assert "penerbangan evakuasi" in result.output
+
+
+def test_query_options(runner, index_dir):
+    result = run(
+        runner,
+        "--index",
+        index_dir,
+        "query",
+        "pemerintah",
+        "--category",
+        "ekonomi",
+        "--sort",
+        "newest",
+        "-n",
+        "1",
+        "--page",
+        "2",
+        "--facets",
+    )
+    assert result.exit_code == 0
+    assert "2 results, showing 2-2" in result.output
+    assert "Harga beras" in result.output
+    assert "category: ekonomi (2)" in result.output
+
+
+def test_query_json_parses_back(runner, index_dir):
+    result = run(runner, "--index", index_dir, "query", "gempa", "--json")
+    data = json.loads(result.output)
+    assert data["total"] == 1 and data["hits"][0]["id"] == "a8"
+    snippet = data["hits"][0]["snippet"]
+    start, end = snippet["spans"][0]
+    assert snippet["text"][start:end] == "Gempa"
+    assert set(data) >= {"hits", "total", "facets", "suggestion", "took_ms"}
+
+
+def test_explain(runner, index_dir):
+    result = run(runner, "--index", index_dir, "query", "gempa", "--explain")
+    assert "idf" in result.output and "body_exact" in result.output
+
+
+def test_suggestion_is_shown(runner, tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text(
+        "\n".join(json.dumps({"id": str(i), "body": f"evakuasi warga {i}"}) for i in range(5))
+    )
+    run(runner, "--index", tmp_path / "ix", "index", path)
+    result = run(runner, "--index", tmp_path / "ix", "evakuas1")
+    assert "Did you mean: evakuasi" in result.output
+
+
+def test_no_results_is_not_an_error_unless_asked(runner, index_dir):
+    assert run(runner, "--index", index_dir, "zzzzqqq").exit_code == 0
+    assert run(runner, "--index", index_dir, "query", "zzzzqqq", "--fail-empty").exit_code == 1
+
+
+def test_no_color_and_non_terminal_output_is_plain(runner, index_dir):
+    result = run(runner, "--index", index_dir, "gempa", env={"NO_COLOR": "1"})
+    assert "\x1b[" not in result.output
+
+
+def test_analyze_table_and_json(runner):
+    result = run(runner, "analyze", "Kedutaan negara-negara di Taliban")
+    assert result.exit_code == 0
+    for expected in ("duta", "stemmed", "reduplication", "stopword", "excluded", "0-8"):
+        assert expected in result.output
+    tokens = json.loads(run(runner, "analyze", "--json", "membangun").output)
+    assert tokens[0]["term"] == "bangun" and tokens[0]["end"] == 9
+
+
+def test_stats_delete_similar_check(runner, index_dir):
+    stats = json.loads(run(runner, "--index", index_dir, "stats", "--json").output)
+    assert stats["articles"] == 8
+    text = run(runner, "--index", index_dir, "stats").output
+    assert "articles" in text and "format version" in text
+    similar = run(runner, "--index", index_dir, "similar", "a1")
+    assert similar.exit_code == 0 and "similar articles" in similar.output
+    assert "deleted 1 of 2" in run(runner, "--index", index_dir, "delete", "a1", "zz").output
+    check = run(runner, "--index", index_dir, "check")
+    assert check.exit_code == 0 and "ok: 7 articles" in check.output
+
+
+def test_missing_index_is_a_one_line_error(runner, tmp_path):
+    result = run(runner, "--index", tmp_path / "nothing", "gempa")
+    assert result.exit_code == 3
+    assert "hint:" in result.output and "Traceback" not in result.output
+
+
+def test_similar_unknown_id(runner, index_dir):
+    result = run(runner, "--index", index_dir, "similar", "nope")
+    assert result.exit_code == 1 and "'nope'" in result.output
+
+
+def test_bad_query_date_is_a_one_line_error(runner, index_dir):
+    result = run(runner, "--index", index_dir, "published:2021-99")
+    assert result.exit_code == 1
+    assert "invalid date" in result.output and "hint:" in result.output
+
+
+def test_locked_index_exit_code(runner, index_dir, corpus_file):
+    from searchlib.engine.storage import WriterLock
+
+    ix = Index.open(index_dir)
+    holder = WriterLock(ix._engine.storage, 1).acquire()
+    try:
+        result = run(
+            runner, "--index", index_dir, "delete", "a1", env={"SEARCHLIB_LOCK_TIMEOUT": "0.1"}
+        )
+    finally:
+        holder.release()
+    assert result.exit_code == 4 and "locked" in result.output
+
+
+def test_usage_error_exit_code(runner):
+    assert run(runner, "query").exit_code == 2
+    assert run(runner, "query", "x", "--sort", "random").exit_code == 2
+
+
+def test_zero_config_first_run_builds_from_samples(runner, tmp_path, monkeypatch):
+    monkeypatch.delenv("SEARCHLIB_INDEX", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    result = runner.invoke(cli, ["evakuasi Kabul"])
+    assert result.exit_code == 0, result.output
+    assert "building" in result.output
+    assert "Kirim Senjata Andalan" in result.output
+    assert (tmp_path / "data" / "searchlib" / "index" / "searchlib.json").exists()
+    second = runner.invoke(cli, ["evakuasi Kabul"])
+    assert "building" not in second.output
+
+
+def test_index_file_formats_and_bad_records(runner, tmp_path, seed_file):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        '{"id": "j1", "body": "satu gempa"}\n{not json\n{"id": "j2", "body": 7}\n'
+        '{"id": "j3", "title": "tanpa isi"}\n{"id": "j4", "body": "dua gempa"}\n',
+        "utf-8",
+    )
+    (folder / "b.json").write_text(json.dumps([{"id": "k1", "body": "tiga gempa"}]), "utf-8")
+    (folder / "c.csv").write_text(
+        "id,title,body,category\nc1,Judul,empat gempa,nasional\n", "utf-8"
+    )
+    with gzip.open(folder / "d.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write('{"id": "g1", "body": "lima gempa"}\n')
+    (folder / "e.jsonl").write_bytes(b'{"id": "u1", "body": "\xff\xfe"}\n')
+    (folder / "seed.txt").write_text(seed_file.read_text("utf-8"), "utf-8")
+    result = run(runner, "--index", tmp_path / "ix", "index", folder)
+    assert result.exit_code == 0
+    assert "added 6, updated 0, skipped 4" in result.output
+    assert "a.jsonl:2: invalid JSON" in result.output
+    assert "a.jsonl:3" in result.output and "a.jsonl:4: missing body" in result.output
+    assert "e.jsonl:1: invalid UTF-8" in result.output
+    with Index.open(tmp_path / "ix") as ix:
+        assert sorted(ix.ids()) == ["c1", "g1", "j1", "j4", "k1", "seed"]
+        assert ix.get("c1")["category"] == "nasional"
+
+
+def test_main_turns_errors_into_exit_codes(tmp_path, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--index", str(tmp_path / "none"), "stats"])
+    assert excinfo.value.code == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "hint:" in err

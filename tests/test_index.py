@@ -1,0 +1,199 @@
+"""Integration tests of Index: lifecycle, upserts, deletes, validation, locking."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, datetime, timezone
+
+import pytest
+
+import searchlib
+from searchlib import (
+    Article,
+    DocumentError,
+    Index,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+)
+
+
+def test_create_open_and_context_manager(tmp_path, articles):
+    path = tmp_path / "ix"
+    with Index.create(path) as ix:
+        assert len(ix) == 0
+        assert ix.add(articles) == len(articles)
+    with Index.open(path) as ix:
+        assert len(ix) == len(articles)
+        assert ix.get("a2")["title"].startswith("Taliban")
+    with Index.open_or_create(path) as ix:
+        assert len(ix) == len(articles)
+    with Index.open_or_create(tmp_path / "fresh") as ix:
+        assert len(ix) == 0
+
+
+def test_open_missing_or_foreign_directory(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="does not exist"):
+        Index.open(tmp_path / "nope")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("hello")
+    with pytest.raises(IndexNotFoundError, match="no searchlib index"):
+        Index.open(foreign)
+    with pytest.raises(IndexNotFoundError):
+        Index.open_or_create(foreign)
+    with pytest.raises(searchlib.SearchlibError, match="not empty"):
+        Index.create(foreign)
+
+
+def test_incompatible_format_asks_for_rebuild(tmp_path):
+    path = tmp_path / "ix"
+    Index.create(path).close()
+    (path / "searchlib.json").write_text(json.dumps({"format": 999}))
+    with pytest.raises(IndexVersionError, match="rebuild"):
+        Index.open(path)
+
+
+def test_upsert_by_id_and_get(index):
+    before = len(index)
+    index.add({"id": "a1", "title": "Judul baru", "body": "Isi baru tentang jembatan."})
+    assert len(index) == before
+    assert index.get("a1")["title"] == "Judul baru"
+    assert index.search("jembatan").ids() == ["a1"]
+    assert index.search("Bekasi tol").total == 0 or "a1" not in index.search("tol").ids()
+
+
+def test_duplicate_ids_in_one_call_keep_the_last(tmp_path):
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add([{"id": "x", "body": "pertama"}, {"id": "x", "body": "kedua"}])
+        assert len(ix) == 1 and ix.get("x")["body"] == "kedua"
+
+
+def test_article_objects_extra_fields_and_dates(tmp_path):
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add(
+            [
+                Article(
+                    id="1",
+                    title="Judul",
+                    body="Isi artikel",
+                    published=date(2021, 8, 31),
+                    related=["Berita lain"],
+                    extra={"author": "Budi", "tags": ["a", "b"]},
+                ),
+                {
+                    "id": 2,
+                    "body": "Isi",
+                    "published": datetime(2021, 1, 2, 3, 4, tzinfo=timezone.utc),
+                    "views": 10,
+                },
+            ]
+        )
+        one = ix.get("1")
+        assert one["published"] == "2021-08-31T00:00:00+00:00"
+        assert one["related"] == ["Berita lain"]
+        assert one["author"] == "Budi" and one["tags"] == ["a", "b"]
+        assert ix.get("2")["views"] == 10
+        assert ix.get("missing") is None
+        assert "1" in ix and "3" not in ix
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"title": "x", "body": "y"}, "id"),
+        ({"id": "", "body": "y"}, "id"),
+        ({"id": ["x"], "body": "y"}, "id"),
+        ({"id": "x", "body": 5}, "body"),
+        ({"id": "x", "body": "  "}, "body"),
+        ({"id": "x", "body": "y", "published": "kemarin"}, "published"),
+        ({"id": "x", "body": "y", "related": [1, 2]}, "related"),
+        ({"id": "x", "body": "y", "category": {"a": 1}}, "category"),
+        ({"id": "x", "body": "y", "score": float("nan")}, "score"),
+    ],
+)
+def test_bad_record_names_record_and_field_and_loses_nothing(index, record, field):
+    before = sorted(index.ids())
+    with pytest.raises(DocumentError) as excinfo:
+        index.add([{"id": "ok", "body": "baik"}, record])
+    assert excinfo.value.field == field
+    assert repr(field) in str(excinfo.value) or field in str(excinfo.value)
+    assert sorted(index.ids()) == before
+
+
+def test_non_record_is_rejected(index):
+    with pytest.raises(DocumentError, match="dict"):
+        index.add([42])
+    with pytest.raises(TypeError):
+        index.add("not records")
+
+
+def test_delete(index):
+    assert index.delete(["a1", "a2", "nope"]) == 2
+    assert index.get("a1") is None
+    assert "a1" not in index.search("Bekasi").ids()
+    assert index.delete("nope") == 0
+    assert len(index) == 6
+
+
+def test_searcher_sees_commits_from_another_index_object(tmp_path, articles):
+    path = tmp_path / "ix"
+    writer = Index.create(path)
+    reader = Index.open(path)
+    assert reader.search("Bekasi").total == 0
+    writer.add(articles)
+    assert reader.search("Bekasi").ids() == ["a1"]
+    writer.delete("a1")
+    assert reader.search("Bekasi").total == 0
+
+
+def test_second_writer_waits_then_raises_locked(tmp_path):
+    from searchlib.engine.storage import WriterLock
+
+    path = tmp_path / "ix"
+    ix = Index.create(path, lock_timeout=0.2)
+    holder = WriterLock(ix._engine.storage, 1).acquire()
+    try:
+        with pytest.raises(IndexLockedError, match=r"pid \d+"):
+            ix.add({"id": "x", "body": "y"})
+    finally:
+        holder.release()
+    assert ix.add({"id": "x", "body": "y"}) == 1
+
+
+def test_threads_of_one_process_queue_their_writes(tmp_path):
+    ix = Index.create(tmp_path / "ix", lock_timeout=0.1)
+    errors = []
+
+    def write(n):
+        try:
+            for i in range(5):
+                ix.add({"id": f"{n}-{i}", "body": f"berita nomor {n} {i}"})
+        except Exception as exc:  # pragma: no cover - the assertion reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(ix) == 20
+
+
+def test_stats_and_check(index):
+    stats = index.stats()
+    assert stats["articles"] == 8
+    assert stats["distinct_terms"]["body"] > 50
+    assert stats["size_bytes"] > 0 and stats["format_version"] == 1
+    assert index.check() == []
+
+
+def test_analyzer_is_stored_with_the_index(tmp_path):
+    path = tmp_path / "ix"
+    Index.create(path, analyzer=searchlib.Analyzer(extra_stopwords=["jembatan"])).close()
+    with Index.open(path) as ix:
+        ix.add({"id": "1", "body": "jembatan baru dibangun"})
+        assert ix.search("jembatan").total == 0
+        assert ix.search("bangun").total == 1
