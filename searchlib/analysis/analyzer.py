@@ -34,6 +34,7 @@ __all__ = ["AnalyzedText", "Analyzer", "analyze"]
 _HYPHENS = "-\u2010\u2011"
 # A word glued to a number, as in Rp1.500.000 or covid19: the number is searchable too.
 _LETTERS_NUMBER = re.compile(r"([^\W\d_]+)(\d[\d.,]*)")
+_MISSING = object()
 _CACHE_LIMIT = 1_000_000  # distinct surface forms kept per analyzer before a reset
 
 # A classified surface form: (term, norm, why, parts); parts are
@@ -194,9 +195,9 @@ class Analyzer(WhooshAnalyzer):
 
     def _info(self, surface: str) -> _Info | None:
         cache = self._cache
-        try:
+        if surface in cache:
             return cache[surface]
-        except KeyError:
+        else:
             info = self._classify(surface)
             if not info or not info[0]:
                 info = None if info is None else (info[1] or surface, *info[1:])
@@ -207,41 +208,52 @@ class Analyzer(WhooshAnalyzer):
 
     # -- public API ----------------------------------------------------------------
 
-    def tokens(self, text: str, *, keep_stopwords: bool = False) -> Iterator[Token]:
-        """Yield the tokens of ``text``; with ``keep_stopwords`` stopwords come too,
-        with ``why == "stopword"`` and the normalized word as term."""
+    def tokens(self, text: str, *, keep_stopwords: bool = False) -> list[Token]:
+        """The tokens of ``text``; with ``keep_stopwords`` stopwords come too, with
+        ``why == "stopword"`` and the normalized word as term."""
+        cached = self._cache.get
         info_of = self._info
-        for position, (start, end, _is_number) in enumerate(segment_words(text)):
+        out: list[Token] = []
+        append = out.append
+        bounds = segment_words(text)
+        for position in range(len(bounds) // 2):
+            start = bounds[2 * position]
+            end = bounds[2 * position + 1]
             surface = text[start:end]
-            info = info_of(surface)
+            info = cached(surface, _MISSING)
+            if info is _MISSING:
+                info = info_of(surface)
             if info is None:
                 if keep_stopwords:
                     norm = _normalize(surface)
-                    yield Token(norm, surface, start, end, position, norm, "stopword")
+                    append(Token(norm, surface, start, end, position, norm, "stopword"))
                 continue
             term, norm, why, parts = info
-            yield Token(term, surface, start, end, position, norm, why)
+            append(Token(term, surface, start, end, position, norm, why))
             for p_start, p_end, p_term, p_norm, p_why in parts:
-                yield Token(
-                    p_term,
-                    surface[p_start:p_end],
-                    start + p_start,
-                    start + p_end,
-                    position,
-                    p_norm,
-                    p_why,
-                    False,
+                append(
+                    Token(
+                        p_term,
+                        surface[p_start:p_end],
+                        start + p_start,
+                        start + p_end,
+                        position,
+                        p_norm,
+                        p_why,
+                        False,
+                    )
                 )
+        return out
 
     def analyze(self, text: str) -> list[Token]:
         """The tokens of ``text`` without stopwords (positions still count them)."""
         if not isinstance(text, str):
             raise TypeError(f"analyze() takes a str, not {type(text).__name__}")
-        return list(self.tokens(text))
+        return self.tokens(text)
 
     def explain(self, text: str) -> list[Token]:
         """Every token of ``text``, stopwords included, with the rule that made its term."""
-        return list(self.tokens(text, keep_stopwords=True))
+        return self.tokens(text, keep_stopwords=True)
 
     def term(self, word: str) -> str | None:
         """The index term of one word, or None for a stopword."""

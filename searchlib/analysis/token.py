@@ -11,7 +11,7 @@ from dataclasses import dataclass
 __all__ = ["Token"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Token:
     """One analyzed word.
 
@@ -20,7 +20,7 @@ class Token:
     position (stopwords are dropped but still count). ``norm`` is the normalized but
     unstemmed form, used for exact-form matching; ``why`` says which rule produced
     ``term``; ``primary`` is False for the parts of a hyphenated compound, which share
-    the compound's position.
+    the compound's position. Treat tokens as read-only values.
     """
 
     term: str

@@ -13,12 +13,8 @@ not 0 (words, numbers, kana, ideographs), like Lucene's ICUTokenizer. Two fixes 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
-__all__ = ["Segment", "segment_words"]
-
-# (start, end, is_number) in str indices.
-Segment = tuple[int, int, bool]
+__all__ = ["segment_words"]
 
 _HYPHENS = frozenset("-\u2010\u2011")
 _local = threading.local()
@@ -48,34 +44,41 @@ def _utf16_to_str_index(text: str) -> list[int] | None:
     return mapping
 
 
-def _raw_segments(text: str) -> Iterator[Segment]:
-    """ICU word segments with a non-zero rule status."""
+def segment_words(text: str) -> list[int]:
+    """Word segments of ``text`` as a flat list ``[start0, end0, start1, end1, ...]``
+    (str indices), hyphenated words and slashed numbers joined.
+
+    One tight loop over ICU's boundaries: this is the hot path of all indexing, hence
+    the flat list of ints rather than tuples.
+    """
     iterator = _break_iterator()
     iterator.setText(text)
     mapping = _utf16_to_str_index(text)
+    status_of = iterator.getRuleStatus
+    bounds: list[int] = []
+    append = bounds.append
     previous = 0
+    p_end = -2
+    p_number = False
     for boundary in iterator:
-        status = iterator.getRuleStatus()
-        if status != 0:
-            if mapping is None:
-                yield previous, boundary, 100 <= status < 200
-            else:
-                yield mapping[previous], mapping[boundary], 100 <= status < 200
+        status = status_of()
+        if status == 0:
+            previous = boundary
+            continue
+        if mapping is None:
+            start, end = previous, boundary
+        else:
+            start, end = mapping[previous], mapping[boundary]
         previous = boundary
-
-
-def segment_words(text: str) -> Iterator[Segment]:
-    """Yield word segments of ``text``, joining hyphenated words and slashed numbers."""
-    pending: Segment | None = None
-    for start, end, is_number in _raw_segments(text):
-        if pending is not None:
-            p_start, p_end, p_number = pending
-            if start == p_end + 1:
-                joiner = text[p_end]
-                if joiner in _HYPHENS or (joiner == "/" and p_number and is_number):
-                    pending = (p_start, end, p_number and is_number)
-                    continue
-            yield pending
-        pending = (start, end, is_number)
-    if pending is not None:
-        yield pending
+        is_number = 100 <= status < 200
+        if start == p_end + 1:
+            joiner = text[p_end]
+            if joiner in _HYPHENS or (joiner == "/" and p_number and is_number):
+                bounds[-1] = p_end = end
+                p_number = p_number and is_number
+                continue
+        append(start)
+        append(end)
+        p_end = end
+        p_number = is_number
+    return bounds
