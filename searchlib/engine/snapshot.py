@@ -208,6 +208,21 @@ class Snapshot:
             ranked = sorted(terms, key=lambda t: -reader.doc_frequency(field, t))
         return ranked[:limit]
 
+    def term_doc_frequencies(self, field: str, min_docs: int = 1) -> dict[str, int]:
+        """Every term of ``field`` held by at least ``min_docs`` documents, with that count
+        (deleted documents not yet merged away count), read once per snapshot."""
+        key = (field, min_docs)
+        cache = self.__dict__.setdefault("_vocabularies", {})
+        if key not in cache:
+            counts: dict[str, int] = {}
+            with self._lock:
+                for raw, info in self.searcher.reader().iter_field(field):
+                    frequency = info.doc_frequency()
+                    if frequency >= min_docs:
+                        counts[raw.decode("utf-8")] = frequency
+            cache[key] = counts
+        return cache[key]
+
     def raw_doc_frequency(self, field: str, term: str) -> int:
         """Whoosh's document frequency (deleted documents not yet merged away count)."""
         with self._lock:
