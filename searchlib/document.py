@@ -16,10 +16,13 @@ from typing import Any
 from searchlib.dates import parse_datetime
 from searchlib.errors import DocumentError
 
-__all__ = ["KNOWN_FIELDS", "Article", "normalize_record"]
+__all__ = ["KNOWN_FIELDS", "MAX_TEXT_LENGTH", "Article", "normalize_record"]
 
 KNOWN_FIELDS = ("id", "title", "body", "url", "published", "category", "source", "related")
 MAX_ID_LENGTH = 512
+# Longest title or body accepted, in characters: far above any real article, low enough
+# that one record cannot stall indexing or snippets for minutes.
+MAX_TEXT_LENGTH = 5_000_000
 
 
 @dataclass
@@ -107,9 +110,12 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
                 record=record,
                 field=name,
             )
-        if "\x00" in value:
+        if len(value) > MAX_TEXT_LENGTH:
             raise DocumentError(
-                f"{label}: field {name!r} contains a NUL character", record=record, field=name
+                f"{label}: field {name!r} is too long ({len(value):,} characters; "
+                f"the limit is {MAX_TEXT_LENGTH:,})",
+                record=record,
+                field=name,
             )
         out[name] = value if name in ("title", "body") else (value.strip() or None)
     if not out["title"].strip() and not out["body"].strip():

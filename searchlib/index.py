@@ -22,8 +22,9 @@ from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import AnalyzedText, Analyzer, Token
+from searchlib.batch import WriteBatch
+from searchlib.document import Article
 from searchlib.dates import parse_datetime, period, to_timestamp
-from searchlib.document import Article, normalize_record
 from searchlib.engine import DATE_OFFSET, LENGTH_FIELD, TEXT_FIELDS, Engine
 from searchlib.errors import IndexNotFoundError, QueryError
 from searchlib.ranking import DEFAULT_RANKING, Ranking
@@ -126,58 +127,25 @@ class Index:
             fields[LENGTH_FIELD[name]] = length
         return {k: v for k, v in fields.items() if v is not None}
 
+    def batch(self) -> WriteBatch:
+        """A batch of adds and deletes committed together (a context manager)."""
+        return WriteBatch(self)
+
     def add(self, docs: Record | Iterable[Record]) -> int:
         """Add or replace (by ``id``) articles in one atomic commit; returns how many.
 
         Every record is validated before anything is written: a bad one raises
         ``DocumentError`` naming it and the field, and the index is left unchanged.
         """
-        if isinstance(docs, (Mapping, Article)):
-            docs = [docs]
-        if isinstance(docs, (str, bytes)):
-            raise TypeError("add() takes a record or an iterable of records, not a string")
-        batch: dict[str, dict[str, Any]] = {}
-        for record in docs:
-            doc = normalize_record(record)
-            batch.pop(doc["id"], None)
-            batch[doc["id"]] = doc  # the last record with an id wins
-        if not batch:
-            return 0
-        prepared = [self._engine_fields(doc) for doc in batch.values()]
-        with self._write_mutex:
-            writer = self._engine.writer(self.lock_timeout)
-            upsert = len(self) > 0  # read under the lock: no other writer can add now
-            try:
-                for fields in prepared:
-                    writer.add(fields, upsert=upsert)
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit()
-        return len(prepared)
+        batch = WriteBatch(self)
+        batch.add(docs)
+        return batch.commit().added
 
     def delete(self, ids: str | Iterable[str]) -> int:
         """Delete articles by id in one commit; returns how many existed."""
-        if isinstance(ids, str):
-            ids = [ids]
-        wanted = [i for i in dict.fromkeys(ids)]
-        for doc_id in wanted:
-            if not isinstance(doc_id, str):
-                raise TypeError(f"ids must be strings, not {type(doc_id).__name__}: {doc_id!r}")
-        if not wanted:
-            return 0
-        with self._write_mutex:
-            writer = self._engine.writer(self.lock_timeout)
-            try:
-                count = sum(writer.delete(doc_id) for doc_id in wanted)
-            except BaseException:
-                writer.cancel()
-                raise
-            if count:
-                writer.commit()
-            else:
-                writer.cancel()
-        return count
+        batch = WriteBatch(self)
+        batch.delete(ids)
+        return batch.commit().deleted
 
     def optimize(self) -> None:
         """Merge all segments into one (faster searches after many small commits)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -180,12 +181,29 @@ class Engine:
             current = self._snapshot
             generation = self.generation()
             if current is None or current.generation != generation:
-                index = self._index.refresh() if hasattr(self._index, "refresh") else self._index
-                self._index = index
-                searcher = index.searcher()
-                current = Snapshot(searcher, generation, self._columns)
+                current = self._open_snapshot()
                 self._snapshot = current
             return current
+
+    def _open_snapshot(self) -> Snapshot:
+        # A writer in another process may commit between our reading the latest TOC
+        # and opening its files, and delete them; the next generation is then complete.
+        for attempt in range(20):
+            generation = self.generation()
+            try:
+                index = self._index.refresh()
+                searcher = index.searcher()
+                snapshot = Snapshot(searcher, generation, self._columns)
+            except (OSError, EOFError) as exc:
+                if attempt == 19:
+                    raise SearchlibError(
+                        f"cannot read the index at {str(self.path)!r}: {exc}"
+                    ) from exc
+                time.sleep(0.01 * (attempt + 1))
+                continue
+            self._index = index
+            return snapshot
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def writer(self, timeout: float) -> EngineWriter:
         return EngineWriter(self, timeout)
@@ -208,9 +226,13 @@ def _remove_leftovers(folder: Path) -> None:
     if not lock.acquire(blocking=False):
         return  # a live writer owns the directory; its temp files are not leftovers
     try:
-        for leftover in folder.glob("*.tmp"):
-            if leftover.is_file():
+        # Whoosh's temporary storage folders, pool runs and compound-file temps.
+        for pattern in ("*.tmp", "*.ctmp", "*.run"):
+            for leftover in folder.glob(pattern):
                 with contextlib.suppress(OSError):
-                    leftover.unlink()
+                    if leftover.is_dir():
+                        shutil.rmtree(leftover)
+                    else:
+                        leftover.unlink()
     finally:
         lock.release()

@@ -1,0 +1,124 @@
+"""``WriteBatch``: adds and deletes applied together in one atomic commit.
+
+Records are validated and analyzed when they are added to the batch, so a bad record
+raises at once and the commit itself only writes. The last operation on an id wins
+(add then delete deletes; delete then add replaces).
+
+>>> import tempfile, searchlib
+>>> ix = searchlib.Index.create(tempfile.mkdtemp() + "/ix")
+>>> with ix.batch() as batch:
+...     _ = batch.add({"id": "1", "body": "gempa di Maluku"})
+...     batch.delete("old-id")
+>>> len(ix)
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from searchlib.document import Article, normalize_record
+
+if TYPE_CHECKING:
+    from searchlib.index import Index
+
+__all__ = ["BatchResult", "WriteBatch"]
+
+
+class BatchResult(tuple):
+    """(added or replaced, deleted) counts of a committed batch."""
+
+    @property
+    def added(self) -> int:
+        return self[0]
+
+    @property
+    def deleted(self) -> int:
+        return self[1]
+
+
+class WriteBatch:
+    """Collects writes for one commit; use as a context manager or call ``commit()``."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._operations: dict[str, dict[str, Any] | None] = {}  # None means delete
+        self._done = False
+
+    def add(self, docs: Article | Mapping[str, Any] | Iterable[Any]) -> int:
+        """Validate and queue records (upsert by id); returns how many were queued."""
+        self._check_open()
+        if isinstance(docs, (Mapping, Article)):
+            docs = [docs]
+        if isinstance(docs, (str, bytes)):
+            raise TypeError("add() takes a record or an iterable of records, not a string")
+        staged: dict[str, dict[str, Any]] = {}
+        for record in docs:
+            doc = normalize_record(record)
+            staged.pop(doc["id"], None)
+            staged[doc["id"]] = doc
+        for doc_id, doc in staged.items():
+            self._operations.pop(doc_id, None)
+            self._operations[doc_id] = self._index._engine_fields(doc)
+        return len(staged)
+
+    def delete(self, ids: str | Iterable[str]) -> None:
+        """Queue deletions by id."""
+        self._check_open()
+        if isinstance(ids, str):
+            ids = [ids]
+        for doc_id in ids:
+            if not isinstance(doc_id, str):
+                raise TypeError(f"ids must be strings, not {type(doc_id).__name__}: {doc_id!r}")
+            self._operations.pop(doc_id, None)
+            self._operations[doc_id] = None
+
+    def __len__(self) -> int:
+        return len(self._operations)
+
+    def commit(self) -> BatchResult:
+        """Apply every queued write in one atomic commit."""
+        self._check_open()
+        self._done = True
+        adds = [fields for fields in self._operations.values() if fields is not None]
+        deletes = [doc_id for doc_id, fields in self._operations.items() if fields is None]
+        if not adds and not deletes:
+            return BatchResult((0, 0))
+        index = self._index
+        with index._write_mutex:
+            writer = index._engine.writer(index.lock_timeout)
+            try:
+                deleted = sum(writer.delete(doc_id) for doc_id in deletes)
+                # Read under the lock: no other writer can add documents meanwhile.
+                upsert = index._engine.snapshot().doc_count > 0
+                for fields in adds:
+                    writer.add(fields, upsert=upsert)
+            except BaseException:
+                writer.cancel()
+                raise
+            if adds or deleted:
+                writer.commit()
+            else:
+                writer.cancel()
+        return BatchResult((len(adds), deleted))
+
+    def discard(self) -> None:
+        """Drop every queued write."""
+        self._operations.clear()
+        self._done = True
+
+    def _check_open(self) -> None:
+        if self._done:
+            raise RuntimeError("this batch was already committed or discarded")
+
+    def __enter__(self) -> WriteBatch:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if self._done:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()

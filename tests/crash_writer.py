@@ -1,0 +1,53 @@
+"""Child process of the crash drill: writes batches forever until it is killed.
+
+Usage: python crash_writer.py INDEX_DIR STATE_FILE START_BATCH
+
+Each batch adds BATCH articles (ids ``b<k>-<i>``) and, every fifth batch, deletes the
+batch before last and replaces one article, in one commit. After ``commit`` returns it
+records the batch number (fsync'd). Before and after each phase it writes the phase to
+the state file (not fsync'd: the parent reads it from the page cache after the kill).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import searchlib
+
+BATCH = 20
+
+
+def _record(path: str, text: str, durable: bool = False) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def main() -> None:
+    index_dir, state, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    ix = searchlib.Index.open_or_create(index_dir, lock_timeout=30)
+    batch_number = start
+    while True:
+        _record(state + ".phase", f"prepare {batch_number}")
+        with ix.batch() as batch:
+            batch.add(
+                {
+                    "id": f"b{batch_number}-{i}",
+                    "title": f"Berita {batch_number}",
+                    "body": f"kabar nomor {i} dari gelombang {batch_number} tentang gempa",
+                }
+                for i in range(BATCH)
+            )
+            _record(state + ".phase", f"commit {batch_number}")
+        _record(state, str(batch_number), durable=True)
+        if batch_number % 7 == 6:
+            _record(state + ".phase", f"merge {batch_number}")
+            ix.optimize()
+        batch_number += 1
+
+
+if __name__ == "__main__":
+    main()
