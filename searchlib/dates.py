@@ -46,6 +46,10 @@ def period(text: str) -> tuple[int, int]:
     text = text.strip()
     start = parse_datetime(text)
     if _YEAR.fullmatch(text):
+        if start.year == 9999:  # the last representable year runs to the end of time
+            return int(start.timestamp()), int(
+                datetime.max.replace(tzinfo=timezone.utc).timestamp()
+            )
         end = start.replace(year=start.year + 1)
     elif _MONTH.fullmatch(text):
         end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)

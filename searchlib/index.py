@@ -23,8 +23,8 @@ from typing import Any
 
 from searchlib.analysis import AnalyzedText, Analyzer, Token
 from searchlib.batch import WriteBatch
-from searchlib.document import Article
 from searchlib.dates import parse_datetime, period, to_timestamp
+from searchlib.document import Article
 from searchlib.engine import DATE_OFFSET, LENGTH_FIELD, TEXT_FIELDS, Engine
 from searchlib.errors import IndexNotFoundError, QueryError
 from searchlib.ranking import DEFAULT_RANKING, Ranking
