@@ -478,6 +478,53 @@ def check_command(state: _State) -> None:
     state.console.print(f"ok: {count} articles in {state.path}")
 
 
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    envvar="SEARCHLIB_TOKEN",
+    metavar="TOKEN",
+    help="Bearer token for write endpoints (required beyond loopback).",
+)
+@click.pass_obj
+def serve_command(state: _State, host: str, port: int, token: str | None) -> None:
+    """Serve the JSON API and the search page over HTTP (needs searchlib[server]).
+
+    \b
+    Examples:
+      search serve                      http://127.0.0.1:8000/
+      search serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
+    """
+    import ipaddress
+
+    try:
+        import uvicorn
+
+        from searchlib.server import create_app
+    except ImportError as exc:
+        raise _Failure(
+            f"the HTTP server needs extra packages ({exc.name} is missing)",
+            "pip install 'searchlib[server]'",
+        ) from exc
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not token:
+        raise _Failure(
+            f"refusing to listen on {host} without a token for write endpoints",
+            "pass --token TOKEN or set SEARCHLIB_TOKEN",
+            EXIT_USAGE,
+        )
+    try:
+        index = state.open()
+    except SearchlibError as exc:
+        _fail(exc, state.path)
+    state.errors.print(f"serving {state.path} ({len(index)} articles) on http://{host}:{port}/")
+    uvicorn.run(create_app(index, token=token), host=host, port=port, log_level="warning")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``search`` console script."""
     args = sys.argv[1:] if argv is None else argv

@@ -122,9 +122,81 @@ def _find_matches(tokens: list[Token], spec: HighlightSpec, base: int) -> list[_
     return merged
 
 
+_REVERSE: dict[int, tuple[Analyzer, dict[str, set[str]]]] = {}
+
+
+def _reverse_maps(analyzer: Analyzer) -> dict[str, set[str]]:
+    """Target word -> the words the colloquial map or a stem exclusion turns into it."""
+    cached = _REVERSE.get(id(analyzer))
+    if cached is not None and cached[0] is analyzer:
+        return cached[1]
+    reverse: dict[str, set[str]] = {}
+    for word, target in (*analyzer.colloquial.items(), *analyzer.stem_exclusions.items()):
+        if word != target:
+            reverse.setdefault(target, set()).add(word)
+    _REVERSE[id(analyzer)] = (analyzer, reverse)
+    return reverse
+
+
+def _needles(analyzer: Analyzer, spec: HighlightSpec) -> set[str]:
+    """Lowercase strings that occur in every surface form of the wanted terms.
+
+    Indonesian affixes wrap the stem, and a nasal prefix replaces at most its first
+    letter (memukul -> pukul), so all of a stem but its first letter is in the surface
+    form. Words mapped by the colloquial map or a stem exclusion are added as they are.
+    """
+    terms = set(spec.terms) | {word for phrase in spec.phrases for word in phrase}
+    needles = {n for n in spec.norms if n}
+    for term in terms:
+        needles.add(term[1:] if len(term) > 3 else term)
+    for target, words in _reverse_maps(analyzer).items():
+        if target in terms or target in spec.norms:
+            needles.update(words)
+    return {needle.lower() for needle in needles if needle}
+
+
+def _candidate_windows(text: str, needles: set[str], pad: int = 80) -> list[tuple[int, int]] | None:
+    """Spans of ``text`` around every occurrence of a needle, at whitespace; None when
+    a scan cannot be trusted (lowercasing changed the length) or would cover it all."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return None
+    spans: list[tuple[int, int]] = []
+    for needle in needles:
+        start = lowered.find(needle)
+        while start >= 0:
+            spans.append((max(0, start - pad), min(len(text), start + len(needle) + pad)))
+            if len(spans) > 4000:
+                return None
+            start = lowered.find(needle, start + 1)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if start > 0:
+            space = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start))
+            start = space + 1 if space >= 0 else 0
+        space = min(
+            (p for p in (text.find(" ", end), text.find("\n", end)) if p >= 0), default=len(text)
+        )
+        end = space
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _collect(text: str, analyzer: Analyzer, spec: HighlightSpec) -> list[_Match]:
-    wanted = len(spec.terms) + len(spec.phrases)
+    windows = _candidate_windows(text, _needles(analyzer, spec))
     matches: list[_Match] = []
+    wanted = len(spec.terms) + len(spec.phrases)
+    if windows is not None:
+        for start, end in windows:
+            found = _find_matches(analyzer.analyze(text[start:end]), spec, start)
+            matches.extend(found)
+            if len({m.key for m in found}) >= wanted:
+                break  # one passage already shows every query word: none can do better
+        return matches
     for base, chunk in _chunks(text):
         matches.extend(_find_matches(analyzer.analyze(chunk), spec, base))
         if len({m.key for m in matches}) >= wanted:

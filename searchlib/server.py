@@ -1,0 +1,311 @@
+"""HTTP JSON API and search page: an ASGI app over one shared ``Index``.
+
+``create_app(index)`` returns a Starlette application that can be mounted in another
+ASGI app or served by ``search serve`` (uvicorn). Endpoints run in Starlette's thread
+pool; the ``Index`` is thread-safe, so many searches run at once while writes queue.
+
+Writes (``POST /articles``, ``DELETE /articles/{id}``) need ``Authorization: Bearer
+<token>`` when a token is configured; ``search serve`` refuses to listen beyond
+loopback without one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from searchlib import __version__
+from searchlib.document import normalize_record
+from searchlib.errors import (
+    DocumentError,
+    IndexLockedError,
+    QueryError,
+    SearchlibError,
+)
+from searchlib.index import Index
+
+__all__ = ["Limits", "create_app"]
+
+
+class Limits:
+    """Request limits: query length, page size, offset and request body size."""
+
+    def __init__(
+        self,
+        query_chars: int = 2_000,
+        page_size: int = 100,
+        offset: int = 10_000,
+        body_bytes: int = 20 * 1024 * 1024,
+    ) -> None:
+        self.query_chars = query_chars
+        self.page_size = page_size
+        self.offset = offset
+        self.body_bytes = body_bytes
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status, **extra}, status_code=status)
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be an integer, not {raw!r}") from None
+    if not low <= value <= high:
+        raise QueryError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _parse_records(body: bytes, content_type: str) -> tuple[list[Any], list[dict]]:
+    """Records from a JSON object, a JSON array or JSON Lines; per-line errors."""
+    text = body.decode("utf-8")
+    errors: list[dict] = []
+    stripped = text.lstrip()
+    if (
+        "ndjson" in content_type
+        or "jsonl" in content_type
+        or (stripped.startswith("{") and "\n{" in text.strip())
+    ):
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except (ValueError, RecursionError) as exc:
+                errors.append({"line": number, "error": f"invalid JSON: {str(exc)[:120]}"})
+        return records, errors
+    value = json.loads(text)
+    return (value if isinstance(value, list) else [value]), errors
+
+
+def create_app(
+    index: Index, *, token: str | None = None, limits: Limits | None = None
+) -> Starlette:
+    """The ASGI app serving ``index``: JSON API at /search, /articles..., page at /."""
+    limits = limits or Limits()
+
+    def authorized(request: Request) -> bool:
+        if not token:
+            return True
+        header = request.headers.get("authorization", "")
+        supplied = header[7:] if header.lower().startswith("bearer ") else ""
+        return hmac.compare_digest(supplied.encode(), token.encode())
+
+    def page(request: Request) -> Response:
+        html = resources.files("searchlib.web").joinpath("index.html").read_text("utf-8")
+        return HTMLResponse(html)
+
+    def search(request: Request) -> Response:
+        params = request.query_params
+        query = params.get("q", "")
+        if len(query) > limits.query_chars:
+            return _error(400, f"q is longer than {limits.query_chars} characters")
+        try:
+            limit = _int_param(request, "limit", 10, 0, limits.page_size)
+            offset = _int_param(request, "offset", 0, 0, limits.offset)
+            filters = {
+                name: params.getlist(name)
+                for name in ("category", "source")
+                if params.getlist(name)
+            }
+            results = index.search(
+                query,
+                limit=limit,
+                offset=offset,
+                filters=filters or None,
+                since=params.get("since") or None,
+                until=params.get("until") or None,
+                sort=params.get("sort") or "relevance",
+            )
+        except QueryError as exc:
+            return _error(400, str(exc), position=getattr(exc, "position", None))
+        return JSONResponse(results.to_dict())
+
+    def article(request: Request) -> Response:
+        doc_id = request.path_params["doc_id"]
+        if request.method == "DELETE":
+            if not authorized(request):
+                return _error(401, "this endpoint needs Authorization: Bearer <token>")
+            deleted = index.delete(doc_id)
+            if not deleted:
+                return _error(404, f"no article with id {doc_id!r}")
+            return JSONResponse({"deleted": deleted, "id": doc_id})
+        found = index.get(doc_id)
+        if found is None:
+            return _error(404, f"no article with id {doc_id!r}")
+        return JSONResponse(found)
+
+    def similar(request: Request) -> Response:
+        doc_id = request.path_params["doc_id"]
+        try:
+            limit = _int_param(request, "limit", 10, 1, limits.page_size)
+            results = index.similar(doc_id, limit=limit)
+        except QueryError as exc:
+            status = 404 if index.get(doc_id) is None else 400
+            return _error(status, str(exc))
+        return JSONResponse(results.to_dict())
+
+    async def add_articles(request: Request) -> Response:
+        if not authorized(request):
+            return _error(401, "this endpoint needs Authorization: Bearer <token>")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limits.body_bytes:
+            return _error(413, f"request body larger than {limits.body_bytes} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limits.body_bytes:
+                return _error(413, f"request body larger than {limits.body_bytes} bytes")
+        try:
+            records, errors = _parse_records(body, request.headers.get("content-type", ""))
+        except UnicodeDecodeError as exc:
+            return _error(400, f"request body is not UTF-8 (byte {exc.start})")
+        except (ValueError, RecursionError) as exc:
+            return _error(400, f"request body is not JSON: {str(exc)[:200]}")
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(_upsert, records, errors)
+
+    def _upsert(records: list[Any], errors: list[dict]) -> Response:
+        good = []
+        for number, record in enumerate(records, start=1):
+            try:
+                normalize_record(record)
+            except DocumentError as exc:
+                errors.append({"record": number, "error": str(exc)})
+                continue
+            good.append(record)
+        try:
+            added = index.add(good) if good else 0
+        except IndexLockedError as exc:
+            return _error(503, str(exc))
+        status = 200 if added or not errors else 400
+        return JSONResponse({"added": added, "errors": errors}, status_code=status)
+
+    def health(request: Request) -> Response:
+        try:
+            count = len(index)
+        except SearchlibError as exc:
+            return _error(503, str(exc))
+        return JSONResponse({"status": "ok", "articles": count, "version": __version__})
+
+    def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    routes = [
+        Route("/", page, methods=["GET"]),
+        Route("/search", search, methods=["GET"]),
+        Route("/articles", add_articles, methods=["POST"]),
+        Route("/articles/{doc_id:path}/similar", similar, methods=["GET"]),
+        Route("/articles/{doc_id:path}", article, methods=["GET", "DELETE"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        return _error(status, getattr(exc, "detail", "not found") or "not found")
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, IndexLockedError):
+            return _error(503, str(exc))
+        if isinstance(exc, SearchlibError):
+            return _error(500, str(exc))
+        return _error(500, "internal error")
+
+    return Starlette(
+        routes=routes,
+        exception_handlers={
+            404: not_found,
+            405: not_found,
+            Exception: server_error,
+        },
+    )
+
+
+def _response(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {}}}
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "searchlib",
+        "version": __version__,
+        "description": "Full-text search over Indonesian news articles.",
+    },
+    "paths": {
+        "/search": {
+            "get": {
+                "summary": "Search articles (BM25, snippets, facets)",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": t}, "required": n == "q"}
+                    for n, t in (
+                        ("q", "string"),
+                        ("limit", "integer"),
+                        ("offset", "integer"),
+                        ("category", "string"),
+                        ("source", "string"),
+                        ("since", "string"),
+                        ("until", "string"),
+                        ("sort", "string"),
+                    )
+                ],
+                "responses": {
+                    "200": _response("hits, total, facets, suggestion, took_ms"),
+                    "400": _response("bad query or parameter"),
+                },
+            }
+        },
+        "/articles": {
+            "post": {
+                "summary": "Add or replace articles (JSON object, array or JSON Lines)",
+                "requestBody": {"content": {"application/json": {}, "application/x-ndjson": {}}},
+                "responses": {
+                    "200": _response("counts and per-record errors"),
+                    "400": _response("nothing valid to add"),
+                    "401": _response("token required"),
+                    "413": _response("body too large"),
+                },
+            }
+        },
+        "/articles/{id}": {
+            "get": {
+                "summary": "One article",
+                "responses": {"200": _response("the article"), "404": _response("no such article")},
+            },
+            "delete": {
+                "summary": "Delete an article",
+                "responses": {
+                    "200": _response("deleted"),
+                    "401": _response("token required"),
+                    "404": _response("no such article"),
+                },
+            },
+        },
+        "/articles/{id}/similar": {
+            "get": {
+                "summary": "More like this article",
+                "responses": {
+                    "200": _response("similar articles"),
+                    "404": _response("no such article"),
+                },
+            }
+        },
+        "/health": {
+            "get": {"summary": "Liveness and article count", "responses": {"200": _response("ok")}}
+        },
+    },
+}

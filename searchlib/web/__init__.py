@@ -1,0 +1,1 @@
+"""Static files of the search page served at ``/`` by ``searchlib.server``."""

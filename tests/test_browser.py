@@ -1,0 +1,140 @@
+"""End to end: headless Chromium loads the search page from a live server on 127.0.0.1,
+searches, and sees highlighted results, the category facet and paging; screenshots are
+saved next to the test's temporary index."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+import searchlib
+
+from .conftest import ARTICLES
+
+uvicorn = pytest.importorskip("uvicorn")
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER),
+    reason="Chromium and chromedriver are not installed (Debian: apt-get install chromium "
+    "chromium-driver; .ci/run does this)",
+)
+
+
+@pytest.fixture
+def server(tmp_path):
+    from searchlib.server import create_app
+
+    index = searchlib.Index.create(tmp_path / "ix")
+    index.add(
+        ARTICLES
+        + [
+            {
+                "id": f"x{i}",
+                "title": f"Pemerintah dan warga {i}",
+                "body": "Pemerintah membantu warga.",
+                "category": "nasional",
+            }
+            for i in range(12)
+        ]
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(index), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    instance.should_exit = True
+    thread.join(timeout=10)
+    index.close()
+
+
+@pytest.fixture
+def browser():
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=420,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
+
+
+def _wait(condition, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for the page")
+
+
+def test_search_page_end_to_end(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server)
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("pembangunan jalan")
+    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    hits = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "li.hit"))
+    assert "Bekasi" in hits[0].text
+    marks = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "li.hit mark")]
+    assert "Pembangunan" in marks and "membangun" in marks
+    browser.save_screenshot(str(tmp_path / "search.png"))
+
+    box.clear()
+    box.send_keys("pemerintah")
+    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    _wait(
+        lambda: (
+            "hasil" in browser.find_element(By.ID, "meta").text
+            and browser.find_elements(By.CSS_SELECTOR, "#facets button")
+        )
+    )
+    assert not browser.find_element(By.ID, "next").get_attribute("hidden")
+    facet = next(
+        b
+        for b in browser.find_elements(By.CSS_SELECTOR, "#facets button")
+        if b.get_attribute("data-category") == "ekonomi"
+    )
+    facet.click()
+    _wait(lambda: browser.find_element(By.ID, "meta").text.startswith("2 hasil"))
+    pressed = browser.find_element(By.CSS_SELECTOR, "#facets button[aria-pressed=true]")
+    assert pressed.get_attribute("data-category") == "ekonomi"
+    assert "category=ekonomi" in browser.current_url
+    browser.save_screenshot(str(tmp_path / "facet.png"))
+
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys("pemerintahh")
+    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    link = _wait(lambda: browser.find_elements(By.ID, "suggest-link"))
+    assert link[0].text == "pemerintah"
+    link[0].click()
+    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "li.hit"))
+    print(f"\nbrowser test screenshots: {tmp_path / 'search.png'}, {tmp_path / 'facet.png'}")

@@ -1,0 +1,144 @@
+"""The HTTP API through Starlette's test client: every endpoint and error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+from starlette.testclient import TestClient
+
+from searchlib.server import Limits, create_app
+
+
+@pytest.fixture
+def client(index) -> TestClient:
+    return TestClient(create_app(index))
+
+
+@pytest.fixture
+def secured(index) -> TestClient:
+    return TestClient(create_app(index, token="rahasia", limits=Limits(body_bytes=2000)))
+
+
+def test_search_endpoint(client):
+    response = client.get("/search", params={"q": "evakuasi kabul"})
+    assert response.status_code == 200
+    data = response.json()
+    assert data["total"] == 1 and data["hits"][0]["id"] == "a2"
+    snippet = data["hits"][0]["snippet"]
+    assert "<mark>" in snippet["html"] and snippet["spans"]
+    assert set(data) >= {"hits", "total", "facets", "suggestion", "took_ms"}
+
+
+def test_search_filters_sort_and_paging(client):
+    data = client.get(
+        "/search",
+        params={
+            "q": "pemerintah OR harga",
+            "category": "ekonomi",
+            "sort": "newest",
+            "limit": 1,
+            "offset": 1,
+        },
+    ).json()
+    assert data["total"] == 2 and [h["id"] for h in data["hits"]] == ["a4"]
+    data = client.get(
+        "/search",
+        params={"q": "gempa", "since": "2021-06", "until": "2021-06-30", "source": "cnn indonesia"},
+    ).json()
+    assert [h["id"] for h in data["hits"]] == ["a8"]
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"q": "x", "limit": "many"}, "limit"),
+        ({"q": "x", "limit": 1000}, "limit"),
+        ({"q": "x", "offset": -1}, "offset"),
+        ({"q": "x", "sort": "random"}, "sort"),
+        ({"q": "published:2021-99"}, "invalid date"),
+        ({"q": "x" * 3000}, "longer"),
+    ],
+)
+def test_search_errors_are_json_400(client, params, fragment):
+    response = client.get("/search", params=params)
+    assert response.status_code == 400
+    assert fragment in response.json()["error"]
+
+
+def test_get_article_and_similar(client):
+    assert client.get("/articles/a1").json()["title"].startswith("Pemerintah")
+    assert client.get("/articles/nope").status_code == 404
+    similar = client.get("/articles/a1/similar")
+    assert similar.status_code == 200 and "a1" not in [h["id"] for h in similar.json()["hits"]]
+    assert client.get("/articles/nope/similar").status_code == 404
+
+
+def test_post_json_object_array_and_lines(client):
+    one = client.post("/articles", json={"id": "n1", "body": "banjir bandang"})
+    assert one.json() == {"added": 1, "errors": []}
+    many = client.post("/articles", json=[{"id": "n2", "body": "banjir"}, {"id": 5, "body": 1}])
+    assert many.status_code == 200
+    assert many.json()["added"] == 1 and "'body'" in many.json()["errors"][0]["error"]
+    lines = '{"id": "n3", "body": "banjir lagi"}\n{broken\n{"id": "n4", "body": "banjir"}\n'
+    response = client.post(
+        "/articles", content=lines, headers={"content-type": "application/x-ndjson"}
+    )
+    assert response.json()["added"] == 2 and response.json()["errors"][0]["line"] == 2
+    assert client.get("/search", params={"q": "banjir"}).json()["total"] == 4
+
+
+def test_post_errors(client):
+    assert client.post("/articles", content=b"\xff\xfe").status_code == 400
+    assert client.post("/articles", content=b"{not json").status_code == 400
+    bad = client.post("/articles", json=[{"body": "no id"}])
+    assert bad.status_code == 400 and bad.json()["added"] == 0
+
+
+def test_delete(client):
+    assert client.delete("/articles/a1").json() == {"deleted": 1, "id": "a1"}
+    assert client.delete("/articles/a1").status_code == 404
+
+
+def test_token_protects_writes_only(secured):
+    assert secured.get("/search", params={"q": "gempa"}).status_code == 200
+    assert secured.post("/articles", json={"id": "x", "body": "y"}).status_code == 401
+    assert secured.delete("/articles/a1").status_code == 401
+    wrong = {"Authorization": "Bearer salah"}
+    assert secured.delete("/articles/a1", headers=wrong).status_code == 401
+    good = {"Authorization": "Bearer rahasia"}
+    assert secured.post("/articles", json={"id": "x", "body": "y"}, headers=good).status_code == 200
+    assert secured.delete("/articles/x", headers=good).status_code == 200
+
+
+def test_body_size_limit(secured):
+    body = json.dumps({"id": "big", "body": "x" * 5000})
+    response = secured.post("/articles", content=body, headers={"Authorization": "Bearer rahasia"})
+    assert response.status_code == 413
+
+
+def test_health_openapi_page_and_unknown_routes(client):
+    assert client.get("/health").json()["articles"] == 8
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.") and "/search" in spec["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and "<form" in page.text and "viewport" in page.text
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.json()["error"]
+    assert client.put("/search").status_code == 405
+
+
+def test_serve_refuses_public_address_without_token(tmp_path):
+    from click.testing import CliRunner
+
+    from searchlib.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["--index", str(tmp_path / "ix"), "serve", "--host", "0.0.0.0"],
+        env={"SEARCHLIB_TOKEN": ""},
+    )
+    assert result.exit_code == 2 and "token" in result.output
