@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 
-__all__ = ["is_stemmable", "sastrawi_stem", "stem_cache_size"]
+__all__ = ["export_stems", "import_stems", "is_stemmable", "sastrawi_stem", "stem_cache_size"]
 
 _STEMMABLE = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _lock = threading.Lock()
@@ -24,11 +24,11 @@ def _sastrawi():
     if _stemmer is None:
         with _lock:
             if _stemmer is None:
-                from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+                from searchlib.analysis.fast_sastrawi import build_fast_stemmer
 
-                # The factory returns a CachedStemmer around the real one; we keep our
-                # own cache and call the inner stemmer's per-word method directly.
-                _stemmer = StemmerFactory().create_stemmer().delegatedStemmer
+                # Sastrawi's own rules and dictionary, driven faster (same stems); we
+                # keep our own cache and call its per-word method directly.
+                _stemmer = build_fast_stemmer()
     return _stemmer
 
 
@@ -51,3 +51,18 @@ def sastrawi_stem(word: str) -> str:
 def stem_cache_size() -> int:
     """How many distinct words this process has stemmed (for benchmarks and stats)."""
     return len(_cache)
+
+
+def export_stems() -> dict[str, str]:
+    """A copy of every stem computed in this process (to persist with an index)."""
+    return dict(_cache)
+
+
+def import_stems(stems: dict[str, str]) -> int:
+    """Preload stems computed earlier (by this searchlib and Sastrawi); returns how many
+    were new. Entries that are not str -> str are ignored."""
+    before = len(_cache)
+    for word, stem in stems.items():
+        if isinstance(word, str) and isinstance(stem, str) and stem:
+            _cache.setdefault(word, stem)
+    return len(_cache) - before
