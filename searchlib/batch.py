@@ -1,7 +1,8 @@
 """``WriteBatch``: adds and deletes applied together in one atomic commit.
 
-Records are validated and analyzed when they are added to the batch, so a bad record
-raises at once and the commit itself only writes. The last operation on an id wins
+Records are validated when they are added to the batch, so a bad record raises at
+once; they are analyzed and written at commit, by worker processes for large batches.
+The last operation on an id wins
 (add then delete deletes; delete then add replaces).
 
 >>> import tempfile, searchlib
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from searchlib.document import Article, normalize_record
+from searchlib.indexing import PARALLEL_MIN_DOCS, build_segments, engine_fields
 
 if TYPE_CHECKING:
     from searchlib.index import Index
@@ -60,7 +62,7 @@ class WriteBatch:
             staged[doc["id"]] = doc
         for doc_id, doc in staged.items():
             self._operations.pop(doc_id, None)
-            self._operations[doc_id] = self._index._engine_fields(doc)
+            self._operations[doc_id] = doc
         return len(staged)
 
     def delete(self, ids: str | Iterable[str]) -> None:
@@ -81,26 +83,37 @@ class WriteBatch:
         """Apply every queued write in one atomic commit."""
         self._check_open()
         self._done = True
-        adds = [fields for fields in self._operations.values() if fields is not None]
-        deletes = [doc_id for doc_id, fields in self._operations.items() if fields is None]
+        adds = [doc for doc in self._operations.values() if doc is not None]
+        deletes = [doc_id for doc_id, doc in self._operations.items() if doc is None]
         if not adds and not deletes:
             return BatchResult((0, 0))
         index = self._index
+        engine = index._engine
+        workers = index.workers
         with index._write_mutex:
-            writer = index._engine.writer(index.lock_timeout)
+            writer = engine.writer(index.lock_timeout)
             try:
                 deleted = sum(writer.delete(doc_id) for doc_id in deletes)
                 # Read under the lock: no other writer can add documents meanwhile.
-                upsert = index._engine.snapshot().doc_count > 0
-                for fields in adds:
-                    writer.add(fields, upsert=upsert)
+                upsert = engine.snapshot().doc_count > 0
+                segments = []
+                if workers > 1 and len(adds) >= PARALLEL_MIN_DOCS:
+                    if upsert:
+                        for doc in adds:
+                            writer.delete(doc["id"])
+                    segments = build_segments(str(engine.path), adds, workers)
+                else:
+                    analyzer = engine.analyzer
+                    for doc in adds:
+                        writer.add(engine_fields(analyzer, doc), upsert=upsert)
             except BaseException:
                 writer.cancel()
                 raise
             if adds or deleted:
-                writer.commit()
+                writer.commit(segments=segments)
             else:
                 writer.cancel()
+        index._save_stems()
         return BatchResult((len(adds), deleted))
 
     def discard(self) -> None:

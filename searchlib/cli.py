@@ -327,8 +327,12 @@ def _clear(path: Path) -> None:
         if path.is_dir() and not any(path.iterdir()):
             return
         raise IndexNotFoundError(f"refusing to rebuild {str(path)!r}: it is not a searchlib index")
+    import shutil
+
     for child in path.iterdir():
-        if child.is_file():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
             child.unlink()
 
 

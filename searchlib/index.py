@@ -21,15 +21,18 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from searchlib.analysis import AnalyzedText, Analyzer, Token
+from searchlib.analysis import Analyzer, Token
+from searchlib.analysis.stemmer import stem_cache_size
 from searchlib.batch import WriteBatch
-from searchlib.dates import parse_datetime, period, to_timestamp
+from searchlib.dates import parse_datetime, period
 from searchlib.document import Article
-from searchlib.engine import DATE_OFFSET, LENGTH_FIELD, TEXT_FIELDS, Engine
+from searchlib.engine import TEXT_FIELDS, Engine
 from searchlib.errors import IndexNotFoundError, QueryError
+from searchlib.indexing import default_workers
 from searchlib.ranking import DEFAULT_RANKING, Ranking
 from searchlib.results import Results
 from searchlib.search import run_search, run_similar
+from searchlib.stemcache import load_stem_cache, save_stem_cache
 
 __all__ = ["Index"]
 
@@ -39,11 +42,22 @@ Record = Article | Mapping[str, Any]
 class Index:
     """A searchlib index directory. Thread-safe: share one instance in a process."""
 
-    def __init__(self, engine: Engine, *, lock_timeout: float = 10.0) -> None:
+    def __init__(
+        self, engine: Engine, *, lock_timeout: float = 10.0, workers: int | None = None
+    ) -> None:
         self._engine = engine
         self.lock_timeout = lock_timeout
+        # Large batches are analyzed and written by this many processes.
+        self.workers = default_workers() if workers is None else max(1, int(workers))
         # Writers of one process queue here instead of failing on the file lock.
         self._write_mutex = threading.Lock()
+        self._stems_saved = load_stem_cache(engine.path)
+
+    def _save_stems(self) -> None:
+        """Keep the stems computed so far with the index, so re-indexing and later
+        adds never stem a word twice."""
+        if stem_cache_size() > self._stems_saved:
+            self._stems_saved = save_stem_cache(self._engine.path)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -54,14 +68,26 @@ class Index:
         *,
         analyzer: Analyzer | None = None,
         lock_timeout: float = 10.0,
+        workers: int | None = None,
     ) -> Index:
-        """Create a new, empty index in ``path`` (a missing or empty directory)."""
-        return cls(Engine.create(path, analyzer or Analyzer()), lock_timeout=lock_timeout)
+        """Create a new, empty index in ``path`` (a missing or empty directory).
+
+        ``lock_timeout``: seconds a write waits for another process's writer;
+        ``workers``: processes that analyze large batches (default: one per core).
+        """
+        engine = Engine.create(path, analyzer or Analyzer())
+        return cls(engine, lock_timeout=lock_timeout, workers=workers)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> Index:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 10.0,
+        workers: int | None = None,
+    ) -> Index:
         """Open an existing index; ``IndexNotFoundError`` if there is none."""
-        return cls(Engine.open(path), lock_timeout=lock_timeout)
+        return cls(Engine.open(path), lock_timeout=lock_timeout, workers=workers)
 
     @classmethod
     def open_or_create(
@@ -70,16 +96,20 @@ class Index:
         *,
         analyzer: Analyzer | None = None,
         lock_timeout: float = 10.0,
+        workers: int | None = None,
     ) -> Index:
+        """Open the index in ``path``, or create one there if the directory is missing
+        or empty."""
         try:
-            return cls.open(path, lock_timeout=lock_timeout)
+            return cls.open(path, lock_timeout=lock_timeout, workers=workers)
         except IndexNotFoundError:
             folder = Path(path)
             if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
                 raise
-            return cls.create(path, analyzer=analyzer, lock_timeout=lock_timeout)
+            return cls.create(path, analyzer=analyzer, lock_timeout=lock_timeout, workers=workers)
 
     def close(self) -> None:
+        self._save_stems()
         self._engine.close()
 
     def __enter__(self) -> Index:
@@ -101,31 +131,6 @@ class Index:
         return self._engine.analyzer
 
     # -- writing -------------------------------------------------------------------
-
-    def _analyzed(self, text: str) -> tuple[AnalyzedText, int]:
-        tokens: list[Token] = self.analyzer.analyze(text)
-        return AnalyzedText(text, tokens), sum(1 for t in tokens if t.primary)
-
-    def _engine_fields(self, doc: dict[str, Any]) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "id": doc["id"],
-            "url": doc["url"],
-            "published": doc["published"],
-            "published_ts": (
-                to_timestamp(doc["published"]) + DATE_OFFSET if doc["published"] else None
-            ),
-            "category": doc["category"],
-            "source": doc["source"],
-            "related": doc["related"],
-            "extra": doc["extra"],
-        }
-        for name in TEXT_FIELDS:
-            analyzed, length = self._analyzed(doc[name])
-            fields[name] = analyzed
-            fields[f"_stored_{name}"] = doc[name]
-            fields[f"{name}_exact"] = analyzed
-            fields[LENGTH_FIELD[name]] = length
-        return {k: v for k, v in fields.items() if v is not None}
 
     def batch(self) -> WriteBatch:
         """A batch of adds and deletes committed together (a context manager)."""

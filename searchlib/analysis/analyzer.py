@@ -43,13 +43,23 @@ _Info = tuple[str, str, str, tuple[tuple[int, int, str, str, str], ...]]
 
 
 class AnalyzedText(str):
-    """A string that carries its tokens, so the index analyzes each field only once."""
+    """A string that carries its analysis, so the index analyzes each field only once.
 
-    tokens: list[Token]
+    ``terms`` and ``norms`` map each index term (stemmed) and each normalized surface
+    form to its positions; ``length`` counts the words (not compound parts).
+    """
 
-    def __new__(cls, text: str, tokens: list[Token]) -> AnalyzedText:
+    terms: dict[str, list[int]]
+    norms: dict[str, list[int]]
+    length: int
+
+    def __new__(
+        cls, text: str, terms: dict[str, list[int]], norms: dict[str, list[int]], length: int
+    ) -> AnalyzedText:
         value = super().__new__(cls, text)
-        value.tokens = tokens
+        value.terms = terms
+        value.norms = norms
+        value.length = length
         return value
 
 
@@ -245,6 +255,40 @@ class Analyzer(WhooshAnalyzer):
                 )
         return out
 
+    def index_text(self, text: str) -> AnalyzedText:
+        """Analyze for indexing: positions per term and per normalized form, no Token
+        objects (the hot path of bulk indexing)."""
+        cached = self._cache.get
+        info_of = self._info
+        terms: dict[str, list[int]] = {}
+        norms: dict[str, list[int]] = {}
+        length = 0
+        bounds = segment_words(text)
+        for position in range(len(bounds) // 2):
+            surface = text[bounds[2 * position] : bounds[2 * position + 1]]
+            info = cached(surface, _MISSING)
+            if info is _MISSING:
+                info = info_of(surface)
+            if info is None:
+                continue
+            length += 1
+            term, norm, _why, parts = info
+            found = terms.get(term)
+            if found is None:
+                terms[term] = [position]
+            else:
+                found.append(position)
+            norm = norm or term
+            found = norms.get(norm)
+            if found is None:
+                norms[norm] = [position]
+            else:
+                found.append(position)
+            for part in parts:
+                terms.setdefault(part[2], []).append(position)
+                norms.setdefault(part[3] or part[2], []).append(position)
+        return AnalyzedText(text, terms, norms, length)
+
     def analyze(self, text: str) -> list[Token]:
         """The tokens of ``text`` without stopwords (positions still count them)."""
         if not isinstance(text, str):
@@ -276,8 +320,9 @@ class Analyzer(WhooshAnalyzer):
         **kwargs: Any,
     ) -> Iterator[WhooshToken]:
         if isinstance(value, AnalyzedText):
-            tokens: Iterable[Token] = value.tokens
-        elif tokenize:
+            yield from _prepared_tokens(value, self.form, positions, removestops, mode, kwargs)
+            return
+        if tokenize:
             tokens = self.tokens(value, keep_stopwords=not removestops)
         else:
             info = self._info(value)
@@ -296,6 +341,21 @@ class Analyzer(WhooshAnalyzer):
             if chars:
                 out.startchar = start_char + token.start
                 out.endchar = start_char + token.end
+            yield out
+
+
+def _prepared_tokens(
+    value: AnalyzedText, form: str, positions: bool, removestops: bool, mode: str, kwargs: dict
+) -> Iterator[WhooshToken]:
+    """Whoosh tokens of an already analyzed text (positions only: no offsets kept)."""
+    out = WhooshToken(positions, False, removestops=removestops, mode=mode, **kwargs)
+    for text, found in (value.norms if form == "norm" else value.terms).items():
+        for position in found:
+            out.text = text
+            out.boost = 1.0
+            out.stopped = False
+            if positions:
+                out.pos = position
             yield out
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.engine.bulk import BulkAdder
 from searchlib.engine.schema import (
     DATE_OFFSET,
     EXACT,
@@ -46,34 +47,58 @@ MARKER = "searchlib.json"
 INDEX_NAME = "MAIN"
 
 
+def _codec() -> Any:
+    """Whoosh's W3 codec with zlib's fastest level for posting blocks (most of our
+    posting lists are short: four text fields); any Whoosh reader reads it."""
+    from whoosh.codec.whoosh3 import W3Codec
+
+    return W3Codec(compression=1)
+
+
 class EngineWriter:
     """A write session: holds the writer lock until ``commit()`` or ``cancel()``."""
 
-    def __init__(self, engine: Engine, timeout: float) -> None:
+    def __init__(self, engine: Engine, timeout: float, *, bulk: bool = True) -> None:
         from whoosh.writing import SegmentWriter
 
         self._lock = WriterLock(engine.storage, timeout).acquire()
         try:
             # Whoosh's own lock is replaced by ours (same file, same fcntl lock), which
             # records who holds it.
-            self._writer = SegmentWriter(engine.whoosh_index(), _lk=False, limitmb=256)
+            self._writer = SegmentWriter(
+                engine.whoosh_index(), _lk=False, limitmb=256, codec=_codec()
+            )
         except BaseException:
             self._lock.release()
             raise
+        self._path = engine.path
+        # bulk=False keeps Whoosh's own add_document path (the reference for tests).
+        self._bulk = BulkAdder(self._writer) if bulk else None
         self._open = True
 
     def add(self, fields: dict[str, Any], *, upsert: bool = True) -> None:
         if upsert:
-            self._writer.update_document(**fields)
+            self._writer.delete_by_term("id", fields["id"])
+        if self._bulk is not None:
+            self._bulk.add(fields)
         else:
             self._writer.add_document(**fields)
 
     def delete(self, doc_id: str) -> int:
         return self._writer.delete_by_term("id", doc_id)
 
-    def commit(self, *, optimize: bool = False) -> None:
+    def commit(self, *, optimize: bool = False, segments: list[Any] = ()) -> None:
+        """Commit; ``segments`` written by ``Engine.write_segment`` become visible too."""
         try:
-            self._writer.commit(optimize=optimize)
+            if segments:
+                from whoosh.writing import MERGE_SMALL, OPTIMIZE
+
+                policy = OPTIMIZE if optimize else MERGE_SMALL
+                self._writer.commit(
+                    mergetype=lambda writer, current: policy(writer, current) + list(segments)
+                )
+            else:
+                self._writer.commit(optimize=optimize)
         finally:
             self._finish()
 
@@ -86,6 +111,7 @@ class EngineWriter:
     def _finish(self) -> None:
         if self._open:
             self._open = False
+            remove_own_temp_folders(self._path)
             self._lock.release()
 
 
@@ -205,8 +231,27 @@ class Engine:
             return snapshot
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def writer(self, timeout: float) -> EngineWriter:
-        return EngineWriter(self, timeout)
+    def write_segment(self, documents: Any) -> Any:
+        """Write ``documents`` (engine fields) as a complete new segment and return it,
+        without committing: it becomes visible when a writer commits it. The caller
+        must hold the writer lock (workers of a writer do)."""
+        from whoosh.writing import SegmentWriter
+
+        writer = SegmentWriter(self._index, _lk=False, limitmb=64, codec=_codec())
+        adder = BulkAdder(writer)
+        try:
+            for fields in documents:
+                adder.add(fields)
+            segment = writer._finalize_segment()
+        except BaseException:
+            writer.cancel()
+            raise
+        writer._tempstorage.destroy()
+        remove_own_temp_folders(self.path)
+        return segment
+
+    def writer(self, timeout: float, *, bulk: bool = True) -> EngineWriter:
+        return EngineWriter(self, timeout, bulk=bulk)
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
@@ -217,6 +262,13 @@ class Engine:
 
     def segment_count(self) -> int:
         return len(self.snapshot()._leaves)
+
+
+def remove_own_temp_folders(folder: Path) -> None:
+    """Remove the temporary folders this process's writers left (Whoosh leaves some)."""
+    for leftover in folder.glob(f"*.{os.getpid()}.*.tmp"):
+        with contextlib.suppress(OSError):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
 
 def _remove_leftovers(folder: Path) -> None:

@@ -10,7 +10,7 @@ facets and date sorting read them as arrays.
 
 from __future__ import annotations
 
-from whoosh import fields
+from whoosh import columns, fields
 
 from searchlib.analysis import Analyzer
 
@@ -44,9 +44,7 @@ def build_schema(analyzer: Analyzer) -> fields.Schema:
         id=fields.ID(stored=True, unique=True),
         url=fields.STORED(),
         published=fields.STORED(),
-        published_ts=fields.NUMERIC(
-            numtype=int, bits=64, signed=False, stored=False, sortable=True, default=0
-        ),
+        published_ts=fields.COLUMN(columns.NumericColumn("Q", default=0)),
         category=fields.ID(stored=True, sortable=True),
         source=fields.ID(stored=True, sortable=True),
         related=fields.STORED(),
@@ -55,10 +53,6 @@ def build_schema(analyzer: Analyzer) -> fields.Schema:
     for name in TEXT_FIELDS:
         schema.add(name, fields.TEXT(analyzer=analyzer, stored=True, phrase=True))
         schema.add(EXACT[name], fields.TEXT(analyzer=exact, stored=False, phrase=False))
-        schema.add(
-            LENGTH_FIELD[name],
-            fields.NUMERIC(
-                numtype=int, bits=32, signed=False, stored=False, sortable=True, default=0
-            ),
-        )
+        # Columns only: exact token counts are read as arrays, never searched.
+        schema.add(LENGTH_FIELD[name], fields.COLUMN(columns.NumericColumn("I", default=0)))
     return schema

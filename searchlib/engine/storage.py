@@ -55,6 +55,12 @@ class DurableFileStorage(FileStorage):
         struct_file.onclose = _fsync_on_close
         return struct_file
 
+    def temp_storage(self, name=None):
+        # Several writers (and a writer's worker processes) run at once: each gets a
+        # temporary folder of its own, where Whoosh would share one named after the
+        # index. A killed writer's leftovers end in .tmp and are removed on open.
+        return super().temp_storage(f"{name or 'temp'}.{os.getpid()}.{time.time_ns()}.tmp")
+
     def rename_file(self, oldname, newname, safe=False):
         if self.readonly:
             return super().rename_file(oldname, newname, safe)

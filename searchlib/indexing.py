@@ -1,0 +1,79 @@
+"""Turning validated articles into engine fields, in this process or in worker processes.
+
+``engine_fields`` analyzes a record once (stems and exact forms share the analysis).
+``build_segments`` spreads a large batch over worker processes: each analyzes its share
+and writes a complete, not yet visible segment; the caller then publishes all of them
+in one atomic commit. Workers are forked, so they start with the parent's stem cache,
+and they return the stems they computed so the parent can keep them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from searchlib.analysis import Analyzer
+from searchlib.analysis.stemmer import export_stems, import_stems
+from searchlib.dates import to_timestamp
+from searchlib.engine import DATE_OFFSET, LENGTH_FIELD, TEXT_FIELDS, Engine
+
+__all__ = ["PARALLEL_MIN_DOCS", "build_segments", "default_workers", "engine_fields"]
+
+# Below this many documents a batch is written in-process: forking costs more.
+PARALLEL_MIN_DOCS = 2000
+
+
+def default_workers() -> int:
+    """One worker per available core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def engine_fields(analyzer: Analyzer, doc: dict[str, Any]) -> dict[str, Any]:
+    """The fields the engine stores and indexes for one validated record."""
+    fields: dict[str, Any] = {
+        "id": doc["id"],
+        "url": doc["url"],
+        "published": doc["published"],
+        "published_ts": (
+            to_timestamp(doc["published"]) + DATE_OFFSET if doc["published"] else None
+        ),
+        "category": doc["category"],
+        "source": doc["source"],
+        "related": doc["related"],
+        "extra": doc["extra"],
+    }
+    for name in TEXT_FIELDS:
+        analyzed = analyzer.index_text(doc[name])
+        fields[name] = analyzed
+        fields[f"_stored_{name}"] = doc[name]
+        fields[f"{name}_exact"] = analyzed
+        fields[LENGTH_FIELD[name]] = analyzed.length
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _worker(path: str, docs: list[dict[str, Any]]) -> tuple[Any, dict[str, str]]:
+    known = set(export_stems())
+    engine = Engine.open(path)
+    analyzer = engine.analyzer
+    segment = engine.write_segment(engine_fields(analyzer, doc) for doc in docs)
+    new_stems = {w: s for w, s in export_stems().items() if w not in known}
+    return segment, new_stems
+
+
+def build_segments(path: str, docs: list[dict[str, Any]], workers: int) -> list[Any]:
+    """Write ``docs`` as new segments of the index at ``path`` using ``workers``
+    processes; returns the segments (not yet committed)."""
+    chunks = max(workers, (len(docs) + 4999) // 5000)
+    size = (len(docs) + chunks - 1) // chunks
+    parts = [docs[i : i + size] for i in range(0, len(docs), size)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = list(pool.map(_worker, [path] * len(parts), parts))
+    for _segment, stems in results:
+        import_stems(stems)
+    return [segment for segment, _stems in results]

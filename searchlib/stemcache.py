@@ -1,0 +1,61 @@
+"""The stem cache kept with an index (``stems.json.gz``): every word stemmed so far.
+
+Cold stemming is the largest single cost of building an index; keeping the stems
+beside the index means re-indexing, incremental adds and a restarted process never
+stem the same word twice. The file is a cache: written atomically, tagged with the
+stemmer version, and ignored if it is missing, damaged or from another version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from searchlib.analysis.stemmer import export_stems, import_stems, stem_cache_size
+
+__all__ = ["STEM_FILE", "load_stem_cache", "save_stem_cache"]
+
+STEM_FILE = "stems.json.gz"
+_RULES = 1  # bump when searchlib changes how it calls the stemmer
+
+
+def _tag() -> str:
+    try:
+        sastrawi = version("PySastrawi")
+    except PackageNotFoundError:
+        sastrawi = "unknown"
+    return f"PySastrawi {sastrawi}; searchlib rules {_RULES}"
+
+
+def load_stem_cache(folder: Path) -> int:
+    """Preload the stems saved with the index; returns the process's cache size."""
+    path = Path(folder) / STEM_FILE
+    with contextlib.suppress(OSError, ValueError, EOFError, TypeError):
+        data = json.loads(gzip.decompress(path.read_bytes()))
+        if isinstance(data, dict) and data.get("stemmer") == _tag():
+            stems = data.get("stems")
+            if isinstance(stems, dict):
+                import_stems(stems)
+    return stem_cache_size()
+
+
+def save_stem_cache(folder: Path) -> int:
+    """Write this process's stems beside the index (atomically); returns how many."""
+    stems = export_stems()
+    path = Path(folder) / STEM_FILE
+    temp = path.with_name(f"{STEM_FILE}.{os.getpid()}.partial")
+    payload = gzip.compress(json.dumps({"stemmer": _tag(), "stems": stems}).encode(), 5)
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    return len(stems)

@@ -1,0 +1,105 @@
+"""Speed never changes answers: the bulk codec path and worker processes give the same
+top-10 ids and scores as Whoosh's own add_document path, for 200 title queries."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import searchlib
+from searchlib import indexing
+from searchlib.analysis import stemmer
+from searchlib.document import normalize_record
+from searchlib.indexing import engine_fields
+from searchlib.stemcache import STEM_FILE
+
+from .conftest import ARTICLES
+
+
+def _corpus(count: int = 400) -> list[dict]:
+    rng = random.Random(5)
+    words = " ".join(a["body"] + " " + a["title"] for a in ARTICLES).split()
+    docs = []
+    for number in range(count):
+        body = " ".join(rng.choices(words, k=rng.randint(10, 120))) + "."
+        title = " ".join(rng.choices(words, k=rng.randint(3, 8)))
+        model = rng.choice(ARTICLES)
+        docs.append(
+            {
+                "id": f"d{number}",
+                "title": title,
+                "body": body,
+                "category": model["category"],
+                "source": model["source"],
+                "published": model.get("published"),
+            }
+        )
+    return docs
+
+
+def _queries(docs: list[dict], count: int = 200) -> list[str]:
+    rng = random.Random(9)
+    queries = []
+    while len(queries) < count:
+        words = rng.choice(docs)["title"].split()
+        queries.append(" ".join(rng.sample(words, min(len(words), rng.randint(2, 4)))))
+    return queries
+
+
+def _answers(ix: searchlib.Index, queries: list[str]) -> list[list[tuple[str, float]]]:
+    return [[(h.id, h.score) for h in ix.search(q, snippets=False)] for q in queries]
+
+
+def test_bulk_and_parallel_paths_answer_like_whooshs_own(tmp_path, monkeypatch):
+    docs = _corpus()
+    queries = _queries(docs)
+
+    reference = searchlib.Index.create(tmp_path / "whoosh", workers=1)
+    writer = reference._engine.writer(5, bulk=False)
+    for doc in docs:
+        writer.add(engine_fields(reference.analyzer, normalize_record(doc)), upsert=False)
+    writer.commit()
+
+    bulk = searchlib.Index.create(tmp_path / "bulk", workers=1)
+    bulk.add(docs)
+
+    monkeypatch.setattr(indexing, "PARALLEL_MIN_DOCS", 50)
+    monkeypatch.setattr("searchlib.batch.PARALLEL_MIN_DOCS", 50)
+    parallel = searchlib.Index.create(tmp_path / "parallel", workers=2)
+    parallel.add(docs)
+    assert parallel.stats()["segments"] >= 2
+
+    expected = _answers(reference, queries)
+    assert sum(len(a) for a in expected) > 500
+    assert _answers(bulk, queries) == expected
+    got = _answers(parallel, queries)
+    for mine, theirs in zip(got, expected, strict=True):
+        assert [i for i, _ in mine] == [i for i, _ in theirs]
+        assert [s for _, s in mine] == pytest.approx([s for _, s in theirs], rel=1e-12)
+    # Upserts through workers replace, never duplicate.
+    parallel.add(docs[:100])
+    assert len(parallel) == len(docs) and parallel.check() == []
+
+
+def test_stem_cache_persists_with_the_index(tmp_path):
+    path = tmp_path / "ix"
+    with searchlib.Index.create(path) as ix:
+        ix.add({"id": "1", "body": "Pemerintah membangun jembatan penyeberangan"})
+    assert (path / STEM_FILE).exists()
+    saved = dict(stemmer._cache)
+    stemmer._cache.clear()
+    try:
+        searchlib.Index.open(path).close()
+        assert stemmer._cache.get("membangun") == "bangun"
+    finally:
+        stemmer._cache.update(saved)
+
+
+def test_damaged_stem_cache_is_ignored(tmp_path):
+    path = tmp_path / "ix"
+    searchlib.Index.create(path).close()
+    (path / STEM_FILE).write_bytes(b"not gzip")
+    with searchlib.Index.open(path) as ix:
+        ix.add({"id": "1", "body": "membangun"})
+        assert ix.search("bangun").ids() == ["1"]
