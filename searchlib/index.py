@@ -157,6 +157,11 @@ class Index:
         with self._write_mutex:
             writer = self._engine.writer(self.lock_timeout)
             writer.commit(optimize=True)
+            lock = self._engine.writer(self.lock_timeout)
+            try:
+                self._engine.ensure_arrays()  # the merged segment's scoring arrays
+            finally:
+                lock.cancel()
 
     # -- reading -------------------------------------------------------------------
 

@@ -103,3 +103,19 @@ def test_damaged_stem_cache_is_ignored(tmp_path):
     with searchlib.Index.open(path) as ix:
         ix.add({"id": "1", "body": "membangun"})
         assert ix.search("bangun").ids() == ["1"]
+
+
+def test_optimize_keeps_answers_and_scoring_arrays(tmp_path):
+    docs = _corpus(150)
+    queries = _queries(docs, 50)
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    for start in range(0, len(docs), 50):
+        ix.add(docs[start : start + 50])
+    before = _answers(ix, queries)
+    ix.optimize()
+    assert ix.stats()["segments"] == 1
+    assert list((tmp_path / "ix").glob("*.slp"))
+    after = _answers(ix, queries)
+    for mine, theirs in zip(after, before, strict=True):
+        assert [i for i, _ in mine] == [i for i, _ in theirs]
+        assert [s for _, s in mine] == pytest.approx([s for _, s in theirs], rel=1e-12)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.engine.arrays import arrays_path, write_segment_arrays
 from searchlib.engine.bulk import BulkAdder
 from searchlib.engine.schema import (
     DATE_OFFSET,
@@ -29,6 +30,7 @@ from searchlib.engine.schema import (
     build_schema,
 )
 from searchlib.engine.snapshot import Snapshot
+from searchlib.engine.snapshot import _drain as _drain_postings
 from searchlib.engine.storage import DurableFileStorage, WriterLock, fsync_directory
 from searchlib.errors import IndexNotFoundError, IndexVersionError, SearchlibError
 
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 MARKER = "searchlib.json"
+# The fields BM25 reads posting arrays from.
+SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
 INDEX_NAME = "MAIN"
 
 
@@ -73,7 +77,7 @@ class EngineWriter:
             raise
         self._path = engine.path
         # bulk=False keeps Whoosh's own add_document path (the reference for tests).
-        self._bulk = BulkAdder(self._writer) if bulk else None
+        self._bulk = BulkAdder(self._writer, SCORED_FIELDS) if bulk else None
         self._open = True
 
     def add(self, fields: dict[str, Any], *, upsert: bool = True) -> None:
@@ -219,7 +223,7 @@ class Engine:
             try:
                 index = self._index.refresh()
                 searcher = index.searcher()
-                snapshot = Snapshot(searcher, generation, self._columns)
+                snapshot = Snapshot(searcher, generation, self._columns, self.path)
             except (OSError, EOFError) as exc:
                 if attempt == 19:
                     raise SearchlibError(
@@ -238,7 +242,7 @@ class Engine:
         from whoosh.writing import SegmentWriter
 
         writer = SegmentWriter(self._index, _lk=False, limitmb=64, codec=_codec())
-        adder = BulkAdder(writer)
+        adder = BulkAdder(writer, SCORED_FIELDS)
         try:
             for fields in documents:
                 adder.add(fields)
@@ -249,6 +253,30 @@ class Engine:
         writer._tempstorage.destroy()
         remove_own_temp_folders(self.path)
         return segment
+
+    def ensure_arrays(self) -> int:
+        """Save scoring arrays for segments that lack them (written by Whoosh merges);
+        returns how many segments got them. Call with the writer lock held."""
+        snapshot = self.snapshot()
+        made = 0
+        for (leaf, _offset), columns in zip(snapshot._leaves, snapshot._leaf_columns, strict=True):
+            segment = leaf.segment() if hasattr(leaf, "segment") else None
+            if segment is None or columns.arrays is not None:
+                continue
+            fields = {}
+            with snapshot._lock:
+                for name in SCORED_FIELDS:
+                    terms = {}
+                    for raw, _info in leaf.iter_field(name):
+                        ids, weights = _drain_postings(leaf.postings(name, raw.decode("utf-8")))
+                        terms[raw] = (ids, weights)
+                    fields[name] = terms
+            write_segment_arrays(arrays_path(self.path, segment.segment_id()), fields)
+            made += 1
+        if made:
+            self._columns.clear()
+            self._snapshot = None
+        return made
 
     def writer(self, timeout: float, *, bulk: bool = True) -> EngineWriter:
         return EngineWriter(self, timeout, bulk=bulk)

@@ -23,6 +23,7 @@ from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint, pack_ushort
 
 from searchlib.analysis import AnalyzedText
+from searchlib.engine.arrays import arrays_path, write_segment_arrays
 
 __all__ = ["BulkAdder"]
 
@@ -30,8 +31,9 @@ __all__ = ["BulkAdder"]
 class BulkAdder:
     """Adds documents to a ``SegmentWriter`` without its per-document pool."""
 
-    def __init__(self, segment_writer: Any) -> None:
+    def __init__(self, segment_writer: Any, scored_fields: tuple[str, ...] = ()) -> None:
         self._writer = segment_writer
+        self._scored = scored_fields
         self._schema = segment_writer.schema
         # field -> term bytes -> [docnums, weights, encoded values, lengths]
         self._postings: dict[str, dict[bytes, list[list]]] = defaultdict(dict)
@@ -117,6 +119,22 @@ class BulkAdder:
         first = next(pooled, None)
         if first is None:
             self._write_ours(writer.fieldwriter)
+            if self._scored:
+                # Every posting of the segment is ours: save the scoring arrays too,
+                # once Whoosh has packed the segment's files (else it packs ours).
+                arrays = {
+                    name: {term: (p[0], p[1]) for term, p in self._postings[name].items()}
+                    for name in self._scored
+                    if name in self._postings
+                }
+                assemble = writer._assemble_segment
+
+                def assemble_then_save() -> None:
+                    assemble()
+                    segment_id = writer.get_segment().segment_id()
+                    write_segment_arrays(arrays_path(writer.storage.folder, segment_id), arrays)
+
+                writer._assemble_segment = assemble_then_save
         else:
             length = reader.doc_field_length if reader else (lambda docnum, name: 0)
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from searchlib.engine.arrays import SegmentArrays, arrays_path
 from searchlib.engine.schema import DATE_OFFSET, LENGTH_FIELD, MISSING_DATE, TEXT_FIELDS
 
 __all__ = ["Snapshot"]
@@ -51,9 +53,15 @@ def _drain(matcher: Any) -> tuple[list[int], list[float]]:
 
 
 class _SegmentColumns:
-    """Columns of one immutable segment, read once."""
+    """Columns (and scoring arrays, when saved) of one immutable segment, read once."""
 
-    def __init__(self, reader: Any) -> None:
+    def __init__(self, reader: Any, folder: Path | None) -> None:
+        segment = reader.segment() if hasattr(reader, "segment") else None
+        self.arrays = (
+            SegmentArrays.load(arrays_path(folder, segment.segment_id()))
+            if segment is not None and folder is not None
+            else None
+        )
         count = reader.doc_count_all()
         self.lengths = {
             name: np.fromiter(reader.column_reader(LENGTH_FIELD[name]), np.float64, count)
@@ -68,7 +76,10 @@ class _SegmentColumns:
 class Snapshot:
     """A consistent, read-only view of one commit."""
 
-    def __init__(self, searcher: Any, generation: int, column_cache: dict) -> None:
+    def __init__(
+        self, searcher: Any, generation: int, column_cache: dict, folder: Path | None = None
+    ) -> None:
+        self._folder = folder
         self.searcher = searcher
         self.generation = generation
         self._lock = threading.RLock()
@@ -91,6 +102,7 @@ class Snapshot:
         self.category = np.full(size, -1, dtype=np.int32)
         self.source = np.full(size, -1, dtype=np.int32)
         codes: dict[str, dict[str, int]] = {"category": {}, "source": {}}
+        self._leaf_columns: list[_SegmentColumns] = []
         used = {}
         for leaf, offset in self._leaves:
             count = leaf.doc_count_all()
@@ -98,9 +110,10 @@ class Snapshot:
             key = segment.segment_id() if segment is not None else None
             columns = column_cache.get(key) if key else None
             if columns is None:
-                columns = _SegmentColumns(leaf)
+                columns = _SegmentColumns(leaf, self._folder)
             if key:
                 used[key] = columns
+            self._leaf_columns.append(columns)
             window = slice(offset, offset + count)
             live = np.ones(count, dtype=bool)
             if leaf.has_deletions():
@@ -146,7 +159,14 @@ class Snapshot:
             return cached
         id_parts, tf_parts = [], []
         with self._lock:
-            for leaf, offset in self._leaves:
+            for (leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
+                arrays = columns.arrays
+                if arrays is not None and arrays.has_field(field):
+                    found = arrays.postings(field, term)
+                    if found is not None:
+                        id_parts.append(found[0].astype(np.int64) + offset)
+                        tf_parts.append(found[1].astype(np.float64))
+                    continue
                 if (field, term) not in leaf:
                     continue
                 ids, weights = _drain(leaf.postings(field, term))

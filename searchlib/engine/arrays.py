@@ -1,0 +1,108 @@
+"""Posting arrays beside each segment: what BM25 scoring reads, without Whoosh's decoding.
+
+Whoosh stores a posting list as zlib-compressed pickled blocks, and for a positional
+field every block carries the positions too; decoding a common term costs
+milliseconds. Scoring needs only document numbers and term frequencies, so when a
+segment is written the bulk writer also saves, per scored field, every term's
+documents and frequencies as flat numpy arrays (``<segment id>.slp``, an ``.npz``
+without pickles). Readers memory-map the file; a term is found by binary search on a
+64-bit hash of its bytes and checked against the stored term. The file is named after
+its segment, so Whoosh deletes it with the segment; a segment without one (written by
+a Whoosh merge) is read through Whoosh as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SegmentArrays", "arrays_path", "write_segment_arrays"]
+
+SUFFIX = ".slp"
+
+
+def _hash(term: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(term, digest_size=8).digest(), "little")
+
+
+def arrays_path(folder: str | os.PathLike[str], segment_id: str) -> Path:
+    return Path(folder) / f"{segment_id}{SUFFIX}"
+
+
+def write_segment_arrays(
+    path: Path, fields: dict[str, dict[bytes, tuple[list[int], list[float]]]]
+) -> None:
+    """Save ``field -> term -> (docnums, frequencies)`` as flat arrays, durably."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, terms in fields.items():
+        items = sorted(((_hash(term), term) for term in terms), key=lambda item: item[0])
+        hashes = np.fromiter((h for h, _ in items), dtype=np.uint64, count=len(items))
+        blob = b"".join(term for _, term in items)
+        term_offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        np.cumsum([len(term) for _, term in items], out=term_offsets[1:])
+        counts = [len(terms[term][0]) for _, term in items]
+        post_offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        np.cumsum(counts, out=post_offsets[1:])
+        docs = np.fromiter(
+            (d for _, t in items for d in terms[t][0]), dtype=np.int32, count=int(post_offsets[-1])
+        )
+        tfs = np.fromiter(
+            (f for _, t in items for f in terms[t][1]),
+            dtype=np.float32,
+            count=int(post_offsets[-1]),
+        )
+        arrays[f"{name}.hash"] = hashes
+        arrays[f"{name}.blob"] = np.frombuffer(blob, dtype=np.uint8)
+        arrays[f"{name}.terms"] = term_offsets
+        arrays[f"{name}.posts"] = post_offsets
+        arrays[f"{name}.docs"] = docs
+        arrays[f"{name}.tfs"] = tfs
+    temp = path.with_name(path.name + ".partial")
+    with open(temp, "wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+
+
+class SegmentArrays:
+    """Read side of one segment's ``.slp`` file (memory-mapped where possible)."""
+
+    def __init__(self, path: Path) -> None:
+        data = np.load(path, mmap_mode="r", allow_pickle=False)
+        self._fields: dict[str, tuple] = {}
+        names = {key.rsplit(".", 1)[0] for key in data.files}
+        for name in names:
+            self._fields[name] = tuple(
+                np.asarray(data[f"{name}.{part}"])
+                for part in ("hash", "blob", "terms", "posts", "docs", "tfs")
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> SegmentArrays | None:
+        """The arrays at ``path``, or None when missing or unreadable (Whoosh is used)."""
+        try:
+            return cls(path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+
+    def has_field(self, field: str) -> bool:
+        return field in self._fields
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Local doc numbers and frequencies of ``term``; None if it is not there."""
+        hashes, blob, term_offsets, post_offsets, docs, tfs = self._fields[field]
+        wanted = term.encode("utf-8")
+        key = np.uint64(_hash(wanted))
+        index = int(np.searchsorted(hashes, key))
+        while index < len(hashes) and hashes[index] == key:
+            start, end = int(term_offsets[index]), int(term_offsets[index + 1])
+            if blob[start:end].tobytes() == wanted:
+                low, high = int(post_offsets[index]), int(post_offsets[index + 1])
+                return docs[low:high], tfs[low:high]
+            index += 1
+        return None
