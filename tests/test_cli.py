@@ -230,3 +230,11 @@ def test_main_turns_errors_into_exit_codes(tmp_path, capsys):
     assert excinfo.value.code == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "hint:" in err
+
+
+def test_every_command_is_documented_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    for name in cli.commands:
+        assert f"`search {name}" in readme or f"search {name} " in readme, name

@@ -236,6 +236,7 @@ class Analyzer(WhooshAnalyzer):
             if info is None:
                 if keep_stopwords:
                     norm = _normalize(surface)
+                    norm = self.colloquial.get(norm, norm)  # gak -> tidak, then dropped
                     append(Token(norm, surface, start, end, position, norm, "stopword"))
                 continue
             term, norm, why, parts = info

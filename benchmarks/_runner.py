@@ -1,0 +1,78 @@
+"""Runs stacks.py in fresh processes and summarizes medians (shared by the bench_* scripts)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STACKS = ("searchlib", "whoosh", "sqlite", "tantivy")
+
+
+def available(stack: str) -> bool:
+    probe = {
+        "tantivy": "import tantivy",
+        "sqlite": "import sqlite3; sqlite3.connect(':memory:')"
+        ".execute('create virtual table t using fts5(x)')",
+    }.get(stack, "pass")
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def run(action: str, stack: str, corpus: str, n: int, folder: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(HERE / "stacks.py"), action, stack, corpus, str(n), str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise SystemExit(f"{stack} {action} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(stacks: list[str], corpus: str, n: int, runs: int, queries: bool) -> dict:
+    """Median figures per stack over ``runs`` fresh builds (and query runs)."""
+    results: dict[str, dict] = {}
+    for stack in stacks:
+        if not available(stack):
+            print(f"skipping {stack}: not installed (pip install '.[bench]')", file=sys.stderr)
+            continue
+        samples: list[dict] = []
+        for _ in range(runs):
+            folder = Path(tempfile.mkdtemp(prefix=f"bench-{stack}-"))
+            try:
+                sample = run("build", stack, corpus, n, folder / "ix")
+                if queries:
+                    sample.update(run("query", stack, corpus, n, folder / "ix"))
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            samples.append(sample)
+            print(f"  {stack}: {json.dumps(sample)}", file=sys.stderr)
+        keys = [k for k, v in samples[0].items() if isinstance(v, (int, float)) and k != "pid"]
+        results[stack] = {k: statistics.median(s[k] for s in samples) for k in keys}
+    return results
+
+
+def table(results: dict, columns: list[tuple[str, str, str]], base: str = "searchlib") -> str:
+    """A Markdown table; each figure with its ratio to ``base`` (x = base is better)."""
+    header = "| stack | " + " | ".join(title for _, title, _ in columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 1)]
+    for stack, figures in results.items():
+        cells = []
+        for key, _title, better in columns:
+            value = figures.get(key)
+            if value is None:
+                cells.append("-")
+                continue
+            cell = f"{value:,.1f}"
+            reference = results.get(base, {}).get(key)
+            if stack != base and reference:
+                ratio = value / reference if better == "lower" else reference / value
+                cell += f" ({ratio:.1f}x)"
+            cells.append(cell)
+        lines.append(f"| {stack} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
