@@ -76,3 +76,21 @@ def table(results: dict, columns: list[tuple[str, str, str]], base: str = "searc
             cells.append(cell)
         lines.append(f"| {stack} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def bench_main(doc: str, columns: list[tuple[str, str, str]], queries: bool) -> None:
+    """The command line shared by bench_index.py and bench_query.py."""
+    import argparse
+
+    from _corpus import DEFAULT_CORPUS
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--n", type=int, default=0, help="articles (resampled if more)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--stacks", default=",".join(STACKS))
+    args = parser.parse_args()
+    results = measure(args.stacks.split(","), args.corpus, args.n, args.runs, queries=queries)
+    docs = next(iter(results.values()), {}).get("docs", 0)
+    print(f"corpus {args.corpus}, {docs:,.0f} articles, medians of {args.runs} runs")
+    print(table(results, columns))

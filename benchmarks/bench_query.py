@@ -9,14 +9,12 @@ A ratio in brackets is how many times searchlib is faster than that peer.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import DEFAULT_CORPUS
-from _runner import STACKS, measure, table
+from _runner import bench_main
 
 COLUMNS = [
     ("p50_ms", "p50 ms", "lower"),
@@ -32,16 +30,7 @@ BUILD = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
-    parser.add_argument("--n", type=int, default=0)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--stacks", default=",".join(STACKS))
-    args = parser.parse_args()
-    results = measure(args.stacks.split(","), args.corpus, args.n, args.runs, queries=True)
-    docs = next(iter(results.values()), {}).get("docs", 0)
-    print(f"corpus {args.corpus}, {docs:,.0f} articles, medians of {args.runs} runs")
-    print(table(results, BUILD + COLUMNS))
+    bench_main(__doc__, BUILD + COLUMNS, queries=True)
 
 
 if __name__ == "__main__":

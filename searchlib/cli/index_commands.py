@@ -1,0 +1,250 @@
+"""``search index``, ``analyze``, ``stats``, ``delete``, ``check`` and ``serve``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+import searchlib
+from searchlib.cli import (
+    EXIT_USAGE,
+    CliFailure,
+    CliState,
+    cli,
+    fail,
+)
+from searchlib.cli.render import token_dict
+from searchlib.errors import IndexNotFoundError, SearchlibError
+from searchlib.index import Index
+from searchlib.snippets import clean_text
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Start from an empty index.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1))
+@click.pass_obj
+def index_command(state: CliState, paths: tuple[Path, ...], rebuild: bool, batch_size: int) -> None:
+    """Add articles from files and folders (.jsonl, .json, .csv, .txt, each optionally .gz).
+
+    \b
+    Examples:
+      search index articles.jsonl
+      search --index news.idx index --rebuild data/ seeds/
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from searchlib.ingest import index_paths
+
+    try:
+        if rebuild:
+            _clear(state.path)
+        index = Index.open_or_create(state.path, lock_timeout=state.lock_timeout)
+        with (
+            index,
+            Progress(
+                TextColumn("indexing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} articles/s"),
+                console=state.errors,
+                transient=True,
+            ) as progress,
+        ):
+            task = progress.add_task("index", total=None, rate="-")
+
+            def advance(count: int) -> None:
+                progress.advance(task, count)
+                elapsed = progress.tasks[0].elapsed or 0
+                done = progress.tasks[0].completed
+                progress.update(task, rate=f"{done / elapsed:,.0f}" if elapsed else "-")
+
+            summary = index_paths(index, paths, batch_size=batch_size, on_progress=advance)
+            total = len(index)
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    for bad in summary.bad or []:
+        state.errors.print(Text(f"skipped {bad.location}: {bad.reason}"), soft_wrap=True)
+    state.console.print(
+        f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}; "
+        f"{total} articles in {state.path}"
+    )
+
+
+def _clear(path: Path) -> None:
+    """Remove an index directory's files (only if it is a searchlib index)."""
+    from searchlib.engine import MARKER
+
+    if not path.exists():
+        return
+    if not (path / MARKER).is_file():
+        if path.is_dir() and not any(path.iterdir()):
+            return
+        raise IndexNotFoundError(f"refusing to rebuild {str(path)!r}: it is not a searchlib index")
+    import shutil
+
+    for child in path.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+@cli.command("analyze")
+@click.argument("text", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print tokens as JSON.")
+@click.pass_obj
+def analyze_command(state: CliState, text: tuple[str, ...], as_json: bool) -> None:
+    """Show how text becomes index terms: surface, term, offsets, and why.
+
+    \b
+    Example:
+      search analyze "Kedutaan Besar Rusia di Kabul mengerahkan penerbangan"
+    """
+    tokens = searchlib.Analyzer().explain(" ".join(text))
+    if as_json:
+        click.echo(json.dumps([token_dict(t) for t in tokens], ensure_ascii=False))
+        return
+    table = Table("surface", "term", "offsets", "pos", "why", box=None, padding=(0, 2))
+    for token in tokens:
+        style = "dim" if token.why == "stopword" else None
+        table.add_row(
+            clean_text(token.text),
+            clean_text(token.term),
+            f"{token.start}-{token.end}",
+            str(token.position),
+            token.why,
+            style=style,
+        )
+    state.console.print(table)
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def stats_command(state: CliState, as_json: bool) -> None:
+    """Articles, distinct terms, size on disk, last commit, format version.
+
+    \b
+    Example:
+      search stats --json
+    """
+    try:
+        with state.open() as index:
+            stats = index.stats()
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    if as_json:
+        click.echo(json.dumps(stats))
+        return
+    import datetime
+
+    last = stats["last_commit"]
+    when = datetime.datetime.fromtimestamp(last).isoformat(" ", "seconds") if last else "-"
+    rows = [
+        ("index", stats["path"]),
+        ("articles", f"{stats['articles']:,}"),
+        ("distinct terms", ", ".join(f"{k} {v:,}" for k, v in stats["distinct_terms"].items())),
+        ("segments", str(stats["segments"])),
+        ("size on disk", f"{stats['size_bytes']:,} bytes"),
+        ("last commit", when),
+        ("format version", str(stats["format_version"])),
+    ]
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for key, value in rows:
+        table.add_row(key, value)
+    state.console.print(table)
+
+
+@cli.command("delete")
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_obj
+def delete_command(state: CliState, ids: tuple[str, ...]) -> None:
+    """Delete articles by id.
+
+    \b
+    Example:
+      search delete 000_222d11a223a65e09
+    """
+    try:
+        with state.open() as index:
+            count = index.delete(list(ids))
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    state.console.print(f"deleted {count} of {len(set(ids))}")
+
+
+@cli.command("check")
+@click.pass_obj
+def check_command(state: CliState) -> None:
+    """Verify that the index opens and its segments, counts and ids agree.
+
+    \b
+    Example:
+      search --index news.idx check
+    """
+    try:
+        with state.open() as index:
+            problems = index.check()
+            count = len(index)
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    if problems:
+        for problem in problems:
+            state.errors.print(Text(f"problem: {problem}"))
+        raise CliFailure(
+            f"{len(problems)} problems in {state.path}",
+            "rebuild the index with: search index --rebuild FILES...",
+        )
+    state.console.print(f"ok: {count} articles in {state.path}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    envvar="SEARCHLIB_TOKEN",
+    metavar="TOKEN",
+    help="Bearer token for write endpoints (required beyond loopback).",
+)
+@click.pass_obj
+def serve_command(state: CliState, host: str, port: int, token: str | None) -> None:
+    """Serve the JSON API and the search page over HTTP (needs searchlib[server]).
+
+    \b
+    Examples:
+      search serve                      http://127.0.0.1:8000/
+      search serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
+    """
+    import ipaddress
+
+    try:
+        import uvicorn
+
+        from searchlib.server import create_app
+    except ImportError as exc:
+        raise CliFailure(
+            f"the HTTP server needs extra packages ({exc.name} is missing)",
+            "pip install 'searchlib[server]'",
+        ) from exc
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not token:
+        raise CliFailure(
+            f"refusing to listen on {host} without a token for write endpoints",
+            "pass --token TOKEN or set SEARCHLIB_TOKEN",
+            EXIT_USAGE,
+        )
+    try:
+        index = state.open()
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    state.errors.print(f"serving {state.path} ({len(index)} articles) on http://{host}:{port}/")
+    uvicorn.run(create_app(index, token=token), host=host, port=port, log_level="warning")

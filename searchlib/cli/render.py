@@ -1,0 +1,76 @@
+"""Terminal rendering for the ``search`` command: hits with highlighted snippets, tokens.
+
+Article text is printed through ``clean_text`` so control characters in an article
+cannot drive the terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import searchlib
+from searchlib.snippets import clean_text
+
+__all__ = ["render_hit", "token_dict"]
+
+
+def render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
+    title = Text(f"{hit.rank}. ", style="bold")
+    title.append(clean_text(hit.title or hit.id), style="bold cyan")
+    console.print(title)
+    meta = [
+        clean_text(v) for v in (hit.source, (hit.published or "")[:10], hit.category, hit.url) if v
+    ]
+    meta.append(f"id {clean_text(hit.id)}")
+    meta.append(f"score {hit.score:.3f}")
+    console.print(Text("   " + " · ".join(meta), style="dim"))
+    if hit.snippet is not None and hit.snippet.fragment:
+        snippet = Text("   " + hit.snippet.fragment)
+        for start, end in hit.snippet.spans:
+            snippet.stylize("bold yellow", start + 3, end + 3)
+        console.print(snippet)
+    if explain and hit.explanation:
+        table = Table(
+            "field",
+            "term",
+            "tf",
+            "df",
+            "idf",
+            "len",
+            "avgdl",
+            "boost",
+            "score",
+            box=None,
+            padding=(0, 1),
+            show_edge=False,
+        )
+        for part in hit.explanation:
+            table.add_row(
+                part.field,
+                part.term,
+                f"{part.tf:g}",
+                str(part.doc_freq),
+                f"{part.idf:.3f}",
+                f"{part.length:g}",
+                f"{part.avg_length:.1f}",
+                f"{part.boost:g}",
+                f"{part.score:.3f}",
+            )
+        console.print(table)
+    console.print()
+
+
+def token_dict(token: searchlib.Token) -> dict[str, Any]:
+    return {
+        "text": token.text,
+        "term": token.term,
+        "norm": token.norm,
+        "start": token.start,
+        "end": token.end,
+        "position": token.position,
+        "why": token.why,
+    }

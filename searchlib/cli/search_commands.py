@@ -1,0 +1,141 @@
+"""``search query`` (the default command) and ``search similar``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.text import Text
+
+from searchlib.cli import (
+    EXIT_ERROR,
+    CliState,
+    cli,
+    fail,
+)
+from searchlib.cli.render import render_hit
+from searchlib.errors import SearchlibError
+from searchlib.snippets import clean_text
+
+
+@cli.command("query")
+@click.argument("words", nargs=-1, required=True)
+@click.option(
+    "-n",
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Hits per page.",
+)
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1), help="Page number.")
+@click.option("--category", multiple=True, help="Only this category (repeatable).")
+@click.option("--source", multiple=True, help="Only this source (repeatable).")
+@click.option("--since", metavar="DATE", help="Published on or after (YYYY[-MM[-DD]]).")
+@click.option("--until", metavar="DATE", help="Published on or before (YYYY[-MM[-DD]]).")
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "newest", "oldest"]),
+    default="relevance",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--explain", is_flag=True, help="Show each hit's per-term, per-field scores.")
+@click.option("--facets", is_flag=True, help="Show counts by category and source.")
+@click.option("--fail-empty", is_flag=True, help="Exit with 1 when nothing matches.")
+@click.pass_obj
+def query_command(
+    state: CliState,
+    words: tuple[str, ...],
+    limit: int,
+    page: int,
+    category: tuple[str, ...],
+    source: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    sort: str,
+    as_json: bool,
+    explain: bool,
+    facets: bool,
+    fail_empty: bool,
+) -> None:
+    """Search the index: ranked hits with highlighted snippets.
+
+    \b
+    Syntax: words (any may match), "a phrase", +must, -not, AND/OR/NOT, (groups),
+    title:word, category:olahraga, source:antara, prefix*, fuzzy~,
+    published:2021-08, published:[2021-01-01 TO 2021-06-30].
+    \b
+    Examples:
+      search "evakuasi Kabul"
+      search query '"penerbangan evakuasi" -taliban' --json
+      search query rusia --category internasional --since 2021-08 --sort newest
+    """
+    text = " ".join(words)
+    filters: dict[str, Any] = {}
+    if category:
+        filters["category"] = list(category)
+    if source:
+        filters["source"] = list(source)
+    try:
+        with state.open() as index:
+            results = index.search(
+                text,
+                limit=limit,
+                offset=(page - 1) * limit,
+                filters=filters or None,
+                since=since,
+                until=until,
+                sort=sort,
+                explain=explain,
+            )
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    if as_json:
+        click.echo(json.dumps(results.to_dict(), ensure_ascii=False, default=str))
+    else:
+        console = state.console
+        if results.suggestion:
+            console.print(Text(f"Did you mean: {clean_text(results.suggestion)}", style="italic"))
+        shown = f"{results.offset + 1}-{results.offset + len(results)}" if results.hits else "0"
+        console.print(
+            Text(
+                f"{results.total} results, showing {shown} ({results.took_ms:.1f} ms)", style="dim"
+            )
+        )
+        console.print()
+        for hit in results:
+            render_hit(console, hit, explain)
+        if facets:
+            for name, counts in results.facets.items():
+                line = ", ".join(f"{clean_text(k)} ({v})" for k, v in counts.items()) or "-"
+                console.print(Text(f"{name}: {line}"))
+    if fail_empty and not results.total:
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command("similar")
+@click.argument("doc_id")
+@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def similar_command(state: CliState, doc_id: str, limit: int, as_json: bool) -> None:
+    """Articles most like the given one.
+
+    \b
+    Example:
+      search similar 000_222d11a223a65e09
+    """
+    try:
+        with state.open() as index:
+            results = index.similar(doc_id, limit=limit)
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    if as_json:
+        click.echo(json.dumps(results.to_dict(), ensure_ascii=False, default=str))
+        return
+    state.console.print(Text(f"{results.total} similar articles", style="dim"))
+    for hit in results:
+        render_hit(state.console, hit, False)
