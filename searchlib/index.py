@@ -104,7 +104,7 @@ class Index:
             return cls.open(path, lock_timeout=lock_timeout, workers=workers)
         except IndexNotFoundError:
             folder = Path(path)
-            if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            if folder.exists() and not folder.is_dir():
                 raise
             return cls.create(path, analyzer=analyzer, lock_timeout=lock_timeout, workers=workers)
 

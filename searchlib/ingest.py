@@ -236,7 +236,7 @@ def index_paths(
     index: Any,
     paths: Iterable[str | os.PathLike[str]],
     *,
-    batch_size: int = 1000,
+    batch_size: int = 10_000,
     on_progress: Any = None,
 ) -> IngestSummary:
     """Index every good record under ``paths`` in batches (one commit each).

@@ -28,20 +28,26 @@ def test_crash_drill(tmp_path):
     rng = random.Random(2026)
     phases: Counter[str] = Counter()
     committed = -1  # last batch whose commit returned
+    phase_file = Path(str(state) + ".phase")
     for _kill in range(KILLS):
+        phase_file.unlink(missing_ok=True)
         child = subprocess.Popen(
             [sys.executable, str(WRITER), str(index_dir), str(state), str(committed + 1)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        # Let the first commits happen, then kill somewhere in the middle of the work.
-        deadline = time.monotonic() + 0.4 + rng.random() * 0.6
+        # Wait until the writer works (a loaded machine starts Python slowly), then kill
+        # it somewhere in the middle of the work.
+        started = time.monotonic()
+        while not phase_file.exists() and child.poll() is None:
+            assert time.monotonic() - started < 60, "the writer never started"
+            time.sleep(0.005)
+        deadline = time.monotonic() + rng.random() * 0.6
         while time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.005)
         assert child.poll() is None, child.stderr.read().decode()
         child.send_signal(signal.SIGKILL)
         child.wait()
-        phase_file = Path(str(state) + ".phase")
         phase = phase_file.read_text() if phase_file.exists() else "start"
         phases[phase.split()[0]] += 1
         reported = int(state.read_text()) if state.exists() else -1

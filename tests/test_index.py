@@ -41,7 +41,7 @@ def test_open_missing_or_foreign_directory(tmp_path):
     (foreign / "notes.txt").write_text("hello")
     with pytest.raises(IndexNotFoundError, match="no searchlib index"):
         Index.open(foreign)
-    with pytest.raises(IndexNotFoundError):
+    with pytest.raises(searchlib.SearchlibError, match="not empty"):
         Index.open_or_create(foreign)
     with pytest.raises(searchlib.SearchlibError, match="not empty"):
         Index.create(foreign)
@@ -197,3 +197,13 @@ def test_analyzer_is_stored_with_the_index(tmp_path):
         ix.add({"id": "1", "body": "jembatan baru dibangun"})
         assert ix.search("jembatan").total == 0
         assert ix.search("bangun").total == 1
+
+
+def test_create_interrupted_before_its_marker_is_redone(tmp_path):
+    path = tmp_path / "ix"
+    Index.create(path).close()
+    (path / "searchlib.json").unlink()  # as if killed between the TOC and the marker
+    with pytest.raises(IndexNotFoundError):
+        Index.open(path)
+    with Index.open_or_create(path) as ix:
+        assert ix.add({"id": "1", "body": "baru"}) == 1

@@ -26,7 +26,13 @@ from searchlib.snippets import clean_text
 @cli.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Start from an empty index.")
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--batch-size",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Articles per commit (large batches are analyzed by all cores).",
+)
 @click.pass_obj
 def index_command(state: CliState, paths: tuple[Path, ...], rebuild: bool, batch_size: int) -> None:
     """Add articles from files and folders (.jsonl, .json, .csv, .txt, each optionally .gz).

@@ -53,7 +53,10 @@ INDEX_NAME = "MAIN"
 
 def _codec() -> Any:
     """Whoosh's W3 codec with zlib's fastest level for posting blocks (most of our
-    posting lists are short: four text fields); any Whoosh reader reads it."""
+    posting lists are short: four text fields); any Whoosh reader reads it.
+
+    Segments are written as separate files, not one compound file: Whoosh reads a
+    compound file through an mmap but copies every part it opens into memory."""
     from whoosh.codec.whoosh3 import W3Codec
 
     return W3Codec(compression=1)
@@ -70,26 +73,43 @@ class EngineWriter:
             # Whoosh's own lock is replaced by ours (same file, same fcntl lock), which
             # records who holds it.
             self._writer = SegmentWriter(
-                engine.whoosh_index(), _lk=False, limitmb=256, codec=_codec()
+                engine.whoosh_index(), _lk=False, limitmb=256, codec=_codec(), compound=False
             )
         except BaseException:
             self._lock.release()
             raise
         self._path = engine.path
+        self._reader: Any = None
         # bulk=False keeps Whoosh's own add_document path (the reference for tests).
         self._bulk = BulkAdder(self._writer, SCORED_FIELDS) if bulk else None
         self._open = True
 
     def add(self, fields: dict[str, Any], *, upsert: bool = True) -> None:
         if upsert:
-            self._writer.delete_by_term("id", fields["id"])
+            self.delete(fields["id"])
         if self._bulk is not None:
             self._bulk.add(fields)
         else:
             self._writer.add_document(**fields)
 
     def delete(self, doc_id: str) -> int:
-        return self._writer.delete_by_term("id", doc_id)
+        """Delete every committed document with ``doc_id``; returns how many."""
+        reader = self._id_reader()
+        if ("id", doc_id) not in reader:
+            return 0
+        count = 0
+        for docnum in reader.postings("id", doc_id).all_ids():
+            if not self._writer.is_deleted(docnum):
+                self._writer.delete_document(docnum)
+                count += 1
+        return count
+
+    def _id_reader(self) -> Any:
+        # One reader over the committed segments for all of this session's deletes
+        # (Whoosh's delete_by_term opens a searcher per call).
+        if self._reader is None:
+            self._reader = self._writer.reader()
+        return self._reader
 
     def commit(self, *, optimize: bool = False, segments: list[Any] = ()) -> None:
         """Commit; ``segments`` written by ``Engine.write_segment`` become visible too."""
@@ -115,6 +135,8 @@ class EngineWriter:
     def _finish(self) -> None:
         if self._open:
             self._open = False
+            if self._reader is not None:
+                self._reader.close()
             remove_own_temp_folders(self._path)
             self._lock.release()
 
@@ -140,12 +162,15 @@ class Engine:
             raise SearchlibError(f"cannot create an index at {str(folder)!r}: not a directory")
         folder.mkdir(parents=True, exist_ok=True)
         marker = folder / MARKER
-        if marker.exists() or any(folder.glob(f"_{INDEX_NAME}_*.toc")):
+        if marker.exists():
             raise SearchlibError(f"an index already exists at {str(folder)!r}")
-        if any(folder.iterdir()):
+        leftovers = list(folder.iterdir())
+        if leftovers and not all(_from_unfinished_create(p.name) for p in leftovers):
             raise SearchlibError(
                 f"cannot create an index at {str(folder)!r}: the directory is not empty"
             )
+        for leftover in leftovers:  # a create that was killed before its marker
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
         storage = DurableFileStorage(str(folder))
         index = storage.create_index(build_schema(analyzer), indexname=INDEX_NAME)
         info = {"format": FORMAT_VERSION, "created": time.time(), "engine": "whoosh"}
@@ -241,7 +266,7 @@ class Engine:
         must hold the writer lock (workers of a writer do)."""
         from whoosh.writing import SegmentWriter
 
-        writer = SegmentWriter(self._index, _lk=False, limitmb=64, codec=_codec())
+        writer = SegmentWriter(self._index, _lk=False, limitmb=64, codec=_codec(), compound=False)
         adder = BulkAdder(writer, SCORED_FIELDS)
         try:
             for fields in documents:
@@ -290,6 +315,12 @@ class Engine:
 
     def segment_count(self) -> int:
         return len(self.snapshot()._leaves)
+
+
+def _from_unfinished_create(name: str) -> bool:
+    """Files an interrupted ``Engine.create`` may leave (it writes the marker last)."""
+    # Only an empty table of contents: never a segment, so no documents can be lost.
+    return name in ("WRITELOCK", f"_{INDEX_NAME}_0.toc") or name.startswith(MARKER)
 
 
 def remove_own_temp_folders(folder: Path) -> None:

@@ -4,18 +4,19 @@ Whoosh stores a posting list as zlib-compressed pickled blocks, and for a positi
 field every block carries the positions too; decoding a common term costs
 milliseconds. Scoring needs only document numbers and term frequencies, so when a
 segment is written the bulk writer also saves, per scored field, every term's
-documents and frequencies as flat numpy arrays (``<segment id>.slp``, an ``.npz``
-without pickles). Readers memory-map the file; a term is found by binary search on a
-64-bit hash of its bytes and checked against the stored term. The file is named after
-its segment, so Whoosh deletes it with the segment; a segment without one (written by
-a Whoosh merge) is read through Whoosh as before.
+documents and frequencies as flat numpy arrays in one file (``<segment id>.slp``: a
+JSON header naming each array's type, shape and offset, then the raw arrays). Readers
+memory-map the file, so only the pages a query touches are read; a term is found by
+binary search on a 64-bit hash of its bytes and checked against the stored term.
+The file is named after its segment, so Whoosh deletes it with the segment; a segment
+without one (written by a Whoosh merge) is read through Whoosh as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,25 +62,66 @@ def write_segment_arrays(
         arrays[f"{name}.posts"] = post_offsets
         arrays[f"{name}.docs"] = docs
         arrays[f"{name}.tfs"] = tfs
+    _write_arrays(path, arrays)
+
+
+MAGIC = b"SLP1"
+
+
+def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """One file: MAGIC, header length, JSON header, then 8-byte aligned raw arrays."""
+    entries, offset = {}, 0
+    for name, array in arrays.items():
+        array = np.ascontiguousarray(array)
+        entries[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
+        offset += (array.nbytes + 7) // 8 * 8
+    header = json.dumps(entries).encode()
+    start = (len(MAGIC) + 8 + len(header) + 7) // 8 * 8
     temp = path.with_name(path.name + ".partial")
     with open(temp, "wb") as handle:
-        np.savez(handle, **arrays)
+        handle.write(MAGIC + len(header).to_bytes(8, "little") + header)
+        handle.write(b"\0" * (start - handle.tell()))
+        for array in arrays.values():
+            data = np.ascontiguousarray(array).tobytes()
+            handle.write(data + b"\0" * ((len(data) + 7) // 8 * 8 - len(data)))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, path)
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as handle:
+        if handle.read(len(MAGIC)) != MAGIC:
+            raise ValueError(f"{path} is not a searchlib arrays file")
+        size = int.from_bytes(handle.read(8), "little")
+        entries = json.loads(handle.read(size))
+    start = (len(MAGIC) + 8 + size + 7) // 8 * 8
+    arrays = {}
+    for name, entry in entries.items():
+        shape = tuple(entry["shape"])
+        if not shape[0]:
+            arrays[name] = np.zeros(shape, dtype=np.dtype(entry["dtype"]))
+            continue
+        arrays[name] = np.memmap(
+            path,
+            dtype=np.dtype(entry["dtype"]),
+            mode="r",
+            offset=start + entry["offset"],
+            shape=shape,
+        )
+    return arrays
 
 
 class SegmentArrays:
     """Read side of one segment's ``.slp`` file (memory-mapped where possible)."""
 
     def __init__(self, path: Path) -> None:
-        data = np.load(path, mmap_mode="r", allow_pickle=False)
+        data = _read_arrays(path)
         self._fields: dict[str, tuple] = {}
-        names = {key.rsplit(".", 1)[0] for key in data.files}
+        names = {key.rsplit(".", 1)[0] for key in data}
         for name in names:
             self._fields[name] = tuple(
-                np.asarray(data[f"{name}.{part}"])
-                for part in ("hash", "blob", "terms", "posts", "docs", "tfs")
+                data[f"{name}.{part}"] for part in ("hash", "blob", "terms", "posts", "docs", "tfs")
             )
 
     @classmethod
@@ -87,7 +129,7 @@ class SegmentArrays:
         """The arrays at ``path``, or None when missing or unreadable (Whoosh is used)."""
         try:
             return cls(path)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def has_field(self, field: str) -> bool:
