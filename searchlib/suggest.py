@@ -94,7 +94,7 @@ def _positive_words(node: Node) -> list[Word]:
 
 
 def _frequency(snapshot: Snapshot, norm: str) -> int:
-    return max(snapshot.raw_doc_frequency(EXACT[name], norm) for name in ("title", "body"))
+    return max(snapshot.document_frequency(EXACT[name], norm) for name in ("title", "body"))
 
 
 def suggest(snapshot: Snapshot, analyzer: Analyzer, root: Bool, text: str) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 from pathlib import Path
 
@@ -96,18 +97,16 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         size = int.from_bytes(handle.read(8), "little")
         entries = json.loads(handle.read(size))
     start = (len(MAGIC) + 8 + size + 7) // 8 * 8
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     arrays = {}
     for name, entry in entries.items():
-        shape = tuple(entry["shape"])
-        if not shape[0]:
-            arrays[name] = np.zeros(shape, dtype=np.dtype(entry["dtype"]))
-            continue
-        arrays[name] = np.memmap(
-            path,
-            dtype=np.dtype(entry["dtype"]),
-            mode="r",
-            offset=start + entry["offset"],
-            shape=shape,
+        count = 1
+        for extent in entry["shape"]:
+            count *= extent
+        # Plain arrays over the map (np.memmap's Python-level indexing is slow).
+        arrays[name] = np.frombuffer(
+            mapped, dtype=np.dtype(entry["dtype"]), count=count, offset=start + entry["offset"]
         )
     return arrays
 
