@@ -19,11 +19,16 @@ BATCH = 20
 
 
 def _record(path: str, text: str, durable: bool = False) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
+    if not durable:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    temp = path + ".partial"  # the batch number must never be seen half-written
+    with open(temp, "w", encoding="utf-8") as handle:
         handle.write(text)
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import json
 import random
 import sys
 import time
+import traceback
 
 import searchlib
 
@@ -57,7 +58,8 @@ def reader(path: str, seconds: float) -> dict:
             if results.total != LIVE or len(set(results.ids())) != LIVE:
                 errors.append(f"saw {results.total} articles")
         except Exception as exc:  # the test counts every failure
-            errors.append(f"{type(exc).__name__}: {exc}")
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            errors.append(f"{type(exc).__name__}: {exc} at {where.filename}:{where.lineno}")
         searches += 1
     return {"operations": searches, "errors": errors[:20]}
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 import searchlib
@@ -46,7 +47,8 @@ def test_soak_readers_and_a_writer(tmp_path):
                 if results.total != LIVE:
                     errors.append(f"saw {results.total}")
             except Exception as exc:  # counted below
-                errors.append(f"{type(exc).__name__}: {exc}")
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                errors.append(f"{type(exc).__name__}: {exc} at {where.filename}:{where.lineno}")
             searches += 1
         thread_results.append({"operations": searches, "errors": errors[:20]})
 

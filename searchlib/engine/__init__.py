@@ -249,7 +249,7 @@ class Engine:
                 index = self._index.refresh()
                 searcher = index.searcher()
                 snapshot = Snapshot(searcher, generation, self._columns, self.path)
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, TypeError) as exc:  # files merged away meanwhile
                 if attempt == 19:
                     raise SearchlibError(
                         f"cannot read the index at {str(self.path)!r}: {exc}"

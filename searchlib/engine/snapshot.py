@@ -52,6 +52,14 @@ def _drain(matcher: Any) -> tuple[list[int], list[float]]:
     return ids, weights
 
 
+def _open_all_files(leaf: Any) -> None:
+    """Open every file of a segment now. A writer deletes the files of segments it
+    merged away as soon as it commits; an open file survives that (POSIX), but Whoosh
+    opens the stored-fields file lazily, and would find it gone."""
+    if leaf.stored_fields(0) is None:  # pragma: no cover - Whoosh returns {} at worst
+        raise OSError("stored fields unreadable")
+
+
 class _SegmentColumns:
     """Columns (and scoring arrays, when saved) of one immutable segment, read once."""
 
@@ -106,6 +114,7 @@ class Snapshot:
         used = {}
         for leaf, offset in self._leaves:
             count = leaf.doc_count_all()
+            _open_all_files(leaf)
             segment = leaf.segment() if hasattr(leaf, "segment") else None
             key = segment.segment_id() if segment is not None else None
             columns = column_cache.get(key) if key else None
