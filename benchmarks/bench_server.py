@@ -1,5 +1,5 @@
-"""HTTP load on loopback: N searches with C concurrent clients against `search serve`'s
-app (uvicorn on 127.0.0.1), reporting requests/s, p50/p95 latency and errors.
+"""HTTP load on loopback: N searches with C concurrent clients against `search serve`
+(uvicorn on 127.0.0.1, its own process), reporting requests/s, p50/p95 latency, errors.
 
     python benchmarks/bench_server.py --corpus ../shared/corpus/indosum-news.jsonl
 
@@ -13,9 +13,9 @@ import json
 import random
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import DEFAULT_CORPUS, load_articles
 
 import searchlib
-from searchlib.server import create_app
 
 
 def title_queries(articles: list[dict], count: int, seed: int = 1) -> list[str]:
@@ -52,44 +51,54 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    import uvicorn
-
     articles = load_articles(args.corpus, args.n)
     queries = title_queries(articles, 200)
     with tempfile.TemporaryDirectory() as temp:
-        index = searchlib.Index.create(Path(temp) / "ix")
-        index.add(articles)
+        path = Path(temp) / "ix"
+        with searchlib.Index.create(path) as index:
+            index.add(articles)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(index), host="127.0.0.1", port=port, log_level="warning")
+        # The server runs in its own process, as `search serve` does: the client threads
+        # here must not share its interpreter lock.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "searchlib", "--index", str(path), "serve", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
         base = f"http://127.0.0.1:{port}/search?"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("the server did not start") from None
+                    time.sleep(0.1)
 
-        def one(number: int) -> tuple[float, bool]:
-            query = queries[number % len(queries)]
+            def one(number: int) -> tuple[float, bool]:
+                query = queries[number % len(queries)]
+                started = time.perf_counter()
+                try:
+                    url = base + urllib.parse.urlencode({"q": query, "limit": 10})
+                    with urllib.request.urlopen(url, timeout=30) as response:
+                        ok = response.status == 200 and "hits" in json.loads(response.read())
+                except OSError:
+                    ok = False
+                return time.perf_counter() - started, ok
+
+            for number in range(50):  # warm up
+                one(number)
             started = time.perf_counter()
-            try:
-                url = base + urllib.parse.urlencode({"q": query, "limit": 10})
-                with urllib.request.urlopen(url, timeout=30) as response:
-                    ok = response.status == 200 and "hits" in json.loads(response.read())
-            except OSError:
-                ok = False
-            return time.perf_counter() - started, ok
-
-        for number in range(50):  # warm up
-            one(number)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            outcomes = list(pool.map(one, range(args.requests)))
-        elapsed = time.perf_counter() - started
-        server.should_exit = True
-        thread.join(timeout=10)
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                outcomes = list(pool.map(one, range(args.requests)))
+            elapsed = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     latencies = sorted(seconds * 1000 for seconds, _ in outcomes)
     errors = sum(1 for _, ok in outcomes if not ok)
     p95 = latencies[int(len(latencies) * 0.95) - 1]

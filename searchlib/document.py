@@ -16,7 +16,7 @@ from typing import Any
 from searchlib.dates import parse_datetime
 from searchlib.errors import DocumentError
 
-__all__ = ["KNOWN_FIELDS", "MAX_TEXT_LENGTH", "Article", "normalize_record"]
+__all__ = ["KNOWN_FIELDS", "MAX_TEXT_LENGTH", "Article", "normalize_record", "public_fields"]
 
 KNOWN_FIELDS = ("id", "title", "body", "url", "published", "category", "source", "related")
 MAX_ID_LENGTH = 512
@@ -155,4 +155,15 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
             raise DocumentError(f"{label}: field {key!r}: {exc}", record=record, field=key) from exc
         extra[key] = value
     out["extra"] = extra
+    return out
+
+
+def public_fields(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored engine fields -> the article dict users gave (extras merged back)."""
+    out = {**(stored.get("extra") or {})}
+    for name in ("id", "title", "body", "url", "published", "category", "source"):
+        out[name] = stored.get(name)
+    out["title"] = out["title"] or ""
+    out["body"] = out["body"] or ""
+    out["related"] = list(stored.get("related") or [])
     return out

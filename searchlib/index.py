@@ -25,7 +25,7 @@ from searchlib.analysis import Analyzer, Token
 from searchlib.analysis.stemmer import stem_cache_size
 from searchlib.batch import WriteBatch
 from searchlib.dates import parse_datetime, period
-from searchlib.document import Article
+from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine
 from searchlib.errors import IndexNotFoundError, QueryError
 from searchlib.indexing import default_workers
@@ -299,17 +299,6 @@ class Index:
             if (lengths < 0).any():
                 problems.append(f"field {name!r}: negative document lengths")
         return problems
-
-
-def public_fields(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """Stored engine fields -> the article dict users gave (extras merged back)."""
-    out = {**(stored.get("extra") or {})}
-    for name in ("id", "title", "body", "url", "published", "category", "source"):
-        out[name] = stored.get(name)
-    out["title"] = out["title"] or ""
-    out["body"] = out["body"] or ""
-    out["related"] = list(stored.get("related") or [])
-    return out
 
 
 def _check_filters(filters: Any) -> dict[str, list[str]]:

@@ -15,7 +15,9 @@ from time import perf_counter
 import numpy as np
 
 from searchlib.analysis import Analyzer
+from searchlib.document import public_fields
 from searchlib.engine import MISSING_DATE, TEXT_FIELDS, Snapshot
+from searchlib.errors import QueryError
 from searchlib.execute import Executor, HighlightSpec
 from searchlib.query import SHOULD, Bool, Word, parse_query
 from searchlib.ranking import Ranking, bm25_idf
@@ -109,8 +111,6 @@ def _hits(
     snippet_size: int,
     executor: Executor | None,
 ) -> list[Hit]:
-    from searchlib.index import public_fields
-
     hits = []
     for rank, docnum in enumerate(docs.tolist(), start=offset + 1):
         fields = public_fields(snapshot.stored(docnum))
@@ -194,12 +194,8 @@ def run_similar(
     ranking: Ranking,
     started: float,
 ) -> Results:
-    from searchlib.index import public_fields
-
     docnum = snapshot.docnum_of(doc_id)
     if docnum is None or not snapshot.live[docnum]:
-        from searchlib.errors import QueryError
-
         raise QueryError(f"no article with id {doc_id!r}")
     fields = public_fields(snapshot.stored(docnum))
     counts: Counter[str] = Counter()
