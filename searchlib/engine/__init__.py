@@ -78,7 +78,7 @@ class EngineWriter:
         except BaseException:
             self._lock.release()
             raise
-        self._path = engine.path
+        self._temps = _temp_folders(self._writer)
         self._reader: Any = None
         # bulk=False keeps Whoosh's own add_document path (the reference for tests).
         self._bulk = BulkAdder(self._writer, SCORED_FIELDS) if bulk else None
@@ -137,7 +137,7 @@ class EngineWriter:
             self._open = False
             if self._reader is not None:
                 self._reader.close()
-            remove_own_temp_folders(self._path)
+            remove_temp_folders(self._temps)
             self._lock.release()
 
 
@@ -275,8 +275,7 @@ class Engine:
         except BaseException:
             writer.cancel()
             raise
-        writer._tempstorage.destroy()
-        remove_own_temp_folders(self.path)
+        remove_temp_folders(_temp_folders(writer))
         return segment
 
     def ensure_arrays(self) -> int:
@@ -323,11 +322,18 @@ def _from_unfinished_create(name: str) -> bool:
     return name in ("WRITELOCK", f"_{INDEX_NAME}_0.toc") or name.startswith(MARKER)
 
 
-def remove_own_temp_folders(folder: Path) -> None:
-    """Remove the temporary folders this process's writers left (Whoosh leaves some)."""
-    for leftover in folder.glob(f"*.{os.getpid()}.*.tmp"):
-        with contextlib.suppress(OSError):
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+def _temp_folders(segment_writer: Any) -> list[str]:
+    """The temporary folders a Whoosh segment writer made (it leaves some behind)."""
+    folders = [segment_writer._tempstorage.folder]
+    columns = getattr(segment_writer.perdocwriter, "_cols", None)
+    if columns is not None:
+        folders.append(columns._tempstorage.folder)
+    return folders
+
+
+def remove_temp_folders(folders: list[str]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove_leftovers(folder: Path) -> None:

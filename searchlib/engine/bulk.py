@@ -35,7 +35,7 @@ class BulkAdder:
         self._writer = segment_writer
         self._scored = scored_fields
         self._schema = segment_writer.schema
-        # field -> term bytes -> [docnums, weights, encoded values, lengths]
+        # field -> term bytes -> [(docnum, weight, encoded value, length), ...]
         self._postings: dict[str, dict[bytes, list[list]]] = defaultdict(dict)
         segment_writer._flush_segment = self._flush_segment
 
@@ -48,7 +48,7 @@ class BulkAdder:
         if type(format_) is Positions:
             encode = format_.encode
             return [
-                (text.encode("utf-8"), len(p), len(p) * boost, encode(p))
+                (text.encode("utf-8"), len(p), len(p) * boost, _encode_positions(encode, p))
                 for text, p in found.items()
             ]
         if type(format_) is Frequency:
@@ -83,11 +83,9 @@ class BulkAdder:
                     for term, _frequency, weight, encoded in items:
                         posting = terms.get(term)
                         if posting is None:
-                            posting = terms[term] = [[], [], [], []]
-                        posting[0].append(docnum)
-                        posting[1].append(weight)
-                        posting[2].append(encoded)
-                        posting[3].append(length)
+                            terms[term] = [(docnum, weight, encoded, length)]
+                        else:
+                            posting.append((docnum, weight, encoded, length))
                 stored = fields.get(f"_stored_{name}", value)
                 perdoc.add_field(name, field, stored if field.stored else None, length)
                 column = field.column_type
@@ -106,9 +104,8 @@ class BulkAdder:
         for name in sorted(self._postings):
             terms = self._postings[name]
             for term in sorted(terms):
-                docnums, weights, values, lengths = terms[term]
-                for i in range(len(docnums)):
-                    yield name, term, docnums[i], weights[i], values[i], lengths[i]
+                for docnum, weight, value, length in terms[term]:
+                    yield name, term, docnum, weight, value, length
 
     def _flush_segment(self) -> None:
         """Replaces ``SegmentWriter._flush_segment``: write every posting of the segment."""
@@ -123,7 +120,10 @@ class BulkAdder:
                 # Every posting of the segment is ours: save the scoring arrays too,
                 # once Whoosh has packed the segment's files (else it packs ours).
                 arrays = {
-                    name: {term: (p[0], p[1]) for term, p in self._postings[name].items()}
+                    name: {
+                        term: tuple(zip(*p, strict=True))[:2]
+                        for term, p in self._postings[name].items()
+                    }
                     for name in self._scored
                     if name in self._postings
                 }
@@ -155,7 +155,7 @@ class BulkAdder:
             terms = self._postings[name]
             fieldwriter.start_field(name, schema[name])
             for term in sorted(terms):
-                _write_term(fieldwriter, term, *terms[term])
+                _write_term(fieldwriter, term, *zip(*terms[term], strict=True))
             fieldwriter.finish_field()
 
     def _write_items(self, fieldwriter: Any, items: Any) -> None:
@@ -224,3 +224,16 @@ def _write_term(
         info = postwriter.finish_postings()
     key = pack_ushort(fieldwriter._fieldid) + term
     fieldwriter._tindex.add(key, info.to_bytes())
+
+
+_SINGLE_POSITIONS: dict[int, bytes] = {}
+
+
+def _encode_positions(encode: Any, positions: list[int]) -> bytes:
+    """Whoosh's position encoding, remembered for the common one-position case."""
+    if len(positions) != 1:
+        return encode(positions)
+    encoded = _SINGLE_POSITIONS.get(positions[0])
+    if encoded is None:
+        encoded = _SINGLE_POSITIONS[positions[0]] = encode(positions)
+    return encoded
