@@ -29,8 +29,7 @@ from searchlib.engine.schema import (
     TEXT_FIELDS,
     build_schema,
 )
-from searchlib.engine.snapshot import Snapshot
-from searchlib.engine.snapshot import _drain as _drain_postings
+from searchlib.engine.snapshot import Snapshot, drain_postings
 from searchlib.engine.storage import DurableFileStorage, WriterLock, fsync_directory
 from searchlib.errors import IndexNotFoundError, IndexVersionError, SearchlibError
 
@@ -292,7 +291,7 @@ class Engine:
                 for name in SCORED_FIELDS:
                     terms = {}
                     for raw, _info in leaf.iter_field(name):
-                        ids, weights = _drain_postings(leaf.postings(name, raw.decode("utf-8")))
+                        ids, weights = drain_postings(leaf.postings(name, raw.decode("utf-8")))
                         terms[raw] = (ids, weights)
                     fields[name] = terms
             write_segment_arrays(arrays_path(self.path, segment.segment_id()), fields)

@@ -23,14 +23,14 @@ import numpy as np
 from searchlib.engine.arrays import SegmentArrays, arrays_path
 from searchlib.engine.schema import DATE_OFFSET, LENGTH_FIELD, MISSING_DATE, TEXT_FIELDS
 
-__all__ = ["Snapshot"]
+__all__ = ["Snapshot", "drain_postings"]
 
 _POSTINGS_CACHE = 4096  # distinct (field, term) posting arrays kept per snapshot
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_TF = np.zeros(0, dtype=np.float64)
 
 
-def _drain(matcher: Any) -> tuple[list[int], list[float]]:
+def drain_postings(matcher: Any) -> tuple[list[int], list[float]]:
     """All ids and weights (term frequencies) of a Whoosh matcher, block by block."""
     ids: list[int] = []
     weights: list[float] = []
@@ -178,7 +178,7 @@ class Snapshot:
                     continue
                 if (field, term) not in leaf:
                     continue
-                ids, weights = _drain(leaf.postings(field, term))
+                ids, weights = drain_postings(leaf.postings(field, term))
                 id_parts.append(np.asarray(ids, dtype=np.int64) + offset)
                 tf_parts.append(np.asarray(weights, dtype=np.float64))
         if id_parts:
@@ -251,11 +251,6 @@ class Snapshot:
                         counts[raw.decode("utf-8")] = frequency
             cache[key] = counts
         return cache[key]
-
-    def raw_doc_frequency(self, field: str, term: str) -> int:
-        """Whoosh's document frequency (deleted documents not yet merged away count)."""
-        with self._lock:
-            return self.searcher.reader().doc_frequency(field, term)
 
     def vocabulary_size(self, field: str) -> int:
         with self._lock:
