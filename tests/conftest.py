@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import searchlib
+
+# A shared, loaded CI machine must not turn slow data generation into failures.
+settings.register_profile("searchlib", deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile("searchlib")
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -41,7 +41,7 @@ _pieces = st.one_of(
 texts = st.lists(_pieces, max_size=30).map("".join)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=300, suppress_health_check=list(HealthCheck), deadline=None)
 @given(texts)
 def test_tokens_are_well_formed(text):
     tokens = ANALYZER.analyze(text)

@@ -78,7 +78,7 @@ def fuzz_index(tmp_path_factory):
     print(f"\nhostile queries: {COUNTS['queries']} fuzzed searches, only results or QueryError")
 
 
-@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=700, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=queries)
 def test_fuzzed_queries_give_results_or_query_error(fuzz_index, text):
     COUNTS["queries"] += 1
