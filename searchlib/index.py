@@ -165,19 +165,24 @@ class Index:
 
     # -- reading -------------------------------------------------------------------
 
-    def get(self, doc_id: str) -> dict[str, Any] | None:
-        """The stored article with ``doc_id``, or None."""
+    def _live_docnum(self, doc_id: str) -> tuple[Any, int | None]:
         snapshot = self._engine.snapshot()
         docnum = snapshot.docnum_of(doc_id)
         if docnum is None or not snapshot.live[docnum]:
-            return None
-        return public_fields(snapshot.stored(docnum))
+            return snapshot, None
+        return snapshot, docnum
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        """The stored article with ``doc_id``, or None."""
+        snapshot, docnum = self._live_docnum(doc_id)
+        return None if docnum is None else public_fields(snapshot.stored(docnum))
 
     def __len__(self) -> int:
         return self._engine.snapshot().doc_count
 
     def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and self.get(doc_id) is not None
+        # An id lookup only: no stored fields are read (ingestion asks this per record).
+        return isinstance(doc_id, str) and self._live_docnum(doc_id)[1] is not None
 
     def ids(self) -> list[str]:
         """Every article id, in index order."""

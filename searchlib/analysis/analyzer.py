@@ -27,11 +27,10 @@ from searchlib.analysis.lexicon import (
 )
 from searchlib.analysis.stemmer import is_stemmable, sastrawi_stem
 from searchlib.analysis.token import Token
-from searchlib.analysis.tokenizer import segment_words
+from searchlib.analysis.tokenizer import HYPHENS, segment_words
 
 __all__ = ["AnalyzedText", "Analyzer", "analyze"]
 
-_HYPHENS = "-\u2010\u2011"
 # A word glued to a number, as in Rp1.500.000 or covid19: the number is searchable too.
 _LETTERS_NUMBER = re.compile(r"([^\W\d_]+)(\d[\d.,]*)")
 _MISSING = object()
@@ -139,10 +138,10 @@ class Analyzer(WhooshAnalyzer):
 
     def with_form(self, form: str) -> Analyzer:
         """A copy of this analyzer that emits ``form`` ('term' or 'norm') to Whoosh."""
-        twin = Analyzer.__new__(Analyzer)
-        twin.__setstate__({**self.__getstate__(), "form": form})
         if form not in ("term", "norm"):
             raise ValueError(f"form must be 'term' or 'norm', not {form!r}")
+        twin = Analyzer.__new__(Analyzer)
+        twin.__setstate__({**self.__getstate__(), "form": form})
         return twin
 
     # -- classification of one surface form ----------------------------------------
@@ -165,7 +164,7 @@ class Analyzer(WhooshAnalyzer):
 
     def _classify(self, surface: str) -> _Info | None:
         norm = _normalize(surface)
-        if not any(h in norm for h in _HYPHENS):
+        if not any(h in norm for h in HYPHENS):
             word = self._word(norm)
             if word is None:
                 return None
@@ -195,7 +194,7 @@ class Analyzer(WhooshAnalyzer):
         """The words of a hyphenated compound, searchable on their own."""
         start = 0
         for index in range(len(surface) + 1):
-            if index == len(surface) or surface[index] in _HYPHENS:
+            if index == len(surface) or surface[index] in HYPHENS:
                 piece = surface[start:index]
                 if len(piece) > 1:
                     word = self._word(_normalize(piece))

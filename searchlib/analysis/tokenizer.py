@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["segment_words"]
+__all__ = ["HYPHENS", "segment_words"]
 
-_HYPHENS = frozenset("-\u2010\u2011")
+HYPHENS = "-\u2010\u2011"  # hyphen-minus, hyphen, non-breaking hyphen
 _local = threading.local()
 
 
@@ -73,7 +73,7 @@ def segment_words(text: str) -> list[int]:
         is_number = 100 <= status < 200
         if start == p_end + 1:
             joiner = text[p_end]
-            if joiner in _HYPHENS or (joiner == "/" and p_number and is_number):
+            if joiner in HYPHENS or (joiner == "/" and p_number and is_number):
                 bounds[-1] = p_end = end
                 p_number = p_number and is_number
                 continue
