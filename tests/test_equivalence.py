@@ -119,3 +119,44 @@ def test_optimize_keeps_answers_and_scoring_arrays(tmp_path):
     for mine, theirs in zip(after, before, strict=True):
         assert [i for i, _ in mine] == [i for i, _ in theirs]
         assert [s for _, s in mine] == pytest.approx([s for _, s in theirs], rel=1e-12)
+
+
+def _postings_of(ix: searchlib.Index) -> dict:
+    """Every field's terms with term statistics and postings, as Whoosh reads them."""
+    found = {}
+    with ix._engine.whoosh_index().reader() as reader:
+        for field in reader.indexed_field_names():
+            for raw, info in reader.iter_field(field):
+                matcher = reader.postings(field, raw.decode("utf-8"))
+                postings = []
+                while matcher.is_active():
+                    postings.append((matcher.id(), matcher.weight(), matcher.value() or None))
+                    matcher.next()
+                stats = (
+                    info.weight(),
+                    info.doc_frequency(),
+                    info.min_length(),
+                    info.max_length(),
+                    info.max_weight(),
+                    info.min_id(),
+                    info.max_id(),
+                )
+                found[field, raw] = (stats, postings)
+    return found
+
+
+def test_bulk_writer_writes_the_postings_whoosh_writes(tmp_path):
+    # Long posting lists (several blocks) as well as inline ones.
+    docs = _corpus(600)
+    reference = searchlib.Index.create(tmp_path / "whoosh", workers=1)
+    writer = reference._engine.writer(5, bulk=False)
+    for doc in docs:
+        writer.add(engine_fields(reference.analyzer, normalize_record(doc)), upsert=False)
+    writer.commit()
+    bulk = searchlib.Index.create(tmp_path / "bulk", workers=1)
+    bulk.add(docs)
+
+    expected, got = _postings_of(reference), _postings_of(bulk)
+    assert got.keys() == expected.keys()
+    assert max(stats[1] for stats, _ in got.values()) > 300
+    assert got == expected

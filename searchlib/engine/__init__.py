@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
-from searchlib.engine.arrays import arrays_path, write_segment_arrays
+from searchlib.engine.arrays import arrays_path, postings_table, write_segment_arrays
 from searchlib.engine.bulk import BulkAdder
 from searchlib.engine.schema import (
     DATE_OFFSET,
@@ -293,7 +293,7 @@ class Engine:
                     for raw, _info in leaf.iter_field(name):
                         ids, weights = drain_postings(leaf.postings(name, raw.decode("utf-8")))
                         terms[raw] = (ids, weights)
-                    fields[name] = terms
+                    fields[name] = postings_table(terms)
             write_segment_arrays(arrays_path(self.path, segment.segment_id()), fields)
             made += 1
         if made:

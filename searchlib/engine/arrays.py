@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SegmentArrays", "arrays_path", "write_segment_arrays"]
+__all__ = ["SegmentArrays", "arrays_path", "postings_table", "write_segment_arrays"]
 
 SUFFIX = ".slp"
 
@@ -36,34 +36,47 @@ def arrays_path(folder: str | os.PathLike[str], segment_id: str) -> Path:
 
 
 def write_segment_arrays(
-    path: Path, fields: dict[str, dict[bytes, tuple[list[int], list[float]]]]
+    path: Path, fields: dict[str, tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]]
 ) -> None:
-    """Save ``field -> term -> (docnums, frequencies)`` as flat arrays, durably."""
+    """Save, durably, each field's postings given as ``(terms, starts, docs, tfs)``:
+    term ``i`` has documents ``docs[starts[i]:starts[i + 1]]`` (ascending) and term
+    frequencies ``tfs[...]`` at the same places; terms in any order."""
     arrays: dict[str, np.ndarray] = {}
-    for name, terms in fields.items():
-        items = sorted(((_hash(term), term) for term in terms), key=lambda item: item[0])
-        hashes = np.fromiter((h for h, _ in items), dtype=np.uint64, count=len(items))
-        blob = b"".join(term for _, term in items)
-        term_offsets = np.zeros(len(items) + 1, dtype=np.int64)
-        np.cumsum([len(term) for _, term in items], out=term_offsets[1:])
-        counts = [len(terms[term][0]) for _, term in items]
-        post_offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    for name, (terms, starts, docs, tfs) in fields.items():
+        starts = np.asarray(starts, dtype=np.int64)
+        hashes = np.fromiter(map(_hash, terms), dtype=np.uint64, count=len(terms))
+        order = np.argsort(hashes, kind="stable")
+        counts = np.diff(starts)[order]
+        post_offsets = np.zeros(len(terms) + 1, dtype=np.int64)
         np.cumsum(counts, out=post_offsets[1:])
-        docs = np.fromiter(
-            (d for _, t in items for d in terms[t][0]), dtype=np.int32, count=int(post_offsets[-1])
+        # Gather every term's postings into hash order in one step.
+        gather = np.arange(int(post_offsets[-1]), dtype=np.int64) + np.repeat(
+            starts[:-1][order] - post_offsets[:-1], counts
         )
-        tfs = np.fromiter(
-            (f for _, t in items for f in terms[t][1]),
-            dtype=np.float32,
-            count=int(post_offsets[-1]),
-        )
-        arrays[f"{name}.hash"] = hashes
-        arrays[f"{name}.blob"] = np.frombuffer(blob, dtype=np.uint8)
+        ordered_terms = [terms[i] for i in order.tolist()]
+        term_offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum([len(term) for term in ordered_terms], out=term_offsets[1:])
+        arrays[f"{name}.hash"] = hashes[order]
+        arrays[f"{name}.blob"] = np.frombuffer(b"".join(ordered_terms), dtype=np.uint8)
         arrays[f"{name}.terms"] = term_offsets
         arrays[f"{name}.posts"] = post_offsets
-        arrays[f"{name}.docs"] = docs
-        arrays[f"{name}.tfs"] = tfs
+        arrays[f"{name}.docs"] = np.asarray(docs, dtype=np.int32)[gather]
+        arrays[f"{name}.tfs"] = np.asarray(tfs, dtype=np.float32)[gather]
     _write_arrays(path, arrays)
+
+
+def postings_table(
+    terms: dict[bytes, tuple[list[int], list[float]]],
+) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+    """``term -> (docnums, tfs)`` as the ``(terms, starts, docs, tfs)`` table that
+    ``write_segment_arrays`` takes."""
+    keys = list(terms)
+    starts = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([len(terms[key][0]) for key in keys], out=starts[1:])
+    total = int(starts[-1])
+    docs = np.fromiter((d for key in keys for d in terms[key][0]), dtype=np.int64, count=total)
+    tfs = np.fromiter((f for key in keys for f in terms[key][1]), dtype=np.float32, count=total)
+    return keys, starts, docs, tfs
 
 
 MAGIC = b"SLP1"

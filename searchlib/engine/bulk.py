@@ -14,16 +14,15 @@ postings, readable by any Whoosh reader.
 from __future__ import annotations
 
 import heapq
-from array import array
-from collections import defaultdict
+from itertools import chain
 from typing import Any
 
-from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.formats import Frequency, Positions
-from whoosh.system import pack_uint, pack_ushort
+from whoosh.system import pack_uint
 
 from searchlib.analysis import AnalyzedText
 from searchlib.engine.arrays import arrays_path, write_segment_arrays
+from searchlib.engine.postings import FieldPostings, write_postings
 
 __all__ = ["BulkAdder"]
 
@@ -35,28 +34,40 @@ class BulkAdder:
         self._writer = segment_writer
         self._scored = scored_fields
         self._schema = segment_writer.schema
-        # field -> term bytes -> [(docnum, weight, encoded value, length), ...]
-        self._postings: dict[str, dict[bytes, list[list]]] = defaultdict(dict)
+        self._postings: dict[str, FieldPostings] = {}
         segment_writer._flush_segment = self._flush_segment
 
     # -- documents -----------------------------------------------------------------
 
-    def _text_items(self, field: Any, value: AnalyzedText) -> list[tuple[bytes, int, float, bytes]]:
-        found = value.norms if getattr(field.analyzer, "form", "term") == "norm" else value.terms
+    def _add_postings(self, name: str, field: Any, docnum: int, value: Any) -> int:
+        """Collect one field's postings of a document; returns the field length."""
+        postings = self._postings.get(name)
+        if postings is None:
+            postings = self._postings[name] = FieldPostings()
         format_ = field.format
-        boost = float(format_.field_boost)
-        if type(format_) is Positions:
-            encode = format_.encode
-            return [
-                (text.encode("utf-8"), len(p), len(p) * boost, _encode_positions(encode, p))
-                for text, p in found.items()
-            ]
-        if type(format_) is Frequency:
-            return [
-                (text.encode("utf-8"), len(p), len(p) * boost, pack_uint(len(p)))
-                for text, p in found.items()
-            ]
-        return list(field.index(value))  # any other format: Whoosh's own way
+        if isinstance(value, AnalyzedText) and type(format_) in (Positions, Frequency):
+            norm_form = getattr(field.analyzer, "form", "term") == "norm"
+            found = value.norms if norm_form else value.terms
+            frequencies = list(map(len, found.values()))
+            boost = float(format_.field_boost)
+            weights = frequencies if boost == 1.0 else [n * boost for n in frequencies]
+            if type(format_) is Positions:
+                values = list(map(_encode_positions, found.values()))
+            else:
+                values = list(map(pack_uint, frequencies))
+            postings.add(docnum, found, weights, values, sum(frequencies))
+            return sum(frequencies) if field.scorable else 0
+        # Any other field or format: Whoosh's own analysis of the value.
+        items = list(field.index(value))
+        length = sum(item[1] for item in items) if field.scorable else 0
+        postings.add(
+            docnum,
+            (item[0].decode("utf-8", "surrogateescape") for item in items),
+            [item[2] for item in items],
+            [item[3] or b"" for item in items],
+            length,
+        )
+        return length
 
     def add(self, fields: dict[str, Any]) -> None:
         """Add one document; ``fields`` as for Whoosh's ``add_document``."""
@@ -71,21 +82,7 @@ class BulkAdder:
                 if value is None:
                     continue
                 field = schema[name]
-                length = 0
-                if field.indexed:
-                    if isinstance(value, AnalyzedText):
-                        items = self._text_items(field, value)
-                    else:
-                        items = list(field.index(value))
-                    if field.scorable:
-                        length = sum(item[1] for item in items)
-                    terms = self._postings[name]
-                    for term, _frequency, weight, encoded in items:
-                        posting = terms.get(term)
-                        if posting is None:
-                            terms[term] = [(docnum, weight, encoded, length)]
-                        else:
-                            posting.append((docnum, weight, encoded, length))
+                length = self._add_postings(name, field, docnum, value) if field.indexed else 0
                 stored = fields.get(f"_stored_{name}", value)
                 perdoc.add_field(name, field, stored if field.stored else None, length)
                 column = field.column_type
@@ -93,19 +90,18 @@ class BulkAdder:
                     perdoc.add_column_value(name, column, field.to_column_value(stored))
         except BaseException:
             perdoc.cancel_doc()
+            self._forget(docnum)
             raise
         perdoc.finish_doc()
         writer._added = True
         writer.docnum += 1
 
-    # -- commit ----------------------------------------------------------------------
+    def _forget(self, docnum: int) -> None:
+        """Drop the postings a failed document had already added."""
+        for postings in self._postings.values():
+            postings.drop_document(docnum)
 
-    def _ours(self):
-        for name in sorted(self._postings):
-            terms = self._postings[name]
-            for term in sorted(terms):
-                for docnum, weight, value, length in terms[term]:
-                    yield name, term, docnum, weight, value, length
+    # -- commit ----------------------------------------------------------------------
 
     def _flush_segment(self) -> None:
         """Replaces ``SegmentWriter._flush_segment``: write every posting of the segment."""
@@ -114,18 +110,18 @@ class BulkAdder:
         reader = writer.per_document_reader() if writer.codec.length_stats else None
         pooled = iter(writer.pool.iter_postings())
         first = next(pooled, None)
+        ours = {name: self._postings[name].sort() for name in sorted(self._postings)}
+        self._postings.clear()
         if first is None:
-            self._write_ours(writer.fieldwriter)
+            for name, postings in ours.items():
+                write_postings(writer.fieldwriter, name, self._schema[name], postings)
             if self._scored:
                 # Every posting of the segment is ours: save the scoring arrays too,
                 # once Whoosh has packed the segment's files (else it packs ours).
                 arrays = {
-                    name: {
-                        term: tuple(zip(*p, strict=True))[:2]
-                        for term, p in self._postings[name].items()
-                    }
-                    for name in self._scored
-                    if name in self._postings
+                    name: (p.terms, p.starts, p.docs, p.weights)
+                    for name, p in ours.items()
+                    if name in self._scored
                 }
                 assemble = writer._assemble_segment
 
@@ -142,21 +138,12 @@ class BulkAdder:
                 for fieldname, term, docnum, weight, value in (first, *pooled):
                     yield (fieldname, term, docnum, weight, value or b"", length(docnum, fieldname))
 
-            merged = heapq.merge(self._ours(), theirs(), key=lambda p: (p[0], p[1], p[2]))
+            mine = chain.from_iterable(p.iter_postings(name) for name, p in ours.items())
+            merged = heapq.merge(mine, theirs(), key=lambda p: (p[0], p[1], p[2]))
             self._write_items(writer.fieldwriter, merged)
         writer.fieldwriter.close()
         if reader is not None:
             reader.close()
-        self._postings.clear()
-
-    def _write_ours(self, fieldwriter: Any) -> None:
-        schema = self._schema
-        for name in sorted(self._postings):
-            terms = self._postings[name]
-            fieldwriter.start_field(name, schema[name])
-            for term in sorted(terms):
-                _write_term(fieldwriter, term, *zip(*terms[term], strict=True))
-            fieldwriter.finish_field()
 
     def _write_items(self, fieldwriter: Any, items: Any) -> None:
         last_field = last_term = None
@@ -180,60 +167,15 @@ class BulkAdder:
             fieldwriter.finish_field()
 
 
-# Posting lists this short are stored inline in the term dictionary (a format Whoosh's
-# reader supports; its own writer never uses it) instead of in a block of their own.
-INLINE_LIMIT = 4
-
-
-def _write_term(
-    fieldwriter: Any,
-    term: bytes,
-    docnums: list[int],
-    weights: list[float],
-    values: list[bytes],
-    lengths: list[int],
-) -> None:
-    """Write one posting list exactly as W3's writer would, a block at a time."""
-    postwriter = fieldwriter._postwriter
-    if len(docnums) <= INLINE_LIMIT:
-        info = W3TermInfo()
-        info._weight = float(sum(weights))
-        info._df = len(docnums)
-        info._minlength = min(lengths)
-        info._maxlength = max(lengths)
-        info._maxweight = max(weights)
-        info._minid = docnums[0]
-        info._maxid = docnums[-1]
-        info.set_inlined(docnums, weights, values)
-    else:
-        postwriter.start_postings(fieldwriter._format, W3TermInfo())
-        limit = postwriter._blocklimit
-        for start in range(0, len(docnums), limit):
-            end = start + limit
-            postwriter._ids = array("I", docnums[start:end])
-            block_weights = weights[start:end]
-            block_lengths = lengths[start:end]
-            postwriter._weights = array("f", block_weights)
-            postwriter._values = [v for v in values[start:end] if v]
-            postwriter._maxweight = max(0, max(block_weights))
-            positive = [n for n in block_lengths if n]
-            postwriter._minlength = min(positive) if positive else None
-            postwriter._maxlength = max(0, max(block_lengths))
-            if end < len(docnums):
-                postwriter._write_block()
-        info = postwriter.finish_postings()
-    key = pack_ushort(fieldwriter._fieldid) + term
-    fieldwriter._tindex.add(key, info.to_bytes())
-
-
+_POSITIONS = Positions()
 _SINGLE_POSITIONS: dict[int, bytes] = {}
 
 
-def _encode_positions(encode: Any, positions: list[int]) -> bytes:
+def _encode_positions(positions: list[int]) -> bytes:
     """Whoosh's position encoding, remembered for the common one-position case."""
     if len(positions) != 1:
-        return encode(positions)
+        return _POSITIONS.encode(positions)
     encoded = _SINGLE_POSITIONS.get(positions[0])
     if encoded is None:
-        encoded = _SINGLE_POSITIONS[positions[0]] = encode(positions)
+        encoded = _SINGLE_POSITIONS[positions[0]] = _POSITIONS.encode(positions)
     return encoded
