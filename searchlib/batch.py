@@ -93,19 +93,15 @@ class WriteBatch:
         with index._write_mutex:
             writer = engine.writer(index.lock_timeout)
             try:
-                deleted = sum(writer.delete(doc_id) for doc_id in deletes)
-                # Read under the lock: no other writer can add documents meanwhile.
-                upsert = engine.snapshot().doc_count > 0
+                deleted = writer.delete_many(deletes)
+                writer.delete_many(doc["id"] for doc in adds)  # upserts replace
                 segments = []
                 if workers > 1 and len(adds) >= PARALLEL_MIN_DOCS:
-                    if upsert:
-                        for doc in adds:
-                            writer.delete(doc["id"])
                     segments = build_segments(str(engine.path), adds, workers)
                 else:
                     analyzer = engine.analyzer
                     for doc in adds:
-                        writer.add(engine_fields(analyzer, doc), upsert=upsert)
+                        writer.add(engine_fields(analyzer, doc), upsert=False)
             except BaseException:
                 writer.cancel()
                 raise

@@ -137,6 +137,21 @@ def test_delete(index):
     assert len(index) == 6
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 40])
+def test_upserts_and_deletes_over_many_segments(tmp_path, batch_size):
+    # Few ids are looked up one by one, many by one pass over the id terms: same result.
+    ix = Index.create(tmp_path / "ix", workers=1)
+    for start in range(0, 40, 5):  # eight segments
+        ix.add([{"id": f"d{n}", "body": f"kata{n} umum"} for n in range(start, start + 5)])
+    ids = [f"d{n}" for n in range(0, 40, 40 // batch_size)][:batch_size]
+    ix.add([{"id": doc_id, "body": "vulkanologi umum"} for doc_id in ids])
+    assert len(ix) == 40 and ix.search("vulkanologi").total == len(ids)
+    assert sorted(ix.ids()) == sorted(f"d{n}" for n in range(40))
+    assert ix.delete([*ids, "absent"]) == len(ids)
+    assert len(ix) == 40 - len(ids) and ix.search("vulkanologi").total == 0
+    assert ix.check() == []
+
+
 def test_searcher_sees_commits_from_another_index_object(tmp_path, articles):
     path = tmp_path / "ix"
     writer = Index.create(path)

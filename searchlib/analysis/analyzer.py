@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -260,12 +261,12 @@ class Analyzer(WhooshAnalyzer):
         objects (the hot path of bulk indexing)."""
         cached = self._cache.get
         info_of = self._info
-        terms: dict[str, list[int]] = {}
-        norms: dict[str, list[int]] = {}
+        terms: defaultdict[str, list[int]] = defaultdict(list)
+        norms: defaultdict[str, list[int]] = defaultdict(list)
         length = 0
-        bounds = segment_words(text)
-        for position in range(len(bounds) // 2):
-            surface = text[bounds[2 * position] : bounds[2 * position + 1]]
+        bounds = iter(segment_words(text))
+        for position, (start, end) in enumerate(zip(bounds, bounds, strict=False)):  # pairs
+            surface = text[start:end]
             info = cached(surface, _MISSING)
             if info is _MISSING:
                 info = info_of(surface)
@@ -273,21 +274,13 @@ class Analyzer(WhooshAnalyzer):
                 continue
             length += 1
             term, norm, _why, parts = info
-            found = terms.get(term)
-            if found is None:
-                terms[term] = [position]
-            else:
-                found.append(position)
-            norm = norm or term
-            found = norms.get(norm)
-            if found is None:
-                norms[norm] = [position]
-            else:
-                found.append(position)
-            for part in parts:
-                terms.setdefault(part[2], []).append(position)
-                norms.setdefault(part[3] or part[2], []).append(position)
-        return AnalyzedText(text, terms, norms, length)
+            terms[term].append(position)
+            norms[norm or term].append(position)
+            if parts:
+                for part in parts:
+                    terms[part[2]].append(position)
+                    norms[part[3] or part[2]].append(position)
+        return AnalyzedText(text, dict(terms), dict(norms), length)
 
     def analyze(self, text: str) -> list[Token]:
         """The tokens of ``text`` without stopwords (positions still count them)."""

@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,21 @@ class EngineWriter:
                 self._writer.delete_document(docnum)
                 count += 1
         return count
+
+    def delete_many(self, doc_ids: Iterable[str]) -> int:
+        """Delete every committed document with one of ``doc_ids``; returns how many."""
+        doc_ids = list(doc_ids)
+        reader = self._id_reader()
+        total = reader.doc_count_all()
+        if not doc_ids or not total:
+            return 0
+        leaves = [leaf for leaf, _offset in reader.leaf_readers()]
+        if len(doc_ids) * len(leaves) > total:
+            # Many ids: one pass over the id terms beats a hash lookup per id and segment.
+            wanted = {doc_id.encode("utf-8") for doc_id in doc_ids}
+            present = {raw for leaf in leaves for raw in leaf.lexicon("id") if raw in wanted}
+            doc_ids = [doc_id for doc_id in doc_ids if doc_id.encode("utf-8") in present]
+        return sum(self.delete(doc_id) for doc_id in doc_ids)
 
     def _id_reader(self) -> Any:
         # One reader over the committed segments for all of this session's deletes

@@ -52,7 +52,13 @@ class BulkAdder:
             boost = float(format_.field_boost)
             weights = frequencies if boost == 1.0 else [n * boost for n in frequencies]
             if type(format_) is Positions:
-                values = list(map(_encode_positions, found.values()))
+                single = _SINGLE_POSITIONS.get
+                values = [single(p[0]) if len(p) == 1 else None for p in found.values()]
+                if None in values:
+                    values = [
+                        v or _encode_positions(p)
+                        for v, p in zip(values, found.values(), strict=True)
+                    ]
             else:
                 values = list(map(pack_uint, frequencies))
             postings.add(docnum, found, weights, values, sum(frequencies))

@@ -88,10 +88,13 @@ class FieldPostings:
         """One document's postings: parallel sequences, one entry per distinct term."""
         ids = self.term_ids
         terms = list(terms)
-        for term in [t for t in terms if t not in ids]:
-            ids[term] = len(ids)
+        found = list(map(ids.get, terms))
+        if None in found:  # new terms (distinct within a document) get the next ids
+            for at, term_id in enumerate(found):
+                if term_id is None:
+                    found[at] = ids[terms[at]] = len(ids)
         before = len(self._term_ids)
-        self._term_ids.extend(map(ids.__getitem__, terms))
+        self._term_ids.extend(found)
         self._weights.extend(weights)
         self._values.extend(values)
         count = len(self._term_ids) - before
