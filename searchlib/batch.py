@@ -97,7 +97,7 @@ class WriteBatch:
                 writer.delete_many(doc["id"] for doc in adds)  # upserts replace
                 segments = []
                 if workers > 1 and len(adds) >= PARALLEL_MIN_DOCS:
-                    segments = build_segments(str(engine.path), adds, workers)
+                    segments = build_segments(str(engine.path), adds, workers, engine.analyzer)
                 else:
                     analyzer = engine.analyzer
                     for doc in adds:

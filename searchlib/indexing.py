@@ -3,8 +3,8 @@
 ``engine_fields`` analyzes a record once (stems and exact forms share the analysis).
 ``build_segments`` spreads a large batch over worker processes: each analyzes its share
 and writes a complete, not yet visible segment; the caller then publishes all of them
-in one atomic commit. Workers are forked, so they start with the parent's stem cache,
-and they return the stems they computed so the parent can keep them.
+in one atomic commit. Workers are forked, so they start with the parent's stem cache and
+classified surface forms, and return what they learned so the parent keeps it.
 """
 
 from __future__ import annotations
@@ -56,24 +56,48 @@ def engine_fields(analyzer: Analyzer, doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _worker(path: str, docs: list[dict[str, Any]]) -> tuple[Any, dict[str, str]]:
+# What the workers of the running build_segments call work on. Set just before the
+# workers are forked, so they inherit it instead of receiving pickled copies.
+_job: tuple[list[list[dict[str, Any]]], Analyzer] | None = None
+
+
+def _worker(path: str, part: int) -> tuple[Any, dict[str, str], dict[str, Any]]:
+    if _job is None:  # pragma: no cover - only reachable if not forked by build_segments
+        raise RuntimeError("no bulk indexing job in this process")
+    parts, parent_analyzer = _job
     known = set(export_stems())
     engine = Engine.open(path)
     analyzer = engine.analyzer
-    segment = engine.write_segment(engine_fields(analyzer, doc) for doc in docs)
+    # Start from the parent's classified surface forms (same configuration: same index).
+    parent_surfaces = parent_analyzer.cached_surfaces()
+    if analyzer == parent_analyzer:
+        analyzer.remember_surfaces(parent_surfaces)
+    segment = engine.write_segment(engine_fields(analyzer, doc) for doc in parts[part])
     new_stems = {w: s for w, s in export_stems().items() if w not in known}
-    return segment, new_stems
+    new_surfaces = {
+        w: info for w, info in analyzer.cached_surfaces().items() if w not in parent_surfaces
+    }
+    return segment, new_stems, new_surfaces
 
 
-def build_segments(path: str, docs: list[dict[str, Any]], workers: int) -> list[Any]:
+def build_segments(
+    path: str, docs: list[dict[str, Any]], workers: int, analyzer: Analyzer
+) -> list[Any]:
     """Write ``docs`` as new segments of the index at ``path`` using ``workers``
-    processes; returns the segments (not yet committed)."""
+    processes; returns the segments (not yet committed). ``analyzer`` is the index's
+    analyzer in this process: workers start from its cache and it learns theirs."""
+    global _job
     chunks = max(workers, (len(docs) + 4999) // 5000)
     size = (len(docs) + chunks - 1) // chunks
     parts = [docs[i : i + size] for i in range(0, len(docs), size)]
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = list(pool.map(_worker, [path] * len(parts), parts))
-    for _segment, stems in results:
+    _job = (parts, analyzer)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = list(pool.map(_worker, [path] * len(parts), range(len(parts))))
+    finally:
+        _job = None
+    for _segment, stems, surfaces in results:
         import_stems(stems)
-    return [segment for segment, _stems in results]
+        analyzer.remember_surfaces(surfaces)
+    return [segment for segment, _stems, _surfaces in results]

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from whoosh.analysis import Analyzer as WhooshAnalyzer
@@ -144,6 +145,18 @@ class Analyzer(WhooshAnalyzer):
         twin = Analyzer.__new__(Analyzer)
         twin.__setstate__({**self.__getstate__(), "form": form})
         return twin
+
+    # -- sharing classifications with worker processes -------------------------------
+
+    def cached_surfaces(self) -> Mapping[str, Any]:
+        """Surface forms classified so far (read-only view for worker processes)."""
+        return MappingProxyType(self._cache)
+
+    def remember_surfaces(self, entries: Mapping[str, Any]) -> None:
+        """Adopt classifications made by an analyzer of the same configuration
+        (a worker's); ignored once the cache is full."""
+        if len(self._cache) + len(entries) <= _CACHE_LIMIT:
+            self._cache.update(entries)
 
     # -- classification of one surface form ----------------------------------------
 
