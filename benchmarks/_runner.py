@@ -35,14 +35,18 @@ def run(action: str, stack: str, corpus: str, n: int, folder: Path) -> dict:
 
 
 def measure(stacks: list[str], corpus: str, n: int, runs: int, queries: bool) -> dict:
-    """Median figures per stack over ``runs`` fresh builds (and query runs)."""
-    results: dict[str, dict] = {}
+    """Median figures per stack over ``runs`` fresh builds (and query runs). Runs are
+    interleaved (every stack once, then again), so drifting machine load hits all
+    stacks alike."""
+    present = []
     for stack in stacks:
-        if not available(stack):
+        if available(stack):
+            present.append(stack)
+        else:
             print(f"skipping {stack}: not installed (pip install '.[bench]')", file=sys.stderr)
-            continue
-        samples: list[dict] = []
-        for _ in range(runs):
+    samples: dict[str, list[dict]] = {stack: [] for stack in present}
+    for _ in range(runs):
+        for stack in present:
             folder = Path(tempfile.mkdtemp(prefix=f"bench-{stack}-"))
             try:
                 sample = run("build", stack, corpus, n, folder / "ix")
@@ -50,10 +54,12 @@ def measure(stacks: list[str], corpus: str, n: int, runs: int, queries: bool) ->
                     sample.update(run("query", stack, corpus, n, folder / "ix"))
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
-            samples.append(sample)
-            print(f"  {stack}: {json.dumps(sample)}", file=sys.stderr)
-        keys = [k for k, v in samples[0].items() if isinstance(v, (int, float)) and k != "pid"]
-        results[stack] = {k: statistics.median(s[k] for s in samples) for k in keys}
+            samples[stack].append(sample)
+            print(f"  {stack}: {json.dumps(sample)}", file=sys.stderr, flush=True)
+    results: dict[str, dict] = {}
+    for stack, taken in samples.items():
+        keys = [k for k, v in taken[0].items() if isinstance(v, (int, float)) and k != "pid"]
+        results[stack] = {k: statistics.median(s[k] for s in taken) for k in keys}
     return results
 
 
