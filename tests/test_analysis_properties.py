@@ -79,3 +79,27 @@ def test_analysis_is_deterministic_and_cache_independent(text):
     assert [(t.term, t.start, t.end) for t in fresh.analyze(text)] == [
         (t.term, t.start, t.end) for t in ANALYZER.analyze(text)
     ]
+
+
+_words = st.lists(
+    st.sampled_from(
+        ["Membangun", "membangun", "bangunan", "e-KTP", "KTP", "ktp-ktp", "Covid-19", "19",
+         "negara-negara", "Negara", "yang", "di", "Rp1.500", "1.500", "pasca-Soviet", "soviet"]
+    ) | _pieces,
+    max_size=40,
+).map(" ".join)  # fmt: skip
+
+
+@given(st.one_of(texts, _words))
+def test_index_text_groups_the_tokens_positions(text):
+    # The indexing fast path must say exactly what the tokens say.
+    expected_terms: dict[str, list[int]] = {}
+    expected_norms: dict[str, list[int]] = {}
+    for token in ANALYZER.analyze(text):
+        expected_terms.setdefault(token.term, []).append(token.position)
+        expected_norms.setdefault(token.norm or token.term, []).append(token.position)
+    analyzed = ANALYZER.index_text(text)
+    assert analyzed == text
+    assert analyzed.terms == {k: sorted(v) for k, v in expected_terms.items()}
+    assert analyzed.norms == {k: sorted(v) for k, v in expected_norms.items()}
+    assert analyzed.length == sum(token.primary for token in ANALYZER.analyze(text))

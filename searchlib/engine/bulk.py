@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from whoosh.formats import Frequency, Positions
@@ -52,13 +53,13 @@ class BulkAdder:
             boost = float(format_.field_boost)
             weights = frequencies if boost == 1.0 else [n * boost for n in frequencies]
             if type(format_) is Positions:
-                single = _SINGLE_POSITIONS.get
-                values = [single(p[0]) if len(p) == 1 else None for p in found.values()]
-                if None in values:
-                    values = [
-                        v or _encode_positions(p)
-                        for v, p in zip(values, found.values(), strict=True)
-                    ]
+                # Most words occur once: their encodings come from a cache, in C.
+                lists = list(found.values())
+                values = list(map(_SINGLE_POSITIONS.__getitem__, map(_first, lists)))
+                if sum(frequencies) > len(frequencies):  # some words occur more than once
+                    for at, count in enumerate(frequencies):
+                        if count > 1:
+                            values[at] = _POSITIONS.encode(lists[at])
             else:
                 values = list(map(pack_uint, frequencies))
             postings.add(docnum, found, weights, values, sum(frequencies))
@@ -174,14 +175,15 @@ class BulkAdder:
 
 
 _POSITIONS = Positions()
-_SINGLE_POSITIONS: dict[int, bytes] = {}
+_first = itemgetter(0)
 
 
-def _encode_positions(positions: list[int]) -> bytes:
-    """Whoosh's position encoding, remembered for the common one-position case."""
-    if len(positions) != 1:
-        return _POSITIONS.encode(positions)
-    encoded = _SINGLE_POSITIONS.get(positions[0])
-    if encoded is None:
-        encoded = _SINGLE_POSITIONS[positions[0]] = _POSITIONS.encode(positions)
-    return encoded
+class _SinglePositions(dict):
+    """Whoosh's encoding of a one-position list, by position, made on first use."""
+
+    def __missing__(self, position: int) -> bytes:
+        encoded = self[position] = _POSITIONS.encode([position])
+        return encoded
+
+
+_SINGLE_POSITIONS = _SinglePositions()

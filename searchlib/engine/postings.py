@@ -13,10 +13,11 @@ once, each posting list is one ``write`` call. The data are those W3's writer ma
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import md5
 from pickle import dumps
@@ -66,7 +67,11 @@ class FieldPostings:
     """Postings of one field, appended document by document (documents ascending)."""
 
     def __init__(self) -> None:
+        # Term -> id. Ids come from a counter that advances for every posting (so
+        # ``map(setdefault, terms, counter)`` assigns them without a Python loop); they
+        # are made dense when the postings are sorted.
         self.term_ids: dict[str, int] = {}
+        self._counter = itertools.count()
         self._term_ids = array("q")
         self._weights = array("d")
         self._values: list[bytes] = []
@@ -81,28 +86,20 @@ class FieldPostings:
         self,
         docnum: int,
         terms: Iterable[str],
-        weights: Iterable[float],
-        values: Iterable[bytes],
+        weights: Sequence[float],
+        values: Sequence[bytes],
         length: int,
     ) -> None:
         """One document's postings: parallel sequences, one entry per distinct term."""
-        ids = self.term_ids
-        terms = list(terms)
-        found = list(map(ids.get, terms))
-        if None in found:  # new terms (distinct within a document) get the next ids
-            for at, term_id in enumerate(found):
-                if term_id is None:
-                    found[at] = ids[terms[at]] = len(ids)
-        before = len(self._term_ids)
-        self._term_ids.extend(found)
-        self._weights.extend(weights)
-        self._values.extend(values)
-        count = len(self._term_ids) - before
-        if len(self._weights) != len(self._term_ids) or len(self._values) != len(self._term_ids):
+        found = list(map(self.term_ids.setdefault, terms, self._counter))
+        if not len(found) == len(weights) == len(values):
             raise ValueError("terms, weights and values must have one entry per term")
-        if count:
+        if found:
+            self._term_ids.extend(found)
+            self._weights.extend(weights)
+            self._values.extend(values)
             self._doc_numbers.append(docnum)
-            self._doc_counts.append(count)
+            self._doc_counts.append(len(found))
             self._doc_lengths.append(length)
 
     def drop_document(self, docnum: int) -> None:
@@ -118,7 +115,10 @@ class FieldPostings:
     def sort(self) -> SortedPostings:
         keys = list(self.term_ids)
         encoded = [key.encode("utf-8", "surrogateescape") for key in keys]
-        term_ids = np.frombuffer(self._term_ids, dtype=np.int64)
+        sparse_ids = np.fromiter(self.term_ids.values(), dtype=np.int64, count=len(keys))
+        dense = np.zeros(int(sparse_ids.max(initial=-1)) + 1, dtype=np.int64)
+        dense[sparse_ids] = np.arange(len(keys), dtype=np.int64)
+        term_ids = dense[np.frombuffer(self._term_ids, dtype=np.int64)]
         per_term = np.bincount(term_ids, minlength=len(keys))
         # Terms left without postings (by drop_document) are not written.
         order = sorted(np.flatnonzero(per_term).tolist(), key=encoded.__getitem__)
