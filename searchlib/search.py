@@ -38,12 +38,9 @@ def _facets(snapshot: Snapshot, mask: np.ndarray) -> dict[str, dict[str, int]]:
         ("source", snapshot.source, snapshot.source_values),
     ):
         chosen = codes[mask]
-        chosen = chosen[chosen >= 0]
-        counts = np.bincount(chosen, minlength=len(values)) if len(values) else np.zeros(0)
-        order = sorted(
-            (i for i in range(len(values)) if counts[i]), key=lambda i: (-counts[i], values[i])
-        )
-        out[name] = {values[i]: int(counts[i]) for i in order[:FACET_LIMIT]}
+        counts = np.bincount(chosen[chosen >= 0], minlength=len(values))
+        present = [(-int(counts[i]), values[i]) for i in np.flatnonzero(counts).tolist()]
+        out[name] = {value: -negative for negative, value in sorted(present)[:FACET_LIMIT]}
     return out
 
 

@@ -23,6 +23,7 @@ __all__ = ["Snippet", "clean_text", "make_snippet"]
 
 ELLIPSIS = "\u2026"
 _CHUNK = 20_000
+MAX_WINDOWS = 4  # passages around query words analyzed per field, richest first
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)]*\s+|\n+")
 
@@ -149,29 +150,30 @@ def _needles(analyzer: Analyzer, spec: HighlightSpec) -> set[str]:
     needles = {n for n in spec.norms if n}
     for term in terms:
         needles.add(term[1:] if len(term) > 3 else term)
-    for target, words in _reverse_maps(analyzer).items():
-        if target in terms or target in spec.norms:
-            needles.update(words)
+    reverse = _reverse_maps(analyzer)
+    for target in terms | spec.norms:
+        needles.update(reverse.get(target, ()))
     return {needle.lower() for needle in needles if needle}
 
 
 def _candidate_windows(text: str, needles: set[str], pad: int = 80) -> list[tuple[int, int]] | None:
-    """Spans of ``text`` around every occurrence of a needle, at whitespace; None when
-    a scan cannot be trusted (lowercasing changed the length) or would cover it all."""
+    """Spans of ``text`` around every occurrence of a needle, at whitespace, the ones
+    with the most different needles first; None when a scan cannot be trusted
+    (lowercasing changed the length) or would cover it all."""
     lowered = text.lower()
     if len(lowered) != len(text):
         return None
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, str]] = []
     for needle in needles:
         start = lowered.find(needle)
         while start >= 0:
-            spans.append((max(0, start - pad), min(len(text), start + len(needle) + pad)))
+            spans.append((max(0, start - pad), min(len(text), start + len(needle) + pad), needle))
             if len(spans) > 4000:
                 return None
             start = lowered.find(needle, start + 1)
     spans.sort()
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
+    merged: list[tuple[int, int, set[str]]] = []
+    for start, end, needle in spans:
         if start > 0:
             space = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start))
             start = space + 1 if space >= 0 else 0
@@ -180,10 +182,11 @@ def _candidate_windows(text: str, needles: set[str], pad: int = 80) -> list[tupl
         )
         end = space
         if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end), merged[-1][2] | {needle})
         else:
-            merged.append((start, end))
-    return merged
+            merged.append((start, end, {needle}))
+    merged.sort(key=lambda window: (-len(window[2]), window[0]))
+    return [(start, end) for start, end, _found in merged]
 
 
 def _collect(text: str, analyzer: Analyzer, spec: HighlightSpec) -> list[_Match]:
@@ -191,11 +194,13 @@ def _collect(text: str, analyzer: Analyzer, spec: HighlightSpec) -> list[_Match]
     matches: list[_Match] = []
     wanted = len(spec.terms) + len(spec.phrases)
     if windows is not None:
-        for start, end in windows:
+        # Richest windows first; a few are plenty to choose the fragments from.
+        for start, end in windows[:MAX_WINDOWS]:
             found = _find_matches(analyzer.analyze(text[start:end]), spec, start)
             matches.extend(found)
-            if len({m.key for m in found}) >= wanted:
-                break  # one passage already shows every query word: none can do better
+            if len({m.key for m in matches}) >= wanted:
+                break  # every query word is shown: no other window can add one
+        matches.sort(key=lambda m: m.start)
         return matches
     for base, chunk in _chunks(text):
         matches.extend(_find_matches(analyzer.analyze(chunk), spec, base))

@@ -25,8 +25,10 @@ from searchlib.engine.schema import (
     DATE_OFFSET,
     EXACT,
     FORMAT_VERSION,
+    LABEL_COLUMNS,
     LENGTH_FIELD,
     MISSING_DATE,
+    NUMBER_COLUMNS,
     TEXT_FIELDS,
     build_schema,
 )
@@ -81,7 +83,9 @@ class EngineWriter:
         self._temps = _temp_folders(self._writer)
         self._reader: Any = None
         # bulk=False keeps Whoosh's own add_document path (the reference for tests).
-        self._bulk = BulkAdder(self._writer, SCORED_FIELDS) if bulk else None
+        self._bulk = (
+            BulkAdder(self._writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS) if bulk else None
+        )
         self._open = True
 
     def add(self, fields: dict[str, Any], *, upsert: bool = True) -> None:
@@ -282,7 +286,7 @@ class Engine:
         from whoosh.writing import SegmentWriter
 
         writer = SegmentWriter(self._index, _lk=False, limitmb=64, codec=_codec(), compound=False)
-        adder = BulkAdder(writer, SCORED_FIELDS)
+        adder = BulkAdder(writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS)
         try:
             for fields in documents:
                 adder.add(fields)
@@ -294,8 +298,9 @@ class Engine:
         return segment
 
     def ensure_arrays(self) -> int:
-        """Save scoring arrays for segments that lack them (written by Whoosh merges);
-        returns how many segments got them. Call with the writer lock held."""
+        """Save scoring arrays and columns for segments that lack them (written by
+        Whoosh merges); returns how many segments got them. Call with the writer lock
+        held."""
         snapshot = self.snapshot()
         made = 0
         for (leaf, _offset), columns in zip(snapshot._leaves, snapshot._leaf_columns, strict=True):
@@ -310,7 +315,12 @@ class Engine:
                         ids, weights = drain_postings(leaf.postings(name, raw.decode("utf-8")))
                         terms[raw] = (ids, weights)
                     fields[name] = postings_table(terms)
-            write_segment_arrays(arrays_path(self.path, segment.segment_id()), fields)
+            write_segment_arrays(
+                arrays_path(self.path, segment.segment_id()),
+                fields,
+                columns.numbers(),
+                columns.label_values(),
+            )
             made += 1
         if made:
             self._columns.clear()

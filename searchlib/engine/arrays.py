@@ -8,13 +8,17 @@ documents and frequencies as flat numpy arrays in one file (``<segment id>.slp``
 JSON header naming each array's type, shape and offset, then the raw arrays). Readers
 memory-map the file, so only the pages a query touches are read; a term is found by
 binary search on a 64-bit hash of its bytes and checked against the stored term.
-The file is named after its segment, so Whoosh deletes it with the segment; a segment
-without one (written by a Whoosh merge) is read through Whoosh as before.
+The file also holds the segment's per-document columns that every snapshot needs (exact
+field lengths, dates, category and source), so opening an index maps them instead of
+decoding Whoosh's columns value by value. The file is named after its segment, so
+Whoosh deletes it with the segment; a segment without one (written by a Whoosh merge)
+is read through Whoosh until ``Engine.ensure_arrays`` writes it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import mmap
 import os
@@ -22,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SegmentArrays", "arrays_path", "postings_table", "write_segment_arrays"]
+__all__ = ["SegmentArrays", "arrays_path", "postings_table", "term_key", "write_segment_arrays"]
 
 SUFFIX = ".slp"
+COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
 
 
 def _hash(term: bytes) -> int:
@@ -36,12 +41,31 @@ def arrays_path(folder: str | os.PathLike[str], segment_id: str) -> Path:
 
 
 def write_segment_arrays(
-    path: Path, fields: dict[str, tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]]
+    path: Path,
+    fields: dict[str, tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]],
+    columns: dict[str, np.ndarray] | None = None,
+    labels: dict[str, list[str | None]] | None = None,
 ) -> None:
     """Save, durably, each field's postings given as ``(terms, starts, docs, tfs)``:
     term ``i`` has documents ``docs[starts[i]:starts[i + 1]]`` (ascending) and term
-    frequencies ``tfs[...]`` at the same places; terms in any order."""
+    frequencies ``tfs[...]`` at the same places; terms in any order. ``columns`` are
+    numeric per-document values, ``labels`` per-document strings (None: missing)."""
     arrays: dict[str, np.ndarray] = {}
+    for name, values in (columns or {}).items():
+        arrays[f"{COLUMN}{name}"] = np.asarray(values)
+    for name, values in (labels or {}).items():
+        vocabulary: dict[str, int] = {}
+        codes = np.fromiter(
+            (-1 if not v else vocabulary.setdefault(v, len(vocabulary)) for v in values),
+            dtype=np.int32,
+            count=len(values),
+        )
+        encoded = [v.encode("utf-8") for v in vocabulary]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(v) for v in encoded], out=offsets[1:])
+        arrays[f"{COLUMN}{name}.codes"] = codes
+        arrays[f"{COLUMN}{name}.blob"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        arrays[f"{COLUMN}{name}.offsets"] = offsets
     for name, (terms, starts, docs, tfs) in fields.items():
         starts = np.asarray(starts, dtype=np.int64)
         hashes = np.fromiter(map(_hash, terms), dtype=np.uint64, count=len(terms))
@@ -129,12 +153,27 @@ class SegmentArrays:
 
     def __init__(self, path: Path) -> None:
         data = _read_arrays(path)
+        self._data = data
         self._fields: dict[str, tuple] = {}
-        names = {key.rsplit(".", 1)[0] for key in data}
+        names = {key.removesuffix(".hash") for key in data if key.endswith(".hash")}
         for name in names:
             self._fields[name] = tuple(
                 data[f"{name}.{part}"] for part in ("hash", "blob", "terms", "posts", "docs", "tfs")
             )
+
+    def column(self, name: str) -> np.ndarray | None:
+        """A numeric per-document column saved with the segment, if it was."""
+        return self._data.get(f"{COLUMN}{name}")
+
+    def labels(self, name: str) -> tuple[np.ndarray, list[str]] | None:
+        """A string column as (per-document codes, -1 for none; the strings)."""
+        codes = self._data.get(f"{COLUMN}{name}.codes")
+        if codes is None:
+            return None
+        blob = self._data[f"{COLUMN}{name}.blob"].tobytes()
+        offsets = self._data[f"{COLUMN}{name}.offsets"].tolist()
+        strings = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
+        return codes, strings
 
     @classmethod
     def load(cls, path: Path) -> SegmentArrays | None:
@@ -147,16 +186,25 @@ class SegmentArrays:
     def has_field(self, field: str) -> bool:
         return field in self._fields
 
-    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """Local doc numbers and frequencies of ``term``; None if it is not there."""
+    def postings(
+        self, field: str, term: str | bytes, key: np.uint64 | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Local doc numbers and frequencies of ``term``; None if it is not there.
+        ``key`` (``term_key``) saves hashing the term again for every segment."""
         hashes, blob, term_offsets, post_offsets, docs, tfs = self._fields[field]
-        wanted = term.encode("utf-8")
-        key = np.uint64(_hash(wanted))
-        index = int(np.searchsorted(hashes, key))
+        wanted = term.encode("utf-8") if isinstance(term, str) else term
+        if key is None:
+            key = term_key(wanted)
+        index = int(hashes.searchsorted(key))
         while index < len(hashes) and hashes[index] == key:
-            start, end = int(term_offsets[index]), int(term_offsets[index + 1])
+            start, end = term_offsets[index : index + 2].tolist()
             if blob[start:end].tobytes() == wanted:
-                low, high = int(post_offsets[index]), int(post_offsets[index + 1])
+                low, high = post_offsets[index : index + 2].tolist()
                 return docs[low:high], tfs[low:high]
             index += 1
         return None
+
+
+def term_key(term: bytes) -> np.uint64:
+    """The hash a term is filed under in every arrays file."""
+    return np.uint64(_hash(term))

@@ -18,6 +18,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
 from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint
 
@@ -31,11 +32,21 @@ __all__ = ["BulkAdder"]
 class BulkAdder:
     """Adds documents to a ``SegmentWriter`` without its per-document pool."""
 
-    def __init__(self, segment_writer: Any, scored_fields: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        segment_writer: Any,
+        scored_fields: tuple[str, ...] = (),
+        number_columns: tuple[str, ...] = (),
+        label_columns: tuple[str, ...] = (),
+    ) -> None:
+        """``scored_fields``' postings, ``number_columns`` and ``label_columns`` (per
+        document) are also saved as arrays beside the segment (``engine.arrays``)."""
         self._writer = segment_writer
         self._scored = scored_fields
         self._schema = segment_writer.schema
         self._postings: dict[str, FieldPostings] = {}
+        self._numbers: dict[str, list[int | None]] = {name: [] for name in number_columns}
+        self._labels: dict[str, list[str | None]] = {name: [] for name in label_columns}
         segment_writer._flush_segment = self._flush_segment
 
     # -- documents -----------------------------------------------------------------
@@ -83,6 +94,7 @@ class BulkAdder:
         perdoc = writer.perdocwriter
         docnum = writer.docnum
         perdoc.start_doc(docnum)
+        row: dict[str, Any] = {}
         try:
             for name in sorted(k for k in fields if not k.startswith("_")):
                 value = fields[name]
@@ -95,11 +107,15 @@ class BulkAdder:
                 column = field.column_type
                 if column is not None and stored is not None:
                     perdoc.add_column_value(name, column, field.to_column_value(stored))
+                    row[name] = stored
         except BaseException:
             perdoc.cancel_doc()
             self._forget(docnum)
             raise
         perdoc.finish_doc()
+        for columns in (self._numbers, self._labels):
+            for name, values in columns.items():
+                values.append(row.get(name))
         writer._added = True
         writer.docnum += 1
 
@@ -130,12 +146,18 @@ class BulkAdder:
                     for name, p in ours.items()
                     if name in self._scored
                 }
+                numbers = {
+                    name: np.array([v or 0 for v in values], dtype=np.uint64)
+                    for name, values in self._numbers.items()
+                }
+                labels = self._labels
                 assemble = writer._assemble_segment
 
                 def assemble_then_save() -> None:
                     assemble()
                     segment_id = writer.get_segment().segment_id()
-                    write_segment_arrays(arrays_path(writer.storage.folder, segment_id), arrays)
+                    path = arrays_path(writer.storage.folder, segment_id)
+                    write_segment_arrays(path, arrays, numbers, labels)
 
                 writer._assemble_segment = assemble_then_save
         else:

@@ -17,8 +17,10 @@ from searchlib.analysis import Analyzer
 __all__ = [
     "DATE_OFFSET",
     "FORMAT_VERSION",
+    "LABEL_COLUMNS",
     "LENGTH_FIELD",
     "MISSING_DATE",
+    "NUMBER_COLUMNS",
     "TEXT_FIELDS",
     "build_schema",
 ]
@@ -30,6 +32,9 @@ FORMAT_VERSION = 1
 TEXT_FIELDS = ("title", "body")
 EXACT = {name: f"{name}_exact" for name in TEXT_FIELDS}
 LENGTH_FIELD = {name: f"{name}_len" for name in TEXT_FIELDS}
+# Per-document columns every snapshot loads as arrays (numbers, then strings).
+NUMBER_COLUMNS = (*LENGTH_FIELD.values(), "published_ts")
+LABEL_COLUMNS = ("category", "source")
 
 # published_ts holds seconds since the epoch plus DATE_OFFSET, so that dates before 1970
 # fit an unsigned column whose default, 0, means "no publication date" (MISSING_DATE).

@@ -20,8 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from searchlib.engine.arrays import SegmentArrays, arrays_path
-from searchlib.engine.schema import DATE_OFFSET, LENGTH_FIELD, MISSING_DATE, TEXT_FIELDS
+from searchlib.engine.arrays import SegmentArrays, arrays_path, term_key
+from searchlib.engine.schema import (
+    DATE_OFFSET,
+    LABEL_COLUMNS,
+    LENGTH_FIELD,
+    MISSING_DATE,
+    NUMBER_COLUMNS,
+    TEXT_FIELDS,
+)
 
 __all__ = ["Snapshot", "drain_postings"]
 
@@ -61,7 +68,8 @@ def _open_all_files(leaf: Any) -> None:
 
 
 class _SegmentColumns:
-    """Columns (and scoring arrays, when saved) of one immutable segment, read once."""
+    """Columns (and scoring arrays, when saved) of one immutable segment, read once:
+    from the segment's arrays file when it has them, else decoded through Whoosh."""
 
     def __init__(self, reader: Any, folder: Path | None) -> None:
         segment = reader.segment() if hasattr(reader, "segment") else None
@@ -71,14 +79,48 @@ class _SegmentColumns:
             else None
         )
         count = reader.doc_count_all()
+        saved = self.arrays
+        if saved is not None and all(
+            saved.column(n) is not None and len(saved.column(n)) == count for n in NUMBER_COLUMNS
+        ):
+            numbers = {name: saved.column(name) for name in NUMBER_COLUMNS}
+        else:
+            numbers = {
+                name: np.fromiter(reader.column_reader(name), np.uint64, count)
+                for name in NUMBER_COLUMNS
+            }
         self.lengths = {
-            name: np.fromiter(reader.column_reader(LENGTH_FIELD[name]), np.float64, count)
-            for name in TEXT_FIELDS
+            name: numbers[LENGTH_FIELD[name]].astype(np.float64) for name in TEXT_FIELDS
         }
-        stored = np.fromiter(reader.column_reader("published_ts"), np.uint64, count)
-        self.published = (stored - np.uint64(DATE_OFFSET)).view(np.int64)
-        self.category = list(reader.column_reader("category"))
-        self.source = list(reader.column_reader("source"))
+        self.published = (numbers["published_ts"] - np.uint64(DATE_OFFSET)).view(np.int64)
+        # Per label column: (code per document, -1 for none; the strings coded).
+        self.labels: dict[str, tuple[np.ndarray, list[str]]] = {}
+        for name in LABEL_COLUMNS:
+            found = saved.labels(name) if saved is not None else None
+            if found is None or len(found[0]) != count:
+                found = _codes(reader.column_reader(name), count)
+            self.labels[name] = found
+
+    def numbers(self) -> dict[str, np.ndarray]:
+        """The numeric columns as saved (for writing them to an arrays file)."""
+        published = (self.published.view(np.uint64) + np.uint64(DATE_OFFSET)).astype(np.uint64)
+        lengths = {LENGTH_FIELD[n]: self.lengths[n].astype(np.uint64) for n in TEXT_FIELDS}
+        return {**lengths, "published_ts": published}
+
+    def label_values(self) -> dict[str, list[str | None]]:
+        """The label columns, one string (or None) per document."""
+        out: dict[str, list[str | None]] = {}
+        for name, (codes, strings) in self.labels.items():
+            out[name] = [strings[c] if c >= 0 else None for c in codes.tolist()]
+        return out
+
+
+def _codes(values: Iterable[Any], count: int) -> tuple[np.ndarray, list[str]]:
+    table: dict[str, int] = {}
+    codes = np.fromiter(
+        (table.setdefault(v, len(table)) if v else -1 for v in values), np.int32, count
+    )
+    return codes, list(table)
 
 
 class Snapshot:
@@ -109,7 +151,7 @@ class Snapshot:
         self.source_values: list[str] = []
         self.category = np.full(size, -1, dtype=np.int32)
         self.source = np.full(size, -1, dtype=np.int32)
-        codes: dict[str, dict[str, int]] = {"category": {}, "source": {}}
+        codes_by_label: dict[str, dict[str, int]] = {"category": {}, "source": {}}
         self._leaf_columns: list[_SegmentColumns] = []
         used = {}
         for leaf, offset in self._leaves:
@@ -131,21 +173,20 @@ class Snapshot:
             for name in TEXT_FIELDS:
                 self.lengths[name][window] = columns.lengths[name]
             self.published[window] = columns.published
-            for name, values in (("category", columns.category), ("source", columns.source)):
-                table = codes[name]
+            for name, (codes, strings) in columns.labels.items():
+                table = codes_by_label[name]
                 names = self.category_values if name == "category" else self.source_values
                 target = self.category if name == "category" else self.source
-                local = np.empty(count, dtype=np.int32)
-                for i, value in enumerate(values):
-                    if not value:
-                        local[i] = -1
-                        continue
+                # Segment codes -> snapshot codes (a segment's own code table is small).
+                mapping = np.empty(len(strings) + 1, dtype=np.int32)
+                mapping[-1] = -1
+                for local, value in enumerate(strings):
                     code = table.get(value)
                     if code is None:
                         code = table[value] = len(names)
                         names.append(value)
-                    local[i] = code
-                target[window] = local
+                    mapping[local] = code
+                target[window] = mapping[codes]
         column_cache.clear()
         column_cache.update(used)
         self.field_docs = {}
@@ -167,11 +208,13 @@ class Snapshot:
             self._postings.move_to_end(key)
             return cached
         id_parts, tf_parts = [], []
+        wanted = term.encode("utf-8")
+        hashed = term_key(wanted)
         with self._lock:
             for (leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
                 arrays = columns.arrays
                 if arrays is not None and arrays.has_field(field):
-                    found = arrays.postings(field, term)
+                    found = arrays.postings(field, wanted, hashed)
                     if found is not None:
                         id_parts.append(found[0].astype(np.int64) + offset)
                         tf_parts.append(found[1].astype(np.float64))
