@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from searchlib.analysis import Analyzer, Token
+from searchlib.analysis import Analyzer
 from searchlib.execute import HighlightSpec
 
 __all__ = ["Snippet", "clean_text", "make_snippet"]
@@ -88,32 +88,38 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
         start = end
 
 
-def _find_matches(tokens: list[Token], spec: HighlightSpec, base: int) -> list[_Match]:
+def _find_matches(
+    spans: list[tuple[int, int, str, str, int, bool]], spec: HighlightSpec, base: int
+) -> list[_Match]:
+    """Marks for the analyzer's ``spans`` of a passage that starts at ``base``."""
     matches: list[_Match] = []
     covered: set[int] = set()
     if spec.phrases:
-        primary = [t for t in tokens if t.primary]
-        by_position = {t.position: i for i, t in enumerate(primary)}
+        primary = [span for span in spans if span[5]]
         for phrase in spec.phrases:
-            for i, token in enumerate(primary):
-                if token.term != phrase[0]:
+            for i, span in enumerate(primary):
+                if span[2] != phrase[0]:
                     continue
-                run = [token]
+                run = [span]
                 for word in phrase[1:]:
                     j = i + len(run)
-                    if j >= len(primary) or primary[j].term != word:
+                    if j >= len(primary) or primary[j][2] != word:
                         break
                     run.append(primary[j])
-                if len(run) == len(phrase) and by_position:
+                if len(run) == len(phrase):
                     key = " ".join(phrase)
-                    matches.append(_Match(base + run[0].start, base + run[-1].end, key))
-                    covered.update(range(run[0].start, run[-1].end))
-    for token in tokens:
-        if token.start in covered:
+                    matches.append(_Match(base + run[0][0], base + run[-1][1], key))
+                    covered.update(range(run[0][0], run[-1][1]))
+    terms, norms = spec.terms, spec.norms
+    for start, end, term, norm, _position, _primary in spans:
+        if term in terms:
+            key = term
+        elif norm and norm in norms:
+            key = norm
+        else:
             continue
-        if token.term in spec.terms or (token.norm and token.norm in spec.norms):
-            key = token.term if token.term in spec.terms else token.norm
-            matches.append(_Match(base + token.start, base + token.end, key))
+        if start not in covered:
+            matches.append(_Match(base + start, base + end, key))
     matches.sort(key=lambda m: (m.start, -(m.end - m.start)))
     merged: list[_Match] = []
     for match in matches:
@@ -196,14 +202,14 @@ def _collect(text: str, analyzer: Analyzer, spec: HighlightSpec) -> list[_Match]
     if windows is not None:
         # Richest windows first; a few are plenty to choose the fragments from.
         for start, end in windows[:MAX_WINDOWS]:
-            found = _find_matches(analyzer.analyze(text[start:end]), spec, start)
+            found = _find_matches(analyzer.spans(text[start:end]), spec, start)
             matches.extend(found)
             if len({m.key for m in matches}) >= wanted:
                 break  # every query word is shown: no other window can add one
         matches.sort(key=lambda m: m.start)
         return matches
     for base, chunk in _chunks(text):
-        matches.extend(_find_matches(analyzer.analyze(chunk), spec, base))
+        matches.extend(_find_matches(analyzer.spans(chunk), spec, base))
         if len({m.key for m in matches}) >= wanted:
             break
     return matches

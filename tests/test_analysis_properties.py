@@ -103,3 +103,10 @@ def test_index_text_groups_the_tokens_positions(text):
     assert analyzed.terms == {k: sorted(v) for k, v in expected_terms.items()}
     assert analyzed.norms == {k: sorted(v) for k, v in expected_norms.items()}
     assert analyzed.length == sum(token.primary for token in ANALYZER.analyze(text))
+
+
+@given(st.one_of(texts, _words))
+def test_spans_say_what_the_tokens_say(text):
+    assert ANALYZER.spans(text) == [
+        (t.start, t.end, t.term, t.norm, t.position, t.primary) for t in ANALYZER.analyze(text)
+    ]

@@ -269,6 +269,28 @@ class Analyzer(WhooshAnalyzer):
                 )
         return out
 
+    def spans(self, text: str) -> list[tuple[int, int, str, str, int, bool]]:
+        """``(start, end, term, norm, position, primary)`` of every token but
+        stopwords: what ``tokens`` says, without building Token objects (snippets
+        scan many passages per query)."""
+        cached = self._cache.get
+        info_of = self._info
+        out: list[tuple[int, int, str, str, int, bool]] = []
+        append = out.append
+        bounds = iter(segment_words(text))
+        for position, (start, end) in enumerate(zip(bounds, bounds, strict=False)):  # pairs
+            surface = text[start:end]
+            info = cached(surface, _MISSING)
+            if info is _MISSING:
+                info = info_of(surface)
+            if info is None:
+                continue
+            term, norm, _why, parts = info
+            append((start, end, term, norm, position, True))
+            for p_start, p_end, p_term, p_norm, _p_why in parts:
+                append((start + p_start, start + p_end, p_term, p_norm, position, False))
+        return out
+
     def index_text(self, text: str) -> AnalyzedText:
         """Analyze for indexing: positions per term and per normalized form, no Token
         objects (the hot path of bulk indexing)."""
