@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_INDEX ?= .demo-index
+# make bench CORPUS=../shared/corpus/indosum-news.jsonl N=50000  (resampled to N articles)
+CORPUS ?= seeds/
+N ?= 0
+RUNS ?= 3
 
 .PHONY: demo test lint install dev bench clean
 
@@ -13,6 +17,10 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(VENV)/.installed $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -35,8 +43,9 @@ lint: dev
 test: lint
 	$(BIN)/python -m pytest -q
 
-bench: install
-	$(BIN)/python benchmarks/bench_analyze.py
+# searchlib against naive Whoosh, SQLite FTS5 and tantivy: build and query, side by side.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/bench_query.py --corpus $(CORPUS) --n $(N) --runs $(RUNS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_INDEX) .pytest_cache .ruff_cache .hypothesis

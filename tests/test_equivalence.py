@@ -193,3 +193,24 @@ def test_columns_saved_with_segments_match_whooshs(tmp_path):
     assert labels["category"][4] is None and labels["category"][0] is not None
     ix.optimize()  # a Whoosh merge, then ensure_arrays writes them from Whoosh's columns
     assert _columns_of(ix, saved=True) == _columns_of(ix, saved=False)
+
+
+def test_damaged_saved_columns_fall_back_to_whoosh(tmp_path):
+    import numpy as np
+
+    from searchlib.engine.arrays import _read_arrays, _write_arrays
+
+    docs = _corpus(60)
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    ix.add(docs)
+    expected = _columns_of(ix, saved=False)
+    (path,) = (tmp_path / "ix").glob("*.slp")
+    data = {name: np.array(array) for name, array in _read_arrays(path).items()}
+    data["#category.codes"][0] = 1000  # no such category
+    data["#title_len"] = data["#title_len"][:5]  # wrong length
+    _write_arrays(path, data)
+    with searchlib.Index.open(tmp_path / "ix") as reopened:
+        assert _columns_of(reopened, saved=True) == expected
+        category = docs[0]["category"]
+        found = reopened.search(docs[0]["title"], filters={"category": category}, limit=100)
+        assert "d0" in found.ids()

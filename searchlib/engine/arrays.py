@@ -172,7 +172,12 @@ class SegmentArrays:
             return None
         blob = self._data[f"{COLUMN}{name}.blob"].tobytes()
         offsets = self._data[f"{COLUMN}{name}.offsets"].tolist()
-        strings = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
+        try:
+            strings = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
+        except UnicodeDecodeError:
+            return None
+        if len(codes) and not -1 <= int(codes.min()) <= int(codes.max()) < len(strings):
+            return None  # damaged: the caller reads Whoosh's column instead
         return codes, strings
 
     @classmethod

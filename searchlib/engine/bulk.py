@@ -4,11 +4,12 @@ Whoosh's ``add_document`` analyzes every field again, pushes each posting throug
 sorting pool (temporary run files, a merge sort) and, when it writes the postings,
 looks up every posting's field length in the lossy length column. ``BulkAdder`` writes
 each document's stored fields and columns straight to the codec's per-document writer,
-collects the postings of the batch in memory from the tokens the analyzer already made,
-and at commit writes them term by term with the codec's field writer. Postings of
-segments that Whoosh merges in the same commit still come through its pool and are
-merged in order. The segment written is the one Whoosh would write: same files, same
-postings, readable by any Whoosh reader.
+collects the postings from the analysis already made (``engine.postings``), and at
+commit writes each field's postings at once in W3's format. When the segment holds
+only new documents, its scoring arrays and per-document columns are saved beside it
+(``engine.arrays``). Postings of segments that Whoosh merges in the same commit still
+come through its pool and are merged in order. The segment written is one Whoosh
+reads like its own: same files, same postings.
 """
 
 from __future__ import annotations
