@@ -155,13 +155,8 @@ class Index:
     def optimize(self) -> None:
         """Merge all segments into one (faster searches after many small commits)."""
         with self._write_mutex:
-            writer = self._engine.writer(self.lock_timeout)
-            writer.commit(optimize=True)
-            lock = self._engine.writer(self.lock_timeout)
-            try:
-                self._engine.ensure_arrays()  # the merged segment's scoring arrays
-            finally:
-                lock.cancel()
+            # The commit also saves the merged segment's scoring arrays.
+            self._engine.writer(self.lock_timeout).commit(optimize=True)
 
     # -- reading -------------------------------------------------------------------
 

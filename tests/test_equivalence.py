@@ -214,3 +214,21 @@ def test_damaged_saved_columns_fall_back_to_whoosh(tmp_path):
         category = docs[0]["category"]
         found = reopened.search(docs[0]["title"], filters={"category": category}, limit=100)
         assert "d0" in found.ids()
+
+
+def test_segments_merged_by_small_commits_get_arrays(tmp_path):
+    # One article per commit: Whoosh merges small segments as it goes; every merged
+    # segment gets its arrays in the same commit, and readers pick them up.
+    docs = _corpus(24)
+    queries = _queries(docs, 20)
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    reader = searchlib.Index.open(tmp_path / "ix")
+    for doc in docs:
+        ix.add(doc)
+        reader.search(doc["title"])  # a reader caching segments as they come and go
+    engine = ix._engine
+    assert ix.stats()["segments"] < len(docs)  # merges happened
+    assert engine.segments_without_arrays() == []
+    snapshot = reader._engine.snapshot()
+    assert all(columns.arrays is not None for columns in snapshot._leaf_columns)
+    assert _answers(reader, queries) == _answers(ix, queries)

@@ -70,6 +70,7 @@ class EngineWriter:
     def __init__(self, engine: Engine, timeout: float, *, bulk: bool = True) -> None:
         from whoosh.writing import SegmentWriter
 
+        self._engine = engine
         self._lock = WriterLock(engine.storage, timeout).acquire()
         try:
             # Whoosh's own lock is replaced by ours (same file, same fcntl lock), which
@@ -142,6 +143,12 @@ class EngineWriter:
                 )
             else:
                 self._writer.commit(optimize=optimize)
+            # Segments Whoosh merged in this commit get their arrays now, while the
+            # lock still keeps other writers from merging them away. If that fails the
+            # commit still stands: such segments are read through Whoosh.
+            with contextlib.suppress(OSError):
+                if self._engine.segments_without_arrays():
+                    self._engine.ensure_arrays()
         finally:
             self._finish()
 
@@ -296,6 +303,15 @@ class Engine:
             raise
         remove_temp_folders(_temp_folders(writer))
         return segment
+
+    def segments_without_arrays(self) -> list[str]:
+        """Ids of the committed segments that have no arrays file (cheap: the TOC and
+        a stat per segment)."""
+        return [
+            segment.segment_id()
+            for segment in self._index._segments()
+            if segment.doc_count_all() and not arrays_path(self.path, segment.segment_id()).exists()
+        ]
 
     def ensure_arrays(self) -> int:
         """Save scoring arrays and columns for segments that lack them (written by

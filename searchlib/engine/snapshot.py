@@ -160,6 +160,14 @@ class Snapshot:
             segment = leaf.segment() if hasattr(leaf, "segment") else None
             key = segment.segment_id() if segment is not None else None
             columns = column_cache.get(key) if key else None
+            saved_since = (
+                columns is not None
+                and columns.arrays is None
+                and self._folder is not None
+                and arrays_path(self._folder, key).exists()
+            )
+            if saved_since:
+                columns = None  # its arrays were written after it was cached: use them
             if columns is None:
                 columns = _SegmentColumns(leaf, self._folder)
             if key:
