@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -80,6 +81,31 @@ def _worker(path: str, part: int) -> tuple[Any, dict[str, str], dict[str, Any]]:
     return segment, new_stems, new_surfaces
 
 
+# Words as a plain regex sees them: enough to find what a batch will ask the analyzer
+# (ICU may cut differently; what is missed is classified later, as before).
+_WORDS = re.compile(r"\w+(?:[-\u2010\u2011]\w+)*")
+
+
+def _classify_share(part: int) -> tuple[dict[str, str], dict[str, Any]]:
+    """Classify (and so stem) the new words of part ``part`` that fall to it by hash:
+    words shared by several parts are then classified by one worker, not by all."""
+    if _job is None:  # pragma: no cover - only reachable if not forked by build_segments
+        raise RuntimeError("no bulk indexing job in this process")
+    parts, analyzer = _job
+    known_stems = set(export_stems())
+    known = analyzer.cached_surfaces()
+    words: set[str] = set()
+    for doc in parts[part]:
+        for name in TEXT_FIELDS:
+            words.update(_WORDS.findall(doc[name]))
+    # str hashes agree between forked processes (same hash seed as the parent).
+    mine = [w for w in words if w not in known and hash(w) % len(parts) == part]
+    learned = {word: analyzer.term(word) for word in mine}  # fills the analyzer's cache
+    surfaces = {word: known[word] for word in learned if word in known}
+    stems = {w: stem for w, stem in export_stems().items() if w not in known_stems}
+    return stems, surfaces
+
+
 def build_segments(
     path: str, docs: list[dict[str, Any]], workers: int, analyzer: Analyzer
 ) -> list[Any]:
@@ -93,6 +119,13 @@ def build_segments(
     context = multiprocessing.get_context("fork")
     _job = (parts, analyzer)
     try:
+        if len(analyzer.cached_surfaces()) < len(docs):
+            # A cold start (this process has classified few words yet): every worker
+            # would stem the batch's common new words on its own. Share that out first.
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for stems, surfaces in pool.map(_classify_share, range(len(parts))):
+                    import_stems(stems)
+                    analyzer.remember_surfaces(surfaces)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             results = list(pool.map(_worker, [path] * len(parts), range(len(parts))))
     finally:
