@@ -17,6 +17,7 @@ from typing import Any
 
 from searchlib.analysis import Analyzer
 from searchlib.analysis.stemmer import export_stems, import_stems
+from searchlib.analysis.tokenizer import HYPHENS
 from searchlib.dates import to_timestamp
 from searchlib.engine import DATE_OFFSET, LENGTH_FIELD, TEXT_FIELDS, Engine
 
@@ -58,52 +59,52 @@ def engine_fields(analyzer: Analyzer, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 # What the workers of the running build_segments call work on. Set just before the
-# workers are forked, so they inherit it instead of receiving pickled copies.
+# workers are forked, so they inherit it (and the analyzer's caches) instead of
+# receiving pickled copies.
 _job: tuple[list[list[dict[str, Any]]], Analyzer] | None = None
 
 
-def _worker(path: str, part: int) -> tuple[Any, dict[str, str], dict[str, Any]]:
+def _current_job() -> tuple[list[list[dict[str, Any]]], Analyzer]:
     if _job is None:  # pragma: no cover - only reachable if not forked by build_segments
         raise RuntimeError("no bulk indexing job in this process")
-    parts, parent_analyzer = _job
-    known = set(export_stems())
-    engine = Engine.open(path)
-    analyzer = engine.analyzer
-    # Start from the parent's classified surface forms (same configuration: same index).
-    parent_surfaces = parent_analyzer.cached_surfaces()
-    if analyzer == parent_analyzer:
-        analyzer.remember_surfaces(parent_surfaces)
-    segment = engine.write_segment(engine_fields(analyzer, doc) for doc in parts[part])
-    new_stems = {w: s for w, s in export_stems().items() if w not in known}
-    new_surfaces = {
-        w: info for w, info in analyzer.cached_surfaces().items() if w not in parent_surfaces
-    }
-    return segment, new_stems, new_surfaces
+    return _job
+
+
+def _learned_since(
+    stems: set[str], surfaces: set[str], analyzer: Analyzer
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The stems and classified surface forms this worker added to its caches."""
+    new_stems = {w: s for w, s in export_stems().items() if w not in stems}
+    new_surfaces = {w: i for w, i in analyzer.cached_surfaces().items() if w not in surfaces}
+    return new_stems, new_surfaces
+
+
+def _worker(path: str, part: int) -> tuple[Any, dict[str, str], dict[str, Any]]:
+    parts, analyzer = _current_job()  # the parent's analyzer: the index's, caches warm
+    stems, surfaces = set(export_stems()), set(analyzer.cached_surfaces())
+    segment = Engine.open(path).write_segment(engine_fields(analyzer, doc) for doc in parts[part])
+    return segment, *_learned_since(stems, surfaces, analyzer)
 
 
 # Words as a plain regex sees them: enough to find what a batch will ask the analyzer
 # (ICU may cut differently; what is missed is classified later, as before).
-_WORDS = re.compile(r"\w+(?:[-\u2010\u2011]\w+)*")
+_WORDS = re.compile(rf"\w+(?:[{re.escape(HYPHENS)}]\w+)*")
 
 
 def _classify_share(part: int) -> tuple[dict[str, str], dict[str, Any]]:
     """Classify (and so stem) the new words of part ``part`` that fall to it by hash:
     words shared by several parts are then classified by one worker, not by all."""
-    if _job is None:  # pragma: no cover - only reachable if not forked by build_segments
-        raise RuntimeError("no bulk indexing job in this process")
-    parts, analyzer = _job
-    known_stems = set(export_stems())
-    known = analyzer.cached_surfaces()
+    parts, analyzer = _current_job()
+    stems, surfaces = set(export_stems()), set(analyzer.cached_surfaces())
     words: set[str] = set()
     for doc in parts[part]:
         for name in TEXT_FIELDS:
             words.update(_WORDS.findall(doc[name]))
     # str hashes agree between forked processes (same hash seed as the parent).
-    mine = [w for w in words if w not in known and hash(w) % len(parts) == part]
-    learned = {word: analyzer.term(word) for word in mine}  # fills the analyzer's cache
-    surfaces = {word: known[word] for word in learned if word in known}
-    stems = {w: stem for w, stem in export_stems().items() if w not in known_stems}
-    return stems, surfaces
+    for word in words:
+        if word not in surfaces and hash(word) % len(parts) == part:
+            analyzer.term(word)  # classifies the word into the analyzer's cache
+    return _learned_since(stems, surfaces, analyzer)
 
 
 def build_segments(

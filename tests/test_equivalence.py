@@ -51,15 +51,21 @@ def _answers(ix: searchlib.Index, queries: list[str]) -> list[list[tuple[str, fl
     return [[(h.id, h.score) for h in ix.search(q, snippets=False)] for q in queries]
 
 
-def test_bulk_and_parallel_paths_answer_like_whooshs_own(tmp_path, monkeypatch):
-    docs = _corpus()
-    queries = _queries(docs)
-
-    reference = searchlib.Index.create(tmp_path / "whoosh", workers=1)
+def _whooshs_own(path, docs: list[dict]) -> searchlib.Index:
+    """An index written by Whoosh's own add_document path: the reference."""
+    reference = searchlib.Index.create(path, workers=1)
     writer = reference._engine.writer(5, bulk=False)
     for doc in docs:
         writer.add(engine_fields(reference.analyzer, normalize_record(doc)), upsert=False)
     writer.commit()
+    return reference
+
+
+def test_bulk_and_parallel_paths_answer_like_whooshs_own(tmp_path, monkeypatch):
+    docs = _corpus()
+    queries = _queries(docs)
+
+    reference = _whooshs_own(tmp_path / "whoosh", docs)
 
     bulk = searchlib.Index.create(tmp_path / "bulk", workers=1)
     bulk.add(docs)
@@ -148,11 +154,7 @@ def _postings_of(ix: searchlib.Index) -> dict:
 def test_bulk_writer_writes_the_postings_whoosh_writes(tmp_path):
     # Long posting lists (several blocks) as well as inline ones.
     docs = _corpus(600)
-    reference = searchlib.Index.create(tmp_path / "whoosh", workers=1)
-    writer = reference._engine.writer(5, bulk=False)
-    for doc in docs:
-        writer.add(engine_fields(reference.analyzer, normalize_record(doc)), upsert=False)
-    writer.commit()
+    reference = _whooshs_own(tmp_path / "whoosh", docs)
     bulk = searchlib.Index.create(tmp_path / "bulk", workers=1)
     bulk.add(docs)
 
@@ -172,8 +174,11 @@ def _columns_of(ix: searchlib.Index, *, saved: bool) -> list[tuple]:
         assert (columns.arrays is not None) == saved
         out.append(
             (
-                {k: v.tolist() for k, v in columns.numbers().items()},
-                columns.label_values(),
+                {k: v.tolist() for k, v in columns.numbers.items()},
+                {
+                    name: [strings[c] if c >= 0 else None for c in codes.tolist()]
+                    for name, (codes, strings) in columns.labels.items()
+                },
             )
         )
     return out

@@ -334,8 +334,8 @@ class Engine:
             write_segment_arrays(
                 arrays_path(self.path, segment.segment_id()),
                 fields,
-                columns.numbers(),
-                columns.label_values(),
+                columns.numbers,
+                columns.labels,
             )
             made += 1
         if made:

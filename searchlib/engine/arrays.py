@@ -22,11 +22,19 @@ import itertools
 import json
 import mmap
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SegmentArrays", "arrays_path", "postings_table", "term_key", "write_segment_arrays"]
+__all__ = [
+    "SegmentArrays",
+    "arrays_path",
+    "label_codes",
+    "postings_table",
+    "term_key",
+    "write_segment_arrays",
+]
 
 SUFFIX = ".slp"
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
@@ -44,26 +52,21 @@ def write_segment_arrays(
     path: Path,
     fields: dict[str, tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]],
     columns: dict[str, np.ndarray] | None = None,
-    labels: dict[str, list[str | None]] | None = None,
+    labels: dict[str, tuple[np.ndarray, list[str]]] | None = None,
 ) -> None:
     """Save, durably, each field's postings given as ``(terms, starts, docs, tfs)``:
     term ``i`` has documents ``docs[starts[i]:starts[i + 1]]`` (ascending) and term
     frequencies ``tfs[...]`` at the same places; terms in any order. ``columns`` are
-    numeric per-document values, ``labels`` per-document strings (None: missing)."""
+    numeric per-document values, ``labels`` per-document strings as ``label_codes``
+    gives them."""
     arrays: dict[str, np.ndarray] = {}
     for name, values in (columns or {}).items():
         arrays[f"{COLUMN}{name}"] = np.asarray(values)
-    for name, values in (labels or {}).items():
-        vocabulary: dict[str, int] = {}
-        codes = np.fromiter(
-            (-1 if not v else vocabulary.setdefault(v, len(vocabulary)) for v in values),
-            dtype=np.int32,
-            count=len(values),
-        )
-        encoded = [v.encode("utf-8") for v in vocabulary]
+    for name, (codes, strings) in (labels or {}).items():
+        encoded = [v.encode("utf-8") for v in strings]
         offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum([len(v) for v in encoded], out=offsets[1:])
-        arrays[f"{COLUMN}{name}.codes"] = codes
+        arrays[f"{COLUMN}{name}.codes"] = np.asarray(codes, dtype=np.int32)
         arrays[f"{COLUMN}{name}.blob"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         arrays[f"{COLUMN}{name}.offsets"] = offsets
     for name, (terms, starts, docs, tfs) in fields.items():
@@ -87,6 +90,15 @@ def write_segment_arrays(
         arrays[f"{name}.docs"] = np.asarray(docs, dtype=np.int32)[gather]
         arrays[f"{name}.tfs"] = np.asarray(tfs, dtype=np.float32)[gather]
     _write_arrays(path, arrays)
+
+
+def label_codes(values: Iterable[str | None], count: int) -> tuple[np.ndarray, list[str]]:
+    """Per-document strings as (a code per document, -1 for none; the strings coded)."""
+    table: dict[str, int] = {}
+    codes = np.fromiter(
+        (table.setdefault(v, len(table)) if v else -1 for v in values), np.int32, count
+    )
+    return codes, list(table)
 
 
 def postings_table(

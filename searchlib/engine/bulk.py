@@ -24,7 +24,7 @@ from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint
 
 from searchlib.analysis import AnalyzedText
-from searchlib.engine.arrays import arrays_path, write_segment_arrays
+from searchlib.engine.arrays import arrays_path, label_codes, write_segment_arrays
 from searchlib.engine.postings import FieldPostings, write_postings
 
 __all__ = ["BulkAdder"]
@@ -62,20 +62,21 @@ class BulkAdder:
             norm_form = getattr(field.analyzer, "form", "term") == "norm"
             found = value.norms if norm_form else value.terms
             frequencies = list(map(len, found.values()))
+            length = sum(frequencies)
             boost = float(format_.field_boost)
             weights = frequencies if boost == 1.0 else [n * boost for n in frequencies]
             if type(format_) is Positions:
                 # Most words occur once: their encodings come from a cache, in C.
                 lists = list(found.values())
                 values = list(map(_SINGLE_POSITIONS.__getitem__, map(_first, lists)))
-                if sum(frequencies) > len(frequencies):  # some words occur more than once
+                if length > len(frequencies):  # some words occur more than once
                     for at, count in enumerate(frequencies):
                         if count > 1:
                             values[at] = _POSITIONS.encode(lists[at])
             else:
                 values = list(map(pack_uint, frequencies))
-            postings.add(docnum, found, weights, values, sum(frequencies))
-            return sum(frequencies) if field.scorable else 0
+            postings.add(docnum, found, weights, values, length)
+            return length if field.scorable else 0
         # Any other field or format: Whoosh's own analysis of the value.
         items = list(field.index(value))
         length = sum(item[1] for item in items) if field.scorable else 0
@@ -131,7 +132,6 @@ class BulkAdder:
         """Replaces ``SegmentWriter._flush_segment``: write every posting of the segment."""
         writer = self._writer
         writer.perdocwriter.close()
-        reader = writer.per_document_reader() if writer.codec.length_stats else None
         pooled = iter(writer.pool.iter_postings())
         first = next(pooled, None)
         ours = {name: self._postings[name].sort() for name in sorted(self._postings)}
@@ -151,7 +151,9 @@ class BulkAdder:
                     name: np.array([v or 0 for v in values], dtype=np.uint64)
                     for name, values in self._numbers.items()
                 }
-                labels = self._labels
+                labels = {
+                    name: label_codes(values, len(values)) for name, values in self._labels.items()
+                }
                 assemble = writer._assemble_segment
 
                 def assemble_then_save() -> None:
@@ -162,6 +164,8 @@ class BulkAdder:
 
                 writer._assemble_segment = assemble_then_save
         else:
+            # Postings Whoosh pooled (segments it merges) carry no field length.
+            reader = writer.per_document_reader() if writer.codec.length_stats else None
             length = reader.doc_field_length if reader else (lambda docnum, name: 0)
 
             def theirs():
@@ -171,9 +175,9 @@ class BulkAdder:
             mine = chain.from_iterable(p.iter_postings(name) for name, p in ours.items())
             merged = heapq.merge(mine, theirs(), key=lambda p: (p[0], p[1], p[2]))
             self._write_items(writer.fieldwriter, merged)
+            if reader is not None:
+                reader.close()
         writer.fieldwriter.close()
-        if reader is not None:
-            reader.close()
 
     def _write_items(self, fieldwriter: Any, items: Any) -> None:
         last_field = last_term = None

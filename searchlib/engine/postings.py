@@ -70,17 +70,14 @@ class FieldPostings:
         # Term -> id. Ids come from a counter that advances for every posting (so
         # ``map(setdefault, terms, counter)`` assigns them without a Python loop); they
         # are made dense when the postings are sorted.
-        self.term_ids: dict[str, int] = {}
+        self._ids: dict[str, int] = {}
         self._counter = itertools.count()
-        self._term_ids = array("q")
+        self._term_ids = array("q")  # one per posting
         self._weights = array("d")
         self._values: list[bytes] = []
         self._doc_numbers = array("q")
         self._doc_counts = array("q")
         self._doc_lengths = array("q")
-
-    def __len__(self) -> int:
-        return len(self._term_ids)
 
     def add(
         self,
@@ -91,7 +88,7 @@ class FieldPostings:
         length: int,
     ) -> None:
         """One document's postings: parallel sequences, one entry per distinct term."""
-        found = list(map(self.term_ids.setdefault, terms, self._counter))
+        found = list(map(self._ids.setdefault, terms, self._counter))
         if not len(found) == len(weights) == len(values):
             raise ValueError("terms, weights and values must have one entry per term")
         if found:
@@ -113,9 +110,9 @@ class FieldPostings:
             del self._values[keep:]
 
     def sort(self) -> SortedPostings:
-        keys = list(self.term_ids)
+        keys = list(self._ids)
         encoded = [key.encode("utf-8", "surrogateescape") for key in keys]
-        sparse_ids = np.fromiter(self.term_ids.values(), dtype=np.int64, count=len(keys))
+        sparse_ids = np.fromiter(self._ids.values(), dtype=np.int64, count=len(keys))
         dense = np.zeros(int(sparse_ids.max(initial=-1)) + 1, dtype=np.int64)
         dense[sparse_ids] = np.arange(len(keys), dtype=np.int64)
         term_ids = dense[np.frombuffer(self._term_ids, dtype=np.int64)]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from searchlib.engine.arrays import SegmentArrays, arrays_path, term_key
+from searchlib.engine.arrays import SegmentArrays, arrays_path, label_codes, term_key
 from searchlib.engine.schema import (
     DATE_OFFSET,
     LABEL_COLUMNS,
@@ -80,47 +80,25 @@ class _SegmentColumns:
         )
         count = reader.doc_count_all()
         saved = self.arrays
-        if saved is not None and all(
-            saved.column(n) is not None and len(saved.column(n)) == count for n in NUMBER_COLUMNS
-        ):
-            numbers = {name: saved.column(name) for name in NUMBER_COLUMNS}
-        else:
-            numbers = {
-                name: np.fromiter(reader.column_reader(name), np.uint64, count)
-                for name in NUMBER_COLUMNS
-            }
-        self.lengths = {
-            name: numbers[LENGTH_FIELD[name]].astype(np.float64) for name in TEXT_FIELDS
+        numbers = {name: saved.column(name) for name in NUMBER_COLUMNS} if saved else {}
+        if not all(column is not None and len(column) == count for column in numbers.values()):
+            numbers = {}
+        # The numeric columns as stored (uint64), also what an arrays file saves.
+        self.numbers: dict[str, np.ndarray] = numbers or {
+            name: np.fromiter(reader.column_reader(name), np.uint64, count)
+            for name in NUMBER_COLUMNS
         }
-        self.published = (numbers["published_ts"] - np.uint64(DATE_OFFSET)).view(np.int64)
+        self.lengths = {
+            name: self.numbers[LENGTH_FIELD[name]].astype(np.float64) for name in TEXT_FIELDS
+        }
+        self.published = (self.numbers["published_ts"] - np.uint64(DATE_OFFSET)).view(np.int64)
         # Per label column: (code per document, -1 for none; the strings coded).
         self.labels: dict[str, tuple[np.ndarray, list[str]]] = {}
         for name in LABEL_COLUMNS:
             found = saved.labels(name) if saved is not None else None
             if found is None or len(found[0]) != count:
-                found = _codes(reader.column_reader(name), count)
+                found = label_codes(reader.column_reader(name), count)
             self.labels[name] = found
-
-    def numbers(self) -> dict[str, np.ndarray]:
-        """The numeric columns as saved (for writing them to an arrays file)."""
-        published = (self.published.view(np.uint64) + np.uint64(DATE_OFFSET)).astype(np.uint64)
-        lengths = {LENGTH_FIELD[n]: self.lengths[n].astype(np.uint64) for n in TEXT_FIELDS}
-        return {**lengths, "published_ts": published}
-
-    def label_values(self) -> dict[str, list[str | None]]:
-        """The label columns, one string (or None) per document."""
-        out: dict[str, list[str | None]] = {}
-        for name, (codes, strings) in self.labels.items():
-            out[name] = [strings[c] if c >= 0 else None for c in codes.tolist()]
-        return out
-
-
-def _codes(values: Iterable[Any], count: int) -> tuple[np.ndarray, list[str]]:
-    table: dict[str, int] = {}
-    codes = np.fromiter(
-        (table.setdefault(v, len(table)) if v else -1 for v in values), np.int32, count
-    )
-    return codes, list(table)
 
 
 class Snapshot:
