@@ -11,6 +11,8 @@ import searchlib
 from searchlib import indexing
 from searchlib.analysis import stemmer
 from searchlib.document import normalize_record
+from searchlib.engine.arrays import arrays_path, term_key
+from searchlib.engine.merge import MergePolicy
 from searchlib.indexing import engine_fields
 from searchlib.stemcache import STEM_FILE
 
@@ -128,31 +130,36 @@ def test_optimize_keeps_answers_and_scoring_arrays(tmp_path):
 
 
 def _postings_of(ix: searchlib.Index) -> dict:
-    """Every field's terms with term statistics and postings, as Whoosh reads them."""
-    found = {}
+    """Every field's postings by id: the scored fields' as the snapshot reads them (from
+    postings files, or through Whoosh for segments without one), with frequencies and
+    positions; the id and label fields' as Whoosh reads them."""
+    snapshot = ix._engine.snapshot()
+    id_of = {d: snapshot.stored(d)["id"] for d in snapshot.live_docnums()}
+    found: dict = {}
+    for (_leaf, offset), columns in zip(snapshot._leaves, snapshot._leaf_columns, strict=True):
+        for field, arrays in columns.arrays.fields.items():
+            for term, _df in arrays.vocabulary().items():
+                index = arrays.find(term, term_key(term))
+                docs, tfs = arrays.postings(index)
+                where = arrays.positions_of(index, docs)
+                for doc, tf in zip(docs.tolist(), tfs.tolist(), strict=True):
+                    if doc + offset in id_of:
+                        positions = tuple(where[doc].tolist()) if where else None
+                        found.setdefault((field, term), set()).add(
+                            (id_of[doc + offset], tf, positions)
+                        )
     with ix._engine.whoosh_index().reader() as reader:
-        for field in reader.indexed_field_names():
-            for raw, info in reader.iter_field(field):
+        for field in ("id", "category", "source"):
+            for raw, _info in reader.iter_field(field):
                 matcher = reader.postings(field, raw.decode("utf-8"))
-                postings = []
                 while matcher.is_active():
-                    postings.append((matcher.id(), matcher.weight(), matcher.value() or None))
+                    if matcher.id() in id_of:
+                        found.setdefault((field, raw), set()).add((id_of[matcher.id()],))
                     matcher.next()
-                stats = (
-                    info.weight(),
-                    info.doc_frequency(),
-                    info.min_length(),
-                    info.max_length(),
-                    info.max_weight(),
-                    info.min_id(),
-                    info.max_id(),
-                )
-                found[field, raw] = (stats, postings)
     return found
 
 
 def test_bulk_writer_writes_the_postings_whoosh_writes(tmp_path):
-    # Long posting lists (several blocks) as well as inline ones.
     docs = _corpus(600)
     reference = _whooshs_own(tmp_path / "whoosh", docs)
     bulk = searchlib.Index.create(tmp_path / "bulk", workers=1)
@@ -160,8 +167,33 @@ def test_bulk_writer_writes_the_postings_whoosh_writes(tmp_path):
 
     expected, got = _postings_of(reference), _postings_of(bulk)
     assert got.keys() == expected.keys()
-    assert max(stats[1] for stats, _ in got.values()) > 300
+    assert max(len(postings) for postings in got.values()) > 300
+    assert any(p[2] and len(p[2]) > 1 for postings in got.values() for p in postings)
     assert got == expected
+
+
+def test_merges_keep_every_posting_and_answer(tmp_path, monkeypatch):
+    # Many commits, replacements and deletions; merges in small hash ranges.
+    monkeypatch.setattr("searchlib.engine.merge.CHUNK_POSTINGS", 500)
+    docs = _corpus(300)
+    queries = _queries(docs, 60)
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    ix._engine.merge_policy = MergePolicy(factor=3, floor=10)
+    for start in range(0, len(docs), 12):
+        ix.add(docs[start : start + 12])
+        ix.add(dict(docs[start], title="judul baru " + docs[start]["title"]))
+    ix.delete([f"d{n}" for n in range(0, 300, 7)])
+    live = [d for n, d in enumerate(docs) if n % 7]
+    live = [dict(d, title="judul baru " + d["title"]) if int(d["id"][1:]) % 12 == 0 else d
+            for d in live]  # fmt: skip
+    reference = _whooshs_own(tmp_path / "whoosh", live)
+    assert 1 < ix.stats()["segments"] < 25
+    assert _postings_of(ix) == _postings_of(reference)
+    assert _answers(ix, queries) == _answers(reference, queries)
+    ix.optimize()
+    assert ix.stats()["segments"] == 1 and ix.stats()["deleted_pending_merge"] == 0
+    assert _postings_of(ix) == _postings_of(reference)
+    assert ix.check() == []
 
 
 def _columns_of(ix: searchlib.Index, *, saved: bool) -> list[tuple]:
@@ -171,7 +203,7 @@ def _columns_of(ix: searchlib.Index, *, saved: bool) -> list[tuple]:
     out = []
     for leaf, _offset in snapshot._leaves:
         columns = _SegmentColumns(leaf, ix.path if saved else None)
-        assert (columns.arrays is not None) == saved
+        assert columns.saved == saved
         out.append(
             (
                 {k: v.tolist() for k, v in columns.numbers.items()},
@@ -196,14 +228,14 @@ def test_columns_saved_with_segments_match_whooshs(tmp_path):
     assert saved == _columns_of(ix, saved=False)
     labels = saved[0][1]
     assert labels["category"][4] is None and labels["category"][0] is not None
-    ix.optimize()  # a Whoosh merge, then ensure_arrays writes them from Whoosh's columns
+    ix.optimize()  # a merge writes them from the merged segments' columns
     assert _columns_of(ix, saved=True) == _columns_of(ix, saved=False)
 
 
 def test_damaged_saved_columns_fall_back_to_whoosh(tmp_path):
     import numpy as np
 
-    from searchlib.engine.arrays import _read_arrays, _write_arrays
+    from searchlib.engine.arrays import SegmentFileWriter, _read_arrays
 
     docs = _corpus(60)
     ix = searchlib.Index.create(tmp_path / "ix", workers=1)
@@ -213,7 +245,10 @@ def test_damaged_saved_columns_fall_back_to_whoosh(tmp_path):
     data = {name: np.array(array) for name, array in _read_arrays(path).items()}
     data["#category.codes"][0] = 1000  # no such category
     data["#title_len"] = data["#title_len"][:5]  # wrong length
-    _write_arrays(path, data)
+    rewritten = SegmentFileWriter(path)
+    for name, array in data.items():
+        rewritten.add(name, array)
+    rewritten.close()
     with searchlib.Index.open(tmp_path / "ix") as reopened:
         assert _columns_of(reopened, saved=True) == expected
         category = docs[0]["category"]
@@ -222,8 +257,8 @@ def test_damaged_saved_columns_fall_back_to_whoosh(tmp_path):
 
 
 def test_segments_merged_by_small_commits_get_arrays(tmp_path):
-    # One article per commit: Whoosh merges small segments as it goes; every merged
-    # segment gets its arrays in the same commit, and readers pick them up.
+    # One article per commit: small segments merge as they come; every merged segment
+    # has its postings file, and a reader caching segments picks them up.
     docs = _corpus(24)
     queries = _queries(docs, 20)
     ix = searchlib.Index.create(tmp_path / "ix", workers=1)
@@ -233,7 +268,10 @@ def test_segments_merged_by_small_commits_get_arrays(tmp_path):
         reader.search(doc["title"])  # a reader caching segments as they come and go
     engine = ix._engine
     assert ix.stats()["segments"] < len(docs)  # merges happened
-    assert engine.segments_without_arrays() == []
+    assert all(
+        arrays_path(ix.path, segment.segment_id()).exists()
+        for segment in engine.whoosh_index()._segments()
+    )
     snapshot = reader._engine.snapshot()
-    assert all(columns.arrays is not None for columns in snapshot._leaf_columns)
+    assert all(columns.saved for columns in snapshot._leaf_columns)
     assert _answers(reader, queries) == _answers(ix, queries)

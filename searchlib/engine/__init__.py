@@ -18,9 +18,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from searchlib.analysis import Analyzer
-from searchlib.engine.arrays import arrays_path, postings_table, write_segment_arrays
+from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter, arrays_path
 from searchlib.engine.bulk import BulkAdder
+from searchlib.engine.merge import MergePolicy, MergeSource, merge_postings, select_merges
 from searchlib.engine.schema import (
     DATE_OFFSET,
     EXACT,
@@ -32,7 +35,7 @@ from searchlib.engine.schema import (
     TEXT_FIELDS,
     build_schema,
 )
-from searchlib.engine.snapshot import Snapshot, drain_postings
+from searchlib.engine.snapshot import SCORED_FIELDS, Snapshot, whoosh_arrays
 from searchlib.engine.storage import DurableFileStorage, WriterLock, fsync_directory
 from searchlib.errors import IndexNotFoundError, IndexVersionError, SearchlibError
 
@@ -48,9 +51,9 @@ __all__ = [
 ]
 
 MARKER = "searchlib.json"
-# The fields BM25 reads posting arrays from.
-SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
 INDEX_NAME = "MAIN"
+# Merge rounds after one commit at most (a merge can complete a level above it).
+MAX_MERGE_ROUNDS = 8
 
 
 def _codec() -> Any:
@@ -132,23 +135,13 @@ class EngineWriter:
         return self._reader
 
     def commit(self, *, optimize: bool = False, segments: list[Any] = ()) -> None:
-        """Commit; ``segments`` written by ``Engine.write_segment`` become visible too."""
+        """Commit; ``segments`` written by ``Engine.write_segment`` become visible too.
+        Whoosh never merges: the merge policy runs after the commit (``Engine.merge``),
+        still under this writer's lock; ``optimize`` merges everything into one."""
         try:
-            if segments:
-                from whoosh.writing import MERGE_SMALL, OPTIMIZE
-
-                policy = OPTIMIZE if optimize else MERGE_SMALL
-                self._writer.commit(
-                    mergetype=lambda writer, current: policy(writer, current) + list(segments)
-                )
-            else:
-                self._writer.commit(optimize=optimize)
-            # Segments Whoosh merged in this commit get their arrays now, while the
-            # lock still keeps other writers from merging them away. If that fails the
-            # commit still stands: such segments are read through Whoosh.
-            with contextlib.suppress(OSError):
-                if self._engine.segments_without_arrays():
-                    self._engine.ensure_arrays()
+            new = list(segments)
+            self._writer.commit(mergetype=lambda writer, current: list(current) + new)
+            self._engine.merge(optimize=optimize)
         finally:
             self._finish()
 
@@ -178,6 +171,7 @@ class Engine:
         self._columns: dict = {}
         self._refresh_lock = threading.Lock()
         self.analyzer: Analyzer = index.schema["body"].analyzer
+        self.merge_policy = MergePolicy()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -304,44 +298,104 @@ class Engine:
         remove_temp_folders(_temp_folders(writer))
         return segment
 
-    def segments_without_arrays(self) -> list[str]:
-        """Ids of the committed segments that have no arrays file (cheap: the TOC and
-        a stat per segment)."""
-        return [
-            segment.segment_id()
-            for segment in self._index._segments()
-            if segment.doc_count_all() and not arrays_path(self.path, segment.segment_id()).exists()
-        ]
+    def merge(self, *, optimize: bool = False, policy: MergePolicy | None = None) -> int:
+        """Merge segments as the policy asks (or all of them into one, and away every
+        deleted document, with ``optimize``); each round of merges is one commit.
+        Returns how many merges ran. Call with the writer lock held."""
+        policy = policy or self.merge_policy
+        done = 0
+        for _round in range(MAX_MERGE_ROUNDS):
+            current = self._index._segments()
+            sizes = [(segment.doc_count(), segment.doc_count_all()) for segment in current]
+            if optimize:
+                needed = len(current) > 1 or any(live < total for live, total in sizes)
+                groups = [list(range(len(current)))] if needed else []
+            else:
+                groups = select_merges(sizes, policy)
+            if not groups:
+                break
+            merged = {}
+            for group in groups:
+                merged[group[0]] = self._merge_group([current[n] for n in group])
+            dropped = {n for group in groups for n in group[1:]}
 
-    def ensure_arrays(self) -> int:
-        """Save scoring arrays and columns for segments that lack them (written by
-        Whoosh merges); returns how many segments got them. Call with the writer lock
-        held."""
-        snapshot = self.snapshot()
-        made = 0
-        for (leaf, _offset), columns in zip(snapshot._leaves, snapshot._leaf_columns, strict=True):
-            segment = leaf.segment() if hasattr(leaf, "segment") else None
-            if segment is None or columns.arrays is not None:
-                continue
-            fields = {}
-            with snapshot._lock:
-                for name in SCORED_FIELDS:
-                    terms = {}
-                    for raw, _info in leaf.iter_field(name):
-                        ids, weights = drain_postings(leaf.postings(name, raw.decode("utf-8")))
-                        terms[raw] = (ids, weights)
-                    fields[name] = postings_table(terms)
-            write_segment_arrays(
-                arrays_path(self.path, segment.segment_id()),
-                fields,
-                columns.numbers,
-                columns.labels,
-            )
-            made += 1
-        if made:
-            self._columns.clear()
+            def replace(writer: Any, segments: list[Any], merged=merged, dropped=dropped) -> list:
+                # Same order as before: a merged segment takes its first source's place.
+                out = []
+                for number, segment in enumerate(segments):
+                    if number in merged:
+                        if merged[number] is not None:
+                            out.append(merged[number])
+                    elif number not in dropped:
+                        out.append(segment)
+                return out
+
+            writer = self._segment_writer()
+            writer.commit(mergetype=replace)
+            done += len(groups)
+            if optimize:
+                break
+        if done:
             self._snapshot = None
-        return made
+        return done
+
+    def _segment_writer(self) -> Any:
+        from whoosh.writing import SegmentWriter
+
+        return SegmentWriter(self._index, _lk=False, limitmb=64, codec=_codec(), compound=False)
+
+    def _merge_group(self, segments: list[Any]) -> Any | None:
+        """Write one segment holding the live documents of ``segments``; None if they
+        have none."""
+        from whoosh.reading import SegmentReader
+
+        readers = [SegmentReader(self.storage, self._index.schema, s) for s in segments]
+        try:
+            sources = []
+            base = 0
+            for segment, reader in zip(segments, readers, strict=True):
+                live = np.ones(segment.doc_count_all(), dtype=bool)
+                if segment.has_deletions():
+                    live[np.fromiter(segment.deleted_docs(), np.int64)] = False
+                docmap = np.where(live, np.cumsum(live) - 1 + base, -1)
+                base += int(live.sum())
+                saved = SegmentArrays.load(arrays_path(self.path, segment.segment_id()))
+                arrays = saved or whoosh_arrays(reader, SCORED_FIELDS)
+                sources.append((reader, live, docmap, arrays))
+            if not base:
+                return None
+            writer = self._segment_writer()
+            adder = BulkAdder(writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS)
+            try:
+                for reader, live, _docmap, arrays in sources:
+                    numbers = {
+                        name: _column(arrays, reader, name, len(live)) for name in NUMBER_COLUMNS
+                    }
+                    for docnum in np.flatnonzero(live).tolist():
+                        values = {name: int(column[docnum]) for name, column in numbers.items()}
+                        adder.copy_document(reader.stored_fields(docnum), values)
+
+                def postings(file: SegmentFileWriter) -> None:
+                    for name in SCORED_FIELDS:
+                        merge_postings(
+                            file,
+                            name,
+                            [
+                                MergeSource(a.fields.get(name), docmap)
+                                for _r, _l, docmap, a in sources
+                            ],
+                        )
+
+                adder.arrays_source = postings
+                segment = writer._finalize_segment()
+            except BaseException:
+                writer.cancel()
+                raise
+            remove_temp_folders(_temp_folders(writer))
+            return segment
+        finally:
+            for reader in readers:
+                reader.close()
 
     def writer(self, timeout: float, *, bulk: bool = True) -> EngineWriter:
         return EngineWriter(self, timeout, bulk=bulk)
@@ -355,6 +409,14 @@ class Engine:
 
     def segment_count(self) -> int:
         return len(self.snapshot()._leaves)
+
+
+def _column(arrays: SegmentArrays, reader: Any, name: str, count: int) -> np.ndarray:
+    """A number column of a segment: saved with its postings, else Whoosh's."""
+    saved = arrays.column(name)
+    if saved is not None and len(saved) == count:
+        return saved
+    return np.fromiter(reader.column_reader(name), np.uint64, count)
 
 
 def _from_unfinished_create(name: str) -> bool:
@@ -385,7 +447,7 @@ def _remove_leftovers(folder: Path) -> None:
         return  # a live writer owns the directory; its temp files are not leftovers
     try:
         # Whoosh's temporary storage folders, pool runs and compound-file temps.
-        for pattern in ("*.tmp", "*.ctmp", "*.run"):
+        for pattern in ("*.tmp", "*.ctmp", "*.run", "*.partial"):
             for leftover in folder.glob(pattern):
                 with contextlib.suppress(OSError):
                     if leftover.is_dir():

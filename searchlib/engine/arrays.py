@@ -1,18 +1,24 @@
-"""Posting arrays beside each segment: what BM25 scoring reads, without Whoosh's decoding.
+"""The segment postings file: every scored field's postings, with positions, as arrays.
 
-Whoosh stores a posting list as zlib-compressed pickled blocks, and for a positional
-field every block carries the positions too; decoding a common term costs
-milliseconds. Scoring needs only document numbers and term frequencies, so when a
-segment is written the bulk writer also saves, per scored field, every term's
-documents and frequencies as flat numpy arrays in one file (``<segment id>.slp``: a
-JSON header naming each array's type, shape and offset, then the raw arrays). Readers
-memory-map the file, so only the pages a query touches are read; a term is found by
-binary search on a 64-bit hash of its bytes and checked against the stored term.
-The file also holds the segment's per-document columns that every snapshot needs (exact
-field lengths, dates, category and source), so opening an index maps them instead of
-decoding Whoosh's columns value by value. The file is named after its segment, so
-Whoosh deletes it with the segment; a segment without one (written by a Whoosh merge)
-is read through Whoosh until ``Engine.ensure_arrays`` writes it.
+A segment's postings live once, here (``<segment id>.slp``); Whoosh keeps only the
+stored fields, the id postings and the commit. Per scored field the file holds:
+
+- ``hash`` (uint64, ascending): a 64-bit hash of each term's bytes; ``blob`` and
+  ``terms`` (offsets) the term bytes in the same order; ``lex`` the term numbers in byte
+  order (prefix expansion and vocabularies);
+- ``posts`` (offsets per term) into ``docs`` (segment document numbers, ascending per
+  term) and ``tfs`` (term frequencies, the narrowest unsigned type that holds them);
+- for positional fields, ``pstart`` (offsets per term) into ``positions``: the postings
+  of a term keep their positions one after another, ``tf`` of them each.
+
+Terms are ordered by hash, so a lookup is a binary search, and a merge can walk every
+segment's terms in one global order, a hash range at a time, with bounded memory.
+Per-document columns (exact field lengths, dates, category and source) are kept too.
+
+Layout: ``MAGIC``, the arrays (8-byte aligned), a JSON footer naming each array's type,
+shape and offset, the footer's length and ``MAGIC`` again. A footer lets a merge
+stream arrays of unknown size. Readers memory-map the file. The file is named after its
+segment, so Whoosh deletes it with the segment.
 """
 
 from __future__ import annotations
@@ -22,74 +28,56 @@ import itertools
 import json
 import mmap
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 __all__ = [
+    "FieldArrays",
     "SegmentArrays",
+    "SegmentFileWriter",
     "arrays_path",
+    "concat_ranges",
+    "field_parts",
+    "hash_terms",
     "label_codes",
-    "postings_table",
+    "narrow_unsigned",
     "term_key",
-    "write_segment_arrays",
 ]
 
 SUFFIX = ".slp"
+MAGIC = b"SLP2"
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
+FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "docs", "tfs")
 
 
 def _hash(term: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(term, digest_size=8).digest(), "little")
 
 
+def term_key(term: bytes) -> np.uint64:
+    """The hash a term is filed under in every postings file."""
+    return np.uint64(_hash(term))
+
+
+def hash_terms(terms: list[bytes]) -> np.ndarray:
+    return np.fromiter(map(_hash, terms), dtype=np.uint64, count=len(terms))
+
+
 def arrays_path(folder: str | os.PathLike[str], segment_id: str) -> Path:
     return Path(folder) / f"{segment_id}{SUFFIX}"
 
 
-def write_segment_arrays(
-    path: Path,
-    fields: dict[str, tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]],
-    columns: dict[str, np.ndarray] | None = None,
-    labels: dict[str, tuple[np.ndarray, list[str]]] | None = None,
-) -> None:
-    """Save, durably, each field's postings given as ``(terms, starts, docs, tfs)``:
-    term ``i`` has documents ``docs[starts[i]:starts[i + 1]]`` (ascending) and term
-    frequencies ``tfs[...]`` at the same places; terms in any order. ``columns`` are
-    numeric per-document values, ``labels`` per-document strings as ``label_codes``
-    gives them."""
-    arrays: dict[str, np.ndarray] = {}
-    for name, values in (columns or {}).items():
-        arrays[f"{COLUMN}{name}"] = np.asarray(values)
-    for name, (codes, strings) in (labels or {}).items():
-        encoded = [v.encode("utf-8") for v in strings]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(v) for v in encoded], out=offsets[1:])
-        arrays[f"{COLUMN}{name}.codes"] = np.asarray(codes, dtype=np.int32)
-        arrays[f"{COLUMN}{name}.blob"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        arrays[f"{COLUMN}{name}.offsets"] = offsets
-    for name, (terms, starts, docs, tfs) in fields.items():
-        starts = np.asarray(starts, dtype=np.int64)
-        hashes = np.fromiter(map(_hash, terms), dtype=np.uint64, count=len(terms))
-        order = np.argsort(hashes, kind="stable")
-        counts = np.diff(starts)[order]
-        post_offsets = np.zeros(len(terms) + 1, dtype=np.int64)
-        np.cumsum(counts, out=post_offsets[1:])
-        # Gather every term's postings into hash order in one step.
-        gather = np.arange(int(post_offsets[-1]), dtype=np.int64) + np.repeat(
-            starts[:-1][order] - post_offsets[:-1], counts
-        )
-        ordered_terms = [terms[i] for i in order.tolist()]
-        term_offsets = np.zeros(len(terms) + 1, dtype=np.int64)
-        np.cumsum([len(term) for term in ordered_terms], out=term_offsets[1:])
-        arrays[f"{name}.hash"] = hashes[order]
-        arrays[f"{name}.blob"] = np.frombuffer(b"".join(ordered_terms), dtype=np.uint8)
-        arrays[f"{name}.terms"] = term_offsets
-        arrays[f"{name}.posts"] = post_offsets
-        arrays[f"{name}.docs"] = np.asarray(docs, dtype=np.int32)[gather]
-        arrays[f"{name}.tfs"] = np.asarray(tfs, dtype=np.float32)[gather]
-    _write_arrays(path, arrays)
+def narrow_unsigned(values: np.ndarray) -> np.ndarray:
+    """``values`` (non-negative integers) in the narrowest of uint8/16/32."""
+    top = int(values.max(initial=0))
+    for kind in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(kind).max:
+            return values.astype(kind, copy=False)
+    raise ValueError(f"value {top} is too large for a postings array")
 
 
 def label_codes(values: Iterable[str | None], count: int) -> tuple[np.ndarray, list[str]]:
@@ -101,53 +89,152 @@ def label_codes(values: Iterable[str | None], count: int) -> tuple[np.ndarray, l
     return codes, list(table)
 
 
-def postings_table(
-    terms: dict[bytes, tuple[list[int], list[float]]],
-) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
-    """``term -> (docnums, tfs)`` as the ``(terms, starts, docs, tfs)`` table that
-    ``write_segment_arrays`` takes."""
-    keys = list(terms)
-    starts = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum([len(terms[key][0]) for key in keys], out=starts[1:])
-    total = int(starts[-1])
-    docs = np.fromiter((d for key in keys for d in terms[key][0]), dtype=np.int64, count=total)
-    tfs = np.fromiter((f for key in keys for f in terms[key][1]), dtype=np.float32, count=total)
-    return keys, starts, docs, tfs
+class SegmentFileWriter:
+    """Writes a postings file array by array; ``close`` adds the footer and publishes
+    it durably under its final name (until then it is ``<name>.partial``)."""
 
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._temp = path.with_name(path.name + ".partial")
+        self._handle: BinaryIO = open(self._temp, "wb")  # noqa: SIM115 - closed in close()
+        self._handle.write(MAGIC + b"\0" * 4)
+        self._entries: dict[str, dict] = {}
 
-MAGIC = b"SLP1"
+    def _pad(self) -> None:
+        self._handle.write(b"\0" * (-self._handle.tell() % 8))
 
-
-def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """One file: MAGIC, header length, JSON header, then 8-byte aligned raw arrays."""
-    entries, offset = {}, 0
-    for name, array in arrays.items():
+    def add(self, name: str, array: np.ndarray) -> None:
         array = np.ascontiguousarray(array)
-        entries[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
-        offset += (array.nbytes + 7) // 8 * 8
-    header = json.dumps(entries).encode()
-    start = (len(MAGIC) + 8 + len(header) + 7) // 8 * 8
-    temp = path.with_name(path.name + ".partial")
-    with open(temp, "wb") as handle:
-        handle.write(MAGIC + len(header).to_bytes(8, "little") + header)
-        handle.write(b"\0" * (start - handle.tell()))
-        for array in arrays.values():
-            data = np.ascontiguousarray(array).tobytes()
-            handle.write(data + b"\0" * ((len(data) + 7) // 8 * 8 - len(data)))
+        self._entries[name] = {
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "offset": self._handle.tell(),
+        }
+        self._handle.write(array.tobytes())
+        self._pad()
+
+    def add_spilled(self, name: str, dtype: np.dtype, count: int, source: Path) -> None:
+        """An array whose ``count`` items of ``dtype`` were written raw to ``source``."""
+        self._entries[name] = {
+            "dtype": np.dtype(dtype).str,
+            "shape": [count],
+            "offset": self._handle.tell(),
+        }
+        with open(source, "rb") as spilled:
+            shutil.copyfileobj(spilled, self._handle, 1 << 22)
+        self._pad()
+
+    def add_columns(
+        self,
+        numbers: dict[str, np.ndarray] | None,
+        labels: dict[str, tuple[np.ndarray, list[str]]] | None,
+    ) -> None:
+        for name, values in (numbers or {}).items():
+            self.add(f"{COLUMN}{name}", np.asarray(values))
+        for name, (codes, strings) in (labels or {}).items():
+            encoded = [v.encode("utf-8") for v in strings]
+            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum([len(v) for v in encoded], out=offsets[1:])
+            self.add(f"{COLUMN}{name}.codes", np.asarray(codes, dtype=np.int32))
+            self.add(f"{COLUMN}{name}.blob", np.frombuffer(b"".join(encoded), dtype=np.uint8))
+            self.add(f"{COLUMN}{name}.offsets", offsets)
+
+    def add_field(
+        self,
+        name: str,
+        terms: list[bytes],
+        starts: np.ndarray,
+        docs: np.ndarray,
+        tfs: np.ndarray,
+        positions: np.ndarray | None = None,
+    ) -> None:
+        """One field's postings in memory (see ``field_parts``)."""
+        for part, array in field_parts(terms, starts, docs, tfs, positions).items():
+            self.add(f"{name}.{part}", array)
+
+    def close(self) -> None:
+        footer = json.dumps(self._entries).encode()
+        handle = self._handle
+        handle.write(footer + len(footer).to_bytes(8, "little") + MAGIC)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temp, path)
+        handle.close()
+        os.replace(self._temp, self.path)
+
+    def abort(self) -> None:
+        self._handle.close()
+        self._temp.unlink(missing_ok=True)
+
+
+def field_parts(
+    terms: list[bytes],
+    starts: np.ndarray,
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    positions: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """A field's arrays from its postings: term ``i`` owns ``docs[starts[i]:starts[i+1]]``
+    (ascending) and their ``tfs``; ``positions``, if given, ``tf`` per posting in
+    posting order. Terms in any order, each with at least one posting."""
+    starts = np.asarray(starts, dtype=np.int64)
+    hashes = hash_terms(terms)
+    order = np.lexsort((np.arange(len(terms)), hashes))
+    counts = np.diff(starts)[order]
+    posts = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(counts, out=posts[1:])
+    gather = concat_ranges(starts[:-1][order], counts)
+    tfs = np.asarray(tfs)
+    ordered_tfs = narrow_unsigned(tfs[gather])
+    parts = term_parts([terms[i] for i in order.tolist()], hashes[order])
+    parts["posts"] = posts
+    parts["docs"] = np.asarray(docs, dtype=np.int32)[gather]
+    parts["tfs"] = ordered_tfs
+    if positions is not None:
+        # Each posting's positions, in the new posting order.
+        tf64 = tfs.astype(np.int64)
+        first = np.zeros(len(tf64) + 1, dtype=np.int64)
+        np.cumsum(tf64, out=first[1:])
+        moved = concat_ranges(first[:-1][gather], tf64[gather])
+        cumulative = np.zeros(len(ordered_tfs) + 1, dtype=np.int64)
+        np.cumsum(ordered_tfs, out=cumulative[1:])
+        parts["pstart"] = cumulative[posts]
+        parts["positions"] = narrow_unsigned(np.asarray(positions, dtype=np.int64)[moved])
+    return parts
+
+
+def term_parts(terms: list[bytes], hashes: np.ndarray) -> dict[str, np.ndarray]:
+    """A field's term table, ``terms`` already in hash order."""
+    offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum([len(term) for term in terms], out=offsets[1:])
+    lex = sorted(range(len(terms)), key=terms.__getitem__)
+    return {
+        "hash": np.asarray(hashes, dtype=np.uint64),
+        "blob": np.frombuffer(b"".join(terms), dtype=np.uint8),
+        "terms": offsets,
+        "lex": np.asarray(lex, dtype=np.int32),
+    }
+
+
+def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The concatenation of ``range(s, s + c)`` for each start and count."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.arange(total, dtype=np.int64) + np.repeat(
+        np.asarray(starts) - (ends - counts), counts
+    )
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as handle:
-        if handle.read(len(MAGIC)) != MAGIC:
-            raise ValueError(f"{path} is not a searchlib arrays file")
-        size = int.from_bytes(handle.read(8), "little")
-        entries = json.loads(handle.read(size))
-    start = (len(MAGIC) + 8 + size + 7) // 8 * 8
-    with open(path, "rb") as handle:
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    size = len(mapped)
+    if size < 20 or mapped[:4] != MAGIC or mapped[-4:] != MAGIC:
+        raise ValueError(f"{path} is not a searchlib postings file")
+    footer_size = int.from_bytes(mapped[-12:-4], "little")
+    entries = json.loads(mapped[size - 12 - footer_size : size - 12])
     arrays = {}
     for name, entry in entries.items():
         count = 1
@@ -155,23 +242,115 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             count *= extent
         # Plain arrays over the map (np.memmap's Python-level indexing is slow).
         arrays[name] = np.frombuffer(
-            mapped, dtype=np.dtype(entry["dtype"]), count=count, offset=start + entry["offset"]
+            mapped, dtype=np.dtype(entry["dtype"]), count=count, offset=entry["offset"]
         )
     return arrays
 
 
-class SegmentArrays:
-    """Read side of one segment's ``.slp`` file (memory-mapped where possible)."""
+class FieldArrays:
+    """One field's postings in a segment: the arrays ``SegmentFileWriter`` describes."""
 
-    def __init__(self, path: Path) -> None:
-        data = _read_arrays(path)
+    def __init__(self, parts: dict[str, np.ndarray]) -> None:
+        self.hash = parts["hash"]
+        self.blob = parts["blob"]
+        self.term_offsets = parts["terms"]
+        self.lex = parts["lex"]
+        self.posts = parts["posts"]
+        self.docs = parts["docs"]
+        self.tfs = parts["tfs"]
+        self.pstart = parts.get("pstart")
+        self.positions = parts.get("positions")
+
+    def __len__(self) -> int:
+        return len(self.hash)
+
+    def term(self, index: int) -> bytes:
+        start, end = self.term_offsets[index : index + 2].tolist()
+        return self.blob[start:end].tobytes()
+
+    def find(self, term: bytes, key: np.uint64) -> int:
+        """The term number of ``term``, or -1."""
+        index = int(self.hash.searchsorted(key))
+        while index < len(self.hash) and self.hash[index] == key:
+            if self.term(index) == term:
+                return index
+            index += 1
+        return -1
+
+    def postings(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        low, high = self.posts[index : index + 2].tolist()
+        return self.docs[low:high], self.tfs[low:high]
+
+    def positions_of(self, index: int, docs: np.ndarray) -> dict[int, np.ndarray]:
+        """Positions of term ``index`` in each of ``docs`` (segment numbers) that has it."""
+        if self.positions is None:
+            return {}
+        low, high = self.posts[index : index + 2].tolist()
+        term_docs = self.docs[low:high]
+        counts = self.tfs[low:high].astype(np.int64)
+        first = int(self.pstart[index]) + np.concatenate(([0], np.cumsum(counts)))
+        at = np.searchsorted(term_docs, docs)
+        found: dict[int, np.ndarray] = {}
+        for doc, where in zip(np.asarray(docs).tolist(), at.tolist(), strict=True):
+            if where < len(term_docs) and term_docs[where] == doc:
+                found[doc] = self.positions[first[where] : first[where + 1]]
+        return found
+
+    def terms_with_prefix(self, prefix: bytes) -> list[tuple[bytes, int]]:
+        """``(term, document frequency)`` of every term starting with ``prefix``."""
+        lex = self.lex
+        low = _bisect(self, lex, prefix)
+        found = []
+        for index in lex[low:].tolist():
+            term = self.term(index)
+            if not term.startswith(prefix):
+                break
+            found.append((term, int(self.posts[index + 1] - self.posts[index])))
+        return found
+
+    def vocabulary(self) -> dict[bytes, int]:
+        """Every term with its document frequency."""
+        blob = self.blob.tobytes()
+        offsets = self.term_offsets.tolist()
+        frequencies = np.diff(self.posts).tolist()
+        return {
+            blob[a:b]: df
+            for (a, b), df in zip(itertools.pairwise(offsets), frequencies, strict=True)
+        }
+
+
+def _bisect(field: FieldArrays, lex: np.ndarray, prefix: bytes) -> int:
+    low, high = 0, len(lex)
+    while low < high:
+        middle = (low + high) // 2
+        if field.term(int(lex[middle])) < prefix:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+class SegmentArrays:
+    """Read side of one segment's postings file (memory-mapped)."""
+
+    def __init__(self, data: dict[str, np.ndarray]) -> None:
         self._data = data
-        self._fields: dict[str, tuple] = {}
+        self.fields: dict[str, FieldArrays] = {}
         names = {key.removesuffix(".hash") for key in data if key.endswith(".hash")}
         for name in names:
-            self._fields[name] = tuple(
-                data[f"{name}.{part}"] for part in ("hash", "blob", "terms", "posts", "docs", "tfs")
-            )
+            parts = {part: data[f"{name}.{part}"] for part in FIELD_PARTS}
+            for part in ("pstart", "positions"):
+                if f"{name}.{part}" in data:
+                    parts[part] = data[f"{name}.{part}"]
+            self.fields[name] = FieldArrays(parts)
+
+    @classmethod
+    def load(cls, path: Path) -> SegmentArrays | None:
+        """The arrays at ``path``, or None when missing or unreadable."""
+        try:
+            return cls(_read_arrays(path))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def column(self, name: str) -> np.ndarray | None:
         """A numeric per-document column saved with the segment, if it was."""
@@ -189,39 +368,20 @@ class SegmentArrays:
         except UnicodeDecodeError:
             return None
         if len(codes) and not -1 <= int(codes.min()) <= int(codes.max()) < len(strings):
-            return None  # damaged: the caller reads Whoosh's column instead
+            return None  # damaged
         return codes, strings
 
-    @classmethod
-    def load(cls, path: Path) -> SegmentArrays | None:
-        """The arrays at ``path``, or None when missing or unreadable (Whoosh is used)."""
-        try:
-            return cls(path)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
     def has_field(self, field: str) -> bool:
-        return field in self._fields
+        return field in self.fields
 
     def postings(
         self, field: str, term: str | bytes, key: np.uint64 | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Local doc numbers and frequencies of ``term``; None if it is not there.
+        """Segment doc numbers and frequencies of ``term``; None if it is not there.
         ``key`` (``term_key``) saves hashing the term again for every segment."""
-        hashes, blob, term_offsets, post_offsets, docs, tfs = self._fields[field]
+        arrays = self.fields.get(field)
+        if arrays is None:
+            return None
         wanted = term.encode("utf-8") if isinstance(term, str) else term
-        if key is None:
-            key = term_key(wanted)
-        index = int(hashes.searchsorted(key))
-        while index < len(hashes) and hashes[index] == key:
-            start, end = term_offsets[index : index + 2].tolist()
-            if blob[start:end].tobytes() == wanted:
-                low, high = post_offsets[index : index + 2].tolist()
-                return docs[low:high], tfs[low:high]
-            index += 1
-        return None
-
-
-def term_key(term: bytes) -> np.uint64:
-    """The hash a term is filed under in every arrays file."""
-    return np.uint64(_hash(term))
+        index = arrays.find(wanted, term_key(wanted) if key is None else key)
+        return None if index < 0 else arrays.postings(index)

@@ -1,33 +1,33 @@
-"""Fast adding of documents to a Whoosh segment, through Whoosh's own codec.
+"""Adding documents to a segment: stored fields through Whoosh, postings to our file.
 
-Whoosh's ``add_document`` analyzes every field again, pushes each posting through a
-sorting pool (temporary run files, a merge sort) and, when it writes the postings,
-looks up every posting's field length in the lossy length column. ``BulkAdder`` writes
-each document's stored fields and columns straight to the codec's per-document writer,
-collects the postings from the analysis already made (``engine.postings``), and at
-commit writes each field's postings at once in W3's format. When the segment holds
-only new documents, its scoring arrays and per-document columns are saved beside it
-(``engine.arrays``). Postings of segments that Whoosh merges in the same commit still
-come through its pool and are merged in order. The segment written is one Whoosh
-reads like its own: same files, same postings.
+Whoosh's ``add_document`` analyzes every field again and pushes each posting through a
+sorting pool. ``BulkAdder`` writes each document's stored fields and columns straight
+to the codec's per-document writer, and collects the postings from the analysis
+already made: the scored text fields' postings (with positions) go to the segment's
+postings file (``engine.arrays``), the only place they are kept; the id and label
+fields' postings are written in Whoosh's W3 format (``engine.postings``), so Whoosh
+finds documents by id. A merge (``engine.merge``) copies stored documents with
+``copy_document`` and writes the merged postings file itself.
 """
 
 from __future__ import annotations
 
-import heapq
+from collections.abc import Callable
 from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
 from whoosh.formats import Frequency, Positions
-from whoosh.system import pack_uint
 
 from searchlib.analysis import AnalyzedText
-from searchlib.engine.arrays import arrays_path, label_codes, write_segment_arrays
-from searchlib.engine.postings import FieldPostings, write_postings
+from searchlib.engine.arrays import SegmentFileWriter, arrays_path, label_codes
+from searchlib.engine.postings import FieldPostings, ScoredPostings, write_postings
+from searchlib.errors import SearchlibError
 
 __all__ = ["BulkAdder"]
+
+# Writes a merged segment's postings and columns into its postings file.
+ArraysSource = Callable[[SegmentFileWriter], None]
 
 
 class BulkAdder:
@@ -41,43 +41,39 @@ class BulkAdder:
         label_columns: tuple[str, ...] = (),
     ) -> None:
         """``scored_fields``' postings, ``number_columns`` and ``label_columns`` (per
-        document) are also saved as arrays beside the segment (``engine.arrays``)."""
+        document) are saved in the segment's postings file (``engine.arrays``)."""
         self._writer = segment_writer
         self._scored = scored_fields
         self._schema = segment_writer.schema
         self._postings: dict[str, FieldPostings] = {}
+        self._scored_postings = {
+            name: ScoredPostings(type(self._schema[name].format) is Positions)
+            for name in scored_fields
+        }
         self._numbers: dict[str, list[int | None]] = {name: [] for name in number_columns}
         self._labels: dict[str, list[str | None]] = {name: [] for name in label_columns}
+        # Set by a merge: it writes the postings file's contents itself.
+        self.arrays_source: ArraysSource | None = None
         segment_writer._flush_segment = self._flush_segment
 
     # -- documents -----------------------------------------------------------------
 
     def _add_postings(self, name: str, field: Any, docnum: int, value: Any) -> int:
         """Collect one field's postings of a document; returns the field length."""
+        scored = self._scored_postings.get(name)
+        if scored is not None:
+            if not (
+                isinstance(value, AnalyzedText) and type(field.format) in (Positions, Frequency)
+            ):
+                raise SearchlibError(f"field {name!r} takes analyzed text, not {value!r:.40}")
+            norm_form = getattr(field.analyzer, "form", "term") == "norm"
+            found = value.norms if norm_form else value.terms
+            scored.add(docnum, found)
+            return sum(map(len, found.values())) if field.scorable else 0
         postings = self._postings.get(name)
         if postings is None:
             postings = self._postings[name] = FieldPostings()
-        format_ = field.format
-        if isinstance(value, AnalyzedText) and type(format_) in (Positions, Frequency):
-            norm_form = getattr(field.analyzer, "form", "term") == "norm"
-            found = value.norms if norm_form else value.terms
-            frequencies = list(map(len, found.values()))
-            length = sum(frequencies)
-            boost = float(format_.field_boost)
-            weights = frequencies if boost == 1.0 else [n * boost for n in frequencies]
-            if type(format_) is Positions:
-                # Most words occur once: their encodings come from a cache, in C.
-                lists = list(found.values())
-                values = list(map(_SINGLE_POSITIONS.__getitem__, map(_first, lists)))
-                if length > len(frequencies):  # some words occur more than once
-                    for at, count in enumerate(frequencies):
-                        if count > 1:
-                            values[at] = _POSITIONS.encode(lists[at])
-            else:
-                values = list(map(pack_uint, frequencies))
-            postings.add(docnum, found, weights, values, length)
-            return length if field.scorable else 0
-        # Any other field or format: Whoosh's own analysis of the value.
+        # Id and label fields: Whoosh's own analysis of the value.
         items = list(field.index(value))
         length = sum(item[1] for item in items) if field.scorable else 0
         postings.add(
@@ -115,102 +111,83 @@ class BulkAdder:
             self._forget(docnum)
             raise
         perdoc.finish_doc()
+        self._add_row(row)
+
+    def copy_document(self, stored: dict[str, Any], numbers: dict[str, int]) -> None:
+        """Add a document of another segment: its stored fields and its number
+        columns, without postings for the scored fields (a merge writes those)."""
+        writer = self._writer
+        schema = self._schema
+        perdoc = writer.perdocwriter
+        docnum = writer.docnum
+        perdoc.start_doc(docnum)
+        row: dict[str, Any] = {}
+        values = {**numbers, **stored}
+        for name in sorted(values):
+            value = values[name]
+            if value is None or name not in schema:
+                continue
+            field = schema[name]
+            length = 0
+            if field.indexed and name not in self._scored_postings:
+                length = self._add_postings(name, field, docnum, value)
+            perdoc.add_field(name, field, value if field.stored else None, length)
+            column = field.column_type
+            if column is not None:
+                perdoc.add_column_value(name, column, field.to_column_value(value))
+                row[name] = value
+        perdoc.finish_doc()
+        self._add_row(row)
+
+    def _add_row(self, row: dict[str, Any]) -> None:
         for columns in (self._numbers, self._labels):
             for name, values in columns.items():
                 values.append(row.get(name))
-        writer._added = True
-        writer.docnum += 1
+        self._writer._added = True
+        self._writer.docnum += 1
 
     def _forget(self, docnum: int) -> None:
         """Drop the postings a failed document had already added."""
-        for postings in self._postings.values():
+        for postings in chain(self._postings.values(), self._scored_postings.values()):
             postings.drop_document(docnum)
 
     # -- commit ----------------------------------------------------------------------
 
     def _flush_segment(self) -> None:
-        """Replaces ``SegmentWriter._flush_segment``: write every posting of the segment."""
+        """Replaces ``SegmentWriter._flush_segment``: write the segment's postings."""
         writer = self._writer
         writer.perdocwriter.close()
-        pooled = iter(writer.pool.iter_postings())
-        first = next(pooled, None)
-        ours = {name: self._postings[name].sort() for name in sorted(self._postings)}
+        if next(iter(writer.pool.iter_postings()), None) is not None:
+            # Whoosh merges never run on our writers (engine.merge does the merging).
+            raise SearchlibError("a bulk segment writer was given pooled postings")
+        for name in sorted(self._postings):
+            write_postings(
+                writer.fieldwriter, name, self._schema[name], self._postings[name].sort()
+            )
         self._postings.clear()
-        if first is None:
-            for name, postings in ours.items():
-                write_postings(writer.fieldwriter, name, self._schema[name], postings)
-            if self._scored:
-                # Every posting of the segment is ours: save the scoring arrays too,
-                # once Whoosh has packed the segment's files (else it packs ours).
-                arrays = {
-                    name: (p.terms, p.starts, p.docs, p.weights)
-                    for name, p in ours.items()
-                    if name in self._scored
-                }
-                numbers = {
-                    name: np.array([v or 0 for v in values], dtype=np.uint64)
-                    for name, values in self._numbers.items()
-                }
-                labels = {
-                    name: label_codes(values, len(values)) for name, values in self._labels.items()
-                }
-                assemble = writer._assemble_segment
-
-                def assemble_then_save() -> None:
-                    assemble()
-                    segment_id = writer.get_segment().segment_id()
-                    path = arrays_path(writer.storage.folder, segment_id)
-                    write_segment_arrays(path, arrays, numbers, labels)
-
-                writer._assemble_segment = assemble_then_save
-        else:
-            # Postings Whoosh pooled (segments it merges) carry no field length.
-            reader = writer.per_document_reader() if writer.codec.length_stats else None
-            length = reader.doc_field_length if reader else (lambda docnum, name: 0)
-
-            def theirs():
-                for fieldname, term, docnum, weight, value in (first, *pooled):
-                    yield (fieldname, term, docnum, weight, value or b"", length(docnum, fieldname))
-
-            mine = chain.from_iterable(p.iter_postings(name) for name, p in ours.items())
-            merged = heapq.merge(mine, theirs(), key=lambda p: (p[0], p[1], p[2]))
-            self._write_items(writer.fieldwriter, merged)
-            if reader is not None:
-                reader.close()
         writer.fieldwriter.close()
+        numbers = {
+            name: np.array([v or 0 for v in values], dtype=np.uint64)
+            for name, values in self._numbers.items()
+        }
+        labels = {name: label_codes(values, len(values)) for name, values in self._labels.items()}
+        assemble = writer._assemble_segment
 
-    def _write_items(self, fieldwriter: Any, items: Any) -> None:
-        last_field = last_term = None
-        for fieldname, term, docnum, weight, value, length in items:
-            if fieldname != last_field:
-                if last_term is not None:
-                    fieldwriter.finish_term()
-                if last_field is not None:
-                    fieldwriter.finish_field()
-                fieldwriter.start_field(fieldname, self._schema[fieldname])
-                last_field, last_term = fieldname, None
-            if term != last_term:
-                if last_term is not None:
-                    fieldwriter.finish_term()
-                fieldwriter.start_term(term)
-                last_term = term
-            fieldwriter.add(docnum, weight, value, length)
-        if last_term is not None:
-            fieldwriter.finish_term()
-        if last_field is not None:
-            fieldwriter.finish_field()
+        def assemble_then_save() -> None:
+            # After Whoosh has packed the segment's files (else it would pack ours).
+            assemble()
+            segment_id = writer.get_segment().segment_id()
+            arrays = SegmentFileWriter(arrays_path(writer.storage.folder, segment_id))
+            try:
+                arrays.add_columns(numbers, labels)
+                if self.arrays_source is not None:
+                    self.arrays_source(arrays)
+                else:
+                    for name, postings in self._scored_postings.items():
+                        postings.write(arrays, name)
+            except BaseException:
+                arrays.abort()
+                raise
+            arrays.close()
 
-
-_POSITIONS = Positions()
-_first = itemgetter(0)
-
-
-class _SinglePositions(dict):
-    """Whoosh's encoding of a one-position list, by position, made on first use."""
-
-    def __missing__(self, position: int) -> bytes:
-        encoded = self[position] = _POSITIONS.encode([position])
-        return encoded
-
-
-_SINGLE_POSITIONS = _SinglePositions()
+        writer._assemble_segment = assemble_then_save

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 # Bump when the schema or the meaning of stored data changes; old indexes must rebuild.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")

@@ -1,13 +1,16 @@
 """One committed state of the index, seen as arrays and postings by the query layer.
 
-A ``Snapshot`` wraps a Whoosh searcher and exposes what BM25 scoring needs as numpy
-arrays over global document numbers: posting ids and term frequencies, exact field
-lengths, live documents, category/source codes and publication timestamps. Per-segment
-columns are cached across snapshots (segments are immutable; only their deletions
-change), so a refresh after a small commit reads only the new segment.
+A ``Snapshot`` wraps a Whoosh searcher (stored fields, ids, deletions) and each
+segment's postings file (``engine.arrays``), and exposes what queries need as numpy
+arrays over global document numbers: posting ids, term frequencies and positions,
+vocabularies, exact field lengths, live documents, category/source codes and
+publication timestamps. Per-segment data are cached across snapshots (segments are
+immutable; only their deletions change), so a refresh after a small commit reads only
+the new segment. A segment without a postings file (written by Whoosh's own writer) is
+read through Whoosh once, into the same arrays.
 
 Whoosh file objects are not safe to share between threads, so every call into Whoosh
-holds the snapshot's lock; the arrays it returns are immutable and lock-free.
+holds the snapshot's lock; the postings arrays are immutable and lock-free.
 """
 
 from __future__ import annotations
@@ -19,10 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import extract
 
-from searchlib.engine.arrays import SegmentArrays, arrays_path, label_codes, term_key
+from searchlib.engine.arrays import (
+    SegmentArrays,
+    arrays_path,
+    field_parts,
+    label_codes,
+    term_key,
+)
 from searchlib.engine.schema import (
     DATE_OFFSET,
+    EXACT,
     LABEL_COLUMNS,
     LENGTH_FIELD,
     MISSING_DATE,
@@ -30,7 +42,10 @@ from searchlib.engine.schema import (
     TEXT_FIELDS,
 )
 
-__all__ = ["Snapshot", "drain_postings"]
+__all__ = ["SCORED_FIELDS", "Snapshot", "drain_postings", "whoosh_arrays"]
+
+# The fields whose postings live in the segments' postings files.
+SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
 
 _POSTINGS_CACHE = 4096  # distinct (field, term) posting arrays kept per snapshot
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
@@ -38,25 +53,57 @@ _EMPTY_TF = np.zeros(0, dtype=np.float64)
 
 
 def drain_postings(matcher: Any) -> tuple[list[int], list[float]]:
-    """All ids and weights (term frequencies) of a Whoosh matcher, block by block."""
+    """All ids and weights (term frequencies) of a Whoosh matcher."""
     ids: list[int] = []
     weights: list[float] = []
-    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
-        # W3 leaf matcher: decode whole blocks instead of calling Python per posting.
-        while matcher.is_active():
-            if matcher._ids is None:
-                matcher._read_ids()
-            if matcher._weights is None:
-                matcher._read_weights()
-            ids.extend(matcher._ids[matcher._i :])
-            weights.extend(matcher._weights[matcher._i :])
-            matcher._next_block()
-        return ids, weights
     while matcher.is_active():
         ids.append(matcher.id())
         weights.append(matcher.weight())
         matcher.next()
     return ids, weights
+
+
+def whoosh_arrays(reader: Any, fields: Iterable[str]) -> SegmentArrays:
+    """A segment's postings read through Whoosh into the arrays of a postings file
+    (for segments Whoosh's own writer made; slow, but only the test reference does)."""
+    data: dict[str, np.ndarray] = {}
+    for name in fields:
+        if name not in reader.schema:
+            continue
+        positional = reader.schema[name].format.supports("positions")
+        terms: list[bytes] = []
+        counts: list[int] = []
+        docs: list[int] = []
+        tfs: list[int] = []
+        positions: list[int] = []
+        for raw, _info in reader.iter_field(name):
+            matcher = reader.postings(name, raw.decode("utf-8"))
+            found = 0
+            while matcher.is_active():
+                docs.append(matcher.id())
+                if positional:
+                    where = list(matcher.value_as("positions"))
+                    tfs.append(len(where))
+                    positions.extend(where)
+                else:
+                    tfs.append(round(matcher.weight()))
+                found += 1
+                matcher.next()
+            if found:
+                terms.append(raw)
+                counts.append(found)
+        if not terms:
+            continue
+        starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        parts = field_parts(
+            terms,
+            starts,
+            np.asarray(docs, dtype=np.int64),
+            np.asarray(tfs, dtype=np.int64),
+            np.asarray(positions, dtype=np.int64) if positional else None,
+        )
+        data.update({f"{name}.{part}": array for part, array in parts.items()})
+    return SegmentArrays(data)
 
 
 def _open_all_files(leaf: Any) -> None:
@@ -68,18 +115,19 @@ def _open_all_files(leaf: Any) -> None:
 
 
 class _SegmentColumns:
-    """Columns (and scoring arrays, when saved) of one immutable segment, read once:
-    from the segment's arrays file when it has them, else decoded through Whoosh."""
+    """Postings and columns of one immutable segment, read once: from the segment's
+    postings file, else decoded through Whoosh."""
 
     def __init__(self, reader: Any, folder: Path | None) -> None:
         segment = reader.segment() if hasattr(reader, "segment") else None
-        self.arrays = (
+        saved = (
             SegmentArrays.load(arrays_path(folder, segment.segment_id()))
             if segment is not None and folder is not None
             else None
         )
+        self.saved = saved is not None
+        self.arrays: SegmentArrays = saved or whoosh_arrays(reader, SCORED_FIELDS)
         count = reader.doc_count_all()
-        saved = self.arrays
         numbers = {name: saved.column(name) for name in NUMBER_COLUMNS} if saved else {}
         if not all(column is not None and len(column) == count for column in numbers.values()):
             numbers = {}
@@ -112,6 +160,7 @@ class Snapshot:
         self.generation = generation
         self._lock = threading.RLock()
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._vocabularies: dict[tuple[str, int], dict[str, int]] = {}
         reader = searcher.reader()
         self._leaves = [
             (leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()
@@ -140,7 +189,7 @@ class Snapshot:
             columns = column_cache.get(key) if key else None
             saved_since = (
                 columns is not None
-                and columns.arrays is None
+                and not columns.saved
                 and self._folder is not None
                 and arrays_path(self._folder, key).exists()
             )
@@ -189,52 +238,47 @@ class Snapshot:
         """Global doc numbers (sorted) and term frequencies of ``term`` in ``field``,
         deleted documents included (callers mask with ``live``)."""
         key = (field, term)
-        cached = self._postings.get(key)
-        if cached is not None:
-            self._postings.move_to_end(key)
-            return cached
+        with self._lock:
+            cached = self._postings.get(key)
+            if cached is not None:
+                self._postings.move_to_end(key)
+                return cached
         id_parts, tf_parts = [], []
         wanted = term.encode("utf-8")
         hashed = term_key(wanted)
-        with self._lock:
-            for (leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
-                arrays = columns.arrays
-                if arrays is not None and arrays.has_field(field):
-                    found = arrays.postings(field, wanted, hashed)
-                    if found is not None:
-                        id_parts.append(found[0].astype(np.int64) + offset)
-                        tf_parts.append(found[1].astype(np.float64))
-                    continue
-                if (field, term) not in leaf:
-                    continue
-                ids, weights = drain_postings(leaf.postings(field, term))
-                id_parts.append(np.asarray(ids, dtype=np.int64) + offset)
-                tf_parts.append(np.asarray(weights, dtype=np.float64))
+        for (_leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
+            found = columns.arrays.postings(field, wanted, hashed)
+            if found is not None:
+                id_parts.append(found[0].astype(np.int64) + offset)
+                tf_parts.append(found[1].astype(np.float64))
         if id_parts:
             result = (np.concatenate(id_parts), np.concatenate(tf_parts))
         else:
             result = (_EMPTY_IDS, _EMPTY_TF)
-        self._postings[key] = result
-        if len(self._postings) > _POSTINGS_CACHE:
-            self._postings.popitem(last=False)
+        with self._lock:
+            self._postings[key] = result
+            if len(self._postings) > _POSTINGS_CACHE:
+                self._postings.popitem(last=False)
         return result
 
     def positions(self, field: str, term: str, docs: Iterable[int]) -> dict[int, list[int]]:
         """Token positions of ``term`` in ``field`` for each of ``docs`` that has it."""
-        wanted = sorted(int(d) for d in docs)
+        wanted = np.unique(np.fromiter(docs, dtype=np.int64))
+        encoded = term.encode("utf-8")
+        hashed = term_key(encoded)
         found: dict[int, list[int]] = {}
-        with self._lock:
-            for leaf, offset in self._leaves:
-                local = [d - offset for d in wanted if offset <= d < offset + leaf.doc_count_all()]
-                if not local or (field, term) not in leaf:
-                    continue
-                matcher = leaf.postings(field, term)
-                for doc in local:
-                    if not matcher.is_active():
-                        break
-                    matcher.skip_to(doc)
-                    if matcher.is_active() and matcher.id() == doc:
-                        found[doc + offset] = list(matcher.value_as("positions"))
+        for (leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
+            arrays = columns.arrays.fields.get(field)
+            if arrays is None:
+                continue
+            low, high = np.searchsorted(wanted, [offset, offset + leaf.doc_count_all()])
+            if low == high:
+                continue
+            index = arrays.find(encoded, hashed)
+            if index < 0:
+                continue
+            for doc, where in arrays.positions_of(index, wanted[low:high] - offset).items():
+                found[doc + offset] = where.tolist()
         return found
 
     def document_frequency(self, field: str, term: str) -> int:
@@ -246,44 +290,50 @@ class Snapshot:
 
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
         """Up to ``limit`` terms of ``field`` starting with ``prefix``, most frequent first."""
-        with self._lock:
-            reader = self.searcher.reader()
-            terms = []
-            for raw in reader.expand_prefix(field, prefix):
-                terms.append(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-                if len(terms) >= 50 * limit:
-                    break
-            ranked = sorted(terms, key=lambda t: -reader.doc_frequency(field, t))
-        return ranked[:limit]
+        counts: dict[bytes, int] = {}
+        wanted = prefix.encode("utf-8")
+        for columns in self._leaf_columns:
+            arrays = columns.arrays.fields.get(field)
+            if arrays is not None:
+                for term, frequency in arrays.terms_with_prefix(wanted):
+                    counts[term] = counts.get(term, 0) + frequency
+        ranked = sorted(counts, key=lambda t: (-counts[t], t))[:limit]
+        return [term.decode("utf-8", "replace") for term in ranked]
 
-    def terms_within(
-        self, field: str, word: str, distance: int, limit: int, prefix: int = 0
-    ) -> list[str]:
+    def terms_within(self, field: str, word: str, distance: int, limit: int) -> list[str]:
         """Terms of ``field`` within ``distance`` edits of ``word``, most frequent first."""
-        with self._lock:
-            reader = self.searcher.reader()
-            terms = list(reader.terms_within(field, word, distance, prefix=prefix))
-            ranked = sorted(terms, key=lambda t: -reader.doc_frequency(field, t))
-        return ranked[:limit]
+        vocabulary = self.term_doc_frequencies(field)
+        matches = extract(
+            word, list(vocabulary), scorer=Levenshtein.distance, score_cutoff=distance, limit=None
+        )
+        ranked = sorted(matches, key=lambda m: (-vocabulary[m[0]], m[1], m[0]))
+        return [term for term, _distance, _index in ranked[:limit]]
 
     def term_doc_frequencies(self, field: str, min_docs: int = 1) -> dict[str, int]:
         """Every term of ``field`` held by at least ``min_docs`` documents, with that count
         (deleted documents not yet merged away count), read once per snapshot."""
         key = (field, min_docs)
-        cache = self.__dict__.setdefault("_vocabularies", {})
-        if key not in cache:
-            counts: dict[str, int] = {}
-            with self._lock:
-                for raw, info in self.searcher.reader().iter_field(field):
-                    frequency = info.doc_frequency()
-                    if frequency >= min_docs:
-                        counts[raw.decode("utf-8")] = frequency
-            cache[key] = counts
-        return cache[key]
+        with self._lock:
+            cached = self._vocabularies.get(key)
+        if cached is not None:
+            return cached
+        counts: dict[bytes, int] = {}
+        for columns in self._leaf_columns:
+            arrays = columns.arrays.fields.get(field)
+            if arrays is not None:
+                for term, frequency in arrays.vocabulary().items():
+                    counts[term] = counts.get(term, 0) + frequency
+        result = {
+            term.decode("utf-8", "replace"): count
+            for term, count in counts.items()
+            if count >= min_docs
+        }
+        with self._lock:
+            self._vocabularies[key] = result
+        return result
 
     def vocabulary_size(self, field: str) -> int:
-        with self._lock:
-            return sum(1 for _ in self.searcher.reader().lexicon(field))
+        return len(self.term_doc_frequencies(field))
 
     # -- stored documents ----------------------------------------------------------
 

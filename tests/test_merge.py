@@ -1,0 +1,122 @@
+"""The merge policy and the array merge of postings, on their own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from searchlib.engine.arrays import FieldArrays, SegmentArrays, SegmentFileWriter, field_parts
+from searchlib.engine.merge import (
+    MergePolicy,
+    MergeSource,
+    _term_ids,
+    merge_postings,
+    select_merges,
+)
+
+
+def test_a_full_level_of_adjacent_segments_merges():
+    policy = MergePolicy(factor=4, floor=10)
+    assert select_merges([(5, 5)] * 3, policy) == []
+    assert select_merges([(5, 5)] * 4, policy) == [[0, 1, 2, 3]]
+    # A large segment first, then a full level of small ones.
+    assert select_merges([(1000, 1000)] + [(5, 5)] * 4, policy) == [[1, 2, 3, 4]]
+    # Sizes of one level merge once there are `factor` of them.
+    assert select_merges([(40, 40)] * 4 + [(5, 5)] * 2, policy) == [[0, 1, 2, 3]]
+
+
+def test_segments_with_many_deletions_are_rewritten():
+    policy = MergePolicy(factor=10, floor=10)
+    assert select_merges([(100, 100), (40, 100), (90, 100)], policy) == [[1]]
+
+
+def test_merge_factor_is_validated():
+    with pytest.raises(ValueError, match="at least 2"):
+        MergePolicy(factor=1)
+
+
+def test_every_document_is_merged_a_logarithmic_number_of_times():
+    policy = MergePolicy(factor=10, floor=100)
+    sizes: list[int] = []
+    copied = 0
+    for _commit in range(1000):
+        sizes.append(100)
+        while groups := select_merges([(n, n) for n in sizes], policy):
+            for group in reversed(groups):
+                merged = sum(sizes[n] for n in group)
+                copied += merged
+                sizes[group[0] : group[-1] + 1] = [merged]
+    assert sum(sizes) == 100_000
+    assert len(sizes) < 30
+    assert copied <= 3 * 100_000  # log10(1000) levels
+
+
+def test_term_numbers_follow_bytes_even_when_hashes_collide():
+    terms = [b"abc", b"abd", b"abc", b"xyz", b"abd"]
+    hashes = np.array([7, 7, 7, 9, 7], dtype=np.uint64)  # forced collisions
+    blob = np.frombuffer(b"".join(terms), dtype=np.uint8)
+    lengths = np.array([len(t) for t in terms], dtype=np.int64)
+    ids = _term_ids(hashes, blob, lengths)
+    assert ids[0] == ids[2] and ids[1] == ids[4]
+    assert len({ids[0], ids[1], ids[3]}) == 3
+    assert ids[3] == max(ids)  # hash order kept
+
+
+segment = st.dictionaries(
+    st.sampled_from(["a", "b", "bc", "kata", "rumah", "jalan", "x"]),
+    st.lists(st.integers(0, 30), min_size=1, max_size=4).map(sorted),
+    max_size=5,
+)
+
+
+def _field(docs: list[dict[str, list[int]]]) -> FieldArrays | None:
+    postings: dict[bytes, list[tuple[int, list[int]]]] = {}
+    for number, doc in enumerate(docs):
+        for term, positions in doc.items():
+            postings.setdefault(term.encode(), []).append((number, positions))
+    if not postings:
+        return None
+    terms = list(postings)
+    starts = np.cumsum([0] + [len(postings[t]) for t in terms])
+    flat = [p for t in terms for p in postings[t]]
+    parts = field_parts(
+        terms,
+        starts,
+        np.array([d for d, _ in flat]),
+        np.array([len(p) for _, p in flat]),
+        np.array([x for _, p in flat for x in p], dtype=np.int64),
+    )
+    return FieldArrays(parts)
+
+
+@given(st.lists(st.lists(segment, max_size=6), min_size=1, max_size=4), st.data())
+def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segments, data):
+    path = tmp_path_factory.mktemp("merge") / "merged.slp"
+    sources, expected, base = [], {}, 0
+    for docs in segments:
+        live = [data.draw(st.booleans()) for _ in docs]
+        docmap = np.where(live, np.cumsum(live) - 1 + base, -1) if docs else np.zeros(0, int)
+        for number, doc in enumerate(docs):
+            if live[number]:
+                for term, positions in doc.items():
+                    expected.setdefault(term.encode(), []).append((int(docmap[number]), positions))
+        base += sum(live)
+        sources.append(MergeSource(_field(docs), docmap.astype(np.int64)))
+    writer = SegmentFileWriter(path)
+    merge_postings(writer, "body", sources)
+    writer.close()
+    merged = SegmentArrays.load(path)
+    assert merged is not None
+    field = merged.fields["body"]
+    got = {}
+    for position in range(len(field)):
+        term = field.term(position)
+        docs, tfs = field.postings(position)
+        where = field.positions_of(position, docs)
+        got[term] = [(d, where[d].tolist()) for d in docs.tolist()]
+        assert tfs.tolist() == [len(where[d]) for d in docs.tolist()]
+    assert got == expected
+    assert np.all(np.diff(field.hash.astype(np.float64)) >= 0)
+    assert [field.term(int(i)) for i in field.lex] == sorted(got)
