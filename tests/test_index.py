@@ -17,6 +17,7 @@ from searchlib import (
     IndexNotFoundError,
     IndexVersionError,
 )
+from searchlib.engine.schema import FORMAT_VERSION
 
 
 def test_create_open_and_context_manager(tmp_path, articles):
@@ -201,7 +202,7 @@ def test_stats_and_check(index):
     stats = index.stats()
     assert stats["articles"] == 8
     assert stats["distinct_terms"]["body"] > 50
-    assert stats["size_bytes"] > 0 and stats["format_version"] == 1
+    assert stats["size_bytes"] > 0 and stats["format_version"] == FORMAT_VERSION
     assert index.check() == []
 
 
