@@ -16,16 +16,21 @@ The last operation on an id wins
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from searchlib.document import Article, normalize_record
+from searchlib.engine import remove_segment_files
 from searchlib.indexing import PARALLEL_MIN_DOCS, build_segments, engine_fields
 
 if TYPE_CHECKING:
     from searchlib.index import Index
 
-__all__ = ["BatchResult", "WriteBatch"]
+__all__ = ["STREAM_CHUNK", "BatchResult", "WriteBatch", "add_stream"]
+
+# Records analyzed and written per step of a streaming add (bounds its memory).
+STREAM_CHUNK = 20_000
 
 
 class BatchResult(tuple):
@@ -131,3 +136,65 @@ class WriteBatch:
             self.commit()
         else:
             self.discard()
+
+
+def add_stream(index: Index, records: Iterable[Any], chunk_size: int = STREAM_CHUNK) -> int:
+    """Add (upsert) ``records`` from any iterable in one atomic commit, with memory
+    bounded by ``chunk_size``: each chunk is validated, analyzed and written as
+    segments that stay invisible until the final commit. A bad record raises and leaves
+    the index as it was. Returns how many distinct ids were added or replaced."""
+    iterator = iter(records)
+    first = list(islice(iterator, chunk_size))
+    if len(first) < chunk_size:  # it all fits one batch
+        batch = WriteBatch(index)
+        batch.add(first)
+        return batch.commit().added
+    engine = index._engine
+    analyzer = engine.analyzer
+    with index._write_mutex:
+        writer = engine.writer(index.lock_timeout)
+        segments: list[Any] = []
+        # This call's ids -> (its uncommitted segment, document number there), so a
+        # later record with the same id replaces an earlier one.
+        placed: dict[str, tuple[Any, int]] = {}
+        try:
+            for chunk in _chunks(first, iterator, chunk_size):
+                staged: dict[str, dict[str, Any]] = {}
+                for record in chunk:
+                    doc = normalize_record(record)
+                    staged.pop(doc["id"], None)
+                    staged[doc["id"]] = doc
+                fresh = []
+                for doc_id in staged:
+                    earlier = placed.get(doc_id)
+                    if earlier is None:
+                        fresh.append(doc_id)
+                    else:
+                        earlier[0].delete_document(earlier[1])
+                writer.delete_many(fresh)  # committed documents these replace
+                docs = list(staged.values())
+                if index.workers > 1 and len(docs) >= PARALLEL_MIN_DOCS:
+                    written = build_segments(str(engine.path), docs, index.workers, analyzer)
+                else:
+                    written = [engine.write_segment(engine_fields(analyzer, d) for d in docs)]
+                at = 0
+                for segment in written:
+                    for local in range(segment.doc_count_all()):
+                        placed[docs[at]["id"]] = (segment, local)
+                        at += 1
+                segments.extend(written)
+        except BaseException:
+            writer.cancel()
+            for segment in segments:
+                remove_segment_files(engine.path, segment)
+            raise
+        writer.commit(segments=segments)
+    index._save_stems()
+    return len(placed)
+
+
+def _chunks(first: list[Any], rest: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk = first
+    while chunk:
+        yield chunk
+        chunk = list(islice(rest, size))

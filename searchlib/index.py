@@ -23,7 +23,7 @@ from typing import Any
 
 from searchlib.analysis import Analyzer, Token
 from searchlib.analysis.stemmer import stem_cache_size
-from searchlib.batch import WriteBatch
+from searchlib.batch import WriteBatch, add_stream
 from searchlib.dates import parse_datetime, period
 from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine
@@ -139,12 +139,15 @@ class Index:
     def add(self, docs: Record | Iterable[Record]) -> int:
         """Add or replace (by ``id``) articles in one atomic commit; returns how many.
 
-        Every record is validated before anything is written: a bad one raises
+        ``docs`` is a record or any iterable of records, generators included: it is
+        streamed, so memory stays bounded whatever its length. A bad record raises
         ``DocumentError`` naming it and the field, and the index is left unchanged.
         """
-        batch = WriteBatch(self)
-        batch.add(docs)
-        return batch.commit().added
+        if isinstance(docs, (Mapping, Article)):
+            docs = [docs]
+        if isinstance(docs, (str, bytes)):
+            raise TypeError("add() takes a record or an iterable of records, not a string")
+        return add_stream(self, docs)
 
     def delete(self, ids: str | Iterable[str]) -> int:
         """Delete articles by id in one commit; returns how many existed."""

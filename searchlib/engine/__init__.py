@@ -48,6 +48,7 @@ __all__ = [
     "Engine",
     "EngineWriter",
     "Snapshot",
+    "remove_segment_files",
 ]
 
 MARKER = "searchlib.json"
@@ -432,6 +433,13 @@ def _temp_folders(segment_writer: Any) -> list[str]:
     if columns is not None:
         folders.append(columns._tempstorage.folder)
     return folders
+
+
+def remove_segment_files(folder: Path, segment: Any) -> None:
+    """Delete the files of a segment that was written but never committed."""
+    for path in Path(folder).glob(f"{segment.segment_id()}.*"):
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def remove_temp_folders(folders: list[str]) -> None:
