@@ -24,6 +24,8 @@ import sqlite3
 import statistics
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,6 +35,20 @@ from make_corpus import generate
 
 WORD = re.compile(r"\w+")
 QUERIES = 200
+QUERY_SOURCE = 100_000
+
+
+class Counted:
+    """An iterable that counts what was taken from it."""
+
+    def __init__(self, items: Iterable[dict]) -> None:
+        self._items = iter(items)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[dict]:
+        for item in self._items:
+            self.count += 1
+            yield item
 
 
 def corpus(path: str, n: int) -> list[dict]:
@@ -40,6 +56,27 @@ def corpus(path: str, n: int) -> list[dict]:
     if n and n != len(articles):
         articles = generate(articles, n) if n > len(articles) else articles[:n]
     return articles
+
+
+def stream(path: str, n: int) -> Iterator[dict]:
+    """The corpus one article at a time, read lazily from a JSON Lines file that holds
+    at least ``n`` articles (so building measures the indexer, not the corpus held in
+    memory); anything else is loaded (and resampled) first."""
+    file = Path(path)
+    if not (file.is_file() and file.suffix == ".jsonl" and n and _holds(file, n)):
+        yield from corpus(path, n)
+        return
+    with open(file, encoding="utf-8") as handle:
+        lines = (line for line in handle if line.strip())
+        for number, line in enumerate(islice(lines, n)):
+            record = json.loads(line)
+            record.setdefault("id", str(number))
+            yield record
+
+
+def _holds(file: Path, n: int) -> bool:
+    with open(file, "rb") as handle:
+        return sum(1 for _line in islice((x for x in handle if x.strip()), n)) == n
 
 
 def title_queries(articles: list[dict], count: int = QUERIES, seed: int = 1) -> list[str]:
@@ -94,12 +131,14 @@ def dir_size_mb(path: Path) -> float:
 # -- searchlib ---------------------------------------------------------------------
 
 
-def build_searchlib(articles: list[dict], folder: Path) -> None:
+def build_searchlib(articles: Iterable[dict], folder: Path) -> None:
     import searchlib
 
+    # A commit every 10,000 articles, as `search index` does.
+    source = iter(articles)
     with searchlib.Index.create(folder) as ix:
-        for start in range(0, len(articles), 10_000):
-            ix.add(articles[start : start + 10_000])
+        while batch := list(islice(source, 10_000)):
+            ix.add(batch)
 
 
 def query_searchlib(folder: Path, queries: list[str], snippets: bool) -> list[float]:
@@ -119,7 +158,7 @@ def query_searchlib(folder: Path, queries: list[str], snippets: bool) -> list[fl
 # -- naive Whoosh --------------------------------------------------------------------
 
 
-def build_whoosh(articles: list[dict], folder: Path) -> None:
+def build_whoosh(articles: Iterable[dict], folder: Path) -> None:
     from whoosh import fields, index
     from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 
@@ -167,7 +206,7 @@ def query_whoosh(folder: Path, queries: list[str], snippets: bool) -> list[float
 # -- SQLite FTS5 -----------------------------------------------------------------------
 
 
-def build_sqlite(articles: list[dict], folder: Path) -> None:
+def build_sqlite(articles: Iterable[dict], folder: Path) -> None:
     plain = PlainAnalysis()
     folder.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(folder / "fts.db")
@@ -214,7 +253,7 @@ def query_sqlite(folder: Path, queries: list[str], snippets: bool) -> list[float
 # -- tantivy -----------------------------------------------------------------------------
 
 
-def build_tantivy(articles: list[dict], folder: Path) -> None:
+def build_tantivy(articles: Iterable[dict], folder: Path) -> None:
     import tantivy
 
     plain = PlainAnalysis()
@@ -281,24 +320,26 @@ def percentile(values: list[float], fraction: float) -> float:
 def main() -> None:
     action, stack, path, n, folder = sys.argv[1:6]
     folder_path = Path(folder)
-    articles = corpus(path, int(n))
     if action == "build":
+        counted = Counted(stream(path, int(n)))
         started = time.perf_counter()
-        BUILD[stack](articles, folder_path)
+        BUILD[stack](counted, folder_path)
         seconds = time.perf_counter() - started
         print(
             json.dumps(
                 {
                     "stack": stack,
-                    "docs": len(articles),
+                    "docs": counted.count,
                     "build_s": seconds,
-                    "docs_per_s": len(articles) / seconds,
+                    "docs_per_s": counted.count / seconds,
                     "peak_rss_mb": peak_rss_mb(),
                     "size_mb": dir_size_mb(folder_path),
                 }
             )
         )
     else:
+        # Queries come from the first 100,000 articles (all of a smaller corpus).
+        articles = list(islice(stream(path, int(n)), QUERY_SOURCE))
         queries = title_queries(articles)
         QUERY[stack](folder_path, queries[:20], True)  # warm the caches
         plain = QUERY[stack](folder_path, queries, False)
