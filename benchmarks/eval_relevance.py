@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import ROOT, load_articles
 
 from searchlib import Analyzer, Index, Ranking
-from searchlib.ranking import DEFAULT_RANKING
+from searchlib.query.ranking import DEFAULT_RANKING
 
 SYNTAX = re.compile(r'["()*~+:^\[\]{}]|(?<!\w)-|\b(?:AND|OR|NOT)\b')
 

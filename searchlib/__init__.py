@@ -21,9 +21,9 @@ from searchlib.errors import (
     SearchlibError,
 )
 from searchlib.index import Index
-from searchlib.ranking import Ranking
-from searchlib.results import Hit, Results, TermScore
-from searchlib.snippets import Snippet
+from searchlib.query.ranking import Ranking
+from searchlib.query.results import Hit, Results, TermScore
+from searchlib.query.snippets import Snippet
 
 __version__ = "0.1.0"
 

@@ -29,9 +29,9 @@ from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine
 from searchlib.errors import IndexNotFoundError, QueryError
 from searchlib.indexing import default_workers
-from searchlib.ranking import DEFAULT_RANKING, Ranking
-from searchlib.results import Results
-from searchlib.search import run_search, run_similar
+from searchlib.query.ranking import DEFAULT_RANKING, Ranking
+from searchlib.query.results import Results
+from searchlib.query.search import run_search, run_similar
 from searchlib.stemcache import load_stem_cache, save_stem_cache
 
 __all__ = ["Index"]

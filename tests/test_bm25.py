@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from searchlib import Analyzer, Index, Ranking
-from searchlib.ranking import bm25_idf
+from searchlib.query.ranking import bm25_idf
 
 BODY_ONLY = Ranking(field_boosts={"body": 1.0}, exact_boost=0.0, coordination=False)
 WORDS = [

@@ -6,14 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from searchlib import Analyzer, Index, Snippet
-from searchlib.execute import HighlightSpec
-from searchlib.snippets import make_snippet
+from searchlib.query.plan import Highlight
+from searchlib.query.snippets import make_snippet
 
 ANALYZER = Analyzer()
 
 
 def _snippet(body: str, terms=(), phrases=(), title: str = "", **kwargs) -> Snippet:
-    spec = HighlightSpec(set(terms), set(), [tuple(p) for p in phrases])
+    spec = Highlight(set(terms), set(), [tuple(p) for p in phrases])
     return make_snippet({"title": title, "body": body}, ANALYZER, spec, **kwargs)
 
 

@@ -104,6 +104,7 @@ class Analyzer(WhooshAnalyzer):
         self.stemming = bool(stemming)
         self.form = form
         self._cache: dict[str, _Info | None] = {}
+        self._reverse: dict[str, frozenset[str]] | None = None
 
     # -- configuration, equality and pickling -------------------------------------
 
@@ -132,11 +133,23 @@ class Analyzer(WhooshAnalyzer):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_cache", None)  # caches and ICU objects never go into the index
+        state.pop("_reverse", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._cache = {}
+        self._reverse = None
+
+    def sources_of(self, target: str) -> frozenset[str]:
+        """The words the colloquial map or a stem exclusion turns into ``target``."""
+        if self._reverse is None:
+            reverse: dict[str, set[str]] = {}
+            for word, mapped in (*self.colloquial.items(), *self.stem_exclusions.items()):
+                if word != mapped:
+                    reverse.setdefault(mapped, set()).add(word)
+            self._reverse = {key: frozenset(words) for key, words in reverse.items()}
+        return self._reverse.get(target, frozenset())
 
     def with_form(self, form: str) -> Analyzer:
         """A copy of this analyzer that emits ``form`` ('term' or 'norm') to Whoosh."""

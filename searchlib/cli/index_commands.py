@@ -20,7 +20,7 @@ from searchlib.cli import (
 from searchlib.cli.render import token_dict
 from searchlib.errors import IndexNotFoundError, SearchlibError
 from searchlib.index import Index
-from searchlib.snippets import clean_text
+from searchlib.query.snippets import clean_text
 
 
 @cli.command("index")

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 import searchlib
-from searchlib.snippets import clean_text
+from searchlib.query.snippets import clean_text
 
 __all__ = ["render_hit", "token_dict"]
 

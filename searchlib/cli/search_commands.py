@@ -17,7 +17,7 @@ from searchlib.cli import (
 )
 from searchlib.cli.render import render_hit
 from searchlib.errors import SearchlibError
-from searchlib.snippets import clean_text
+from searchlib.query.snippets import clean_text
 
 
 @cli.command("query")

@@ -44,6 +44,7 @@ __all__ = [
     "field_parts",
     "hash_terms",
     "label_codes",
+    "member",
     "narrow_unsigned",
     "term_key",
 ]
@@ -164,6 +165,15 @@ class SegmentFileWriter:
     def abort(self) -> None:
         self._handle.close()
         self._temp.unlink(missing_ok=True)
+
+
+def member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` are in the ascending array ``sorted_ids``."""
+    if not len(sorted_ids) or not len(ids):
+        return np.zeros(len(ids), dtype=bool)
+    where = np.searchsorted(sorted_ids, ids)
+    where[where == len(sorted_ids)] = 0
+    return sorted_ids[where] == ids
 
 
 def field_parts(
@@ -295,6 +305,17 @@ class FieldArrays:
             if where < len(term_docs) and term_docs[where] == doc:
                 found[doc] = self.positions[first[where] : first[where + 1]]
         return found
+
+    def positions_flat(self, index: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (document, position) of term ``index`` in ``docs`` (sorted segment
+        numbers), as two parallel arrays."""
+        low, high = self.posts[index : index + 2].tolist()
+        term_docs = self.docs[low:high]
+        counts = self.tfs[low:high].astype(np.int64)
+        first = int(self.pstart[index]) + np.concatenate(([0], np.cumsum(counts)[:-1]))
+        chosen = np.flatnonzero(member(term_docs, docs))
+        where = concat_ranges(first[chosen], counts[chosen])
+        return np.repeat(term_docs[chosen].astype(np.int64), counts[chosen]), self.positions[where]
 
     def terms_with_prefix(self, prefix: bytes) -> list[tuple[bytes, int]]:
         """``(term, document frequency)`` of every term starting with ``prefix``."""

@@ -281,6 +281,30 @@ class Snapshot:
                 found[doc + offset] = where.tolist()
         return found
 
+    def positions_flat(
+        self, field: str, term: str, docs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every (document, position) of ``term`` in ``field`` within ``docs`` (sorted
+        global numbers), as two parallel arrays."""
+        encoded = term.encode("utf-8")
+        hashed = term_key(encoded)
+        doc_parts, position_parts = [], []
+        for (leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
+            arrays = columns.arrays.fields.get(field)
+            if arrays is None or arrays.positions is None:
+                continue
+            low, high = np.searchsorted(docs, [offset, offset + leaf.doc_count_all()])
+            if low == high:
+                continue
+            index = arrays.find(encoded, hashed)
+            if index >= 0:
+                found, positions = arrays.positions_flat(index, docs[low:high] - offset)
+                doc_parts.append(found + offset)
+                position_parts.append(positions)
+        if not doc_parts:
+            return _EMPTY_IDS, _EMPTY_IDS
+        return np.concatenate(doc_parts), np.concatenate(position_parts)
+
     def document_frequency(self, field: str, term: str) -> int:
         """Live documents containing ``term`` in ``field``."""
         ids, _ = self.postings(field, term)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from searchlib.analysis import Analyzer
-from searchlib.execute import HighlightSpec
+from searchlib.query.plan import Highlight
 
 __all__ = ["Snippet", "clean_text", "make_snippet"]
 
@@ -89,7 +89,7 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _find_matches(
-    spans: list[tuple[int, int, str, str, int, bool]], spec: HighlightSpec, base: int
+    spans: list[tuple[int, int, str, str, int, bool]], spec: Highlight, base: int
 ) -> list[_Match]:
     """Marks for the analyzer's ``spans`` of a passage that starts at ``base``."""
     matches: list[_Match] = []
@@ -129,23 +129,7 @@ def _find_matches(
     return merged
 
 
-_REVERSE: dict[int, tuple[Analyzer, dict[str, set[str]]]] = {}
-
-
-def _reverse_maps(analyzer: Analyzer) -> dict[str, set[str]]:
-    """Target word -> the words the colloquial map or a stem exclusion turns into it."""
-    cached = _REVERSE.get(id(analyzer))
-    if cached is not None and cached[0] is analyzer:
-        return cached[1]
-    reverse: dict[str, set[str]] = {}
-    for word, target in (*analyzer.colloquial.items(), *analyzer.stem_exclusions.items()):
-        if word != target:
-            reverse.setdefault(target, set()).add(word)
-    _REVERSE[id(analyzer)] = (analyzer, reverse)
-    return reverse
-
-
-def _needles(analyzer: Analyzer, spec: HighlightSpec) -> set[str]:
+def _needles(analyzer: Analyzer, spec: Highlight) -> set[str]:
     """Lowercase strings that occur in every surface form of the wanted terms.
 
     Indonesian affixes wrap the stem, and a nasal prefix replaces at most its first
@@ -156,9 +140,8 @@ def _needles(analyzer: Analyzer, spec: HighlightSpec) -> set[str]:
     needles = {n for n in spec.norms if n}
     for term in terms:
         needles.add(term[1:] if len(term) > 3 else term)
-    reverse = _reverse_maps(analyzer)
     for target in terms | spec.norms:
-        needles.update(reverse.get(target, ()))
+        needles.update(analyzer.sources_of(target))
     return {needle.lower() for needle in needles if needle}
 
 
@@ -195,7 +178,7 @@ def _candidate_windows(text: str, needles: set[str], pad: int = 80) -> list[tupl
     return [(start, end) for start, end, _found in merged]
 
 
-def _collect(text: str, analyzer: Analyzer, spec: HighlightSpec) -> list[_Match]:
+def _collect(text: str, analyzer: Analyzer, spec: Highlight) -> list[_Match]:
     windows = _candidate_windows(text, _needles(analyzer, spec))
     matches: list[_Match] = []
     wanted = len(spec.terms) + len(spec.phrases)
@@ -294,7 +277,7 @@ def _ends_sentence(prefix: str) -> bool:
 def make_snippet(
     fields: dict[str, str],
     analyzer: Analyzer,
-    spec: HighlightSpec,
+    spec: Highlight,
     *,
     size: int = 160,
     fragments: int = 3,

@@ -15,10 +15,10 @@ each candidate is then checked with the true Damerau-Levenshtein distance.
 from __future__ import annotations
 
 import threading
+from weakref import WeakKeyDictionary
 
-from searchlib.analysis import Analyzer
 from searchlib.engine import EXACT, Snapshot
-from searchlib.query import MUST_NOT, Bool, Node, Word
+from searchlib.query.plan import Plan
 
 __all__ = ["edit_distance", "suggest"]
 
@@ -26,6 +26,8 @@ RARE_DOCS = 2
 MIN_FACTOR = 5
 MIN_DOCS = 2
 _lock = threading.Lock()
+# One vocabulary per snapshot, built on first use and dropped with the snapshot.
+_VOCABULARIES: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def edit_distance(a: str, b: str, limit: int = 3) -> int:
@@ -75,37 +77,21 @@ class _Vocabulary:
 
 def _vocabulary(snapshot: Snapshot) -> _Vocabulary:
     with _lock:
-        vocabulary = snapshot.__dict__.get("_suggest_vocabulary")
+        vocabulary = _VOCABULARIES.get(snapshot)
         if vocabulary is None:
-            vocabulary = snapshot.__dict__["_suggest_vocabulary"] = _Vocabulary(snapshot)
+            vocabulary = _VOCABULARIES[snapshot] = _Vocabulary(snapshot)
         return vocabulary
-
-
-def _positive_words(node: Node) -> list[Word]:
-    if isinstance(node, Word):
-        return [node]
-    if isinstance(node, Bool):
-        words: list[Word] = []
-        for occur, child in node.clauses:
-            if occur != MUST_NOT:
-                words.extend(_positive_words(child))
-        return words
-    return []
 
 
 def _frequency(snapshot: Snapshot, norm: str) -> int:
     return max(snapshot.document_frequency(EXACT[name], norm) for name in ("title", "body"))
 
 
-def suggest(snapshot: Snapshot, analyzer: Analyzer, root: Bool, text: str) -> str | None:
+def suggest(snapshot: Snapshot, plan: Plan, text: str) -> str | None:
     """The corrected query string, or None when every word looks fine."""
     replacements: list[tuple[int, int, str]] = []
-    for word in _positive_words(root):
-        tokens = [t for t in analyzer.analyze(word.text) if t.primary]
-        if len(tokens) != 1 or len(tokens[0].norm) < 4:
-            continue
-        norm = tokens[0].norm
-        if not any(c.isalpha() for c in norm):
+    for word, norm in plan.words:
+        if len(norm) < 4 or not any(c.isalpha() for c in norm):
             continue
         seen = _frequency(snapshot, norm)
         if seen >= RARE_DOCS:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from searchlib.snippets import Snippet
+from searchlib.query.snippets import Snippet
 
 __all__ = ["Hit", "Results", "TermScore"]
 

@@ -1,0 +1,431 @@
+"""Executing a plan over a snapshot: sparse matching, and BM25 only where it can rank.
+
+Every plan node becomes a scorer with two steps: ``docs()``, the sorted live document
+numbers it matches, found from posting ids alone; and ``scores(ids)``, its BM25 at some
+of those documents, each term's postings looked up by binary search. Nothing is sized
+by the number of articles except a filter-only query (which matches by columns).
+
+``top_documents`` first finds every match (totals and facets are exact), then scores
+only the documents that can still reach the page, and the pruning is exact:
+
+- with coordination, documents matching more clauses rank first, so only the highest
+  clause-count tiers that fill the page are scored;
+- without it, MaxScore (Turtle and Flood, 1995): clauses sorted by their score upper
+  bound; those whose bounds add up to less than a score already reached by ``wanted``
+  documents cannot lift a document into the page on their own, so only documents
+  matching one of the other clauses are scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from searchlib.engine import MISSING_DATE, Snapshot
+from searchlib.engine.arrays import member
+from searchlib.query.plan import BoolPlan, Filter, PhrasePlan, PlanNode, TermRef, TermsPlan
+from searchlib.query.ranking import Ranking, bm25_idf, bm25_term_scores
+
+__all__ = ["Contribution", "Execution", "Scorer", "execute"]
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One term's BM25 in one field for one document, for ``explain``."""
+
+    field: str
+    term: str
+    boost: float
+    tf: float
+    doc_freq: int
+    doc_count: int
+    idf: float
+    length: float
+    avg_length: float
+    score: float
+
+
+class _Context:
+    """What every scorer of one execution shares: the snapshot, the ranking and the
+    postings already read (live documents only)."""
+
+    def __init__(self, snapshot: Snapshot, ranking: Ranking) -> None:
+        self.snapshot = snapshot
+        self.ranking = ranking
+        self._terms: dict[TermRef, _TermPostings] = {}
+
+    def term(self, ref: TermRef) -> _TermPostings:
+        found = self._terms.get(ref)
+        if found is None:
+            found = self._terms[ref] = _TermPostings(self, ref)
+        return found
+
+
+class _TermPostings:
+    """One term's live postings in one field, with its idf."""
+
+    def __init__(self, context: _Context, ref: TermRef) -> None:
+        snapshot = context.snapshot
+        self.ref = ref
+        self.k1, self.b = context.ranking.k1, context.ranking.b
+        ids, tf = snapshot.postings(ref.field, ref.term)
+        if len(ids):
+            live = snapshot.live[ids]
+            if not live.all():
+                ids, tf = ids[live], tf[live]
+        self.ids, self.tf = ids, tf
+        self.doc_count = snapshot.field_docs[ref.length_field]
+        self.idf = bm25_idf(self.doc_count, len(ids))
+        self.avg = snapshot.avg_length[ref.length_field]
+        self.lengths = snapshot.lengths[ref.length_field]
+        # tf / (tf + norm) < 1: no document scores more than this.
+        self.upper_bound = ref.boost * self.idf * (self.k1 + 1.0)
+
+    def at(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(which of ``ids`` hold the term, their indexes into the postings)."""
+        where = np.searchsorted(self.ids, ids)
+        where[where == len(self.ids)] = 0
+        hit = self.ids[where] == ids if len(self.ids) else np.zeros(len(ids), dtype=bool)
+        return hit, where
+
+    def scores(self, ids: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=np.float64)
+        if not len(self.ids) or not len(ids):
+            return out
+        hit, where = self.at(ids)
+        docs = ids[hit]
+        out[hit] = self.ref.boost * bm25_term_scores(
+            self.tf[where[hit]], self.lengths[docs], self.avg, self.idf, self.k1, self.b
+        )
+        return out
+
+    def explain(self, doc: int) -> Contribution | None:
+        single = np.array([doc], dtype=np.int64)
+        hit, where = self.at(single)
+        if not len(self.ids) or not hit[0]:
+            return None
+        return Contribution(
+            self.ref.field,
+            self.ref.term,
+            self.ref.boost,
+            float(self.tf[where[0]]),
+            len(self.ids),
+            self.doc_count,
+            self.idf,
+            float(self.lengths[doc]),
+            self.avg,
+            float(self.scores(single)[0]),
+        )
+
+
+class Scorer:
+    """A plan node bound to a snapshot."""
+
+    upper_bound: float = 0.0
+
+    def docs(self) -> np.ndarray:  # pragma: no cover - every scorer overrides
+        raise NotImplementedError
+
+    def scores(self, ids: np.ndarray) -> np.ndarray:
+        """Scores at ``ids``, which this scorer matches."""
+        raise NotImplementedError  # pragma: no cover
+
+    def explain(self, doc: int) -> list[Contribution]:
+        return []
+
+
+class _TermsScorer(Scorer):
+    def __init__(self, context: _Context, plan: TermsPlan) -> None:
+        self.postings = [context.term(ref) for ref in plan.refs]
+        self.size = context.snapshot.max_doc
+        self.upper_bound = sum(p.upper_bound for p in self.postings)
+        self._docs: np.ndarray | None = None
+
+    def docs(self) -> np.ndarray:
+        if self._docs is None:
+            self._docs = union([p.ids for p in self.postings], self.size)
+        return self._docs
+
+    def scores(self, ids: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(ids), dtype=np.float64)
+        for postings in self.postings:
+            total += postings.scores(ids)
+        return total
+
+    def explain(self, doc: int) -> list[Contribution]:
+        found = (p.explain(doc) for p in self.postings)
+        return [c for c in found if c is not None]
+
+
+class _PhraseScorer(Scorer):
+    def __init__(self, context: _Context, plan: PhrasePlan) -> None:
+        self.snapshot = context.snapshot
+        # Per field: the documents where the phrase occurs and the stems' postings.
+        self.fields: list[tuple[np.ndarray, list[_TermPostings]]] = []
+        for name, boost in plan.fields:
+            postings = [context.term(TermRef(name, name, t, boost)) for t in plan.terms]
+            found = self._matches(name, plan, postings)
+            if len(found):
+                self.fields.append((found, postings))
+        self.upper_bound = sum(p.upper_bound for _d, group in self.fields for p in group)
+        self._docs = union([found for found, _p in self.fields], self.snapshot.max_doc)
+
+    def _matches(self, name: str, plan: PhrasePlan, postings: list[_TermPostings]) -> np.ndarray:
+        candidates = intersect([p.ids for p in postings])
+        if not len(candidates):
+            return _EMPTY
+        keys = None
+        for term, offset in zip(plan.terms, plan.offsets, strict=True):
+            docs, positions = self.snapshot.positions_flat(name, term, candidates)
+            starts = positions.astype(np.int64) - offset
+            valid = starts >= 0
+            # One key per (document, phrase start) this term allows.
+            mine = np.unique((docs[valid] << 32) | starts[valid])
+            keys = mine if keys is None else np.intersect1d(keys, mine, assume_unique=True)
+            if not len(keys):
+                return _EMPTY
+        return np.unique(keys >> 32)
+
+    def docs(self) -> np.ndarray:
+        return self._docs
+
+    def scores(self, ids: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(ids), dtype=np.float64)
+        for found, postings in self.fields:
+            inside = member(ids, found)
+            if inside.any():
+                chosen = ids[inside]
+                total[inside] += sum(p.scores(chosen) for p in postings)
+        return total
+
+    def explain(self, doc: int) -> list[Contribution]:
+        out = []
+        for found, postings in self.fields:
+            if member(np.array([doc]), found)[0]:
+                out.extend(c for p in postings if (c := p.explain(doc)) is not None)
+        return out
+
+
+class _BoolScorer(Scorer):
+    def __init__(self, context: _Context, plan: BoolPlan) -> None:
+        self.snapshot = context.snapshot
+        self.must = [scorer(context, node) for node in plan.must]
+        self.should = [scorer(context, node) for node in plan.should]
+        self.must_not = [scorer(context, node) for node in plan.must_not]
+        self.filters = plan.filters
+        self.upper_bound = sum(s.upper_bound for s in (*self.must, *self.should))
+        self._docs: np.ndarray | None = None
+
+    def docs(self) -> np.ndarray:
+        if self._docs is not None:
+            return self._docs
+        size = self.snapshot.max_doc
+        if self.must:
+            ids = intersect([s.docs() for s in self.must])
+        elif self.should:
+            ids = union([s.docs() for s in self.should], size)
+        else:  # only filters or exclusions: everything else matches
+            ids = np.flatnonzero(self.snapshot.live).astype(np.int64)
+        for restriction in self.filters:
+            ids = ids[passes(self.snapshot, restriction, ids)]
+        if self.must_not and len(ids):
+            ids = ids[~member(ids, union([s.docs() for s in self.must_not], size))]
+        self._docs = ids
+        return ids
+
+    def scores(self, ids: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(ids), dtype=np.float64)
+        for child in self.must:
+            total += child.scores(ids)
+        for child in self.should:
+            inside = member(ids, child.docs())
+            if inside.any():
+                total[inside] += child.scores(ids[inside])
+        return total
+
+    def matched(self, ids: np.ndarray) -> np.ndarray:
+        """How many of the scoring clauses each of ``ids`` matches."""
+        count = np.full(len(ids), len(self.must), dtype=np.int32)
+        for child in self.should:
+            count += member(ids, child.docs())
+        return count
+
+    def explain(self, doc: int) -> list[Contribution]:
+        single = np.array([doc], dtype=np.int64)
+        out = []
+        for child in (*self.must, *self.should):
+            if member(single, child.docs())[0]:
+                out.extend(child.explain(doc))
+        return out
+
+
+def scorer(context: _Context, node: PlanNode) -> Scorer:
+    if isinstance(node, TermsPlan):
+        return _TermsScorer(context, node)
+    if isinstance(node, PhrasePlan):
+        return _PhraseScorer(context, node)
+    return _BoolScorer(context, node)
+
+
+@dataclass
+class Execution:
+    """The matches of a plan and the first ``wanted`` of them in result order."""
+
+    matches: np.ndarray  # every matching document, ascending
+    top: np.ndarray  # the first `wanted`, in result order
+    top_scores: np.ndarray
+    root: Scorer
+
+    def explain(self, doc: int) -> list[Contribution]:
+        return self.root.explain(doc)
+
+
+def execute(
+    plan: BoolPlan,
+    snapshot: Snapshot,
+    ranking: Ranking,
+    wanted: int,
+    sort: str = "relevance",
+    exclude: int | None = None,
+    *,
+    prune: bool = True,
+) -> Execution:
+    """Match ``plan`` and rank its first ``wanted`` documents (``exclude``: a document
+    never returned). ``prune=False`` scores every match (the reference for tests)."""
+    root = _BoolScorer(_Context(snapshot, ranking), plan)
+    matches = root.docs()
+    if exclude is not None:
+        matches = matches[matches != exclude]
+    if wanted <= 0 or not len(matches):
+        return Execution(matches, _EMPTY, np.zeros(0), root)
+    if sort != "relevance":
+        candidates, primary = matches, _date_key(snapshot, matches, sort)
+    elif ranking.coordination:
+        counts = root.matched(matches)
+        if prune:
+            candidates, primary = _top_tiers(matches, counts, wanted)
+        else:
+            candidates, primary = matches, counts.astype(np.float64)
+    else:
+        candidates = _maxscore(root, matches, wanted) if prune else matches
+        primary = np.zeros(len(candidates))
+    scores = root.scores(candidates)
+    order = _order(candidates, scores, primary, wanted)
+    return Execution(matches, candidates[order], scores[order], root)
+
+
+def _top_tiers(
+    matches: np.ndarray, counts: np.ndarray, wanted: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The documents in the highest clause-count tiers that hold ``wanted`` (all that
+    can reach the page), with their counts."""
+    tally = np.bincount(counts)
+    reached = np.cumsum(tally[::-1])  # documents with at least max, max-1, ... clauses
+    tiers = int(np.searchsorted(reached, wanted))
+    floor = max(len(tally) - 1 - tiers, 0)
+    keep = counts >= floor
+    return matches[keep], counts[keep].astype(np.float64)
+
+
+def _maxscore(root: _BoolScorer, matches: np.ndarray, wanted: int) -> np.ndarray:
+    """The matches that can reach the first ``wanted`` by score (MaxScore)."""
+    clauses = root.should if not root.must else []
+    if len(clauses) < 2 or len(matches) <= wanted:
+        return matches
+    # A score reached by `wanted` documents: those of the most selective clause.
+    smallest = min(clauses, key=lambda c: len(c.docs()))
+    sample = smallest.docs()
+    sample = sample[member(sample, matches)]
+    if len(sample) < wanted:
+        return matches
+    reached = np.partition(root.scores(sample), len(sample) - wanted)[len(sample) - wanted]
+    bounds = sorted(clauses, key=lambda c: c.upper_bound)
+    total, cut = 0.0, 0
+    for clause in bounds:
+        if total + clause.upper_bound >= reached:
+            break
+        total += clause.upper_bound
+        cut += 1
+    if not cut:
+        return matches
+    essential = union([c.docs() for c in bounds[cut:]], root.snapshot.max_doc)
+    return matches[member(matches, essential)]
+
+
+def _date_key(snapshot: Snapshot, docs: np.ndarray, sort: str) -> np.ndarray:
+    dates = snapshot.published[docs].astype(np.float64)
+    primary = dates if sort == "newest" else -dates
+    primary[snapshot.published[docs] == MISSING_DATE] = -np.inf
+    return primary
+
+
+def _order(docs: np.ndarray, scores: np.ndarray, primary: np.ndarray, wanted: int) -> np.ndarray:
+    """Indexes of the first ``wanted`` of ``docs`` by (primary, score) descending, then
+    document number: exact, ties included."""
+    if wanted < len(docs):
+        span = float(np.max(np.abs(scores))) + 1.0
+        key = np.where(np.isfinite(primary), primary, -1e300) * span * 4 + scores
+        threshold = np.partition(key, len(key) - wanted)[len(key) - wanted]
+        keep = np.flatnonzero(key >= threshold)
+    else:
+        keep = np.arange(len(docs))
+    order = np.lexsort((docs[keep], -scores[keep], -primary[keep]))
+    return keep[order][:wanted]
+
+
+# -- sorted id sets ------------------------------------------------------------------
+
+
+def union(arrays: list[np.ndarray], size: int) -> np.ndarray:
+    """The sorted union of sorted id arrays (a bitmap when they are large)."""
+    arrays = [a for a in arrays if len(a)]
+    if not arrays:
+        return _EMPTY
+    if len(arrays) == 1:
+        return arrays[0]
+    total = sum(len(a) for a in arrays)
+    if total * 16 > size:
+        seen = np.zeros(size, dtype=bool)
+        for array in arrays:
+            seen[array] = True
+        return np.flatnonzero(seen).astype(np.int64)
+    joined = np.sort(np.concatenate(arrays), kind="stable")  # merges the sorted runs
+    return joined[np.concatenate(([True], joined[1:] != joined[:-1]))]
+
+
+def intersect(arrays: list[np.ndarray]) -> np.ndarray:
+    """The sorted intersection of sorted id arrays, smallest first."""
+    if not arrays:
+        return _EMPTY
+    ordered = sorted(arrays, key=len)
+    out = ordered[0]
+    for array in ordered[1:]:
+        if not len(out):
+            break
+        out = out[member(out, array)]
+    return out
+
+
+def passes(snapshot: Snapshot, restriction: Filter, ids: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` a filter keeps."""
+    if restriction.kind == "id":
+        docnum = snapshot.docnum_of(restriction.values[0])
+        return ids == (-1 if docnum is None else docnum)
+    if restriction.kind == "date":
+        published = snapshot.published[ids]
+        keep = published != MISSING_DATE
+        if restriction.start is not None:
+            keep &= published >= restriction.start
+        if restriction.end is not None:
+            keep &= published < restriction.end
+        return keep
+    column, names = (
+        (snapshot.category, snapshot.category_values)
+        if restriction.field == "category"
+        else (snapshot.source, snapshot.source_values)
+    )
+    codes = [code for code, value in enumerate(names) if value.casefold() in restriction.values]
+    return np.isin(column[ids], codes)

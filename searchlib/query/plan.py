@@ -1,0 +1,248 @@
+"""Compiling a parsed query into a plan: analyzed once, fields resolved, expansions and
+filters folded in.
+
+The parser (``query.parse``) knows only syntax. ``compile_query`` turns its tree into
+plan nodes that name exactly the index terms to score: each word is analyzed once with
+the index's analyzer into ``TermRef``s (stemmed field and exact twin, per field, with
+its boost), prefixes and fuzzy words are expanded against the snapshot's vocabulary,
+``category:``/``source:``/``id:``/``published:`` clauses and the ``filters``/``since``/
+``until`` given to ``Index.search`` become the same ``Filter`` nodes. The plan also
+records what snippets highlight (``Highlight``) and the plain words a "did you mean"
+may correct, so nothing downstream analyzes the query again.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+from searchlib.analysis import Analyzer, Token
+from searchlib.engine import EXACT, Snapshot
+from searchlib.query.parse import (
+    MUST,
+    MUST_NOT,
+    Bool,
+    DateRange,
+    Fuzzy,
+    Keyword,
+    Node,
+    Phrase,
+    Prefix,
+    Word,
+)
+from searchlib.query.ranking import Ranking
+
+__all__ = [
+    "MAX_EXPANSIONS",
+    "BoolPlan",
+    "Filter",
+    "Highlight",
+    "PhrasePlan",
+    "Plan",
+    "PlanNode",
+    "TermRef",
+    "TermsPlan",
+    "compile_query",
+]
+
+MAX_EXPANSIONS = 64  # terms a prefix or fuzzy clause expands to, most frequent first
+
+
+@dataclass(frozen=True)
+class TermRef:
+    """One index term to score: ``term`` in ``field`` (a stemmed field or its exact
+    twin), whose lengths are those of ``length_field``, weighted by ``boost``."""
+
+    field: str
+    length_field: str
+    term: str
+    boost: float
+
+
+@dataclass
+class TermsPlan:
+    """Matches documents holding any of ``refs``; scores the sum of their BM25."""
+
+    refs: list[TermRef]
+
+
+@dataclass
+class PhrasePlan:
+    """Stems at consecutive positions (``offsets`` from the first) in one of ``fields``
+    (name, boost); scores the sum of the stems' BM25 in the fields where it occurs."""
+
+    terms: list[str]
+    offsets: list[int]
+    fields: list[tuple[str, float]]
+
+
+@dataclass
+class Filter:
+    """A restriction that never scores: ``kind`` is ``label`` (``field`` is category or
+    source, ``values`` casefolded), ``id`` (``values``: one id) or ``date`` (``start``
+    inclusive, ``end`` exclusive, seconds UTC)."""
+
+    kind: str
+    field: str = ""
+    values: tuple[str, ...] = ()
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass
+class BoolPlan:
+    """``must`` all match (else any of ``should``), none of ``must_not``, every filter."""
+
+    must: list[PlanNode] = field(default_factory=list)
+    should: list[PlanNode] = field(default_factory=list)
+    must_not: list[PlanNode] = field(default_factory=list)
+    filters: list[Filter] = field(default_factory=list)
+
+
+PlanNode = TermsPlan | PhrasePlan | BoolPlan
+
+
+@dataclass
+class Highlight:
+    """What a snippet marks: stems, exact forms and phrases (as stem sequences)."""
+
+    terms: set[str] = field(default_factory=set)
+    norms: set[str] = field(default_factory=set)
+    phrases: list[tuple[str, ...]] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """A compiled query. ``root`` is None when nothing is left to match (stopwords
+    only); ``words`` are the plain query words with their one normalized form, in
+    query order, for suggestions."""
+
+    root: BoolPlan | None
+    highlight: Highlight
+    words: list[tuple[Word, str]]
+
+
+def compile_query(
+    tree: Bool,
+    snapshot: Snapshot,
+    analyzer: Analyzer,
+    ranking: Ranking,
+    filters: list[Filter] = (),
+) -> Plan:
+    """The plan of a parsed query; ``filters`` (from the API) apply to every match."""
+    compiler = _Compiler(snapshot, analyzer, ranking)
+    root = compiler.node(tree)
+    if root is not None and filters:
+        if not isinstance(root, BoolPlan):
+            root = BoolPlan(must=[root])
+        root.filters.extend(filters)
+    return Plan(root, compiler.highlight, compiler.words)
+
+
+class _Compiler:
+    def __init__(self, snapshot: Snapshot, analyzer: Analyzer, ranking: Ranking) -> None:
+        self.snapshot = snapshot
+        self.analyzer = analyzer
+        self.ranking = ranking
+        self.highlight = Highlight()
+        self.words: list[tuple[Word, str]] = []
+        self._negated = 0  # inside a MUST_NOT: nothing is highlighted or suggested
+
+    def _fields(self, restrict: str | None) -> list[tuple[str, float]]:
+        boosts = self.ranking.field_boosts
+        if restrict is not None:
+            return [(restrict, boosts.get(restrict, 1.0) or 1.0)]
+        return [(name, boost) for name, boost in boosts.items() if boost > 0]
+
+    def _refs(self, tokens: list[Token], restrict: str | None) -> list[TermRef]:
+        refs = []
+        exact_boost = self.ranking.exact_boost
+        for token in tokens:
+            if not self._negated:
+                self.highlight.terms.add(token.term)
+                if token.norm:
+                    self.highlight.norms.add(token.norm)
+            for name, boost in self._fields(restrict):
+                refs.append(TermRef(name, name, token.term, boost))
+                if exact_boost > 0 and token.norm:
+                    refs.append(TermRef(EXACT[name], name, token.norm, boost * exact_boost))
+        return refs
+
+    def node(self, node: Node) -> PlanNode | Filter | None:
+        if isinstance(node, Bool):
+            return self._bool(node)
+        if isinstance(node, Word):
+            return self._word(node)
+        if isinstance(node, Phrase):
+            return self._phrase(node)
+        if isinstance(node, (Prefix, Fuzzy)):
+            return self._expansion(node)
+        if isinstance(node, Keyword):
+            if node.field == "id":
+                return Filter("id", "id", (node.value,))
+            return Filter("label", node.field, (node.value.strip().casefold(),))
+        if isinstance(node, DateRange):
+            return Filter("date", "published", start=node.start, end=node.end)
+        raise TypeError(f"unknown query node {node!r}")  # pragma: no cover
+
+    def _bool(self, node: Bool) -> BoolPlan | None:
+        plan = BoolPlan()
+        for occur, child in node.clauses:
+            if occur == MUST_NOT:
+                self._negated += 1
+                compiled = self.node(child)
+                self._negated -= 1
+            else:
+                compiled = self.node(child)
+            if compiled is None:
+                continue
+            if isinstance(compiled, Filter):
+                if occur == MUST_NOT:
+                    plan.must_not.append(BoolPlan(filters=[compiled]))
+                else:  # restricts the matches, never satisfies a clause
+                    plan.filters.append(compiled)
+                continue
+            {MUST: plan.must, MUST_NOT: plan.must_not}.get(occur, plan.should).append(compiled)
+        if not (plan.must or plan.should or plan.must_not or plan.filters):
+            return None
+        return plan
+
+    def _word(self, node: Word, *, suggestible: bool = True) -> TermsPlan | None:
+        tokens = self.analyzer.analyze(node.text)
+        if not tokens:
+            return None
+        primary = [t for t in tokens if t.primary]
+        if suggestible and not self._negated and len(primary) == 1:
+            self.words.append((node, primary[0].norm))
+        return TermsPlan(self._refs(tokens, node.field))
+
+    def _phrase(self, node: Phrase) -> PlanNode | None:
+        tokens = [t for t in self.analyzer.analyze(node.text) if t.primary]
+        if not tokens:
+            return None
+        if len(tokens) == 1:
+            return self._word(Word(node.text, node.field, node.position), suggestible=False)
+        if not self._negated:
+            self.highlight.phrases.append(tuple(t.term for t in tokens))
+        offsets = [t.position - tokens[0].position for t in tokens]
+        return PhrasePlan([t.term for t in tokens], offsets, self._fields(node.field))
+
+    def _expansion(self, node: Prefix | Fuzzy) -> TermsPlan | None:
+        word = unicodedata.normalize("NFKC", node.text).casefold()
+        if not word:
+            return None
+        # Expand over the stems (bangun* finds membangun) and the exact forms.
+        found: dict[tuple[str, str], Token] = {}
+        for name, _boost in self._fields(node.field):
+            for index_field, is_exact in ((name, False), (EXACT[name], True)):
+                if isinstance(node, Prefix):
+                    texts = self.snapshot.expand_prefix(index_field, word, MAX_EXPANSIONS)
+                else:
+                    texts = self.snapshot.terms_within(
+                        index_field, word, node.distance, MAX_EXPANSIONS
+                    )
+                for text in texts:
+                    term = (self.analyzer.term(text) or text) if is_exact else text
+                    norm = text if is_exact else ""
+                    found.setdefault((term, norm), Token(term, text, 0, 0, 0, norm, "expansion"))
+        return TermsPlan(self._refs(list(found.values())[: 2 * MAX_EXPANSIONS], node.field))

@@ -1,0 +1,184 @@
+"""Running a search: parse, compile, execute, then build the page's hits and snippets.
+
+Ranking order: with ``Ranking.coordination`` documents that match more of the query's
+clauses come first, then higher BM25, then index order; ``sort="newest"``/``"oldest"``
+order by publication date (undated last), then by score. Snippets are built only for
+the hits of the page, from stored text, with the terms the plan names.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import replace
+from time import perf_counter
+
+import numpy as np
+
+from searchlib.analysis import Analyzer
+from searchlib.document import public_fields
+from searchlib.engine import TEXT_FIELDS, Snapshot
+from searchlib.errors import QueryError
+from searchlib.query.execute import Execution, execute
+from searchlib.query.parse import SHOULD, Bool, Word, parse_query
+from searchlib.query.plan import Filter, Highlight, compile_query
+from searchlib.query.ranking import Ranking, bm25_idf
+from searchlib.query.results import Hit, Results, TermScore
+from searchlib.query.snippets import make_snippet
+from searchlib.query.suggest import suggest
+
+__all__ = ["run_search", "run_similar"]
+
+FACET_LIMIT = 20
+SIMILAR_TERMS = 25
+
+
+def _facets(snapshot: Snapshot, docs: np.ndarray) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for name, codes, values in (
+        ("category", snapshot.category, snapshot.category_values),
+        ("source", snapshot.source, snapshot.source_values),
+    ):
+        chosen = codes[docs]
+        counts = np.bincount(chosen[chosen >= 0], minlength=len(values))
+        present = [(-int(counts[i]), values[i]) for i in np.flatnonzero(counts).tolist()]
+        out[name] = {value: -negative for negative, value in sorted(present)[:FACET_LIMIT]}
+    return out
+
+
+def _explain(execution: Execution, docnum: int) -> list[TermScore]:
+    return [
+        TermScore(
+            field=c.field,
+            term=c.term,
+            tf=c.tf,
+            doc_freq=c.doc_freq,
+            doc_count=c.doc_count,
+            idf=c.idf,
+            length=c.length,
+            avg_length=c.avg_length,
+            boost=c.boost,
+            score=c.score,
+        )
+        for c in execution.explain(docnum)
+    ]
+
+
+def _hits(
+    snapshot: Snapshot,
+    analyzer: Analyzer,
+    execution: Execution,
+    offset: int,
+    highlight: Highlight | None,
+    snippet_size: int,
+    explain: bool,
+) -> list[Hit]:
+    hits = []
+    docs = execution.top[offset:].tolist()
+    scores = execution.top_scores[offset:].tolist()
+    for rank, (docnum, score) in enumerate(zip(docs, scores, strict=True), start=offset + 1):
+        fields = public_fields(snapshot.stored(docnum))
+        snippet = None
+        if highlight is not None:
+            snippet = make_snippet(fields, analyzer, highlight, size=snippet_size)
+        explanation = _explain(execution, docnum) if explain else None
+        hits.append(Hit(fields["id"], rank, score, fields, snippet, explanation))
+    return hits
+
+
+def _filters(
+    filters: Mapping[str, list[str]], bounds: tuple[int | None, int | None]
+) -> list[Filter]:
+    """The filters given to ``Index.search``, as plan filters."""
+    out = [
+        Filter("label", name, tuple(v.strip().casefold() for v in values))
+        for name, values in filters.items()
+    ]
+    low, high = bounds
+    if low is not None or high is not None:
+        out.append(Filter("date", "published", start=low, end=high))
+    return out
+
+
+def run_search(
+    snapshot: Snapshot,
+    analyzer: Analyzer,
+    query: str,
+    *,
+    limit: int,
+    offset: int,
+    filters: Mapping[str, list[str]],
+    bounds: tuple[int | None, int | None],
+    sort: str,
+    ranking: Ranking,
+    snippets: bool,
+    explain: bool,
+    snippet_size: int,
+    started: float,
+) -> Results:
+    tree = parse_query(query)
+    plan = compile_query(tree, snapshot, analyzer, ranking, _filters(filters, bounds))
+    if plan.root is None:
+        return Results(query, [], 0, (perf_counter() - started) * 1000, {}, None, offset, limit)
+    execution = execute(plan.root, snapshot, ranking, offset + limit, sort)
+    hits = _hits(
+        snapshot,
+        analyzer,
+        execution,
+        offset,
+        plan.highlight if snippets else None,
+        snippet_size,
+        explain,
+    )
+    suggestion = suggest(snapshot, plan, query) if snapshot.doc_count else None
+    took = (perf_counter() - started) * 1000
+    facets = _facets(snapshot, execution.matches)
+    return Results(query, hits, len(execution.matches), took, facets, suggestion, offset, limit)
+
+
+def run_similar(
+    snapshot: Snapshot,
+    analyzer: Analyzer,
+    doc_id: str,
+    *,
+    limit: int,
+    ranking: Ranking,
+    started: float,
+) -> Results:
+    docnum = snapshot.docnum_of(doc_id)
+    if docnum is None or not snapshot.live[docnum]:
+        raise QueryError(f"no article with id {doc_id!r}")
+    fields = public_fields(snapshot.stored(docnum))
+    counts: Counter[str] = Counter()
+    for name in TEXT_FIELDS:
+        counts.update(t.term for t in analyzer.analyze(fields[name][:100_000]) if t.primary)
+    weights: dict[str, float] = {}
+    for term, tf in counts.items():
+        if len(term) < 3 or not any(c.isalpha() for c in term):
+            continue
+        doc_freq = snapshot.document_frequency("body", term)
+        if doc_freq < 2:
+            continue  # only this article has it: nothing to be similar on
+        weights[term] = tf * bm25_idf(snapshot.field_docs["body"] or 1, doc_freq)
+    chosen = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
+    tree = Bool([(SHOULD, Word(term)) for term in chosen])
+    plan = compile_query(tree, snapshot, analyzer, ranking)
+    if plan.root is None:
+        return Results(
+            f"similar:{doc_id}", [], 0, (perf_counter() - started) * 1000, {}, None, 0, limit
+        )
+    # More-like-this ranks by score alone.
+    execution = execute(
+        plan.root, snapshot, replace(ranking, coordination=False), limit, exclude=docnum
+    )
+    hits = _hits(snapshot, analyzer, execution, 0, None, 160, False)
+    return Results(
+        f"similar:{doc_id}",
+        hits,
+        len(execution.matches),
+        (perf_counter() - started) * 1000,
+        _facets(snapshot, execution.matches),
+        None,
+        0,
+        limit,
+    )

@@ -1,0 +1,96 @@
+"""Pruning is exact: the pages a pruned execution returns are those of scoring every
+match, for many random queries, pages, rankings and filters."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import searchlib
+from searchlib.query import execute as execute_module
+from searchlib.query.execute import execute
+from searchlib.query.parse import parse_query
+from searchlib.query.plan import Filter, compile_query
+
+from .test_equivalence import _corpus
+
+WORDS_PER_QUERY = (1, 2, 3, 4, 6)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    ix = searchlib.Index.create(tmp_path_factory.mktemp("pruning") / "ix", workers=1)
+    docs = _corpus(500)
+    for start in range(0, len(docs), 100):  # several segments
+        ix.add(docs[start : start + 100])
+    ix.delete([f"d{n}" for n in range(0, 500, 11)])
+    return ix, docs
+
+
+def _random_query(rng: random.Random, docs: list[dict]) -> str:
+    words = " ".join(d["title"] + " " + d["body"][:200] for d in rng.sample(docs, 3)).split()
+    chosen = rng.sample(words, min(len(words), rng.choice(WORDS_PER_QUERY)))
+    parts = []
+    for word in chosen:
+        roll = rng.random()
+        if roll < 0.1:
+            parts.append("+" + word)
+        elif roll < 0.15:
+            parts.append("-" + word)
+        elif roll < 0.2:
+            parts.append(word[:3] + "*")
+        else:
+            parts.append(word)
+    if rng.random() < 0.15 and len(chosen) >= 2:
+        parts.append('"' + " ".join(chosen[:2]) + '"')
+    return " ".join(parts)
+
+
+@pytest.mark.parametrize("coordination", [True, False])
+def test_pruned_pages_are_the_exhaustive_pages(index, coordination):
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking(coordination=coordination)
+    rng = random.Random(17 + coordination)
+    compared = 0
+    for _ in range(150):
+        query = _random_query(rng, docs)
+        filters = []
+        if rng.random() < 0.2:
+            filters.append(Filter("label", "category", (rng.choice(docs)["category"].lower(),)))
+        plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking, filters)
+        if plan.root is None:
+            continue
+        wanted = rng.choice((1, 3, 10, 25))
+        pruned = execute(plan.root, snapshot, ranking, wanted)
+        full = execute(plan.root, snapshot, ranking, wanted, prune=False)
+        assert pruned.matches.tolist() == full.matches.tolist(), query
+        assert pruned.top.tolist() == full.top.tolist(), query
+        np.testing.assert_allclose(pruned.top_scores, full.top_scores, rtol=1e-12)
+        compared += len(full.top)
+    assert compared > 500
+
+
+def test_pruning_scores_fewer_documents_than_match(index, monkeypatch):
+    # A common word and a title: coordination scores only the top clause-count tiers.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking()
+    common = max(
+        ("gempa", "pemerintah", "indonesia", "warga", "kota"),
+        key=lambda w: ix.search(w, limit=0, snippets=False).total,
+    )
+    query = f"{common} {docs[1]['title']}"
+    plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking)
+    scored: list[int] = []
+    original = execute_module._BoolScorer.scores
+
+    def counting(self, ids):
+        scored.append(len(ids))
+        return original(self, ids)
+
+    monkeypatch.setattr(execute_module._BoolScorer, "scores", counting)
+    execution = execute(plan.root, snapshot, ranking, 1)
+    assert scored == [scored[0]] and scored[0] < len(execution.matches) / 4
