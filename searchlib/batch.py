@@ -21,7 +21,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from searchlib.document import Article, normalize_record
-from searchlib.engine import remove_segment_files
+from searchlib.engine import write_error
 from searchlib.indexing import PARALLEL_MIN_DOCS, build_segments, engine_fields
 
 if TYPE_CHECKING:
@@ -107,8 +107,10 @@ class WriteBatch:
                     analyzer = engine.analyzer
                     for doc in adds:
                         writer.add(engine_fields(analyzer, doc), upsert=False)
-            except BaseException:
+            except BaseException as exc:
                 writer.cancel()
+                if isinstance(exc, OSError):
+                    raise write_error(engine.path, "add", exc) from exc
                 raise
             if adds or deleted:
                 writer.commit(segments=segments)
@@ -138,11 +140,12 @@ class WriteBatch:
             self.discard()
 
 
-def add_stream(index: Index, records: Iterable[Any], chunk_size: int = STREAM_CHUNK) -> int:
+def add_stream(index: Index, records: Iterable[Any], chunk_size: int | None = None) -> int:
     """Add (upsert) ``records`` from any iterable in one atomic commit, with memory
     bounded by ``chunk_size``: each chunk is validated, analyzed and written as
     segments that stay invisible until the final commit. A bad record raises and leaves
     the index as it was. Returns how many distinct ids were added or replaced."""
+    chunk_size = chunk_size or STREAM_CHUNK
     iterator = iter(records)
     first = list(islice(iterator, chunk_size))
     if len(first) < chunk_size:  # it all fits one batch
@@ -183,10 +186,10 @@ def add_stream(index: Index, records: Iterable[Any], chunk_size: int = STREAM_CH
                         placed[docs[at]["id"]] = (segment, local)
                         at += 1
                 segments.extend(written)
-        except BaseException:
-            writer.cancel()
-            for segment in segments:
-                remove_segment_files(engine.path, segment)
+        except BaseException as exc:
+            writer.cancel()  # drops the segments written so far
+            if isinstance(exc, OSError):
+                raise write_error(engine.path, "add", exc) from exc
             raise
         writer.commit(segments=segments)
     index._save_stems()

@@ -10,6 +10,7 @@ __all__ = [
     "IndexLockedError",
     "IndexNotFoundError",
     "IndexVersionError",
+    "IndexWriteError",
     "QueryError",
     "SearchlibError",
 ]
@@ -29,6 +30,10 @@ class IndexVersionError(SearchlibError):
 
 class IndexLockedError(SearchlibError):
     """Another writer holds the index lock and did not release it in time."""
+
+
+class IndexWriteError(SearchlibError, OSError):
+    """Writing the index failed (a full disk, say); the previous commit is intact."""
 
 
 class DocumentError(SearchlibError, ValueError):

@@ -2,8 +2,9 @@
 
 Usage: python crash_writer.py INDEX_DIR STATE_FILE START_BATCH
 
-Each batch adds BATCH articles (ids ``b<k>-<i>``) and, every fifth batch, deletes the
-batch before last and replaces one article, in one commit. After ``commit`` returns it
+Each batch adds BATCH articles (ids ``b<k>-<i>``) in one commit: every third batch as
+one streaming ``Index.add`` of a generator in chunks of 7 (uncommitted segments until
+the end), the others through ``Index.batch``. After ``commit`` returns it
 records the batch number (fsync'd). Before and after each phase it writes the phase to
 the state file (not fsync'd: the parent reads it from the page cache after the kill).
 """
@@ -14,6 +15,7 @@ import os
 import sys
 
 import searchlib
+import searchlib.batch
 
 BATCH = 20
 
@@ -34,19 +36,25 @@ def _record(path: str, text: str, durable: bool = False) -> None:
 def main() -> None:
     index_dir, state, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ix = searchlib.Index.open_or_create(index_dir, lock_timeout=30)
+    searchlib.batch.STREAM_CHUNK = 7
     batch_number = start
     while True:
         _record(state + ".phase", f"prepare {batch_number}")
-        with ix.batch() as batch:
-            batch.add(
-                {
-                    "id": f"b{batch_number}-{i}",
-                    "title": f"Berita {batch_number}",
-                    "body": f"kabar nomor {i} dari gelombang {batch_number} tentang gempa",
-                }
-                for i in range(BATCH)
-            )
-            _record(state + ".phase", f"commit {batch_number}")
+        articles = (
+            {
+                "id": f"b{batch_number}-{i}",
+                "title": f"Berita {batch_number}",
+                "body": f"kabar nomor {i} dari gelombang {batch_number} tentang gempa",
+            }
+            for i in range(BATCH)
+        )
+        if batch_number % 3 == 2:
+            _record(state + ".phase", f"stream {batch_number}")
+            ix.add(articles)
+        else:
+            with ix.batch() as batch:
+                batch.add(articles)
+                _record(state + ".phase", f"commit {batch_number}")
         _record(state, str(batch_number), durable=True)
         if batch_number % 7 == 6:
             _record(state + ".phase", f"merge {batch_number}")

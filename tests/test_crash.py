@@ -70,4 +70,4 @@ def test_crash_drill(tmp_path):
         f"\ncrash drill: {KILLS} kills; phase at kill: {dict(phases)}; "
         f"{committed + 1} batches committed"
     )
-    assert phases["commit"] + phases["merge"] > 0
+    assert phases["commit"] + phases["merge"] > 0 and phases["stream"] > 0

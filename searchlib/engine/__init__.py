@@ -9,12 +9,15 @@ swapped without touching analysis, ranking, queries or snippets.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ import numpy as np
 
 from searchlib.analysis import Analyzer
 from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter, arrays_path
-from searchlib.engine.bulk import BulkAdder
+from searchlib.engine.bulk import BulkAdder, raw_stored_reader
 from searchlib.engine.merge import MergePolicy, MergeSource, merge_postings, select_merges
 from searchlib.engine.schema import (
     DATE_OFFSET,
@@ -37,7 +40,12 @@ from searchlib.engine.schema import (
 )
 from searchlib.engine.snapshot import SCORED_FIELDS, Snapshot, whoosh_arrays
 from searchlib.engine.storage import DurableFileStorage, WriterLock, fsync_directory
-from searchlib.errors import IndexNotFoundError, IndexVersionError, SearchlibError
+from searchlib.errors import (
+    IndexNotFoundError,
+    IndexVersionError,
+    IndexWriteError,
+    SearchlibError,
+)
 
 __all__ = [
     "DATE_OFFSET",
@@ -49,6 +57,7 @@ __all__ = [
     "EngineWriter",
     "Snapshot",
     "remove_segment_files",
+    "write_error",
 ]
 
 MARKER = "searchlib.json"
@@ -82,8 +91,12 @@ class EngineWriter:
             self._writer = SegmentWriter(
                 engine.whoosh_index(), _lk=False, limitmb=256, codec=_codec(), compound=False
             )
-        except BaseException:
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                engine.remove_uncommitted()
             self._lock.release()
+            if isinstance(exc, OSError):
+                raise write_error(engine.path, "writer", exc) from exc
             raise
         self._temps = _temp_folders(self._writer)
         self._reader: Any = None
@@ -92,8 +105,10 @@ class EngineWriter:
             BulkAdder(self._writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS) if bulk else None
         )
         self._open = True
+        self._changed = False  # anything added or deleted in this session
 
     def add(self, fields: dict[str, Any], *, upsert: bool = True) -> None:
+        self._changed = True
         if upsert:
             self.delete(fields["id"])
         if self._bulk is not None:
@@ -110,6 +125,7 @@ class EngineWriter:
         for docnum in reader.postings("id", doc_id).all_ids():
             if not self._writer.is_deleted(docnum):
                 self._writer.delete_document(docnum)
+                self._changed = True
                 count += 1
         return count
 
@@ -138,17 +154,47 @@ class EngineWriter:
     def commit(self, *, optimize: bool = False, segments: list[Any] = ()) -> None:
         """Commit; ``segments`` written by ``Engine.write_segment`` become visible too.
         Whoosh never merges: the merge policy runs after the commit (``Engine.merge``),
-        still under this writer's lock; ``optimize`` merges everything into one."""
+        still under this writer's lock; ``optimize`` merges everything into one.
+
+        A failed write (a full disk) raises ``IndexWriteError`` and leaves the previous
+        commit as it was; a failed merge after a commit only warns, unless ``optimize``
+        asked for it."""
         try:
             new = list(segments)
-            self._writer.commit(mergetype=lambda writer, current: list(current) + new)
-            self._engine.merge(optimize=optimize)
+            generation = self._writer.generation  # the one this commit writes
+            try:
+                if new or self._changed:
+                    self._writer.commit(mergetype=lambda writer, current: list(current) + new)
+                else:  # nothing to commit (an optimize): no new generation
+                    self._writer.cancel()
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    self._engine.remove_uncommitted()
+                landed = self._engine.generation() >= generation
+                raise write_error(self._engine.path, "commit", exc, landed=landed) from exc
+            try:
+                self._engine.merge(optimize=optimize)
+            except OSError as exc:
+                if optimize:
+                    raise write_error(self._engine.path, "merge", exc) from exc
+                warnings.warn(
+                    f"merging segments of {str(self._engine.path)!r} failed ({exc}); "
+                    "the commit stands and the merge is tried again at the next commit",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
         finally:
             self._finish()
 
     def cancel(self) -> None:
+        """Drop everything this session wrote (segments of its workers included)."""
         try:
-            self._writer.cancel()
+            # Closing the segment's files writes their trailers, which a full disk
+            # refuses: they are deleted next anyway.
+            with contextlib.suppress(OSError):
+                self._writer.cancel()
+            with contextlib.suppress(OSError):
+                self._engine.remove_uncommitted()
         finally:
             self._finish()
 
@@ -293,8 +339,11 @@ class Engine:
             for fields in documents:
                 adder.add(fields)
             segment = writer._finalize_segment()
-        except BaseException:
+        except BaseException as exc:
             writer.cancel()
+            remove_segment_files(self.path, writer.newsegment)
+            if isinstance(exc, OSError):
+                raise write_error(self.path, "segment", exc) from exc
             raise
         remove_temp_folders(_temp_folders(writer))
         return segment
@@ -315,30 +364,35 @@ class Engine:
                 groups = select_merges(sizes, policy)
             if not groups:
                 break
-            merged = {}
-            for group in groups:
-                merged[group[0]] = self._merge_group([current[n] for n in group])
+            merged: dict[int, Any] = {}
             dropped = {n for group in groups for n in group[1:]}
-
-            def replace(writer: Any, segments: list[Any], merged=merged, dropped=dropped) -> list:
-                # Same order as before: a merged segment takes its first source's place.
-                out = []
-                for number, segment in enumerate(segments):
-                    if number in merged:
-                        if merged[number] is not None:
-                            out.append(merged[number])
-                    elif number not in dropped:
-                        out.append(segment)
-                return out
-
-            writer = self._segment_writer()
-            writer.commit(mergetype=replace)
+            writer = None
+            try:
+                for group in groups:
+                    merged[group[0]] = self._merge_group([current[n] for n in group])
+                writer = self._segment_writer()
+                writer.commit(mergetype=partial(_replace_groups, merged=merged, dropped=dropped))
+            except BaseException:
+                if writer is not None and not writer.is_closed:
+                    writer.cancel()
+                with contextlib.suppress(OSError):
+                    self.remove_uncommitted()
+                raise
             done += len(groups)
             if optimize:
                 break
         if done:
             self._snapshot = None
         return done
+
+    def remove_uncommitted(self) -> None:
+        """Delete the files of segments no commit refers to (what a failed or cancelled
+        write left). Call with the writer lock held, and no segment being written."""
+        from whoosh.index import clean_files
+
+        toc = self._index._read_toc()
+        clean_files(self.storage, INDEX_NAME, toc.generation, toc.segments)
+        _remove_temp_files(self.path)
 
     def _segment_writer(self) -> Any:
         from whoosh.writing import SegmentWriter
@@ -369,12 +423,18 @@ class Engine:
             adder = BulkAdder(writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS)
             try:
                 for reader, live, _docmap, arrays in sources:
+                    count = len(live)
                     numbers = {
-                        name: _column(arrays, reader, name, len(live)) for name in NUMBER_COLUMNS
+                        name: _column(arrays, reader, name, count) for name in NUMBER_COLUMNS
                     }
+                    keys = _keys(arrays, reader, count)
+                    raw = raw_stored_reader(reader)
                     for docnum in np.flatnonzero(live).tolist():
-                        values = {name: int(column[docnum]) for name, column in numbers.items()}
-                        adder.copy_document(reader.stored_fields(docnum), values)
+                        adder.copy_document(
+                            raw(docnum),
+                            {name: values[docnum] for name, values in keys.items()},
+                            {name: int(column[docnum]) for name, column in numbers.items()},
+                        )
 
                 def postings(file: SegmentFileWriter) -> None:
                     for name in SCORED_FIELDS:
@@ -391,6 +451,7 @@ class Engine:
                 segment = writer._finalize_segment()
             except BaseException:
                 writer.cancel()
+                remove_segment_files(self.path, writer.newsegment)
                 raise
             remove_temp_folders(_temp_folders(writer))
             return segment
@@ -410,6 +471,55 @@ class Engine:
 
     def segment_count(self) -> int:
         return len(self.snapshot()._leaves)
+
+
+def _replace_groups(
+    writer: Any, segments: list[Any], *, merged: dict[int, Any], dropped: set[int]
+) -> list[Any]:
+    """A merge policy for Whoosh's commit: each merged segment takes its first source's
+    place (document order is kept), its other sources go."""
+    out = []
+    for number, segment in enumerate(segments):
+        if number in merged:
+            if merged[number] is not None:
+                out.append(merged[number])
+        elif number not in dropped:
+            out.append(segment)
+    return out
+
+
+def write_error(path: Path, step: str, exc: OSError, *, landed: bool = False) -> IndexWriteError:
+    """The error a failed index write raises, saying what still stands."""
+    if isinstance(exc, IndexWriteError):
+        return exc
+    reason = "the disk is full" if exc.errno == errno.ENOSPC else str(exc)
+    state = (
+        "the commit was written but may not be durable"
+        if landed
+        else "the previous commit is intact"
+    )
+    return IndexWriteError(
+        f"cannot write the index at {str(path)!r} ({step}): {reason}; {state} "
+        "(free space or fix the cause, then retry)"
+    )
+
+
+def _keys(arrays: SegmentArrays, reader: Any, count: int) -> dict[str, list[str | None]]:
+    """A segment's ids and labels per document: saved with its postings, else read
+    from its stored fields."""
+    ids = arrays.strings("id")
+    labels = {name: arrays.labels(name) for name in LABEL_COLUMNS}
+    if (
+        ids is not None
+        and len(ids) == count
+        and all(found is not None and len(found[0]) == count for found in labels.values())
+    ):
+        keys: dict[str, list[str | None]] = {"id": list(ids)}
+        for name, (codes, strings) in labels.items():  # type: ignore[misc]
+            keys[name] = [strings[c] if c >= 0 else None for c in codes.tolist()]
+        return keys
+    stored = [reader.stored_fields(d) for d in range(count)]
+    return {name: [doc.get(name) for doc in stored] for name in ("id", *LABEL_COLUMNS)}
 
 
 def _column(arrays: SegmentArrays, reader: Any, name: str, count: int) -> np.ndarray:
@@ -447,6 +557,18 @@ def remove_temp_folders(folders: list[str]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _remove_temp_files(folder: Path) -> None:
+    """Whoosh's temporary storage folders, pool runs, compound-file temps and unrenamed
+    tables of contents, and our unfinished postings files. Only when no writer runs."""
+    for pattern in ("*.tmp", "*.ctmp", "*.run", "*.partial", f"_{INDEX_NAME}_*.toc.*"):
+        for leftover in folder.glob(pattern):
+            with contextlib.suppress(OSError):
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
+
+
 def _remove_leftovers(folder: Path) -> None:
     """Delete temp files a killed writer left behind, when no writer is running now."""
     storage = DurableFileStorage(str(folder))
@@ -454,13 +576,6 @@ def _remove_leftovers(folder: Path) -> None:
     if not lock.acquire(blocking=False):
         return  # a live writer owns the directory; its temp files are not leftovers
     try:
-        # Whoosh's temporary storage folders, pool runs and compound-file temps.
-        for pattern in ("*.tmp", "*.ctmp", "*.run", "*.partial"):
-            for leftover in folder.glob(pattern):
-                with contextlib.suppress(OSError):
-                    if leftover.is_dir():
-                        shutil.rmtree(leftover)
-                    else:
-                        leftover.unlink()
+        _remove_temp_files(folder)
     finally:
         lock.release()

@@ -35,6 +35,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from searchlib.engine import storage
+
 __all__ = [
     "FieldArrays",
     "SegmentArrays",
@@ -97,7 +99,7 @@ class SegmentFileWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._temp = path.with_name(path.name + ".partial")
-        self._handle: BinaryIO = open(self._temp, "wb")  # noqa: SIM115 - closed in close()
+        self._handle: BinaryIO = storage.create_data_file(self._temp)
         self._handle.write(MAGIC + b"\0" * 4)
         self._entries: dict[str, dict] = {}
 
@@ -139,6 +141,14 @@ class SegmentFileWriter:
             self.add(f"{COLUMN}{name}.codes", np.asarray(codes, dtype=np.int32))
             self.add(f"{COLUMN}{name}.blob", np.frombuffer(b"".join(encoded), dtype=np.uint8))
             self.add(f"{COLUMN}{name}.offsets", offsets)
+
+    def add_strings(self, name: str, values: list[str | None]) -> None:
+        """A string per document (``None`` as empty), e.g. the ids."""
+        encoded = [(v or "").encode("utf-8") for v in values]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(v) for v in encoded], out=offsets[1:])
+        self.add(f"{COLUMN}{name}.strings", np.frombuffer(b"".join(encoded), dtype=np.uint8))
+        self.add(f"{COLUMN}{name}.stroffsets", offsets)
 
     def add_field(
         self,
@@ -376,6 +386,18 @@ class SegmentArrays:
     def column(self, name: str) -> np.ndarray | None:
         """A numeric per-document column saved with the segment, if it was."""
         return self._data.get(f"{COLUMN}{name}")
+
+    def strings(self, name: str) -> list[str] | None:
+        """A string per document saved with ``add_strings``, if it was."""
+        blob = self._data.get(f"{COLUMN}{name}.strings")
+        offsets = self._data.get(f"{COLUMN}{name}.stroffsets")
+        if blob is None or offsets is None:
+            return None
+        data = blob.tobytes()
+        try:
+            return [data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets.tolist())]
+        except UnicodeDecodeError:
+            return None
 
     def labels(self, name: str) -> tuple[np.ndarray, list[str]] | None:
         """A string column as (per-document codes, -1 for none; the strings)."""

@@ -13,18 +13,25 @@ finds documents by id. A merge (``engine.merge``) copies stored documents with
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from itertools import chain
 from typing import Any
 
 import numpy as np
-from whoosh.formats import Frequency, Positions
+from whoosh.codec.whoosh3 import STORED_COLUMN
+from whoosh.columns import VarBytesColumn
+from whoosh.formats import Existence, Frequency, Positions
 
 from searchlib.analysis import AnalyzedText
 from searchlib.engine.arrays import SegmentFileWriter, arrays_path, label_codes
 from searchlib.engine.postings import FieldPostings, ScoredPostings, write_postings
 from searchlib.errors import SearchlibError
 
-__all__ = ["BulkAdder"]
+__all__ = ["BulkAdder", "raw_stored_reader"]
+
+_ONE = (1.0,)
+_NO_VALUE = (b"",)
+ID_FIELD = "id"
 
 # Writes a merged segment's postings and columns into its postings file.
 ArraysSource = Callable[[SegmentFileWriter], None]
@@ -52,6 +59,7 @@ class BulkAdder:
         }
         self._numbers: dict[str, list[int | None]] = {name: [] for name in number_columns}
         self._labels: dict[str, list[str | None]] = {name: [] for name in label_columns}
+        self._ids: list[str | None] = []
         # Set by a merge: it writes the postings file's contents itself.
         self.arrays_source: ArraysSource | None = None
         segment_writer._flush_segment = self._flush_segment
@@ -73,7 +81,11 @@ class BulkAdder:
         postings = self._postings.get(name)
         if postings is None:
             postings = self._postings[name] = FieldPostings()
-        # Id and label fields: Whoosh's own analysis of the value.
+        if type(field.format) is Existence and isinstance(value, str) and value:
+            # An id or label: the whole value is the one term (as Whoosh's IDTokenizer).
+            postings.add(docnum, (value,), _ONE, _NO_VALUE, 0)
+            return 0
+        # Any other field: Whoosh's own analysis of the value.
         items = list(field.index(value))
         length = sum(item[1] for item in items) if field.scorable else 0
         postings.add(
@@ -105,6 +117,7 @@ class BulkAdder:
                 column = field.column_type
                 if column is not None and stored is not None:
                     perdoc.add_column_value(name, column, field.to_column_value(stored))
+                if column is not None or name == ID_FIELD:
                     row[name] = stored
         except BaseException:
             perdoc.cancel_doc()
@@ -113,33 +126,35 @@ class BulkAdder:
         perdoc.finish_doc()
         self._add_row(row)
 
-    def copy_document(self, stored: dict[str, Any], numbers: dict[str, int]) -> None:
-        """Add a document of another segment: its stored fields and its number
-        columns, without postings for the scored fields (a merge writes those)."""
+    def copy_document(
+        self, stored: bytes, keys: dict[str, str | None], numbers: dict[str, int]
+    ) -> None:
+        """Add a document of another segment: its stored fields as the raw bytes Whoosh
+        keeps (``raw_stored_reader``), its id and label values, its number columns; no
+        postings for the scored fields (a merge writes those)."""
         writer = self._writer
         schema = self._schema
         perdoc = writer.perdocwriter
         docnum = writer.docnum
         perdoc.start_doc(docnum)
         row: dict[str, Any] = {}
-        values = {**numbers, **stored}
-        for name in sorted(values):
-            value = values[name]
-            if value is None or name not in schema:
+        for name, value in (*keys.items(), *numbers.items()):
+            if value is None:
                 continue
             field = schema[name]
-            length = 0
-            if field.indexed and name not in self._scored_postings:
-                length = self._add_postings(name, field, docnum, value)
-            perdoc.add_field(name, field, value if field.stored else None, length)
+            if field.indexed:
+                self._add_postings(name, field, docnum, value)
             column = field.column_type
             if column is not None:
                 perdoc.add_column_value(name, column, field.to_column_value(value))
-                row[name] = value
+            row[name] = value
+        # Whoosh's stored column pickles, then compresses: give it the finished bytes.
+        VarBytesColumn.Writer.add(perdoc._get_column("_stored")._child, docnum, stored)
         perdoc.finish_doc()
         self._add_row(row)
 
     def _add_row(self, row: dict[str, Any]) -> None:
+        self._ids.append(row.get(ID_FIELD))
         for columns in (self._numbers, self._labels):
             for name, values in columns.items():
                 values.append(row.get(name))
@@ -180,6 +195,7 @@ class BulkAdder:
             arrays = SegmentFileWriter(arrays_path(writer.storage.folder, segment_id))
             try:
                 arrays.add_columns(numbers, labels)
+                arrays.add_strings(ID_FIELD, self._ids)
                 if self.arrays_source is not None:
                     self.arrays_source(arrays)
                 else:
@@ -191,3 +207,10 @@ class BulkAdder:
             arrays.close()
 
         writer._assemble_segment = assemble_then_save
+
+
+def raw_stored_reader(reader: Any) -> Callable[[int], bytes]:
+    """A segment reader's stored documents as the raw bytes Whoosh keeps (a pickled,
+    compressed dict each), by document number."""
+    compressed = reader._perdoc._cached_reader("_stored", STORED_COLUMN)._child
+    return partial(VarBytesColumn.Reader.__getitem__, compressed)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from searchlib.engine import storage
 from searchlib.engine.arrays import FieldArrays, SegmentFileWriter, concat_ranges
 
 __all__ = ["MergePolicy", "MergeSource", "merge_postings", "select_merges"]
@@ -96,7 +97,9 @@ def merge_postings(writer: SegmentFileWriter, name: str, sources: list[MergeSour
         [s.field.positions.dtype for s in present if s.field.positions is not None]
     )
     with tempfile.TemporaryDirectory(dir=writer.path.parent, suffix=".tmp") as folder:
-        spill = _Spill(Path(folder), ["hash", "blob", "length", "count", "docs", "tfs", "pos"])
+        spill = _Spill(
+            Path(folder), ["hash", "blob", "length", "count", "tfsum", "docs", "tfs", "pos"]
+        )
         for low, high in itertools.pairwise(bounds):
             _merge_range(spill, present, low, high, positional, tf_type, position_type)
         spill.close()
@@ -118,11 +121,8 @@ def merge_postings(writer: SegmentFileWriter, name: str, sources: list[MergeSour
         spill.add_to(writer, f"{name}.docs", "docs", np.int32)
         spill.add_to(writer, f"{name}.tfs", "tfs", tf_type)
         if positional:
-            tfs = spill.read("tfs", tf_type)
-            cumulative = np.zeros(len(tfs) + 1, dtype=np.int64)
-            np.cumsum(tfs, out=cumulative[1:])
-            writer.add(f"{name}.pstart", cumulative[posts])
-            del tfs, cumulative
+            pstart = np.concatenate(([0], np.cumsum(spill.read("tfsum", np.int64))))
+            writer.add(f"{name}.pstart", pstart)
             spill.add_to(writer, f"{name}.positions", "pos", position_type)
 
 
@@ -189,8 +189,11 @@ def _merge_range(
     spill.write("blob", blob[concat_ranges(starts[chosen], lengths[chosen])])
     spill.write("length", lengths[chosen])
     spill.write("count", counts[alive].astype(np.int64))
-    spill.write("docs", np.concatenate(post_docs)[order].astype(np.int32))
+    # Positions per term (each posting has tf of them), for the terms' offsets.
     tfs = np.concatenate(post_tfs)
+    tf_sums = np.bincount(owners, weights=tfs[order].astype(np.float64), minlength=distinct)
+    spill.write("tfsum", np.rint(tf_sums[alive]).astype(np.int64))
+    spill.write("docs", np.concatenate(post_docs)[order].astype(np.int32))
     spill.write("tfs", tfs[order])
     if positional:
         positions = np.concatenate(post_pos)
@@ -239,7 +242,7 @@ class _Spill:
 
     def __init__(self, folder: Path, names: list[str]) -> None:
         self._paths = {name: folder / name for name in names}
-        self._files = {name: open(path, "wb") for name, path in self._paths.items()}  # noqa: SIM115
+        self._files = {name: storage.create_data_file(path) for name, path in self._paths.items()}
         self._counts = dict.fromkeys(names, 0)
 
     def write(self, name: str, array: np.ndarray) -> None:

@@ -18,13 +18,14 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 
 from searchlib.errors import IndexLockedError
 
-__all__ = ["DurableFileStorage", "WriterLock", "fsync_directory"]
+__all__ = ["DurableFileStorage", "WriterLock", "create_data_file", "fsync_directory"]
 
 LOCK_NAME = "WRITELOCK"
 HOLDER_FILE = "writer.json"
@@ -37,6 +38,12 @@ def fsync_directory(path: str | os.PathLike[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def create_data_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a file of searchlib's own (postings files, merge spills) for writing: every
+    index file is created through this module, Whoosh's through ``DurableFileStorage``."""
+    return open(path, "wb")
 
 
 def _fsync_on_close(struct_file: StructFile) -> None:

@@ -1,0 +1,140 @@
+"""A full disk during a commit or a merge (ENOSPC injected where index files are
+written) raises a clear error and leaves the previous commit readable and whole."""
+
+from __future__ import annotations
+
+import errno
+import warnings
+
+import pytest
+
+import searchlib
+from searchlib.engine import storage
+from searchlib.errors import IndexWriteError
+
+from .test_equivalence import _corpus
+
+
+class _Disk:
+    """Bytes left before writes fail with ENOSPC (None: unlimited)."""
+
+    def __init__(self) -> None:
+        self.left: int | None = None
+        self.spent = 0
+
+    def spend(self, size: int) -> None:
+        self.spent += size
+        if self.left is not None:
+            if size > self.left:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.left -= size
+
+
+class _FullingFile:
+    def __init__(self, raw, disk: _Disk) -> None:
+        self._raw, self._disk = raw, disk
+
+    def write(self, data) -> int:
+        self._disk.spend(len(data))
+        return self._raw.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._raw.close()
+
+
+@pytest.fixture()
+def disk(monkeypatch):
+    disk = _Disk()
+    create_data_file = storage.create_data_file
+    create_file = storage.DurableFileStorage.create_file
+
+    def data_file(path):
+        return _FullingFile(create_data_file(path), disk)
+
+    def whoosh_file(self, name, *args, **kwargs):
+        struct_file = create_file(self, name, *args, **kwargs)
+        struct_file.file = _FullingFile(struct_file.file, disk)
+        return struct_file
+
+    monkeypatch.setattr(storage, "create_data_file", data_file)
+    monkeypatch.setattr(storage.DurableFileStorage, "create_file", whoosh_file)
+    return disk
+
+
+def _state(ix: searchlib.Index) -> tuple:
+    return len(ix), sorted(ix.ids()), [h.id for h in ix.search("gempa warga", limit=20)]
+
+
+def _files(ix: searchlib.Index) -> set[str]:
+    return {p.name for p in ix.path.iterdir() if p.suffix not in (".json", "")} - {"WRITELOCK"}
+
+
+@pytest.mark.parametrize("fraction", [0, 0.01, 0.3, 0.95])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_disk_during_a_commit_changes_nothing(
+    tmp_path, disk, monkeypatch, fraction, workers
+):
+    monkeypatch.setattr("searchlib.batch.PARALLEL_MIN_DOCS", 50)
+    docs = _corpus(300)
+    twin = searchlib.Index.create(tmp_path / "twin", workers=workers)
+    twin.add(docs[:150])
+    disk.spent = 0
+    twin.add(docs[150:])  # what the commit writes, when it can
+    needed = disk.spent
+    ix = searchlib.Index.create(tmp_path / "ix", workers=workers)
+    ix.add(docs[:150])
+    before, files = _state(ix), _files(ix)
+    disk.left = int(needed * fraction)
+    with pytest.raises(IndexWriteError, match=r"disk is full.*previous commit is intact"):
+        ix.add(docs[150:])
+    disk.left = None
+    assert _state(ix) == before
+    assert _files(ix) == files  # the failed commit's files are gone
+    with searchlib.Index.open(ix.path) as reopened:
+        assert _state(reopened) == before and reopened.check() == []
+    ix.add(docs[150:])  # space again: the same commit goes through
+    assert len(ix) == 300 and ix.check() == []
+
+
+def test_a_full_disk_during_optimize_changes_nothing(tmp_path, disk):
+    docs = _corpus(200)
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    for start in range(0, 200, 40):
+        ix.add(docs[start : start + 40])
+    ix.delete(["d3", "d77"])
+    before, files = _state(ix), _files(ix)
+    disk.left = 20_000
+    with pytest.raises(IndexWriteError, match="merge"):
+        ix.optimize()
+    disk.left = None
+    assert _state(ix) == before and _files(ix) == files
+    ix.optimize()
+    assert _state(ix) == before and ix.stats()["segments"] == 1
+
+
+def test_a_merge_that_fails_after_a_commit_only_warns(tmp_path, disk, monkeypatch):
+    docs = _corpus(30)
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    ix._engine.merge_policy = searchlib.engine.MergePolicy(factor=3, floor=1)
+    ix.add(docs[0])
+    ix.add(docs[1])
+    original = ix._engine._merge_group
+
+    def full(segments):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ix._engine, "_merge_group", full)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ix.add(docs[2])  # the third segment calls for a merge, which fails
+    assert any("merging segments" in str(w.message) for w in caught)
+    assert len(ix) == 3 and ix.stats()["segments"] == 3
+    monkeypatch.setattr(ix._engine, "_merge_group", original)
+    ix.add(docs[3])
+    assert len(ix) == 4 and ix.stats()["segments"] < 4
