@@ -390,7 +390,10 @@ class Engine:
         write left). Call with the writer lock held, and no segment being written."""
         from whoosh.index import clean_files
 
-        toc = self._index._read_toc()
+        try:
+            toc = self._index._read_toc()
+        except Exception:  # no readable commit at all: nothing is safe to delete
+            return
         clean_files(self.storage, INDEX_NAME, toc.generation, toc.segments)
         _remove_temp_files(self.path)
 
