@@ -10,6 +10,7 @@ import pytest
 
 import searchlib
 from searchlib.engine import storage
+from searchlib.engine.merge import MergePolicy
 from searchlib.errors import IndexWriteError
 
 from .test_equivalence import _corpus
@@ -121,20 +122,19 @@ def test_a_full_disk_during_optimize_changes_nothing(tmp_path, disk):
 def test_a_merge_that_fails_after_a_commit_only_warns(tmp_path, disk, monkeypatch):
     docs = _corpus(30)
     ix = searchlib.Index.create(tmp_path / "ix", workers=1)
-    ix._engine.merge_policy = searchlib.engine.MergePolicy(factor=3, floor=1)
+    ix._engine.merge_policy = MergePolicy(factor=3, floor=1)
     ix.add(docs[0])
     ix.add(docs[1])
-    original = ix._engine._merge_group
 
-    def full(segments):
+    def full(engine, segments):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ix._engine, "_merge_group", full)
+    monkeypatch.setattr("searchlib.engine.merge._merge_group", full)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ix.add(docs[2])  # the third segment calls for a merge, which fails
     assert any("merging segments" in str(w.message) for w in caught)
     assert len(ix) == 3 and ix.stats()["segments"] == 3
-    monkeypatch.setattr(ix._engine, "_merge_group", original)
+    monkeypatch.undo()
     ix.add(docs[3])
     assert len(ix) == 4 and ix.stats()["segments"] < 4

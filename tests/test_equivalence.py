@@ -174,7 +174,7 @@ def test_bulk_writer_writes_the_postings_whoosh_writes(tmp_path):
 
 def test_merges_keep_every_posting_and_answer(tmp_path, monkeypatch):
     # Many commits, replacements and deletions; merges in small hash ranges.
-    monkeypatch.setattr("searchlib.engine.merge.CHUNK_POSTINGS", 500)
+    monkeypatch.setattr("searchlib.engine.postings_merge.CHUNK_POSTINGS", 500)
     docs = _corpus(300)
     queries = _queries(docs, 60)
     ix = searchlib.Index.create(tmp_path / "ix", workers=1)

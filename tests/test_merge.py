@@ -8,13 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from searchlib.engine.arrays import FieldArrays, SegmentArrays, SegmentFileWriter, field_parts
-from searchlib.engine.merge import (
-    MergePolicy,
-    MergeSource,
-    _term_ids,
-    merge_postings,
-    select_merges,
-)
+from searchlib.engine.merge import MergePolicy, select_merges
+from searchlib.engine.postings_merge import MergeSource, _term_ids, merge_postings
 
 
 def test_a_full_level_of_adjacent_segments_merges():

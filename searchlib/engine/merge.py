@@ -1,4 +1,4 @@
-"""Segment merges: which segments to merge (a log-structured policy) and how (arrays).
+"""Segment merges: which segments to merge (a log-structured policy) and the merge.
 
 Every commit adds segments; left alone, a query would look each term up in hundreds of
 them. ``select_merges`` follows Lucene's ``LogMergePolicy``: a segment's level is the
@@ -7,31 +7,38 @@ share a level they are merged into one, and a segment that has lost a third of i
 documents to deletions is rewritten. Each document is so copied O(log n) times over
 the life of an index.
 
-``merge_postings`` writes the merged postings of a field as array operations: every
-segment keeps its terms in hash order, so the merge walks all segments through the hash
-space a range at a time (bounded memory whatever the segment sizes), renumbers the
-documents (dropping deleted ones) and spills each output array to a temporary file that
-the postings file then takes in one copy.
+``run_merges`` runs the policy after a commit, under the writer lock: a merged segment gets
+the live documents' stored bytes as Whoosh keeps them (no unpickling), their ids and
+labels, and postings merged as arrays (``postings_merge``); it takes the place of its
+first source, so document order is kept, and each round of merges is one commit.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import math
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from whoosh.reading import SegmentReader
 
-from searchlib.engine import storage
-from searchlib.engine.arrays import FieldArrays, SegmentFileWriter, concat_ranges
+from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter, arrays_path
+from searchlib.engine.bulk import BulkAdder, raw_stored_reader
+from searchlib.engine.postings_merge import MergeSource, merge_postings
+from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS
+from searchlib.engine.snapshot import SCORED_FIELDS, whoosh_arrays
+from searchlib.engine.storage import remove_segment_files, remove_temp_folders, temp_folders
 
-__all__ = ["MergePolicy", "MergeSource", "merge_postings", "select_merges"]
+if TYPE_CHECKING:
+    from searchlib.engine import Engine
 
-# Postings handled per hash range of a merge (bounds its memory: ~40 bytes each).
-CHUNK_POSTINGS = 2_000_000
+__all__ = ["MergePolicy", "run_merges", "select_merges"]
+
+# Merge rounds after one commit at most (a merge can complete a level above it).
+MAX_MERGE_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -76,187 +83,135 @@ def select_merges(
     return merges
 
 
-@dataclass
-class MergeSource:
-    """One segment's field postings and where its documents go: ``docmap[d]`` is the
-    merged document number of document ``d``, or -1 if it was deleted."""
-
-    field: FieldArrays | None
-    docmap: np.ndarray
-
-
-def merge_postings(writer: SegmentFileWriter, name: str, sources: list[MergeSource]) -> None:
-    """Write field ``name`` of the merged segment: the sources' postings, renumbered."""
-    present = [s for s in sources if s.field is not None and len(s.field)]
-    positional = any(s.field.positions is not None for s in present)
-    total = sum(len(s.field.docs) for s in present)
-    chunks = max(1, -(-total // CHUNK_POSTINGS))
-    bounds = [2**64 * step // chunks for step in range(chunks + 1)]
-    tf_type = _widest([s.field.tfs.dtype for s in present])
-    position_type = _widest(
-        [s.field.positions.dtype for s in present if s.field.positions is not None]
-    )
-    with tempfile.TemporaryDirectory(dir=writer.path.parent, suffix=".tmp") as folder:
-        spill = _Spill(
-            Path(folder), ["hash", "blob", "length", "count", "tfsum", "docs", "tfs", "pos"]
-        )
-        for low, high in itertools.pairwise(bounds):
-            _merge_range(spill, present, low, high, positional, tf_type, position_type)
-        spill.close()
-        lengths = spill.read("length", np.int64)
-        counts = spill.read("count", np.int64)
-        offsets = np.concatenate(([0], np.cumsum(lengths)))
-        posts = np.concatenate(([0], np.cumsum(counts)))
-        blob = spill.read("blob", np.uint8).tobytes()
-        terms = [
-            blob[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
-        ]
-        lex = np.asarray(sorted(range(len(terms)), key=terms.__getitem__), dtype=np.int32)
-        del terms, blob
-        spill.add_to(writer, f"{name}.hash", "hash", np.uint64)
-        spill.add_to(writer, f"{name}.blob", "blob", np.uint8)
-        writer.add(f"{name}.terms", offsets)
-        writer.add(f"{name}.lex", lex)
-        writer.add(f"{name}.posts", posts)
-        spill.add_to(writer, f"{name}.docs", "docs", np.int32)
-        spill.add_to(writer, f"{name}.tfs", "tfs", tf_type)
-        if positional:
-            pstart = np.concatenate(([0], np.cumsum(spill.read("tfsum", np.int64))))
-            writer.add(f"{name}.pstart", pstart)
-            spill.add_to(writer, f"{name}.positions", "pos", position_type)
+def run_merges(engine: Engine, *, optimize: bool = False, policy: MergePolicy | None = None) -> int:
+    """Merge segments as the policy asks (or all of them into one, and away every
+    deleted document, with ``optimize``); each round of merges is one commit.
+    Returns how many merges ran. Call with the writer lock held."""
+    policy = policy or engine.merge_policy
+    done = 0
+    for _round in range(MAX_MERGE_ROUNDS):
+        current = engine.whoosh_index()._segments()
+        sizes = [(segment.doc_count(), segment.doc_count_all()) for segment in current]
+        if optimize:
+            needed = len(current) > 1 or any(live < total for live, total in sizes)
+            groups = [list(range(len(current)))] if needed else []
+        else:
+            groups = select_merges(sizes, policy)
+        if not groups:
+            break
+        merged: dict[int, Any] = {}
+        dropped = {n for group in groups for n in group[1:]}
+        writer = None
+        try:
+            for group in groups:
+                merged[group[0]] = _merge_group(engine, [current[n] for n in group])
+            writer = engine.segment_writer()
+            writer.commit(mergetype=partial(_replace_groups, merged=merged, dropped=dropped))
+        except BaseException:
+            if writer is not None and not writer.is_closed:
+                writer.cancel()
+            with contextlib.suppress(OSError):
+                engine.remove_uncommitted()
+            raise
+        done += len(groups)
+        if optimize:
+            break
+    if done:
+        engine.forget_snapshot()
+    return done
 
 
-def _merge_range(
-    spill: _Spill,
-    sources: list[MergeSource],
-    low: int,
-    high: int,
-    positional: bool,
-    tf_type: np.dtype,
-    position_type: np.dtype,
-) -> None:
-    """Merge the terms whose hashes fall in ``[low, high)``."""
-    entry_hashes, entry_bytes, entry_lengths = [], [], []
-    post_entries, post_docs, post_tfs, post_pos = [], [], [], []
-    entries = 0
-    for source in sources:
-        field = source.field
-        first = int(field.hash.searchsorted(np.uint64(low)))
-        last = len(field.hash) if high >= 2**64 else int(field.hash.searchsorted(np.uint64(high)))
-        if first == last:
-            continue
-        # The terms of this range: hashes and bytes.
-        byte_low, byte_high = int(field.term_offsets[first]), int(field.term_offsets[last])
-        entry_hashes.append(field.hash[first:last])
-        entry_bytes.append(field.blob[byte_low:byte_high])
-        entry_lengths.append(np.diff(field.term_offsets[first : last + 1]))
-        # Their postings, renumbered; deleted documents dropped.
-        post_low, post_high = int(field.posts[first]), int(field.posts[last])
-        per_term = np.diff(field.posts[first : last + 1])
-        owner = np.repeat(np.arange(entries, entries + last - first, dtype=np.int64), per_term)
-        docs = source.docmap[field.docs[post_low:post_high]]
-        keep = docs >= 0
-        tfs = field.tfs[post_low:post_high]
-        if positional and field.positions is not None:
-            start = int(field.pstart[first])
-            counts = tfs.astype(np.int64)
-            firsts = start + np.concatenate(([0], np.cumsum(counts)[:-1]))
-            ranges = concat_ranges(firsts[keep], counts[keep])
-            post_pos.append(field.positions[ranges].astype(position_type))
-        post_entries.append(owner[keep])
-        post_docs.append(docs[keep])
-        post_tfs.append(tfs[keep].astype(tf_type))
-        entries += last - first
-    if not entries:
-        return
-    hashes = np.concatenate(entry_hashes)
-    blob = np.concatenate(entry_bytes)
-    lengths = np.concatenate(entry_lengths).astype(np.int64)
-    term_ids = _term_ids(hashes, blob, lengths)
-    owners = term_ids[np.concatenate(post_entries)]
-    # Stable: sources are in segment order and documents ascend within each.
-    order = np.argsort(owners, kind="stable")
-    owners = owners[order]
-    distinct = int(term_ids.max()) + 1
-    counts = np.bincount(owners, minlength=distinct)
-    # One representative entry per merged term, dropping terms left with no postings.
-    representative = np.full(distinct, -1, dtype=np.int64)
-    representative[term_ids[::-1]] = np.arange(len(term_ids) - 1, -1, -1)
-    alive = counts > 0
-    chosen = representative[alive]
-    starts = np.concatenate(([0], np.cumsum(lengths)))
-    spill.write("hash", hashes[chosen])
-    spill.write("blob", blob[concat_ranges(starts[chosen], lengths[chosen])])
-    spill.write("length", lengths[chosen])
-    spill.write("count", counts[alive].astype(np.int64))
-    # Positions per term (each posting has tf of them), for the terms' offsets.
-    tfs = np.concatenate(post_tfs)
-    tf_sums = np.bincount(owners, weights=tfs[order].astype(np.float64), minlength=distinct)
-    spill.write("tfsum", np.rint(tf_sums[alive]).astype(np.int64))
-    spill.write("docs", np.concatenate(post_docs)[order].astype(np.int32))
-    spill.write("tfs", tfs[order])
-    if positional:
-        positions = np.concatenate(post_pos)
-        sizes = tfs.astype(np.int64)
-        firsts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        spill.write("pos", positions[concat_ranges(firsts[order], sizes[order])])
+def _merge_group(engine: Engine, segments: list[Any]) -> Any | None:
+    """Write one segment holding the live documents of ``segments``; None if they
+    have none."""
+
+    readers = [SegmentReader(engine.storage, engine.whoosh_index().schema, s) for s in segments]
+    try:
+        sources = []
+        base = 0
+        for segment, reader in zip(segments, readers, strict=True):
+            live = np.ones(segment.doc_count_all(), dtype=bool)
+            if segment.has_deletions():
+                live[np.fromiter(segment.deleted_docs(), np.int64)] = False
+            docmap = np.where(live, np.cumsum(live) - 1 + base, -1)
+            base += int(live.sum())
+            saved = SegmentArrays.load(arrays_path(engine.path, segment.segment_id()))
+            arrays = saved or whoosh_arrays(reader, SCORED_FIELDS)
+            sources.append((reader, live, docmap, arrays))
+        if not base:
+            return None
+        writer = engine.segment_writer()
+        adder = BulkAdder(writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS)
+        try:
+            for reader, live, _docmap, arrays in sources:
+                count = len(live)
+                numbers = {name: _column(arrays, reader, name, count) for name in NUMBER_COLUMNS}
+                keys = _keys(arrays, reader, count)
+                raw = raw_stored_reader(reader)
+                for docnum in np.flatnonzero(live).tolist():
+                    adder.copy_document(
+                        raw(docnum),
+                        {name: values[docnum] for name, values in keys.items()},
+                        {name: int(column[docnum]) for name, column in numbers.items()},
+                    )
+
+            def postings(file: SegmentFileWriter) -> None:
+                for name in SCORED_FIELDS:
+                    merge_postings(
+                        file,
+                        name,
+                        [MergeSource(a.fields.get(name), docmap) for _r, _l, docmap, a in sources],
+                    )
+
+            adder.arrays_source = postings
+            segment = writer._finalize_segment()
+        except BaseException:
+            writer.cancel()
+            remove_segment_files(engine.path, writer.newsegment)
+            raise
+        remove_temp_folders(temp_folders(writer))
+        return segment
+    finally:
+        for reader in readers:
+            reader.close()
 
 
-def _term_ids(hashes: np.ndarray, blob: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """A merged term number for each entry (a term of one source), in hash order:
-    entries with equal bytes share one. Equal hashes are checked byte for byte."""
-    order = np.lexsort((np.arange(len(hashes)), hashes))
-    sorted_hashes = hashes[order]
-    new_group = np.concatenate(([True], sorted_hashes[1:] != sorted_hashes[:-1]))
-    group = np.cumsum(new_group) - 1
-    starts = np.concatenate(([0], np.cumsum(lengths)))
-    # Compare each entry with the first of its hash group.
-    leader = order[np.flatnonzero(new_group)][group]
-    same_length = lengths[order] == lengths[leader]
-    check = np.flatnonzero(same_length)
-    mine = concat_ranges(starts[order[check]], lengths[order[check]])
-    theirs = concat_ranges(starts[leader[check]], lengths[leader[check]])
-    differs = blob[mine] != blob[theirs]
-    mismatch = ~same_length
-    if differs.any():
-        owner = np.repeat(check, lengths[order[check]])
-        mismatch[np.unique(owner[differs])] = True
-    ids = np.empty(len(hashes), dtype=np.int64)
-    if not mismatch.any():
-        ids[order] = group
-        return ids
-    # A 64-bit hash collision between different terms (rare): number by bytes.
-    numbered: dict[tuple[int, bytes], int] = {}
-    for at in order.tolist():
-        key = (int(hashes[at]), blob[starts[at] : starts[at + 1]].tobytes())
-        ids[at] = numbered.setdefault(key, len(numbered))
-    return ids
+def _replace_groups(
+    writer: Any, segments: list[Any], *, merged: dict[int, Any], dropped: set[int]
+) -> list[Any]:
+    """A merge policy for Whoosh's commit: each merged segment takes its first source's
+    place (document order is kept), its other sources go."""
+    out = []
+    for number, segment in enumerate(segments):
+        if number in merged:
+            if merged[number] is not None:
+                out.append(merged[number])
+        elif number not in dropped:
+            out.append(segment)
+    return out
 
 
-def _widest(dtypes: list[np.dtype]) -> np.dtype:
-    return max(dtypes, key=lambda kind: kind.itemsize, default=np.dtype(np.uint8))
+def _keys(arrays: SegmentArrays, reader: Any, count: int) -> dict[str, list[str | None]]:
+    """A segment's ids and labels per document: saved with its postings, else read
+    from its stored fields."""
+    ids = arrays.strings("id")
+    labels = {name: arrays.labels(name) for name in LABEL_COLUMNS}
+    if (
+        ids is not None
+        and len(ids) == count
+        and all(found is not None and len(found[0]) == count for found in labels.values())
+    ):
+        keys: dict[str, list[str | None]] = {"id": list(ids)}
+        for name, (codes, strings) in labels.items():  # type: ignore[misc]
+            keys[name] = [strings[c] if c >= 0 else None for c in codes.tolist()]
+        return keys
+    stored = [reader.stored_fields(d) for d in range(count)]
+    return {name: [doc.get(name) for doc in stored] for name in ("id", *LABEL_COLUMNS)}
 
 
-class _Spill:
-    """Raw arrays appended to temporary files, one per output stream."""
-
-    def __init__(self, folder: Path, names: list[str]) -> None:
-        self._paths = {name: folder / name for name in names}
-        self._files = {name: storage.create_data_file(path) for name, path in self._paths.items()}
-        self._counts = dict.fromkeys(names, 0)
-
-    def write(self, name: str, array: np.ndarray) -> None:
-        self._files[name].write(np.ascontiguousarray(array).tobytes())
-        self._counts[name] += len(array)
-
-    def close(self) -> None:
-        for handle in self._files.values():
-            handle.close()
-
-    def read(self, name: str, dtype: np.dtype) -> np.ndarray:
-        return np.fromfile(self._paths[name], dtype=dtype)
-
-    def add_to(
-        self, writer: SegmentFileWriter, array_name: str, name: str, dtype: np.dtype
-    ) -> None:
-        writer.add_spilled(array_name, dtype, self._counts[name], self._paths[name])
+def _column(arrays: SegmentArrays, reader: Any, name: str, count: int) -> np.ndarray:
+    """A number column of a segment: saved with its postings, else Whoosh's."""
+    saved = arrays.column(name)
+    if saved is not None and len(saved) == count:
+        return saved
+    return np.fromiter(reader.column_reader(name), np.uint64, count)

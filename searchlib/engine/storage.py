@@ -15,19 +15,35 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 
 from searchlib.errors import IndexLockedError
 
-__all__ = ["DurableFileStorage", "WriterLock", "create_data_file", "fsync_directory"]
+__all__ = [
+    "INDEX_NAME",
+    "MARKER",
+    "DurableFileStorage",
+    "WriterLock",
+    "create_data_file",
+    "from_unfinished_create",
+    "fsync_directory",
+    "remove_leftovers",
+    "remove_segment_files",
+    "remove_temp_files",
+    "remove_temp_folders",
+    "temp_folders",
+]
 
 LOCK_NAME = "WRITELOCK"
+MARKER = "searchlib.json"  # an index directory's marker file (format version)
+INDEX_NAME = "MAIN"  # Whoosh's name for our index (its files start with it)
 HOLDER_FILE = "writer.json"
 
 
@@ -123,3 +139,54 @@ class WriterLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+def from_unfinished_create(name: str) -> bool:
+    """Files an interrupted ``Engine.create`` may leave (it writes the marker last)."""
+    # Only an empty table of contents: never a segment, so no documents can be lost.
+    return name in ("WRITELOCK", f"_{INDEX_NAME}_0.toc") or name.startswith(MARKER)
+
+
+def temp_folders(segment_writer: Any) -> list[str]:
+    """The temporary folders a Whoosh segment writer made (it leaves some behind)."""
+    folders = [segment_writer._tempstorage.folder]
+    columns = getattr(segment_writer.perdocwriter, "_cols", None)
+    if columns is not None:
+        folders.append(columns._tempstorage.folder)
+    return folders
+
+
+def remove_segment_files(folder: Path, segment: Any) -> None:
+    """Delete the files of a segment that was written but never committed."""
+    for path in Path(folder).glob(f"{segment.segment_id()}.*"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_temp_folders(folders: list[str]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_temp_files(folder: Path) -> None:
+    """Whoosh's temporary storage folders, pool runs, compound-file temps and unrenamed
+    tables of contents, and our unfinished postings files. Only when no writer runs."""
+    for pattern in ("*.tmp", "*.ctmp", "*.run", "*.partial", f"_{INDEX_NAME}_*.toc.*"):
+        for leftover in folder.glob(pattern):
+            with contextlib.suppress(OSError):
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Delete temp files a killed writer left behind, when no writer is running now."""
+    storage = DurableFileStorage(str(folder))
+    lock = storage.lock("WRITELOCK")
+    if not lock.acquire(blocking=False):
+        return  # a live writer owns the directory; its temp files are not leftovers
+    try:
+        remove_temp_files(folder)
+    finally:
+        lock.release()
