@@ -39,6 +39,7 @@ demo: install
 lint: dev
 	$(BIN)/ruff check searchlib tests benchmarks
 	$(BIN)/ruff format --check searchlib tests benchmarks
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest -q

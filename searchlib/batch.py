@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from searchlib.document import Article, normalize_record
 from searchlib.engine import write_error
@@ -33,16 +33,11 @@ __all__ = ["STREAM_CHUNK", "BatchResult", "WriteBatch", "add_stream"]
 STREAM_CHUNK = 20_000
 
 
-class BatchResult(tuple):
+class BatchResult(NamedTuple):
     """(added or replaced, deleted) counts of a committed batch."""
 
-    @property
-    def added(self) -> int:
-        return self[0]
-
-    @property
-    def deleted(self) -> int:
-        return self[1]
+    added: int
+    deleted: int
 
 
 class WriteBatch:
@@ -61,8 +56,9 @@ class WriteBatch:
         if isinstance(docs, (str, bytes)):
             raise TypeError("add() takes a record or an iterable of records, not a string")
         staged: dict[str, dict[str, Any]] = {}
-        for record in docs:
-            doc = normalize_record(record)
+        records: Iterable[Any] = docs
+        for record in records:
+            doc = normalize_record(record)  # raises DocumentError for anything else
             staged.pop(doc["id"], None)
             staged[doc["id"]] = doc
         for doc_id, doc in staged.items():
@@ -91,7 +87,7 @@ class WriteBatch:
         adds = [doc for doc in self._operations.values() if doc is not None]
         deletes = [doc_id for doc_id, doc in self._operations.items() if doc is None]
         if not adds and not deletes:
-            return BatchResult((0, 0))
+            return BatchResult(0, 0)
         index = self._index
         engine = index._engine
         workers = index.workers
@@ -117,7 +113,7 @@ class WriteBatch:
             else:
                 writer.cancel()
         index._save_stems()
-        return BatchResult((len(adds), deleted))
+        return BatchResult(len(adds), deleted)
 
     def discard(self) -> None:
         """Drop every queued write."""

@@ -176,7 +176,7 @@ class Index:
         return None if docnum is None else public_fields(snapshot.stored(docnum))
 
     def __len__(self) -> int:
-        return self._engine.snapshot().doc_count
+        return int(self._engine.snapshot().doc_count)
 
     def __contains__(self, doc_id: object) -> bool:
         # An id lookup only: no stored fields are read (ingestion asks this per record).

@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +213,7 @@ def read_records(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record | B
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             yield BadRecord(str(item), f"cannot read: {exc}")
             continue
-        for entry in _READERS[_kind(item)](item, data):
+        for entry in _READERS[_kind(item) or ""](item, data):
             if isinstance(entry, Record):
                 body = entry.data.get("body")
                 if body is None or (isinstance(body, str) and not body.strip()):
@@ -229,7 +229,7 @@ class IngestSummary:
     added: int = 0
     updated: int = 0
     skipped: int = 0
-    bad: list[BadRecord] | None = None
+    bad: list[BadRecord] = field(default_factory=list)
 
 
 def index_paths(
@@ -247,7 +247,7 @@ def index_paths(
     from searchlib.document import normalize_record
     from searchlib.errors import DocumentError
 
-    summary = IngestSummary(bad=[])
+    summary = IngestSummary()
     batch: dict[str, dict[str, Any]] = {}
 
     def flush() -> None:

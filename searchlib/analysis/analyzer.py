@@ -35,7 +35,7 @@ __all__ = ["AnalyzedText", "Analyzer", "analyze"]
 
 # A word glued to a number, as in Rp1.500.000 or covid19: the number is searchable too.
 _LETTERS_NUMBER = re.compile(r"([^\W\d_]+)(\d[\d.,]*)")
-_MISSING = object()
+_MISSING: Any = object()  # a cache miss (None means: not a word to index)
 _CACHE_LIMIT = 1_000_000  # distinct surface forms kept per analyzer before a reset
 
 # A classified surface form: (term, norm, why, parts); parts are
@@ -118,7 +118,11 @@ class Analyzer(WhooshAnalyzer):
         )
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._config() == other._config()  # type: ignore[attr-defined]
+        return (
+            isinstance(other, Analyzer)
+            and type(other) is type(self)
+            and self._config() == other._config()
+        )
 
     def __hash__(self) -> int:
         return hash(self._config())

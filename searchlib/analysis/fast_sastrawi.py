@@ -130,7 +130,7 @@ def build_fast_stemmer() -> Any:
     shim = _CompiledRe()
     for name, module in list(sys.modules.items()):
         if name.startswith("Sastrawi.") and getattr(module, "re", None) is re:
-            module.re = shim
+            module.re = shim  # type: ignore[attr-defined]
     provider = stemmer.visitor_provider
     provider.prefix_visitors[:] = [_gate(v) for v in provider.prefix_visitors]
     context_class = _fast_context_class()

@@ -24,7 +24,7 @@ __all__ = [
 
 
 def _data_text(name: str) -> str:
-    return resources.files("searchlib.analysis").joinpath("data", name).read_text("utf-8")
+    return resources.files("searchlib.analysis").joinpath("data").joinpath(name).read_text("utf-8")
 
 
 def _lines(text: str) -> Iterable[str]:

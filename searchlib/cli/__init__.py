@@ -38,7 +38,7 @@ class CliFailure(click.ClickException):
 
     def __init__(self, message: str, hint: str, code: int = EXIT_ERROR) -> None:
         super().__init__(f"{message} (hint: {hint})")
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click reads it per instance
 
 
 def fail(exc: SearchlibError, index_path: Path | None = None) -> NoReturn:
@@ -59,7 +59,7 @@ def fail(exc: SearchlibError, index_path: Path | None = None) -> NoReturn:
 class _DefaultToQuery(click.Group):
     """``search "words"`` means ``search query "words"``."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
+    def resolve_command(self, ctx: click.Context, args: list[str]):
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             return "query", self.commands["query"], args
         return super().resolve_command(ctx, args)

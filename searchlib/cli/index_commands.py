@@ -73,7 +73,7 @@ def index_command(state: CliState, paths: tuple[Path, ...], rebuild: bool, batch
             total = len(index)
     except SearchlibError as exc:
         fail(exc, state.path)
-    for bad in summary.bad or []:
+    for bad in summary.bad:
         state.errors.print(Text(f"skipped {bad.location}: {bad.reason}"), soft_wrap=True)
     state.console.print(
         f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}; "

@@ -278,8 +278,10 @@ class FieldArrays:
         self.posts = parts["posts"]
         self.docs = parts["docs"]
         self.tfs = parts["tfs"]
-        self.pstart = parts.get("pstart")
-        self.positions = parts.get("positions")
+        # Positional fields only; empty elsewhere (`positional` says which).
+        self.positional = "positions" in parts
+        self.pstart = parts.get("pstart", np.zeros(len(self.hash) + 1, dtype=np.int64))
+        self.positions = parts.get("positions", np.zeros(0, dtype=np.uint8))
 
     def __len__(self) -> int:
         return len(self.hash)
@@ -303,7 +305,7 @@ class FieldArrays:
 
     def positions_of(self, index: int, docs: np.ndarray) -> dict[int, np.ndarray]:
         """Positions of term ``index`` in each of ``docs`` (segment numbers) that has it."""
-        if self.positions is None:
+        if not self.positional:
             return {}
         low, high = self.posts[index : index + 2].tolist()
         term_docs = self.docs[low:high]

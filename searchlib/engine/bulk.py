@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -163,8 +162,10 @@ class BulkAdder:
 
     def _forget(self, docnum: int) -> None:
         """Drop the postings a failed document had already added."""
-        for postings in chain(self._postings.values(), self._scored_postings.values()):
+        for postings in self._postings.values():
             postings.drop_document(docnum)
+        for scored in self._scored_postings.values():
+            scored.drop_document(docnum)
 
     # -- commit ----------------------------------------------------------------------
 

@@ -370,7 +370,9 @@ def _add_terms(tindex: Any, keys: list[bytes], infos: list[bytes]) -> None:
     dbfile.write(b"".join(records))
     buckets = tindex.buckets
     if tindex.hashtype == 0:  # md5_hash: the digest's last four bytes
-        hashes = [int.from_bytes(md5(key, usedforsecurity=False).digest()[12:]) for key in keys]
+        hashes = [
+            int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big") for key in keys
+        ]
     else:
         hashes = list(map(tindex.hashfn, keys))
     for hashed, position in zip(hashes, positions, strict=True):

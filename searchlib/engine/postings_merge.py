@@ -36,15 +36,13 @@ class MergeSource:
 
 def merge_postings(writer: SegmentFileWriter, name: str, sources: list[MergeSource]) -> None:
     """Write field ``name`` of the merged segment: the sources' postings, renumbered."""
-    present = [s for s in sources if s.field is not None and len(s.field)]
-    positional = any(s.field.positions is not None for s in present)
-    total = sum(len(s.field.docs) for s in present)
+    present = [(s.field, s.docmap) for s in sources if s.field is not None and len(s.field)]
+    positional = any(field.positional for field, _docmap in present)
+    total = sum(len(field.docs) for field, _docmap in present)
     chunks = max(1, -(-total // CHUNK_POSTINGS))
     bounds = [2**64 * step // chunks for step in range(chunks + 1)]
-    tf_type = _widest([s.field.tfs.dtype for s in present])
-    position_type = _widest(
-        [s.field.positions.dtype for s in present if s.field.positions is not None]
-    )
+    tf_type = _widest([field.tfs.dtype for field, _docmap in present])
+    position_type = _widest([field.positions.dtype for field, _ in present if field.positional])
     with tempfile.TemporaryDirectory(dir=writer.path.parent, suffix=".tmp") as folder:
         spill = _Spill(
             Path(folder), ["hash", "blob", "length", "count", "tfsum", "docs", "tfs", "pos"]
@@ -52,32 +50,34 @@ def merge_postings(writer: SegmentFileWriter, name: str, sources: list[MergeSour
         for low, high in itertools.pairwise(bounds):
             _merge_range(spill, present, low, high, positional, tf_type, position_type)
         spill.close()
-        lengths = spill.read("length", np.int64)
-        counts = spill.read("count", np.int64)
+        lengths = spill.read("length", np.dtype(np.int64))
+        counts = spill.read("count", np.dtype(np.int64))
         offsets = np.concatenate(([0], np.cumsum(lengths)))
         posts = np.concatenate(([0], np.cumsum(counts)))
-        blob = spill.read("blob", np.uint8).tobytes()
+        blob = spill.read("blob", np.dtype(np.uint8)).tobytes()
         terms = [
             blob[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
         ]
         lex = np.asarray(sorted(range(len(terms)), key=terms.__getitem__), dtype=np.int32)
         del terms, blob
-        spill.add_to(writer, f"{name}.hash", "hash", np.uint64)
-        spill.add_to(writer, f"{name}.blob", "blob", np.uint8)
+        spill.add_to(writer, f"{name}.hash", "hash", np.dtype(np.uint64))
+        spill.add_to(writer, f"{name}.blob", "blob", np.dtype(np.uint8))
         writer.add(f"{name}.terms", offsets)
         writer.add(f"{name}.lex", lex)
         writer.add(f"{name}.posts", posts)
-        spill.add_to(writer, f"{name}.docs", "docs", np.int32)
+        spill.add_to(writer, f"{name}.docs", "docs", np.dtype(np.int32))
         spill.add_to(writer, f"{name}.tfs", "tfs", tf_type)
         if positional:
-            pstart = np.concatenate(([0], np.cumsum(spill.read("tfsum", np.int64))))
+            tf_sums = spill.read("tfsum", np.dtype(np.int64))
+            pstart = np.zeros(len(tf_sums) + 1, dtype=np.int64)
+            np.cumsum(tf_sums, out=pstart[1:])
             writer.add(f"{name}.pstart", pstart)
             spill.add_to(writer, f"{name}.positions", "pos", position_type)
 
 
 def _merge_range(
     spill: _Spill,
-    sources: list[MergeSource],
+    sources: list[tuple[FieldArrays, np.ndarray]],
     low: int,
     high: int,
     positional: bool,
@@ -88,8 +88,7 @@ def _merge_range(
     entry_hashes, entry_bytes, entry_lengths = [], [], []
     post_entries, post_docs, post_tfs, post_pos = [], [], [], []
     entries = 0
-    for source in sources:
-        field = source.field
+    for field, docmap in sources:
         first = int(field.hash.searchsorted(np.uint64(low)))
         last = len(field.hash) if high >= 2**64 else int(field.hash.searchsorted(np.uint64(high)))
         if first == last:
@@ -103,10 +102,10 @@ def _merge_range(
         post_low, post_high = int(field.posts[first]), int(field.posts[last])
         per_term = np.diff(field.posts[first : last + 1])
         owner = np.repeat(np.arange(entries, entries + last - first, dtype=np.int64), per_term)
-        docs = source.docmap[field.docs[post_low:post_high]]
+        docs = docmap[field.docs[post_low:post_high]]
         keep = docs >= 0
         tfs = field.tfs[post_low:post_high]
-        if positional and field.positions is not None:
+        if positional and field.positional:
             start = int(field.pstart[first])
             counts = tfs.astype(np.int64)
             firsts = start + np.concatenate(([0], np.cumsum(counts)[:-1]))

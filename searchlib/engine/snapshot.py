@@ -128,9 +128,13 @@ class _SegmentColumns:
         self.saved = saved is not None
         self.arrays: SegmentArrays = saved or whoosh_arrays(reader, SCORED_FIELDS)
         count = reader.doc_count_all()
-        numbers = {name: saved.column(name) for name in NUMBER_COLUMNS} if saved else {}
-        if not all(column is not None and len(column) == count for column in numbers.values()):
-            numbers = {}
+        numbers: dict[str, np.ndarray] = {}
+        for name in NUMBER_COLUMNS:
+            column = saved.column(name) if saved is not None else None
+            if column is None or len(column) != count:
+                numbers = {}
+                break
+            numbers[name] = column
         # The numeric columns as stored (uint64), also what an arrays file saves.
         self.numbers: dict[str, np.ndarray] = numbers or {
             name: np.fromiter(reader.column_reader(name), np.uint64, count)
@@ -191,7 +195,7 @@ class Snapshot:
                 columns is not None
                 and not columns.saved
                 and self._folder is not None
-                and arrays_path(self._folder, key).exists()
+                and arrays_path(self._folder, str(key)).exists()
             )
             if saved_since:
                 columns = None  # its arrays were written after it was cached: use them
@@ -291,7 +295,7 @@ class Snapshot:
         doc_parts, position_parts = [], []
         for (leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
             arrays = columns.arrays.fields.get(field)
-            if arrays is None or arrays.positions is None:
+            if arrays is None or not arrays.positional:
                 continue
             low, high = np.searchsorted(docs, [offset, offset + leaf.doc_count_all()])
             if low == high:

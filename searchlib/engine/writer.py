@@ -101,7 +101,7 @@ class EngineWriter:
             self._reader = self._writer.reader()
         return self._reader
 
-    def commit(self, *, optimize: bool = False, segments: list[Any] = ()) -> None:
+    def commit(self, *, optimize: bool = False, segments: Iterable[Any] = ()) -> None:
         """Commit; ``segments`` written by ``Engine.write_segment`` become visible too.
         Whoosh never merges: the merge policy runs after the commit (``Engine.merge``),
         still under this writer's lock; ``optimize`` merges everything into one.

@@ -177,7 +177,7 @@ class _PhraseScorer(Scorer):
         candidates = intersect([p.ids for p in postings])
         if not len(candidates):
             return _EMPTY
-        keys = None
+        keys: np.ndarray | None = None
         for term, offset in zip(plan.terms, plan.offsets, strict=True):
             docs, positions = self.snapshot.positions_flat(name, term, candidates)
             starts = positions.astype(np.int64) - offset
@@ -187,7 +187,7 @@ class _PhraseScorer(Scorer):
             keys = mine if keys is None else np.intersect1d(keys, mine, assume_unique=True)
             if not len(keys):
                 return _EMPTY
-        return np.unique(keys >> 32)
+        return _EMPTY if keys is None else np.unique(keys >> 32)
 
     def docs(self) -> np.ndarray:
         return self._docs
@@ -202,7 +202,7 @@ class _PhraseScorer(Scorer):
         return total
 
     def explain(self, doc: int) -> list[Contribution]:
-        out = []
+        out: list[Contribution] = []
         for found, postings in self.fields:
             if member(np.array([doc]), found)[0]:
                 out.extend(c for p in postings if (c := p.explain(doc)) is not None)

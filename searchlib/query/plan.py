@@ -14,6 +14,7 @@ may correct, so nothing downstream analyzes the query again.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from searchlib.analysis import Analyzer, Token
@@ -127,14 +128,12 @@ def compile_query(
     snapshot: Snapshot,
     analyzer: Analyzer,
     ranking: Ranking,
-    filters: list[Filter] = (),
+    filters: Iterable[Filter] = (),
 ) -> Plan:
     """The plan of a parsed query; ``filters`` (from the API) apply to every match."""
     compiler = _Compiler(snapshot, analyzer, ranking)
-    root = compiler.node(tree)
-    if root is not None and filters:
-        if not isinstance(root, BoolPlan):
-            root = BoolPlan(must=[root])
+    root = compiler._bool(tree)
+    if root is not None:
         root.filters.extend(filters)
     return Plan(root, compiler.highlight, compiler.words)
 

@@ -36,7 +36,8 @@ def bm25_term_scores(
     """BM25 of one term for the documents whose frequencies and lengths are given."""
     # An empty field everywhere (avgdl 0) leaves only k1 as the length normalization.
     norm = np.full_like(tf, k1) if avg_length <= 0 else k1 * (1.0 - b + b * lengths / avg_length)
-    return idf * tf * (k1 + 1.0) / (tf + norm)
+    scores: np.ndarray = idf * tf * (k1 + 1.0) / (tf + norm)
+    return scores
 
 
 @dataclass(frozen=True)

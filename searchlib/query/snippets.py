@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from searchlib.analysis import Analyzer
@@ -41,7 +41,7 @@ class Snippet:
     spans: tuple[tuple[int, int], ...]
     field: str = "body"
 
-    def _render(self, before: str, after: str, escape=lambda s: s) -> str:
+    def _render(self, before: str, after: str, escape: Callable[[str], str] = lambda s: s) -> str:
         out, cursor = [], 0
         for start, end in self.spans:
             out.append(escape(self.fragment[cursor:start]))
