@@ -16,21 +16,12 @@ The last operation on an id wins
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 from searchlib.document import Article, normalize_record
-from searchlib.engine import write_error
-from searchlib.indexing import PARALLEL_MIN_DOCS, build_segments, engine_fields
 
-if TYPE_CHECKING:
-    from searchlib.index import Index
-
-__all__ = ["STREAM_CHUNK", "BatchResult", "WriteBatch", "add_stream"]
-
-# Records analyzed and written per step of a streaming add (bounds its memory).
-STREAM_CHUNK = 20_000
+__all__ = ["BatchResult", "WriteBatch", "staged_records"]
 
 
 class BatchResult(NamedTuple):
@@ -40,11 +31,23 @@ class BatchResult(NamedTuple):
     deleted: int
 
 
-class WriteBatch:
-    """Collects writes for one commit; use as a context manager or call ``commit()``."""
+def staged_records(records: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """Validated records by id, the last of an id winning (``DocumentError`` names a
+    bad record and its field)."""
+    staged: dict[str, dict[str, Any]] = {}
+    for record in records:
+        doc = normalize_record(record)
+        staged.pop(doc["id"], None)
+        staged[doc["id"]] = doc
+    return staged
 
-    def __init__(self, index: Index) -> None:
-        self._index = index
+
+class WriteBatch:
+    """Collects writes for one commit; use as a context manager or call ``commit()``.
+    ``apply`` is the index's commit of (records to add, ids to delete)."""
+
+    def __init__(self, apply: Callable[[list[dict[str, Any]], list[str]], BatchResult]) -> None:
+        self._apply = apply
         self._operations: dict[str, dict[str, Any] | None] = {}  # None means delete
         self._done = False
 
@@ -55,12 +58,7 @@ class WriteBatch:
             docs = [docs]
         if isinstance(docs, (str, bytes)):
             raise TypeError("add() takes a record or an iterable of records, not a string")
-        staged: dict[str, dict[str, Any]] = {}
-        records: Iterable[Any] = docs
-        for record in records:
-            doc = normalize_record(record)  # raises DocumentError for anything else
-            staged.pop(doc["id"], None)
-            staged[doc["id"]] = doc
+        staged = staged_records(docs)
         for doc_id, doc in staged.items():
             self._operations.pop(doc_id, None)
             self._operations[doc_id] = doc
@@ -86,34 +84,7 @@ class WriteBatch:
         self._done = True
         adds = [doc for doc in self._operations.values() if doc is not None]
         deletes = [doc_id for doc_id, doc in self._operations.items() if doc is None]
-        if not adds and not deletes:
-            return BatchResult(0, 0)
-        index = self._index
-        engine = index._engine
-        workers = index.workers
-        with index._write_mutex:
-            writer = engine.writer(index.lock_timeout)
-            try:
-                deleted = writer.delete_many(deletes)
-                writer.delete_many(doc["id"] for doc in adds)  # upserts replace
-                segments = []
-                if workers > 1 and len(adds) >= PARALLEL_MIN_DOCS:
-                    segments = build_segments(str(engine.path), adds, workers, engine.analyzer)
-                else:
-                    analyzer = engine.analyzer
-                    for doc in adds:
-                        writer.add(engine_fields(analyzer, doc), upsert=False)
-            except BaseException as exc:
-                writer.cancel()
-                if isinstance(exc, OSError):
-                    raise write_error(engine.path, "add", exc) from exc
-                raise
-            if adds or deleted:
-                writer.commit(segments=segments)
-            else:
-                writer.cancel()
-        index._save_stems()
-        return BatchResult(len(adds), deleted)
+        return self._apply(adds, deletes)
 
     def discard(self) -> None:
         """Drop every queued write."""
@@ -134,66 +105,3 @@ class WriteBatch:
             self.commit()
         else:
             self.discard()
-
-
-def add_stream(index: Index, records: Iterable[Any], chunk_size: int | None = None) -> int:
-    """Add (upsert) ``records`` from any iterable in one atomic commit, with memory
-    bounded by ``chunk_size``: each chunk is validated, analyzed and written as
-    segments that stay invisible until the final commit. A bad record raises and leaves
-    the index as it was. Returns how many distinct ids were added or replaced."""
-    chunk_size = chunk_size or STREAM_CHUNK
-    iterator = iter(records)
-    first = list(islice(iterator, chunk_size))
-    if len(first) < chunk_size:  # it all fits one batch
-        batch = WriteBatch(index)
-        batch.add(first)
-        return batch.commit().added
-    engine = index._engine
-    analyzer = engine.analyzer
-    with index._write_mutex:
-        writer = engine.writer(index.lock_timeout)
-        segments: list[Any] = []
-        # This call's ids -> (its uncommitted segment, document number there), so a
-        # later record with the same id replaces an earlier one.
-        placed: dict[str, tuple[Any, int]] = {}
-        try:
-            for chunk in _chunks(first, iterator, chunk_size):
-                staged: dict[str, dict[str, Any]] = {}
-                for record in chunk:
-                    doc = normalize_record(record)
-                    staged.pop(doc["id"], None)
-                    staged[doc["id"]] = doc
-                fresh = []
-                for doc_id in staged:
-                    earlier = placed.get(doc_id)
-                    if earlier is None:
-                        fresh.append(doc_id)
-                    else:
-                        earlier[0].delete_document(earlier[1])
-                writer.delete_many(fresh)  # committed documents these replace
-                docs = list(staged.values())
-                if index.workers > 1 and len(docs) >= PARALLEL_MIN_DOCS:
-                    written = build_segments(str(engine.path), docs, index.workers, analyzer)
-                else:
-                    written = [engine.write_segment(engine_fields(analyzer, d) for d in docs)]
-                at = 0
-                for segment in written:
-                    for local in range(segment.doc_count_all()):
-                        placed[docs[at]["id"]] = (segment, local)
-                        at += 1
-                segments.extend(written)
-        except BaseException as exc:
-            writer.cancel()  # drops the segments written so far
-            if isinstance(exc, OSError):
-                raise write_error(engine.path, "add", exc) from exc
-            raise
-        writer.commit(segments=segments)
-    index._save_stems()
-    return len(placed)
-
-
-def _chunks(first: list[Any], rest: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    chunk = first
-    while chunk:
-        yield chunk
-        chunk = list(islice(rest, size))

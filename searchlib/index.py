@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer, Token
 from searchlib.analysis.stemmer import stem_cache_size
-from searchlib.batch import WriteBatch, add_stream
+from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.dates import parse_datetime, period
 from searchlib.document import Article, public_fields
-from searchlib.engine import TEXT_FIELDS, Engine
-from searchlib.errors import IndexNotFoundError, QueryError
-from searchlib.indexing import default_workers
+from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, write_error
+from searchlib.errors import IndexNotFoundError, IndexWriteError, QueryError
+from searchlib.indexing import default_workers, write_segments
 from searchlib.query.ranking import DEFAULT_RANKING, Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import run_search, run_similar
@@ -40,7 +42,13 @@ Record = Article | Mapping[str, Any]
 
 
 class Index:
-    """A searchlib index directory. Thread-safe: share one instance in a process."""
+    """A searchlib index directory. Thread-safe: share one instance in a process.
+
+    ``stream_chunk``: records validated, analyzed and written per step of ``add``
+    (its memory bound).
+    """
+
+    stream_chunk: int = 20_000
 
     def __init__(
         self, engine: Engine, *, lock_timeout: float = 10.0, workers: int | None = None
@@ -134,24 +142,88 @@ class Index:
 
     def batch(self) -> WriteBatch:
         """A batch of adds and deletes committed together (a context manager)."""
-        return WriteBatch(self)
+        return WriteBatch(self._commit)
 
     def add(self, docs: Record | Iterable[Record]) -> int:
         """Add or replace (by ``id``) articles in one atomic commit; returns how many.
 
         ``docs`` is a record or any iterable of records, generators included: it is
-        streamed, so memory stays bounded whatever its length. A bad record raises
-        ``DocumentError`` naming it and the field, and the index is left unchanged.
+        streamed (``stream_chunk`` records at a time become segments that stay
+        invisible until the one commit at the end), so memory stays bounded whatever
+        its length. A bad record raises ``DocumentError`` naming it and the field, and
+        the index is left unchanged.
         """
         if isinstance(docs, (Mapping, Article)):
             docs = [docs]
         if isinstance(docs, (str, bytes)):
             raise TypeError("add() takes a record or an iterable of records, not a string")
-        return add_stream(self, docs)
+        iterator = iter(docs)
+        first = list(islice(iterator, self.stream_chunk))
+        if len(first) < self.stream_chunk:  # it all fits one batch
+            return self._commit(list(staged_records(first).values()), []).added
+        # This call's ids -> (its uncommitted segment, document number there), so a
+        # later record with the same id replaces an earlier one.
+        placed: dict[str, tuple[Any, int]] = {}
+        with self._writing() as writer:
+            segments: list[Any] = []
+            chunk = first
+            while chunk:
+                staged = staged_records(chunk)
+                fresh = []
+                for doc_id in staged:
+                    earlier = placed.get(doc_id)
+                    if earlier is None:
+                        fresh.append(doc_id)
+                    else:
+                        earlier[0].delete_document(earlier[1])
+                writer.delete_many(fresh)  # committed documents these replace
+                records = list(staged.values())
+                written = write_segments(self._engine, records, self.workers)
+                numbers = (range(s.doc_count_all()) for s in written)
+                at = 0
+                for segment, locals_ in zip(written, numbers, strict=True):
+                    for local in locals_:
+                        placed[records[at]["id"]] = (segment, local)
+                        at += 1
+                segments.extend(written)
+                chunk = list(islice(iterator, self.stream_chunk))
+            writer.commit(segments=segments)
+        self._save_stems()
+        return len(placed)
+
+    def _commit(self, adds: list[dict[str, Any]], deletes: list[str]) -> BatchResult:
+        """Apply validated adds (upserts) and deletes in one atomic commit."""
+        if not adds and not deletes:
+            return BatchResult(0, 0)
+        with self._writing() as writer:
+            deleted = writer.delete_many(deletes)
+            writer.delete_many(doc["id"] for doc in adds)  # upserts replace
+            segments = write_segments(self._engine, adds, self.workers)
+            if adds or deleted:
+                writer.commit(segments=segments)
+            else:
+                writer.cancel()
+        self._save_stems()
+        return BatchResult(len(adds), deleted)
+
+    @contextmanager
+    def _writing(self) -> Iterator[EngineWriter]:
+        """A write session of this process's turn; cancelled (everything it wrote
+        deleted) if the body raises, a failed write raised as ``IndexWriteError``."""
+        with self._write_mutex:
+            writer = self._engine.writer(self.lock_timeout)
+            try:
+                yield writer
+            except BaseException as exc:
+                if writer.is_open:
+                    writer.cancel()
+                if isinstance(exc, OSError) and not isinstance(exc, IndexWriteError):
+                    raise write_error(self.path, "add", exc) from exc
+                raise
 
     def delete(self, ids: str | Iterable[str]) -> int:
         """Delete articles by id in one commit; returns how many existed."""
-        batch = WriteBatch(self)
+        batch = self.batch()
         batch.delete(ids)
         return batch.commit().deleted
 

@@ -1,6 +1,6 @@
 """Turning validated articles into engine fields, in this process or in worker processes.
 
-``engine_fields`` analyzes a record once (stems and exact forms share the analysis).
+``engine_document`` analyzes a record once (stems and exact forms share the analysis).
 ``build_segments`` spreads a large batch over worker processes: each analyzes its share
 and writes a complete, not yet visible segment; the caller then publishes all of them
 in one atomic commit. Workers are forked, so they start with the parent's stem cache and
@@ -19,10 +19,19 @@ from searchlib.analysis import Analyzer
 from searchlib.analysis.stemmer import export_stems, import_stems
 from searchlib.analysis.tokenizer import HYPHENS
 from searchlib.dates import to_timestamp
-from searchlib.engine import DATE_OFFSET, LENGTH_FIELD, TEXT_FIELDS, Engine
+from searchlib.engine import TEXT_FIELDS, Engine
+from searchlib.engine.schema import EngineDocument
 
-__all__ = ["PARALLEL_MIN_DOCS", "build_segments", "default_workers", "engine_fields"]
+__all__ = [
+    "PARALLEL_MIN_DOCS",
+    "build_segments",
+    "default_workers",
+    "engine_document",
+    "write_segments",
+]
 
+# The fields of a validated record the index stores (and gives back).
+STORED_KEYS = ("id", "title", "body", "url", "published", "category", "source", "related", "extra")
 # Below this many documents a batch is written in-process: forking costs more.
 PARALLEL_MIN_DOCS = 2000
 
@@ -35,27 +44,14 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def engine_fields(analyzer: Analyzer, doc: dict[str, Any]) -> dict[str, Any]:
-    """The fields the engine stores and indexes for one validated record."""
-    fields: dict[str, Any] = {
-        "id": doc["id"],
-        "url": doc["url"],
-        "published": doc["published"],
-        "published_ts": (
-            to_timestamp(doc["published"]) + DATE_OFFSET if doc["published"] else None
-        ),
-        "category": doc["category"],
-        "source": doc["source"],
-        "related": doc["related"],
-        "extra": doc["extra"],
-    }
-    for name in TEXT_FIELDS:
-        analyzed = analyzer.index_text(doc[name])
-        fields[name] = analyzed
-        fields[f"_stored_{name}"] = doc[name]
-        fields[f"{name}_exact"] = analyzed
-        fields[LENGTH_FIELD[name]] = analyzed.length
-    return {k: v for k, v in fields.items() if v is not None}
+def engine_document(analyzer: Analyzer, doc: dict[str, Any]) -> EngineDocument:
+    """What the engine writes for one validated record, its text analyzed once."""
+    return EngineDocument(
+        id=doc["id"],
+        stored={name: doc[name] for name in STORED_KEYS},
+        text={name: analyzer.index_text(doc[name]) for name in TEXT_FIELDS},
+        published_ts=to_timestamp(doc["published"]) if doc["published"] else None,
+    )
 
 
 # What the workers of the running build_segments call work on. Set just before the
@@ -82,7 +78,7 @@ def _learned_since(
 def _worker(path: str, part: int) -> tuple[Any, dict[str, str], dict[str, Any]]:
     parts, analyzer = _current_job()  # the parent's analyzer: the index's, caches warm
     stems, surfaces = set(export_stems()), set(analyzer.cached_surfaces())
-    segment = Engine.open(path).write_segment(engine_fields(analyzer, doc) for doc in parts[part])
+    segment = Engine.open(path).write_segment(engine_document(analyzer, doc) for doc in parts[part])
     return segment, *_learned_since(stems, surfaces, analyzer)
 
 
@@ -135,3 +131,14 @@ def build_segments(
         import_stems(stems)
         analyzer.remember_surfaces(surfaces)
     return [segment for segment, _stems, _surfaces in results]
+
+
+def write_segments(engine: Engine, docs: list[dict[str, Any]], workers: int) -> list[Any]:
+    """Write validated records as new, not yet visible segments: by ``workers``
+    processes for a large batch, else in this process."""
+    if not docs:
+        return []
+    if workers > 1 and len(docs) >= PARALLEL_MIN_DOCS:
+        return build_segments(str(engine.path), docs, workers, engine.analyzer)
+    analyzer = engine.analyzer
+    return [engine.write_segment(engine_document(analyzer, doc) for doc in docs)]

@@ -15,7 +15,6 @@ import os
 import sys
 
 import searchlib
-import searchlib.batch
 
 BATCH = 20
 
@@ -36,7 +35,7 @@ def _record(path: str, text: str, durable: bool = False) -> None:
 def main() -> None:
     index_dir, state, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ix = searchlib.Index.open_or_create(index_dir, lock_timeout=30)
-    searchlib.batch.STREAM_CHUNK = 7
+    ix.stream_chunk = 7
     batch_number = start
     while True:
         _record(state + ".phase", f"prepare {batch_number}")

@@ -81,7 +81,7 @@ def _files(ix: searchlib.Index) -> set[str]:
 def test_a_full_disk_during_a_commit_changes_nothing(
     tmp_path, disk, monkeypatch, fraction, workers
 ):
-    monkeypatch.setattr("searchlib.batch.PARALLEL_MIN_DOCS", 50)
+    monkeypatch.setattr("searchlib.indexing.PARALLEL_MIN_DOCS", 50)
     docs = _corpus(300)
     twin = searchlib.Index.create(tmp_path / "twin", workers=workers)
     twin.add(docs[:150])

@@ -13,7 +13,7 @@ from searchlib.analysis import stemmer
 from searchlib.document import normalize_record
 from searchlib.engine.arrays import arrays_path, term_key
 from searchlib.engine.merge import MergePolicy
-from searchlib.indexing import engine_fields
+from searchlib.indexing import engine_document
 from searchlib.stemcache import STEM_FILE
 
 from .conftest import ARTICLES
@@ -58,7 +58,7 @@ def _whooshs_own(path, docs: list[dict]) -> searchlib.Index:
     reference = searchlib.Index.create(path, workers=1)
     writer = reference._engine.writer(5, bulk=False)
     for doc in docs:
-        writer.add(engine_fields(reference.analyzer, normalize_record(doc)), upsert=False)
+        writer.add(engine_document(reference.analyzer, normalize_record(doc)), upsert=False)
     writer.commit()
     return reference
 
@@ -73,7 +73,7 @@ def test_bulk_and_parallel_paths_answer_like_whooshs_own(tmp_path, monkeypatch):
     bulk.add(docs)
 
     monkeypatch.setattr(indexing, "PARALLEL_MIN_DOCS", 50)
-    monkeypatch.setattr("searchlib.batch.PARALLEL_MIN_DOCS", 50)
+    monkeypatch.setattr("searchlib.indexing.PARALLEL_MIN_DOCS", 50)
     parallel = searchlib.Index.create(tmp_path / "parallel", workers=2)
     parallel.add(docs)
     assert parallel.stats()["segments"] >= 2

@@ -13,10 +13,12 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.engine import whoosh_adapter
 from searchlib.engine.bulk import BulkAdder
 from searchlib.engine.merge import MergePolicy, run_merges
 from searchlib.engine.schema import (
@@ -28,6 +30,7 @@ from searchlib.engine.schema import (
     MISSING_DATE,
     NUMBER_COLUMNS,
     TEXT_FIELDS,
+    EngineDocument,
     build_schema,
 )
 from searchlib.engine.snapshot import SCORED_FIELDS, Snapshot
@@ -41,7 +44,6 @@ from searchlib.engine.storage import (
     remove_segment_files,
     remove_temp_files,
     remove_temp_folders,
-    temp_folders,
 )
 from searchlib.engine.writer import EngineWriter, write_error
 from searchlib.errors import (
@@ -57,23 +59,13 @@ __all__ = [
     "MISSING_DATE",
     "TEXT_FIELDS",
     "Engine",
+    "EngineDocument",
     "EngineWriter",
     "MergePolicy",
     "Snapshot",
     "remove_segment_files",
     "write_error",
 ]
-
-
-def codec() -> Any:
-    """Whoosh's W3 codec with zlib's fastest level for posting blocks (most of our
-    posting lists are short: four text fields); any Whoosh reader reads it.
-
-    Segments are written as separate files, not one compound file: Whoosh reads a
-    compound file through an mmap but copies every part it opens into memory."""
-    from whoosh.codec.whoosh3 import W3Codec
-
-    return W3Codec(compression=1)
 
 
 class Engine:
@@ -196,25 +188,23 @@ class Engine:
             return snapshot
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def write_segment(self, documents: Any) -> Any:
-        """Write ``documents`` (engine fields) as a complete new segment and return it,
+    def write_segment(self, documents: Iterable[EngineDocument]) -> Any:
+        """Write ``documents`` as a complete new segment and return it,
         without committing: it becomes visible when a writer commits it. The caller
         must hold the writer lock (workers of a writer do)."""
-        from whoosh.writing import SegmentWriter
-
-        writer = SegmentWriter(self._index, _lk=False, limitmb=64, codec=codec(), compound=False)
+        writer = whoosh_adapter.new_segment_writer(self._index)
         adder = BulkAdder(writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS)
         try:
             for fields in documents:
                 adder.add(fields)
-            segment = writer._finalize_segment()
+            segment = whoosh_adapter.finish_segment(writer)
         except BaseException as exc:
             writer.cancel()
             remove_segment_files(self.path, writer.newsegment)
             if isinstance(exc, OSError):
                 raise write_error(self.path, "segment", exc) from exc
             raise
-        remove_temp_folders(temp_folders(writer))
+        remove_temp_folders(whoosh_adapter.temp_folders(writer))
         return segment
 
     def merge(self, *, optimize: bool = False, policy: MergePolicy | None = None) -> int:
@@ -226,25 +216,19 @@ class Engine:
         """Drop the cached snapshot (the next search opens the current commit)."""
         self._snapshot = None
 
-    def codec(self) -> Any:
-        return codec()
-
     def remove_uncommitted(self) -> None:
         """Delete the files of segments no commit refers to (what a failed or cancelled
         write left). Call with the writer lock held, and no segment being written."""
-        from whoosh.index import clean_files
-
         try:
-            toc = self._index._read_toc()
+            whoosh_adapter.clean_uncommitted(self.storage, self._index, INDEX_NAME)
+        except OSError:
+            raise
         except Exception:  # no readable commit at all: nothing is safe to delete
             return
-        clean_files(self.storage, INDEX_NAME, toc.generation, toc.segments)
         remove_temp_files(self.path)
 
     def segment_writer(self) -> Any:
-        from whoosh.writing import SegmentWriter
-
-        return SegmentWriter(self._index, _lk=False, limitmb=64, codec=codec(), compound=False)
+        return whoosh_adapter.new_segment_writer(self._index)
 
     def writer(self, timeout: float, *, bulk: bool = True) -> EngineWriter:
         return EngineWriter(self, timeout, bulk=bulk)
@@ -257,4 +241,4 @@ class Engine:
         return max((t.stat().st_mtime for t in tocs), default=None)
 
     def segment_count(self) -> int:
-        return len(self.snapshot()._leaves)
+        return self.snapshot().segment_count

@@ -13,20 +13,19 @@ finds documents by id. A merge (``engine.merge``) copies stored documents with
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import STORED_COLUMN
-from whoosh.columns import VarBytesColumn
 from whoosh.formats import Existence, Frequency, Positions
 
 from searchlib.analysis import AnalyzedText
+from searchlib.engine import whoosh_adapter
 from searchlib.engine.arrays import SegmentFileWriter, arrays_path, label_codes
 from searchlib.engine.postings import FieldPostings, ScoredPostings, write_postings
+from searchlib.engine.schema import EngineDocument, whoosh_fields
 from searchlib.errors import SearchlibError
 
-__all__ = ["BulkAdder", "raw_stored_reader"]
+__all__ = ["BulkAdder"]
 
 _ONE = (1.0,)
 _NO_VALUE = (b"",)
@@ -61,7 +60,7 @@ class BulkAdder:
         self._ids: list[str | None] = []
         # Set by a merge: it writes the postings file's contents itself.
         self.arrays_source: ArraysSource | None = None
-        segment_writer._flush_segment = self._flush_segment
+        whoosh_adapter.on_flush(segment_writer, self._flush_segment)
 
     # -- documents -----------------------------------------------------------------
 
@@ -96,8 +95,9 @@ class BulkAdder:
         )
         return length
 
-    def add(self, fields: dict[str, Any]) -> None:
-        """Add one document; ``fields`` as for Whoosh's ``add_document``."""
+    def add(self, doc: EngineDocument) -> None:
+        """Add one document."""
+        fields = whoosh_fields(doc)
         writer = self._writer
         schema = self._schema
         perdoc = writer.perdocwriter
@@ -148,7 +148,7 @@ class BulkAdder:
                 perdoc.add_column_value(name, column, field.to_column_value(value))
             row[name] = value
         # Whoosh's stored column pickles, then compresses: give it the finished bytes.
-        VarBytesColumn.Writer.add(perdoc._get_column("_stored")._child, docnum, stored)
+        whoosh_adapter.write_raw_stored(perdoc, docnum, stored)
         perdoc.finish_doc()
         self._add_row(row)
 
@@ -157,8 +157,7 @@ class BulkAdder:
         for columns in (self._numbers, self._labels):
             for name, values in columns.items():
                 values.append(row.get(name))
-        self._writer._added = True
-        self._writer.docnum += 1
+        whoosh_adapter.document_added(self._writer)
 
     def _forget(self, docnum: int) -> None:
         """Drop the postings a failed document had already added."""
@@ -170,7 +169,7 @@ class BulkAdder:
     # -- commit ----------------------------------------------------------------------
 
     def _flush_segment(self) -> None:
-        """Replaces ``SegmentWriter._flush_segment``: write the segment's postings."""
+        """Write the segment's postings (in place of Whoosh's flush)."""
         writer = self._writer
         writer.perdocwriter.close()
         if next(iter(writer.pool.iter_postings()), None) is not None:
@@ -187,11 +186,9 @@ class BulkAdder:
             for name, values in self._numbers.items()
         }
         labels = {name: label_codes(values, len(values)) for name, values in self._labels.items()}
-        assemble = writer._assemble_segment
 
-        def assemble_then_save() -> None:
+        def save() -> None:
             # After Whoosh has packed the segment's files (else it would pack ours).
-            assemble()
             segment_id = writer.get_segment().segment_id()
             arrays = SegmentFileWriter(arrays_path(writer.storage.folder, segment_id))
             try:
@@ -207,11 +204,4 @@ class BulkAdder:
                 raise
             arrays.close()
 
-        writer._assemble_segment = assemble_then_save
-
-
-def raw_stored_reader(reader: Any) -> Callable[[int], bytes]:
-    """A segment reader's stored documents as the raw bytes Whoosh keeps (a pickled,
-    compressed dict each), by document number."""
-    compressed = reader._perdoc._cached_reader("_stored", STORED_COLUMN)._child
-    return partial(VarBytesColumn.Reader.__getitem__, compressed)
+        whoosh_adapter.on_assemble(writer, save)

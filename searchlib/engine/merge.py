@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from whoosh.reading import SegmentReader
 
+from searchlib.engine import whoosh_adapter
 from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter, arrays_path
-from searchlib.engine.bulk import BulkAdder, raw_stored_reader
+from searchlib.engine.bulk import BulkAdder
 from searchlib.engine.postings_merge import MergeSource, merge_postings
 from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS
 from searchlib.engine.snapshot import SCORED_FIELDS, whoosh_arrays
-from searchlib.engine.storage import remove_segment_files, remove_temp_folders, temp_folders
+from searchlib.engine.storage import remove_segment_files, remove_temp_folders
 
 if TYPE_CHECKING:
     from searchlib.engine import Engine
@@ -90,7 +91,7 @@ def run_merges(engine: Engine, *, optimize: bool = False, policy: MergePolicy | 
     policy = policy or engine.merge_policy
     done = 0
     for _round in range(MAX_MERGE_ROUNDS):
-        current = engine.whoosh_index()._segments()
+        current = whoosh_adapter.latest_segments(engine.whoosh_index())
         sizes = [(segment.doc_count(), segment.doc_count_all()) for segment in current]
         if optimize:
             needed = len(current) > 1 or any(live < total for live, total in sizes)
@@ -147,7 +148,7 @@ def _merge_group(engine: Engine, segments: list[Any]) -> Any | None:
                 count = len(live)
                 numbers = {name: _column(arrays, reader, name, count) for name in NUMBER_COLUMNS}
                 keys = _keys(arrays, reader, count)
-                raw = raw_stored_reader(reader)
+                raw = whoosh_adapter.raw_stored_reader(reader)
                 for docnum in np.flatnonzero(live).tolist():
                     adder.copy_document(
                         raw(docnum),
@@ -164,12 +165,12 @@ def _merge_group(engine: Engine, segments: list[Any]) -> Any | None:
                     )
 
             adder.arrays_source = postings
-            segment = writer._finalize_segment()
+            segment = whoosh_adapter.finish_segment(writer)
         except BaseException:
             writer.cancel()
             remove_segment_files(engine.path, writer.newsegment)
             raise
-        remove_temp_folders(temp_folders(writer))
+        remove_temp_folders(whoosh_adapter.temp_folders(writer))
         return segment
     finally:
         for reader in readers:

@@ -14,20 +14,19 @@ once, each posting list is one ``write`` call. The data are those W3's writer ma
 from __future__ import annotations
 
 import itertools
-import struct
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from hashlib import md5
 from pickle import dumps
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import byte_to_length
 
+from searchlib.engine import whoosh_adapter
 from searchlib.engine.arrays import SegmentFileWriter, concat_ranges
 
 __all__ = ["FieldPostings", "ScoredPostings", "SortedPostings", "write_postings"]
@@ -36,7 +35,7 @@ __all__ = ["FieldPostings", "ScoredPostings", "SortedPostings", "write_postings"
 # reader supports; its own writer never uses it) instead of in a block of their own.
 INLINE_LIMIT = 4
 
-_TERM_INFO = W3TermInfo._struct.pack
+_TERM_INFO = whoosh_adapter.TERM_INFO.pack
 
 # W3's writer pickles with protocol 2, which spells every bytes value as a call to
 # codecs.encode; protocol 4 has bytes opcodes: 8x faster to write, 40% smaller, and
@@ -232,11 +231,10 @@ def _run_stats(starts: np.ndarray, weights: np.ndarray, lengths: np.ndarray) -> 
 def write_postings(fieldwriter: Any, name: str, field: Any, postings: SortedPostings) -> None:
     """Write a field's sorted postings with a W3 field writer, as W3's writer would."""
     fieldwriter.start_field(name, field)
-    postwriter = fieldwriter._postwriter
-    limit = postwriter._blocklimit
-    compression = postwriter._compression
+    parts = whoosh_adapter.field_writer_parts(fieldwriter)
+    limit, compression = parts.block_limit, parts.compression
     fixed_size = field.format.fixed_value_size()
-    prefix = pack_ushort(fieldwriter._fieldid)
+    prefix = pack_ushort(parts.field_id)
     if not postings.terms:
         fieldwriter.finish_field()
         return
@@ -286,7 +284,7 @@ def write_postings(fieldwriter: Any, name: str, field: Any, postings: SortedPost
             strict=True,
         )
     )
-    postfile = fieldwriter._postfile
+    postfile = parts.postings_file
     offset = postfile.tell()
     chunks: list[bytes] = []
     keys: list[bytes] = []
@@ -345,37 +343,5 @@ def write_postings(fieldwriter: Any, name: str, field: Any, postings: SortedPost
         infos.append(head + pack_long(offset) + pack_int(size))
         offset += size
     postfile.write(b"".join(chunks))
-    _add_terms(fieldwriter._tindex, keys, infos)
+    whoosh_adapter.add_terms(parts.term_index, keys, infos)
     fieldwriter.finish_field()
-
-
-_RECORD_HEAD = struct.Struct("!ii").pack  # HashWriter's key and value lengths
-
-
-def _add_terms(tindex: Any, keys: list[bytes], infos: list[bytes]) -> None:
-    """``OrderedHashWriter.add`` for a field's terms at once: one write, same file."""
-    if not keys:
-        return
-    if keys[0] <= tindex.lastkey:
-        raise ValueError(f"terms must increase: {tindex.lastkey!r}..{keys[0]!r}")
-    dbfile = tindex.dbfile
-    position = dbfile.tell()
-    positions = []
-    records = []
-    for key, info in zip(keys, infos, strict=True):
-        positions.append(position)
-        record = _RECORD_HEAD(len(key), len(info)) + key + info
-        records.append(record)
-        position += len(record)
-    dbfile.write(b"".join(records))
-    buckets = tindex.buckets
-    if tindex.hashtype == 0:  # md5_hash: the digest's last four bytes
-        hashes = [
-            int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big") for key in keys
-        ]
-    else:
-        hashes = list(map(tindex.hashfn, keys))
-    for hashed, position in zip(hashes, positions, strict=True):
-        buckets[hashed & 255].append((hashed, position))
-    tindex.index.extend(positions)
-    tindex.lastkey = keys[-1]

@@ -10,9 +10,12 @@ facets and date sorting read them as arrays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from whoosh import columns, fields
 
-from searchlib.analysis import Analyzer
+from searchlib.analysis import AnalyzedText, Analyzer
 
 __all__ = [
     "DATE_OFFSET",
@@ -22,7 +25,9 @@ __all__ = [
     "MISSING_DATE",
     "NUMBER_COLUMNS",
     "TEXT_FIELDS",
+    "EngineDocument",
     "build_schema",
+    "whoosh_fields",
 ]
 
 # Bump when the schema or the meaning of stored data changes; old indexes must rebuild.
@@ -40,6 +45,35 @@ LABEL_COLUMNS = ("category", "source")
 # fit an unsigned column whose default, 0, means "no publication date" (MISSING_DATE).
 DATE_OFFSET = 2**62
 MISSING_DATE = -DATE_OFFSET
+
+
+@dataclass
+class EngineDocument:
+    """What the engine writes for one article: ``stored`` is the article as the index
+    gives it back (``id``, ``title``, ``body``, ``url``, ``published``, ``category``,
+    ``source``, ``related``, ``extra``), ``text`` each text field's analysis (stems and
+    exact forms, with positions), ``published_ts`` the publication time in seconds
+    since the epoch (None when undated)."""
+
+    id: str
+    stored: dict[str, Any]
+    text: dict[str, AnalyzedText]
+    published_ts: int | None = None
+
+
+def whoosh_fields(doc: EngineDocument) -> dict[str, Any]:
+    """The document as Whoosh's ``add_document`` takes it for this schema (Whoosh's
+    ``_stored_<name>`` keys give a field's stored value apart from its indexed one)."""
+    out = {k: v for k, v in doc.stored.items() if v is not None and k not in TEXT_FIELDS}
+    if doc.published_ts is not None:
+        out["published_ts"] = doc.published_ts + DATE_OFFSET
+    for name in TEXT_FIELDS:
+        analyzed = doc.text[name]
+        out[name] = analyzed
+        out[f"_stored_{name}"] = doc.stored.get(name) or ""
+        out[EXACT[name]] = analyzed
+        out[LENGTH_FIELD[name]] = analyzed.length
+    return out
 
 
 def build_schema(analyzer: Analyzer) -> fields.Schema:

@@ -236,6 +236,11 @@ class Snapshot:
             self.field_docs[name] = docs
             self.avg_length[name] = float(live_lengths.sum() / docs) if docs else 0.0
 
+    @property
+    def segment_count(self) -> int:
+        """Segments holding documents."""
+        return len(self._leaves)
+
     # -- postings ------------------------------------------------------------------
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,6 @@ __all__ = [
     "remove_segment_files",
     "remove_temp_files",
     "remove_temp_folders",
-    "temp_folders",
 ]
 
 LOCK_NAME = "WRITELOCK"
@@ -145,15 +144,6 @@ def from_unfinished_create(name: str) -> bool:
     """Files an interrupted ``Engine.create`` may leave (it writes the marker last)."""
     # Only an empty table of contents: never a segment, so no documents can be lost.
     return name in ("WRITELOCK", f"_{INDEX_NAME}_0.toc") or name.startswith(MARKER)
-
-
-def temp_folders(segment_writer: Any) -> list[str]:
-    """The temporary folders a Whoosh segment writer made (it leaves some behind)."""
-    folders = [segment_writer._tempstorage.folder]
-    columns = getattr(segment_writer.perdocwriter, "_cols", None)
-    if columns is not None:
-        folders.append(columns._tempstorage.folder)
-    return folders
 
 
 def remove_segment_files(folder: Path, segment: Any) -> None:

@@ -15,10 +15,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from searchlib.engine import whoosh_adapter
 from searchlib.engine.bulk import BulkAdder
-from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS
+from searchlib.engine.schema import (
+    LABEL_COLUMNS,
+    NUMBER_COLUMNS,
+    EngineDocument,
+    whoosh_fields,
+)
 from searchlib.engine.snapshot import SCORED_FIELDS
-from searchlib.engine.storage import WriterLock, remove_temp_folders, temp_folders
+from searchlib.engine.storage import WriterLock, remove_temp_folders
 from searchlib.errors import IndexWriteError
 
 if TYPE_CHECKING:
@@ -31,16 +37,12 @@ class EngineWriter:
     """A write session: holds the writer lock until ``commit()`` or ``cancel()``."""
 
     def __init__(self, engine: Engine, timeout: float, *, bulk: bool = True) -> None:
-        from whoosh.writing import SegmentWriter
-
         self._engine = engine
         self._lock = WriterLock(engine.storage, timeout).acquire()
         try:
             # Whoosh's own lock is replaced by ours (same file, same fcntl lock), which
             # records who holds it.
-            self._writer = SegmentWriter(
-                engine.whoosh_index(), _lk=False, limitmb=256, codec=engine.codec(), compound=False
-            )
+            self._writer = whoosh_adapter.new_segment_writer(engine.whoosh_index(), limitmb=256)
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 engine.remove_uncommitted()
@@ -48,7 +50,7 @@ class EngineWriter:
             if isinstance(exc, OSError):
                 raise write_error(engine.path, "writer", exc) from exc
             raise
-        self._temps = temp_folders(self._writer)
+        self._temps = whoosh_adapter.temp_folders(self._writer)
         self._reader: Any = None
         # bulk=False keeps Whoosh's own add_document path (the reference for tests).
         self._bulk = (
@@ -57,14 +59,14 @@ class EngineWriter:
         self._open = True
         self._changed = False  # anything added or deleted in this session
 
-    def add(self, fields: dict[str, Any], *, upsert: bool = True) -> None:
+    def add(self, doc: EngineDocument, *, upsert: bool = True) -> None:
         self._changed = True
         if upsert:
-            self.delete(fields["id"])
+            self.delete(doc.id)
         if self._bulk is not None:
-            self._bulk.add(fields)
+            self._bulk.add(doc)
         else:
-            self._writer.add_document(**fields)
+            self._writer.add_document(**whoosh_fields(doc))
 
     def delete(self, doc_id: str) -> int:
         """Delete every committed document with ``doc_id``; returns how many."""
@@ -135,6 +137,11 @@ class EngineWriter:
                 )
         finally:
             self._finish()
+
+    @property
+    def is_open(self) -> bool:
+        """Not yet committed or cancelled."""
+        return self._open
 
     def cancel(self) -> None:
         """Drop everything this session wrote (segments of its workers included)."""

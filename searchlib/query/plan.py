@@ -132,7 +132,7 @@ def compile_query(
 ) -> Plan:
     """The plan of a parsed query; ``filters`` (from the API) apply to every match."""
     compiler = _Compiler(snapshot, analyzer, ranking)
-    root = compiler._bool(tree)
+    root = compiler.clauses(tree)
     if root is not None:
         root.filters.extend(filters)
     return Plan(root, compiler.highlight, compiler.words)
@@ -169,7 +169,7 @@ class _Compiler:
 
     def node(self, node: Node) -> PlanNode | Filter | None:
         if isinstance(node, Bool):
-            return self._bool(node)
+            return self.clauses(node)
         if isinstance(node, Word):
             return self._word(node)
         if isinstance(node, Phrase):
@@ -184,7 +184,7 @@ class _Compiler:
             return Filter("date", "published", start=node.start, end=node.end)
         raise TypeError(f"unknown query node {node!r}")  # pragma: no cover
 
-    def _bool(self, node: Bool) -> BoolPlan | None:
+    def clauses(self, node: Bool) -> BoolPlan | None:
         plan = BoolPlan()
         for occur, child in node.clauses:
             if occur == MUST_NOT:
