@@ -130,9 +130,9 @@ def test_optimize_keeps_answers_and_scoring_arrays(tmp_path):
 
 
 def _postings_of(ix: searchlib.Index) -> dict:
-    """Every field's postings by id: the scored fields' as the snapshot reads them (from
-    postings files, or through Whoosh for segments without one), with frequencies and
-    positions; the id and label fields' as Whoosh reads them."""
+    """Every field's postings by id, as the snapshot reads them (from postings files, or
+    through Whoosh for segments without one), with frequencies and positions; each
+    id's document and labels."""
     snapshot = ix._engine.snapshot()
     id_of = {d: snapshot.stored(d)["id"] for d in snapshot.live_docnums()}
     found: dict = {}
@@ -148,14 +148,11 @@ def _postings_of(ix: searchlib.Index) -> dict:
                         found.setdefault((field, term), set()).add(
                             (id_of[doc + offset], tf, positions)
                         )
-    with ix._engine.whoosh_index().reader() as reader:
-        for field in ("id", "category", "source"):
-            for raw, _info in reader.iter_field(field):
-                matcher = reader.postings(field, raw.decode("utf-8"))
-                while matcher.is_active():
-                    if matcher.id() in id_of:
-                        found.setdefault((field, raw), set()).add((id_of[matcher.id()],))
-                    matcher.next()
+    # Ids and labels, as the id tables and columns give them.
+    for docnum, doc_id in id_of.items():
+        assert snapshot.docnum_of(doc_id) == docnum
+        found["category", doc_id] = snapshot.category_values[snapshot.category[docnum]]
+        found["source", doc_id] = snapshot.source_values[snapshot.source[docnum]]
     return found
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "SegmentArrays",
     "SegmentFileWriter",
     "arrays_path",
+    "column_parts",
     "concat_ranges",
     "field_parts",
     "hash_terms",
@@ -129,26 +130,13 @@ class SegmentFileWriter:
 
     def add_columns(
         self,
-        numbers: dict[str, np.ndarray] | None,
-        labels: dict[str, tuple[np.ndarray, list[str]]] | None,
+        ids: list[str],
+        numbers: dict[str, np.ndarray],
+        labels: dict[str, tuple[np.ndarray, list[str]]],
     ) -> None:
-        for name, values in (numbers or {}).items():
-            self.add(f"{COLUMN}{name}", np.asarray(values))
-        for name, (codes, strings) in (labels or {}).items():
-            encoded = [v.encode("utf-8") for v in strings]
-            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-            np.cumsum([len(v) for v in encoded], out=offsets[1:])
-            self.add(f"{COLUMN}{name}.codes", np.asarray(codes, dtype=np.int32))
-            self.add(f"{COLUMN}{name}.blob", np.frombuffer(b"".join(encoded), dtype=np.uint8))
-            self.add(f"{COLUMN}{name}.offsets", offsets)
-
-    def add_strings(self, name: str, values: list[str | None]) -> None:
-        """A string per document (``None`` as empty), e.g. the ids."""
-        encoded = [(v or "").encode("utf-8") for v in values]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(v) for v in encoded], out=offsets[1:])
-        self.add(f"{COLUMN}{name}.strings", np.frombuffer(b"".join(encoded), dtype=np.uint8))
-        self.add(f"{COLUMN}{name}.stroffsets", offsets)
+        """The per-document columns (see ``column_parts``)."""
+        for name, array in column_parts(ids, numbers, labels).items():
+            self.add(name, array)
 
     def add_field(
         self,
@@ -175,6 +163,36 @@ class SegmentFileWriter:
     def abort(self) -> None:
         self._handle.close()
         self._temp.unlink(missing_ok=True)
+
+
+def column_parts(
+    ids: list[str],
+    numbers: dict[str, np.ndarray],
+    labels: dict[str, tuple[np.ndarray, list[str]]],
+) -> dict[str, np.ndarray]:
+    """A segment's per-document columns as arrays: each document's id (bytes and
+    offsets) with a hash table from ids to documents, the number columns, and each
+    label column as codes into its strings (``label_codes``)."""
+    parts: dict[str, np.ndarray] = {}
+    encoded = [doc_id.encode("utf-8") for doc_id in ids]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(v) for v in encoded], out=offsets[1:])
+    hashes = hash_terms(encoded)
+    order = np.argsort(hashes, kind="stable")
+    parts[f"{COLUMN}id.strings"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    parts[f"{COLUMN}id.stroffsets"] = offsets
+    parts[f"{COLUMN}id.hash"] = hashes[order]
+    parts[f"{COLUMN}id.docs"] = order.astype(np.int32)
+    for name, values in numbers.items():
+        parts[f"{COLUMN}{name}"] = np.asarray(values)
+    for name, (codes, strings) in labels.items():
+        blob = [v.encode("utf-8") for v in strings]
+        starts = np.zeros(len(blob) + 1, dtype=np.int64)
+        np.cumsum([len(v) for v in blob], out=starts[1:])
+        parts[f"{COLUMN}{name}.codes"] = np.asarray(codes, dtype=np.int32)
+        parts[f"{COLUMN}{name}.blob"] = np.frombuffer(b"".join(blob), dtype=np.uint8)
+        parts[f"{COLUMN}{name}.offsets"] = starts
+    return parts
 
 
 def member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
@@ -369,7 +387,11 @@ class SegmentArrays:
     def __init__(self, data: dict[str, np.ndarray]) -> None:
         self._data = data
         self.fields: dict[str, FieldArrays] = {}
-        names = {key.removesuffix(".hash") for key in data if key.endswith(".hash")}
+        names = {
+            key.removesuffix(".hash")
+            for key in data
+            if key.endswith(".hash") and not key.startswith(COLUMN)
+        }
         for name in names:
             parts = {part: data[f"{name}.{part}"] for part in FIELD_PARTS}
             for part in ("pstart", "positions"):
@@ -389,10 +411,10 @@ class SegmentArrays:
         """A numeric per-document column saved with the segment, if it was."""
         return self._data.get(f"{COLUMN}{name}")
 
-    def strings(self, name: str) -> list[str] | None:
-        """A string per document saved with ``add_strings``, if it was."""
-        blob = self._data.get(f"{COLUMN}{name}.strings")
-        offsets = self._data.get(f"{COLUMN}{name}.stroffsets")
+    def ids(self) -> list[str] | None:
+        """Each document's id, if saved (and readable)."""
+        blob = self._data.get(f"{COLUMN}id.strings")
+        offsets = self._data.get(f"{COLUMN}id.stroffsets")
         if blob is None or offsets is None:
             return None
         data = blob.tobytes()
@@ -400,6 +422,27 @@ class SegmentArrays:
             return [data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets.tolist())]
         except UnicodeDecodeError:
             return None
+
+    def id_documents(self, wanted: list[str], keys: np.ndarray) -> list[tuple[int, int]]:
+        """``(i, document)`` for every document whose id is ``wanted[i]``; ``keys`` are
+        the wanted ids' hashes (``hash_terms`` of their UTF-8 bytes)."""
+        hashes = self._data.get(f"{COLUMN}id.hash")
+        if hashes is None or not len(wanted):
+            return []
+        docs = self._data[f"{COLUMN}id.docs"]
+        blob = self._data[f"{COLUMN}id.strings"]
+        offsets = self._data[f"{COLUMN}id.stroffsets"]
+        low = np.searchsorted(hashes, keys, side="left")
+        high = np.searchsorted(hashes, keys, side="right")
+        found = []
+        for index in np.flatnonzero(high > low).tolist():
+            wanted_bytes = wanted[index].encode("utf-8")
+            for at in range(int(low[index]), int(high[index])):
+                doc = int(docs[at])
+                start, end = offsets[doc : doc + 2].tolist()
+                if blob[start:end].tobytes() == wanted_bytes:
+                    found.append((index, doc))
+        return found
 
     def labels(self, name: str) -> tuple[np.ndarray, list[str]] | None:
         """A string column as (per-document codes, -1 for none; the strings)."""

@@ -16,19 +16,17 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from whoosh.formats import Existence, Frequency, Positions
+from whoosh.formats import Frequency, Positions
 
 from searchlib.analysis import AnalyzedText
 from searchlib.engine import whoosh_adapter
 from searchlib.engine.arrays import SegmentFileWriter, arrays_path, label_codes
-from searchlib.engine.postings import FieldPostings, ScoredPostings, write_postings
+from searchlib.engine.postings import ScoredPostings
 from searchlib.engine.schema import EngineDocument, whoosh_fields
 from searchlib.errors import SearchlibError
 
 __all__ = ["BulkAdder"]
 
-_ONE = (1.0,)
-_NO_VALUE = (b"",)
 ID_FIELD = "id"
 
 # Writes a merged segment's postings and columns into its postings file.
@@ -50,7 +48,6 @@ class BulkAdder:
         self._writer = segment_writer
         self._scored = scored_fields
         self._schema = segment_writer.schema
-        self._postings: dict[str, FieldPostings] = {}
         self._scored_postings = {
             name: ScoredPostings(type(self._schema[name].format) is Positions)
             for name in scored_fields
@@ -58,6 +55,8 @@ class BulkAdder:
         self._numbers: dict[str, list[int | None]] = {name: [] for name in number_columns}
         self._labels: dict[str, list[str | None]] = {name: [] for name in label_columns}
         self._ids: list[str | None] = []
+        # The values kept per document for the postings file's columns.
+        self._row_names = {ID_FIELD, *number_columns, *label_columns}
         # Set by a merge: it writes the postings file's contents itself.
         self.arrays_source: ArraysSource | None = None
         whoosh_adapter.on_flush(segment_writer, self._flush_segment)
@@ -65,35 +64,16 @@ class BulkAdder:
     # -- documents -----------------------------------------------------------------
 
     def _add_postings(self, name: str, field: Any, docnum: int, value: Any) -> int:
-        """Collect one field's postings of a document; returns the field length."""
+        """Collect one scored field's postings of a document; returns its length."""
         scored = self._scored_postings.get(name)
-        if scored is not None:
-            if not (
-                isinstance(value, AnalyzedText) and type(field.format) in (Positions, Frequency)
-            ):
-                raise SearchlibError(f"field {name!r} takes analyzed text, not {value!r:.40}")
-            norm_form = getattr(field.analyzer, "form", "term") == "norm"
-            found = value.norms if norm_form else value.terms
-            scored.add(docnum, found)
-            return sum(map(len, found.values())) if field.scorable else 0
-        postings = self._postings.get(name)
-        if postings is None:
-            postings = self._postings[name] = FieldPostings()
-        if type(field.format) is Existence and isinstance(value, str) and value:
-            # An id or label: the whole value is the one term (as Whoosh's IDTokenizer).
-            postings.add(docnum, (value,), _ONE, _NO_VALUE, 0)
-            return 0
-        # Any other field: Whoosh's own analysis of the value.
-        items = list(field.index(value))
-        length = sum(item[1] for item in items) if field.scorable else 0
-        postings.add(
-            docnum,
-            (item[0].decode("utf-8", "surrogateescape") for item in items),
-            [item[2] for item in items],
-            [item[3] or b"" for item in items],
-            length,
-        )
-        return length
+        if scored is None or not isinstance(value, AnalyzedText):
+            raise SearchlibError(f"field {name!r} is not a scored text field of this index")
+        if type(field.format) not in (Positions, Frequency):
+            raise SearchlibError(f"field {name!r} has no frequencies to score")
+        norm_form = getattr(field.analyzer, "form", "term") == "norm"
+        found = value.norms if norm_form else value.terms
+        scored.add(docnum, found)
+        return sum(map(len, found.values())) if field.scorable else 0
 
     def add(self, doc: EngineDocument) -> None:
         """Add one document."""
@@ -116,7 +96,7 @@ class BulkAdder:
                 column = field.column_type
                 if column is not None and stored is not None:
                     perdoc.add_column_value(name, column, field.to_column_value(stored))
-                if column is not None or name == ID_FIELD:
+                if name in self._row_names:
                     row[name] = stored
         except BaseException:
             perdoc.cancel_doc()
@@ -129,8 +109,8 @@ class BulkAdder:
         self, stored: bytes, keys: dict[str, str | None], numbers: dict[str, int]
     ) -> None:
         """Add a document of another segment: its stored fields as the raw bytes Whoosh
-        keeps (``raw_stored_reader``), its id and label values, its number columns; no
-        postings for the scored fields (a merge writes those)."""
+        keeps (``whoosh_adapter.raw_stored_reader``), its id and label values, its
+        number columns; no postings (a merge writes those)."""
         writer = self._writer
         schema = self._schema
         perdoc = writer.perdocwriter
@@ -141,8 +121,6 @@ class BulkAdder:
             if value is None:
                 continue
             field = schema[name]
-            if field.indexed:
-                self._add_postings(name, field, docnum, value)
             column = field.column_type
             if column is not None:
                 perdoc.add_column_value(name, column, field.to_column_value(value))
@@ -161,8 +139,6 @@ class BulkAdder:
 
     def _forget(self, docnum: int) -> None:
         """Drop the postings a failed document had already added."""
-        for postings in self._postings.values():
-            postings.drop_document(docnum)
         for scored in self._scored_postings.values():
             scored.drop_document(docnum)
 
@@ -175,12 +151,7 @@ class BulkAdder:
         if next(iter(writer.pool.iter_postings()), None) is not None:
             # Whoosh merges never run on our writers (engine.merge does the merging).
             raise SearchlibError("a bulk segment writer was given pooled postings")
-        for name in sorted(self._postings):
-            write_postings(
-                writer.fieldwriter, name, self._schema[name], self._postings[name].sort()
-            )
-        self._postings.clear()
-        writer.fieldwriter.close()
+        writer.fieldwriter.close()  # Whoosh keeps no postings of ours
         numbers = {
             name: np.array([v or 0 for v in values], dtype=np.uint64)
             for name, values in self._numbers.items()
@@ -192,8 +163,7 @@ class BulkAdder:
             segment_id = writer.get_segment().segment_id()
             arrays = SegmentFileWriter(arrays_path(writer.storage.folder, segment_id))
             try:
-                arrays.add_columns(numbers, labels)
-                arrays.add_strings(ID_FIELD, self._ids)
+                arrays.add_columns([i or "" for i in self._ids], numbers, labels)
                 if self.arrays_source is not None:
                     self.arrays_source(arrays)
                 else:

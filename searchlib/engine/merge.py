@@ -32,6 +32,7 @@ from searchlib.engine.postings_merge import MergeSource, merge_postings
 from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS
 from searchlib.engine.snapshot import SCORED_FIELDS, whoosh_arrays
 from searchlib.engine.storage import remove_segment_files, remove_temp_folders
+from searchlib.errors import SearchlibError
 
 if TYPE_CHECKING:
     from searchlib.engine import Engine
@@ -147,7 +148,7 @@ def _merge_group(engine: Engine, segments: list[Any]) -> Any | None:
             for reader, live, _docmap, arrays in sources:
                 count = len(live)
                 numbers = {name: _column(arrays, reader, name, count) for name in NUMBER_COLUMNS}
-                keys = _keys(arrays, reader, count)
+                keys = _keys(arrays, count)
                 raw = whoosh_adapter.raw_stored_reader(reader)
                 for docnum in np.flatnonzero(live).tolist():
                     adder.copy_document(
@@ -192,22 +193,19 @@ def _replace_groups(
     return out
 
 
-def _keys(arrays: SegmentArrays, reader: Any, count: int) -> dict[str, list[str | None]]:
-    """A segment's ids and labels per document: saved with its postings, else read
-    from its stored fields."""
-    ids = arrays.strings("id")
-    labels = {name: arrays.labels(name) for name in LABEL_COLUMNS}
-    if (
-        ids is not None
-        and len(ids) == count
-        and all(found is not None and len(found[0]) == count for found in labels.values())
-    ):
-        keys: dict[str, list[str | None]] = {"id": list(ids)}
-        for name, (codes, strings) in labels.items():  # type: ignore[misc]
-            keys[name] = [strings[c] if c >= 0 else None for c in codes.tolist()]
-        return keys
-    stored = [reader.stored_fields(d) for d in range(count)]
-    return {name: [doc.get(name) for doc in stored] for name in ("id", *LABEL_COLUMNS)}
+def _keys(arrays: SegmentArrays, count: int) -> dict[str, list[str | None]]:
+    """A segment's id and labels per document, from its columns."""
+    ids = arrays.ids()
+    if ids is None or len(ids) != count:
+        raise SearchlibError(f"the ids of a segment are unreadable ({count} documents)")
+    keys: dict[str, list[str | None]] = {"id": list(ids)}
+    for name in LABEL_COLUMNS:
+        found = arrays.labels(name)
+        if found is None or len(found[0]) != count:
+            raise SearchlibError(f"the {name} column of a segment is unreadable")
+        codes, strings = found
+        keys[name] = [strings[c] if c >= 0 else None for c in codes.tolist()]
+    return keys
 
 
 def _column(arrays: SegmentArrays, reader: Any, name: str, count: int) -> np.ndarray:

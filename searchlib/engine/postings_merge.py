@@ -22,7 +22,7 @@ from searchlib.engine.arrays import FieldArrays, SegmentFileWriter, concat_range
 __all__ = ["MergeSource", "merge_postings"]
 
 # Postings handled per hash range of a merge (bounds its memory: ~40 bytes each).
-CHUNK_POSTINGS = 2_000_000
+CHUNK_POSTINGS = 1_000_000
 
 
 @dataclass

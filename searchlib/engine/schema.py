@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 # Bump when the schema or the meaning of stored data changes; old indexes must rebuild.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")
@@ -80,12 +80,13 @@ def build_schema(analyzer: Analyzer) -> fields.Schema:
     """The schema, with ``analyzer`` (stems) and its exact-form twin embedded."""
     exact = analyzer.with_form("norm")
     schema = fields.Schema(
-        id=fields.ID(stored=True, unique=True),
+        # Ids and labels are found through the postings files' columns, not Whoosh.
+        id=fields.STORED(),
         url=fields.STORED(),
         published=fields.STORED(),
         published_ts=fields.COLUMN(columns.NumericColumn("Q", default=0)),
-        category=fields.ID(stored=True, sortable=True),
-        source=fields.ID(stored=True, sortable=True),
+        category=fields.STORED(),
+        source=fields.STORED(),
         related=fields.STORED(),
         extra=fields.STORED(),
     )

@@ -28,7 +28,9 @@ from rapidfuzz.process import extract
 from searchlib.engine.arrays import (
     SegmentArrays,
     arrays_path,
+    column_parts,
     field_parts,
+    hash_terms,
     label_codes,
     term_key,
 )
@@ -64,9 +66,19 @@ def drain_postings(matcher: Any) -> tuple[list[int], list[float]]:
 
 
 def whoosh_arrays(reader: Any, fields: Iterable[str]) -> SegmentArrays:
-    """A segment's postings read through Whoosh into the arrays of a postings file
-    (for segments Whoosh's own writer made; slow, but only the test reference does)."""
-    data: dict[str, np.ndarray] = {}
+    """A segment's postings and columns read through Whoosh into the arrays of a
+    postings file (for segments Whoosh's own writer made; slow, but only the test
+    reference makes them)."""
+    count = reader.doc_count_all()
+    stored = [reader.stored_fields(docnum) for docnum in range(count)]
+    data = column_parts(
+        [doc.get("id") or "" for doc in stored],
+        {
+            name: np.fromiter(reader.column_reader(name), np.uint64, count)
+            for name in NUMBER_COLUMNS
+        },
+        {name: label_codes((doc.get(name) for doc in stored), count) for name in LABEL_COLUMNS},
+    )
     for name in fields:
         if name not in reader.schema:
             continue
@@ -130,16 +142,12 @@ class _SegmentColumns:
         count = reader.doc_count_all()
         numbers: dict[str, np.ndarray] = {}
         for name in NUMBER_COLUMNS:
-            column = saved.column(name) if saved is not None else None
-            if column is None or len(column) != count:
-                numbers = {}
-                break
+            column = self.arrays.column(name)
+            if column is None or len(column) != count:  # damaged: Whoosh's column
+                column = np.fromiter(reader.column_reader(name), np.uint64, count)
             numbers[name] = column
-        # The numeric columns as stored (uint64), also what an arrays file saves.
-        self.numbers: dict[str, np.ndarray] = numbers or {
-            name: np.fromiter(reader.column_reader(name), np.uint64, count)
-            for name in NUMBER_COLUMNS
-        }
+        # The numeric columns as stored (uint64), also what a postings file saves.
+        self.numbers = numbers
         self.lengths = {
             name: self.numbers[LENGTH_FIELD[name]].astype(np.float64) for name in TEXT_FIELDS
         }
@@ -147,9 +155,10 @@ class _SegmentColumns:
         # Per label column: (code per document, -1 for none; the strings coded).
         self.labels: dict[str, tuple[np.ndarray, list[str]]] = {}
         for name in LABEL_COLUMNS:
-            found = saved.labels(name) if saved is not None else None
-            if found is None or len(found[0]) != count:
-                found = label_codes(reader.column_reader(name), count)
+            found = self.arrays.labels(name)
+            if found is None or len(found[0]) != count:  # damaged: the stored values
+                values = (reader.stored_fields(docnum).get(name) for docnum in range(count))
+                found = label_codes(values, count)
             self.labels[name] = found
 
 
@@ -375,8 +384,13 @@ class Snapshot:
             return self.searcher.stored_fields(int(docnum))
 
     def docnum_of(self, doc_id: str) -> int | None:
-        with self._lock:
-            return self.searcher.document_number(id=doc_id)
+        """The live document with ``doc_id``, or None."""
+        keys = hash_terms([doc_id.encode("utf-8")])
+        for (_leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
+            for _index, doc in columns.arrays.id_documents([doc_id], keys):
+                if self.live[doc + offset]:
+                    return doc + offset
+        return None
 
     def live_docnums(self) -> Iterator[int]:
         return iter(np.flatnonzero(self.live).tolist())

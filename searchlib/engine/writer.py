@@ -15,7 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from whoosh.reading import SegmentReader
+
 from searchlib.engine import whoosh_adapter
+from searchlib.engine.arrays import SegmentArrays, arrays_path, hash_terms
 from searchlib.engine.bulk import BulkAdder
 from searchlib.engine.schema import (
     LABEL_COLUMNS,
@@ -23,7 +26,7 @@ from searchlib.engine.schema import (
     EngineDocument,
     whoosh_fields,
 )
-from searchlib.engine.snapshot import SCORED_FIELDS
+from searchlib.engine.snapshot import SCORED_FIELDS, whoosh_arrays
 from searchlib.engine.storage import WriterLock, remove_temp_folders
 from searchlib.errors import IndexWriteError
 
@@ -51,7 +54,7 @@ class EngineWriter:
                 raise write_error(engine.path, "writer", exc) from exc
             raise
         self._temps = whoosh_adapter.temp_folders(self._writer)
-        self._reader: Any = None
+        self._ids: list[tuple[int, SegmentArrays]] | None = None
         # bulk=False keeps Whoosh's own add_document path (the reference for tests).
         self._bulk = (
             BulkAdder(self._writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS) if bulk else None
@@ -70,38 +73,42 @@ class EngineWriter:
 
     def delete(self, doc_id: str) -> int:
         """Delete every committed document with ``doc_id``; returns how many."""
-        reader = self._id_reader()
-        if ("id", doc_id) not in reader:
-            return 0
-        count = 0
-        for docnum in reader.postings("id", doc_id).all_ids():
-            if not self._writer.is_deleted(docnum):
-                self._writer.delete_document(docnum)
-                self._changed = True
-                count += 1
-        return count
+        return self.delete_many([doc_id])
 
     def delete_many(self, doc_ids: Iterable[str]) -> int:
-        """Delete every committed document with one of ``doc_ids``; returns how many."""
-        doc_ids = list(doc_ids)
-        reader = self._id_reader()
-        total = reader.doc_count_all()
-        if not doc_ids or not total:
+        """Delete every committed document with one of ``doc_ids``; returns how many.
+        Ids are found in each segment's id table (one hash lookup per id and segment)."""
+        wanted = list(doc_ids)
+        if not wanted:
             return 0
-        leaves = [leaf for leaf, _offset in reader.leaf_readers()]
-        if len(doc_ids) * len(leaves) > total:
-            # Many ids: one pass over the id terms beats a hash lookup per id and segment.
-            wanted = {doc_id.encode("utf-8") for doc_id in doc_ids}
-            present = {raw for leaf in leaves for raw in leaf.lexicon("id") if raw in wanted}
-            doc_ids = [doc_id for doc_id in doc_ids if doc_id.encode("utf-8") in present]
-        return sum(self.delete(doc_id) for doc_id in doc_ids)
+        keys = hash_terms([doc_id.encode("utf-8") for doc_id in wanted])
+        count = 0
+        for offset, arrays in self._segment_ids():
+            for _index, doc in arrays.id_documents(wanted, keys):
+                if not self._writer.is_deleted(offset + doc):
+                    self._writer.delete_document(offset + doc)
+                    count += 1
+        self._changed = self._changed or count > 0
+        return count
 
-    def _id_reader(self) -> Any:
-        # One reader over the committed segments for all of this session's deletes
-        # (Whoosh's delete_by_term opens a searcher per call).
-        if self._reader is None:
-            self._reader = self._writer.reader()
-        return self._reader
+    def _segment_ids(self) -> list[tuple[int, SegmentArrays]]:
+        """The committed segments' id tables with their first document numbers, read
+        once per session."""
+        if self._ids is None:
+            self._ids = []
+            offset = 0
+            schema = self._engine.whoosh_index().schema
+            for segment in self._writer.segments:
+                arrays = SegmentArrays.load(arrays_path(self._engine.path, segment.segment_id()))
+                if arrays is None:  # written by Whoosh's own writer
+                    reader = SegmentReader(self._engine.storage, schema, segment)
+                    try:
+                        arrays = whoosh_arrays(reader, ())
+                    finally:
+                        reader.close()
+                self._ids.append((offset, arrays))
+                offset += segment.doc_count_all()
+        return self._ids
 
     def commit(self, *, optimize: bool = False, segments: Iterable[Any] = ()) -> None:
         """Commit; ``segments`` written by ``Engine.write_segment`` become visible too.
@@ -158,8 +165,6 @@ class EngineWriter:
     def _finish(self) -> None:
         if self._open:
             self._open = False
-            if self._reader is not None:
-                self._reader.close()
             remove_temp_folders(self._temps)
             self._lock.release()
 
