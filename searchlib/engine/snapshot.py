@@ -49,9 +49,11 @@ __all__ = ["SCORED_FIELDS", "Snapshot", "drain_postings", "whoosh_arrays"]
 # The fields whose postings live in the segments' postings files.
 SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
 
-_POSTINGS_CACHE = 4096  # distinct (field, term) posting arrays kept per snapshot
+# Bytes of recently used posting arrays kept per snapshot (a common word's postings
+# in a million articles are megabytes: the budget, not a count, bounds the memory).
+POSTINGS_CACHE_BYTES = 256 << 20
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
-_EMPTY_TF = np.zeros(0, dtype=np.float64)
+_EMPTY_TF = np.zeros(0, dtype=np.uint8)
 
 
 def drain_postings(matcher: Any) -> tuple[list[int], list[float]]:
@@ -174,6 +176,7 @@ class Snapshot:
         self._lock = threading.RLock()
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._vocabularies: dict[tuple[str, int], dict[str, int]] = {}
+        self._cached_bytes = 0
         reader = searcher.reader()
         self._leaves = [
             (leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()
@@ -253,8 +256,8 @@ class Snapshot:
     # -- postings ------------------------------------------------------------------
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Global doc numbers (sorted) and term frequencies of ``term`` in ``field``,
-        deleted documents included (callers mask with ``live``)."""
+        """Global doc numbers (sorted) and term frequencies (unsigned integers) of
+        ``term`` in ``field``, deleted documents included (callers mask with ``live``)."""
         key = (field, term)
         with self._lock:
             cached = self._postings.get(key)
@@ -268,15 +271,19 @@ class Snapshot:
             found = columns.arrays.postings(field, wanted, hashed)
             if found is not None:
                 id_parts.append(found[0].astype(np.int64) + offset)
-                tf_parts.append(found[1].astype(np.float64))
+                tf_parts.append(found[1])
         if id_parts:
             result = (np.concatenate(id_parts), np.concatenate(tf_parts))
         else:
             result = (_EMPTY_IDS, _EMPTY_TF)
+        size = result[0].nbytes + result[1].nbytes
         with self._lock:
-            self._postings[key] = result
-            if len(self._postings) > _POSTINGS_CACHE:
-                self._postings.popitem(last=False)
+            if key not in self._postings:
+                self._postings[key] = result
+                self._cached_bytes += size
+            while self._cached_bytes > POSTINGS_CACHE_BYTES and len(self._postings) > 1:
+                _key, (ids, tfs) = self._postings.popitem(last=False)
+                self._cached_bytes -= ids.nbytes + tfs.nbytes
         return result
 
     def positions(self, field: str, term: str, docs: Iterable[int]) -> dict[int, list[int]]:

@@ -97,8 +97,9 @@ class _TermPostings:
             return out
         hit, where = self.at(ids)
         docs = ids[hit]
+        tf = self.tf[where[hit]].astype(np.float64)
         out[hit] = self.ref.boost * bm25_term_scores(
-            self.tf[where[hit]], self.lengths[docs], self.avg, self.idf, self.k1, self.b
+            tf, self.lengths[docs], self.avg, self.idf, self.k1, self.b
         )
         return out
 
@@ -247,8 +248,16 @@ class _BoolScorer(Scorer):
         return total
 
     def matched(self, ids: np.ndarray) -> np.ndarray:
-        """How many of the scoring clauses each of ``ids`` matches."""
+        """How many of the scoring clauses each of ``ids`` matches (``ids`` are
+        matches of this scorer)."""
         count = np.full(len(ids), len(self.must), dtype=np.int32)
+        sizes = [len(child.docs()) for child in self.should]
+        if len(ids) * 16 > self.snapshot.max_doc and sum(sizes) * 4 > len(ids):
+            # Many matches: count on a bitmap-sized tally instead of searching each.
+            tally = np.zeros(self.snapshot.max_doc, dtype=np.int16)
+            for child in self.should:
+                tally[child.docs()] += 1
+            return count + tally[ids]
         for child in self.should:
             count += member(ids, child.docs())
         return count

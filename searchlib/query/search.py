@@ -39,8 +39,8 @@ def _facets(snapshot: Snapshot, docs: np.ndarray) -> dict[str, dict[str, int]]:
         ("category", snapshot.category, snapshot.category_values),
         ("source", snapshot.source, snapshot.source_values),
     ):
-        chosen = codes[docs]
-        counts = np.bincount(chosen[chosen >= 0], minlength=len(values))
+        # Codes shifted by one: -1 (no value) counts in bin 0, which is dropped.
+        counts = np.bincount(codes[docs] + 1, minlength=len(values) + 1)[1:]
         present = [(-int(counts[i]), values[i]) for i in np.flatnonzero(counts).tolist()]
         out[name] = {value: -negative for negative, value in sorted(present)[:FACET_LIMIT]}
     return out
