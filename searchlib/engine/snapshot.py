@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import whoosh.searching  # noqa: F401 - imported with the engine, not by the first query
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
