@@ -1,8 +1,9 @@
 """Word lists the analyzer consults: stopwords, stem exclusions and the colloquial map.
 
-Defaults: PySastrawi's Indonesian stopword list, and two data files curated by us
-(``data/stem_exclusions.txt``, ``data/colloquial.tsv``). Users replace or extend each
-with Python collections or files in the same formats.
+Defaults: three data files curated by us: Indonesian function words
+(``data/stopwords.txt``; PySastrawi's longer list, which also drops content words, is
+``sastrawi_stopwords``), ``data/stem_exclusions.txt`` and ``data/colloquial.tsv``.
+Users replace or extend each with Python collections or files in the same formats.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ __all__ = [
     "default_colloquial",
     "default_stem_exclusions",
     "default_stopwords",
+    "function_stopwords",
     "read_colloquial",
     "read_stem_exclusions",
     "read_word_list",
+    "sastrawi_stopwords",
 ]
 
 
@@ -48,10 +51,22 @@ def _parse_pairs(text: str, source: str) -> dict[str, str]:
 
 @cache
 def default_stopwords() -> frozenset[str]:
-    """PySastrawi's Indonesian stopword list (809 words)."""
+    """The default stopwords: searchlib's Indonesian function words (``data/stopwords.txt``),
+    chosen over PySastrawi's list by measurement (README "Relevance")."""
+    return function_stopwords()
+
+
+def sastrawi_stopwords() -> frozenset[str]:
+    """PySastrawi's Indonesian stopword list: function words and many content words."""
     from Sastrawi.StopWordRemover.StopWordRemoverFactory import StopWordRemoverFactory
 
     return frozenset(w.casefold() for w in StopWordRemoverFactory().get_stop_words())
+
+
+@cache
+def function_stopwords() -> frozenset[str]:
+    """searchlib's list: Indonesian function words only (``data/stopwords.txt``)."""
+    return frozenset(w.casefold() for w in _lines(_data_text("stopwords.txt")))
 
 
 @cache
