@@ -22,6 +22,12 @@ def test_a_full_level_of_adjacent_segments_merges():
     assert select_merges([(40, 40)] * 4 + [(5, 5)] * 2, policy) == [[0, 1, 2, 3]]
 
 
+def test_no_merge_makes_a_segment_larger_than_the_cap():
+    policy = MergePolicy(factor=4, floor=10, max_merged_docs=1000)
+    assert select_merges([(300, 300)] * 4, policy) == []
+    assert select_merges([(300, 300)] * 4 + [(5, 5)] * 4, policy) == [[4, 5, 6, 7]]
+
+
 def test_segments_with_many_deletions_are_rewritten():
     policy = MergePolicy(factor=10, floor=10)
     assert select_merges([(100, 100), (40, 100), (90, 100)], policy) == [[1]]

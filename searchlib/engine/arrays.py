@@ -265,9 +265,14 @@ def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     )
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+def _map(path: Path) -> mmap.mmap:
     with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _read_arrays(path: Path, mapped: mmap.mmap | None = None) -> dict[str, np.ndarray]:
+    if mapped is None:
+        mapped = _map(path)
     size = len(mapped)
     if size < 20 or mapped[:4] != MAGIC or mapped[-4:] != MAGIC:
         raise ValueError(f"{path} is not a searchlib postings file")
@@ -384,8 +389,9 @@ def _bisect(field: FieldArrays, lex: np.ndarray, prefix: bytes) -> int:
 class SegmentArrays:
     """Read side of one segment's postings file (memory-mapped)."""
 
-    def __init__(self, data: dict[str, np.ndarray]) -> None:
+    def __init__(self, data: dict[str, np.ndarray], mapped: mmap.mmap | None = None) -> None:
         self._data = data
+        self._mapped = mapped
         self.fields: dict[str, FieldArrays] = {}
         names = {
             key.removesuffix(".hash")
@@ -403,7 +409,8 @@ class SegmentArrays:
     def load(cls, path: Path) -> SegmentArrays | None:
         """The arrays at ``path``, or None when missing or unreadable."""
         try:
-            return cls(_read_arrays(path))
+            mapped = _map(path)
+            return cls(_read_arrays(path, mapped), mapped)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -458,6 +465,12 @@ class SegmentArrays:
         if len(codes) and not -1 <= int(codes.min()) <= int(codes.max()) < len(strings):
             return None  # damaged
         return codes, strings
+
+    def release(self) -> None:
+        """Drop the pages of the file this process has read from its resident memory
+        (they stay in the page cache): a merge reads whole files once."""
+        if self._mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._mapped.madvise(mmap.MADV_DONTNEED)
 
     def has_field(self, field: str) -> bool:
         return field in self.fields

@@ -47,15 +47,20 @@ MAX_MERGE_ROUNDS = 8
 class MergePolicy:
     """``factor`` segments of one level merge into one; segments smaller than
     ``floor`` live documents all count as the lowest level; a segment with more than
-    ``max_deleted`` of its documents deleted is rewritten on its own."""
+    ``max_deleted`` of its documents deleted is rewritten on its own; no merge makes a
+    segment of more than ``max_merged_docs`` live documents (as Lucene's maximum merged
+    segment size: a merge's memory and time stay bounded however large the index)."""
 
     factor: int = 10
     floor: int = 5_000
     max_deleted: float = 1 / 3
+    max_merged_docs: int = 1_000_000
 
     def __post_init__(self) -> None:
         if self.factor < 2:
             raise ValueError(f"merge factor must be at least 2, not {self.factor!r}")
+        if self.max_merged_docs < 1:
+            raise ValueError(f"max_merged_docs must be positive, not {self.max_merged_docs!r}")
 
 
 def select_merges(
@@ -75,7 +80,9 @@ def select_merges(
         upto = max(i for i in range(start, count) if levels[i] >= bottom)
         at = start
         while at + policy.factor <= upto + 1:
-            merges.append(list(range(at, at + policy.factor)))
+            group = list(range(at, at + policy.factor))
+            if sum(sizes[n][0] for n in group) <= policy.max_merged_docs:
+                merges.append(group)
             at += policy.factor
         start = upto + 1
     merged = {number for group in merges for number in group}
@@ -157,12 +164,17 @@ def _merge_group(engine: Engine, segments: list[Any]) -> Any | None:
                         {name: int(column[docnum]) for name, column in numbers.items()},
                     )
 
+            def release() -> None:
+                for _reader, _live, _docmap, arrays in sources:
+                    arrays.release()
+
             def postings(file: SegmentFileWriter) -> None:
                 for name in SCORED_FIELDS:
                     merge_postings(
                         file,
                         name,
                         [MergeSource(a.fields.get(name), docmap) for _r, _l, docmap, a in sources],
+                        release,
                     )
 
             adder.arrays_source = postings

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +35,14 @@ class MergeSource:
     docmap: np.ndarray
 
 
-def merge_postings(writer: SegmentFileWriter, name: str, sources: list[MergeSource]) -> None:
-    """Write field ``name`` of the merged segment: the sources' postings, renumbered."""
+def merge_postings(
+    writer: SegmentFileWriter,
+    name: str,
+    sources: list[MergeSource],
+    release: Callable[[], None] | None = None,
+) -> None:
+    """Write field ``name`` of the merged segment: the sources' postings, renumbered;
+    ``release`` is called after each hash range (to drop the pages read so far)."""
     present = [(s.field, s.docmap) for s in sources if s.field is not None and len(s.field)]
     positional = any(field.positional for field, _docmap in present)
     total = sum(len(field.docs) for field, _docmap in present)
@@ -49,6 +56,8 @@ def merge_postings(writer: SegmentFileWriter, name: str, sources: list[MergeSour
         )
         for low, high in itertools.pairwise(bounds):
             _merge_range(spill, present, low, high, positional, tf_type, position_type)
+            if release is not None:
+                release()
         spill.close()
         lengths = spill.read("length", np.dtype(np.int64))
         counts = spill.read("count", np.dtype(np.int64))
