@@ -230,7 +230,6 @@ class Index:
     def optimize(self) -> None:
         """Merge all segments into one (faster searches after many small commits)."""
         with self._write_mutex:
-            # The commit also saves the merged segment's scoring arrays.
             self._engine.writer(self.lock_timeout).commit(optimize=True)
 
     # -- reading -------------------------------------------------------------------
