@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from searchlib.engine.arrays import FieldArrays, SegmentArrays, SegmentFileWriter, field_parts
+from searchlib.engine.arrays import (
+    FieldArrays,
+    SegmentArrays,
+    SegmentFileWriter,
+    encode_docs,
+    field_parts,
+)
 from searchlib.engine.merge import MergePolicy, select_merges
 from searchlib.engine.postings_merge import MergeSource, _term_ids, merge_postings
 
@@ -96,9 +104,12 @@ def _field(docs: list[dict[str, list[int]]]) -> FieldArrays | None:
 def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segments, data):
     path = tmp_path_factory.mktemp("merge") / "merged.slp"
     sources, expected, base = [], {}, 0
+    # Spread documents apart so that gaps also cross the 16-bit delta escape.
+    spread = data.draw(st.sampled_from([1, 70_001]))
     for docs in segments:
         live = [data.draw(st.booleans()) for _ in docs]
         docmap = np.where(live, np.cumsum(live) - 1 + base, -1) if docs else np.zeros(0, int)
+        docmap = np.where(docmap >= 0, docmap * spread, -1)
         for number, doc in enumerate(docs):
             if live[number]:
                 for term, positions in doc.items():
@@ -121,3 +132,36 @@ def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segm
     assert got == expected
     assert np.all(np.diff(field.hash.astype(np.float64)) >= 0)
     assert [field.term(int(i)) for i in field.lex] == sorted(got)
+
+
+@given(
+    st.lists(
+        st.lists(st.integers(1, 200_000), min_size=1, max_size=40).map(
+            lambda gaps: list(itertools.accumulate(gaps))
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_document_numbers_round_trip_through_delta_coding(terms):
+    # Gaps up to 200,000 cross the 16-bit escape; every term and every range decodes.
+    docs = np.array([d for term in terms for d in term], dtype=np.int64)
+    posts = np.concatenate(([0], np.cumsum([len(term) for term in terms])))
+    parts = encode_docs(docs, posts)
+    field = FieldArrays(
+        {
+            "hash": np.zeros(len(terms), dtype=np.uint64),
+            "blob": np.zeros(0, dtype=np.uint8),
+            "terms": np.zeros(len(terms) + 1, dtype=np.int64),
+            "lex": np.arange(len(terms), dtype=np.int32),
+            "posts": posts,
+            "tfs": np.ones(len(docs), dtype=np.uint8),
+            **parts,
+        }
+    )
+    for index, term in enumerate(terms):
+        assert field.postings(index)[0].tolist() == term
+    for first in range(len(terms)):
+        for last in range(first + 1, len(terms) + 1):
+            expected = [d for term in terms[first:last] for d in term]
+            assert field.docs_between(first, last).tolist() == expected

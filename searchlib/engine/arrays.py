@@ -6,8 +6,11 @@ stored fields, the id postings and the commit. Per scored field the file holds:
 - ``hash`` (uint64, ascending): a 64-bit hash of each term's bytes; ``blob`` and
   ``terms`` (offsets) the term bytes in the same order; ``lex`` the term numbers in byte
   order (prefix expansion and vocabularies);
-- ``posts`` (offsets per term) into ``docs`` (segment document numbers, ascending per
-  term) and ``tfs`` (term frequencies, the narrowest unsigned type that holds them);
+- ``posts`` (offsets per term) into the postings: document numbers, ascending per term,
+  delta-coded (``first``: each term's first document; ``gaps``: 16-bit differences, a
+  gap too large for 16 bits written as ``ESCAPE`` with its value in ``exc``, the term's
+  share of which starts at ``excoff``), and ``tfs`` (term frequencies, the narrowest
+  unsigned type that holds them);
 - for positional fields, ``pstart`` (offsets per term) into ``positions``: the postings
   of a term keep their positions one after another, ``tf`` of them each.
 
@@ -44,6 +47,7 @@ __all__ = [
     "arrays_path",
     "column_parts",
     "concat_ranges",
+    "encode_docs",
     "field_parts",
     "hash_terms",
     "label_codes",
@@ -55,7 +59,8 @@ __all__ = [
 SUFFIX = ".slp"
 MAGIC = b"SLP2"
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
-FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "docs", "tfs")
+FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", "gaps", "exc", "excoff", "tfs")
+ESCAPE = 0xFFFF  # a gap of 16 bits that stands for the next exception
 
 
 def _hash(term: bytes) -> int:
@@ -195,6 +200,26 @@ def column_parts(
     return parts
 
 
+def encode_docs(docs: np.ndarray, posts: np.ndarray) -> dict[str, np.ndarray]:
+    """Delta-code document numbers (ascending within each term; term ``i`` owns
+    ``docs[posts[i]:posts[i+1]]``, never empty) as ``first``, ``gaps``, ``exc`` and
+    ``excoff`` (see the module docstring)."""
+    docs = np.asarray(docs, dtype=np.int64)
+    starts = posts[:-1]
+    gaps = np.diff(docs, prepend=0)
+    gaps[starts] = 0
+    escaped = gaps >= ESCAPE
+    per_term = np.add.reduceat(escaped.astype(np.int64), starts) if len(starts) else starts
+    excoff = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum(per_term, out=excoff[1:])
+    return {
+        "first": docs[starts].astype(np.int32),
+        "gaps": np.where(escaped, ESCAPE, gaps).astype(np.uint16),
+        "exc": gaps[escaped].astype(np.uint32),
+        "excoff": excoff,
+    }
+
+
 def member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     """Which of ``ids`` are in the ascending array ``sorted_ids``."""
     if not len(sorted_ids) or not len(ids):
@@ -225,7 +250,7 @@ def field_parts(
     ordered_tfs = narrow_unsigned(tfs[gather])
     parts = term_parts([terms[i] for i in order.tolist()], hashes[order])
     parts["posts"] = posts
-    parts["docs"] = np.asarray(docs, dtype=np.int32)[gather]
+    parts.update(encode_docs(np.asarray(docs, dtype=np.int64)[gather], posts))
     parts["tfs"] = ordered_tfs
     if positions is not None:
         # Each posting's positions, in the new posting order.
@@ -299,7 +324,10 @@ class FieldArrays:
         self.term_offsets = parts["terms"]
         self.lex = parts["lex"]
         self.posts = parts["posts"]
-        self.docs = parts["docs"]
+        self.first = parts["first"]
+        self.gaps = parts["gaps"]
+        self.exc = parts["exc"]
+        self.excoff = parts["excoff"]
         self.tfs = parts["tfs"]
         # Positional fields only; empty elsewhere (`positional` says which).
         self.positional = "positions" in parts
@@ -322,16 +350,34 @@ class FieldArrays:
             index += 1
         return -1
 
+    @property
+    def posting_count(self) -> int:
+        return int(self.posts[-1]) if len(self.posts) else 0
+
+    def docs_between(self, first: int, last: int) -> np.ndarray:
+        """The document numbers of terms ``first`` to ``last - 1``, in posting order."""
+        low, high = int(self.posts[first]), int(self.posts[last])
+        gaps = self.gaps[low:high].astype(np.int64)
+        escaped = gaps == ESCAPE
+        if escaped.any():
+            gaps[escaped] = self.exc[int(self.excoff[first]) : int(self.excoff[last])]
+        running = np.cumsum(gaps)
+        counts = np.diff(self.posts[first : last + 1])
+        starts = self.posts[first:last] - low
+        # Each term restarts from its first document (its first gap is 0).
+        base = self.first[first:last].astype(np.int64) - running[starts]
+        return running + np.repeat(base, counts)
+
     def postings(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         low, high = self.posts[index : index + 2].tolist()
-        return self.docs[low:high], self.tfs[low:high]
+        return self.docs_between(index, index + 1), self.tfs[low:high]
 
     def positions_of(self, index: int, docs: np.ndarray) -> dict[int, np.ndarray]:
         """Positions of term ``index`` in each of ``docs`` (segment numbers) that has it."""
         if not self.positional:
             return {}
         low, high = self.posts[index : index + 2].tolist()
-        term_docs = self.docs[low:high]
+        term_docs = self.docs_between(index, index + 1)
         counts = self.tfs[low:high].astype(np.int64)
         first = int(self.pstart[index]) + np.concatenate(([0], np.cumsum(counts)))
         at = np.searchsorted(term_docs, docs)
@@ -345,7 +391,7 @@ class FieldArrays:
         """Every (document, position) of term ``index`` in ``docs`` (sorted segment
         numbers), as two parallel arrays."""
         low, high = self.posts[index : index + 2].tolist()
-        term_docs = self.docs[low:high]
+        term_docs = self.docs_between(index, index + 1)
         counts = self.tfs[low:high].astype(np.int64)
         first = int(self.pstart[index]) + np.concatenate(([0], np.cumsum(counts)[:-1]))
         chosen = np.flatnonzero(member(term_docs, docs))

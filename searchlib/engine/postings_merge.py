@@ -18,10 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from searchlib.engine import storage
-from searchlib.engine.arrays import FieldArrays, SegmentFileWriter, concat_ranges
+from searchlib.engine.arrays import FieldArrays, SegmentFileWriter, concat_ranges, encode_docs
 
 __all__ = ["MergeSource", "merge_postings"]
 
+# The output streams of a field's merge, each spilled to a temporary file.
+SPILLED = ["hash", "blob", "length", "count", "tfsum", "first", "gaps", "exc", "excount"]
+SPILLED += ["tfs", "pos"]
 # Postings handled per hash range of a merge (bounds its memory: ~40 bytes each).
 CHUNK_POSTINGS = 1_000_000
 
@@ -45,15 +48,13 @@ def merge_postings(
     ``release`` is called after each hash range (to drop the pages read so far)."""
     present = [(s.field, s.docmap) for s in sources if s.field is not None and len(s.field)]
     positional = any(field.positional for field, _docmap in present)
-    total = sum(len(field.docs) for field, _docmap in present)
+    total = sum(field.posting_count for field, _docmap in present)
     chunks = max(1, -(-total // CHUNK_POSTINGS))
     bounds = [2**64 * step // chunks for step in range(chunks + 1)]
     tf_type = _widest([field.tfs.dtype for field, _docmap in present])
     position_type = _widest([field.positions.dtype for field, _ in present if field.positional])
     with tempfile.TemporaryDirectory(dir=writer.path.parent, suffix=".tmp") as folder:
-        spill = _Spill(
-            Path(folder), ["hash", "blob", "length", "count", "tfsum", "docs", "tfs", "pos"]
-        )
+        spill = _Spill(Path(folder), SPILLED)
         for low, high in itertools.pairwise(bounds):
             _merge_range(spill, present, low, high, positional, tf_type, position_type)
             if release is not None:
@@ -74,7 +75,13 @@ def merge_postings(
         writer.add(f"{name}.terms", offsets)
         writer.add(f"{name}.lex", lex)
         writer.add(f"{name}.posts", posts)
-        spill.add_to(writer, f"{name}.docs", "docs", np.dtype(np.int32))
+        spill.add_to(writer, f"{name}.first", "first", np.dtype(np.int32))
+        spill.add_to(writer, f"{name}.gaps", "gaps", np.dtype(np.uint16))
+        spill.add_to(writer, f"{name}.exc", "exc", np.dtype(np.uint32))
+        excount = spill.read("excount", np.dtype(np.int64))
+        excoff = np.zeros(len(excount) + 1, dtype=np.int64)
+        np.cumsum(excount, out=excoff[1:])
+        writer.add(f"{name}.excoff", excoff)
         spill.add_to(writer, f"{name}.tfs", "tfs", tf_type)
         if positional:
             tf_sums = spill.read("tfsum", np.dtype(np.int64))
@@ -111,7 +118,7 @@ def _merge_range(
         post_low, post_high = int(field.posts[first]), int(field.posts[last])
         per_term = np.diff(field.posts[first : last + 1])
         owner = np.repeat(np.arange(entries, entries + last - first, dtype=np.int64), per_term)
-        docs = docmap[field.docs[post_low:post_high]]
+        docs = docmap[field.docs_between(first, last)]
         keep = docs >= 0
         tfs = field.tfs[post_low:post_high]
         if positional and field.positional:
@@ -150,7 +157,13 @@ def _merge_range(
     tfs = np.concatenate(post_tfs)
     tf_sums = np.bincount(owners, weights=tfs[order].astype(np.float64), minlength=distinct)
     spill.write("tfsum", np.rint(tf_sums[alive]).astype(np.int64))
-    spill.write("docs", np.concatenate(post_docs)[order].astype(np.int32))
+    term_posts = np.zeros(int(alive.sum()) + 1, dtype=np.int64)
+    np.cumsum(counts[alive], out=term_posts[1:])
+    coded = encode_docs(np.concatenate(post_docs)[order], term_posts)
+    spill.write("first", coded["first"])
+    spill.write("gaps", coded["gaps"])
+    spill.write("exc", coded["exc"])
+    spill.write("excount", np.diff(coded["excoff"]))
     spill.write("tfs", tfs[order])
     if positional:
         positions = np.concatenate(post_pos)

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 # Bump when the schema or the meaning of stored data changes; old indexes must rebuild.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")
