@@ -4,6 +4,7 @@ saved next to the test's temporary index."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
@@ -105,6 +106,10 @@ def test_search_page_end_to_end(server, browser, tmp_path):
     assert "Bekasi" in hits[0].text
     marks = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "li.hit mark")]
     assert "Pembangunan" in marks and "membangun" in marks
+    title_marks = browser.find_elements(By.CSS_SELECTOR, "li.hit h2 mark")
+    assert title_marks  # the title is highlighted too
+    meta = browser.find_element(By.ID, "meta").text
+    assert re.search(r"\(\d+ ms\)", meta), meta  # whole milliseconds
     browser.save_screenshot(str(tmp_path / "search.png"))
 
     box.clear()

@@ -208,6 +208,15 @@ def test_suggestion_for_misspelled_words(tmp_path):
         assert ix.search("evakuasi").suggestion is None
 
 
+def test_suggestion_on_a_small_index_when_nothing_is_found(tmp_path):
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add({"id": "a", "title": "Evakuasi dari Afghanistan", "body": "Pesawat evakuasi."})
+        assert ix.search("Afganistan").suggestion == "afghanistan"  # found nothing
+        assert ix.search("evakuasi").suggestion is None
+        found = ix.search("evakuasi Afganistan")  # found something: no weak suggestion
+        assert found.total == 1 and found.suggestion is None
+
+
 def test_similar_articles(index):
     results = index.similar("a1")
     assert "a1" not in results.ids()

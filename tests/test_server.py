@@ -10,6 +10,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 from starlette.testclient import TestClient
 
+from searchlib import Index
 from searchlib.server import Limits, create_app
 
 
@@ -31,6 +32,16 @@ def test_search_endpoint(client):
     snippet = data["hits"][0]["snippet"]
     assert "<mark>" in snippet["html"] and snippet["spans"]
     assert set(data) >= {"hits", "total", "facets", "suggestion", "took_ms"}
+    title = data["hits"][0]["title_snippet"]
+    assert title["html"].count("<mark>") == 2 and title["text"] == data["hits"][0]["title"]
+
+
+def test_titles_are_escaped_in_their_highlight(tmp_path):
+    ix = Index.create(tmp_path / "ix")
+    ix.add({"id": "x", "title": "<b>Evakuasi</b> & Kabul", "body": "evakuasi"})
+    data = TestClient(create_app(ix)).get("/search", params={"q": "evakuasi"}).json()
+    html = data["hits"][0]["title_snippet"]["html"]
+    assert html == "&lt;b&gt;<mark>Evakuasi</mark>&lt;/b&gt; &amp; Kabul"
 
 
 def test_search_filters_sort_and_paging(client):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -17,22 +18,29 @@ from searchlib.query.snippets import clean_text
 
 __all__ = ["render_hit", "token_dict"]
 
+INDENT = (0, 0, 0, 3)  # a hit's lines start under its title's text
+
 
 def render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
     title = Text(f"{hit.rank}. ", style="bold")
+    start = len(title)
     title.append(clean_text(hit.title or hit.id), style="bold cyan")
+    if hit.title and hit.title_snippet is not None:
+        for span_start, span_end in hit.title_snippet.spans:
+            title.stylize("bold yellow", start + span_start, start + span_end)
     console.print(title)
     meta = [
         clean_text(v) for v in (hit.source, (hit.published or "")[:10], hit.category, hit.url) if v
     ]
     meta.append(f"id {clean_text(hit.id)}")
     meta.append(f"score {hit.score:.3f}")
-    console.print(Text("   " + " · ".join(meta), style="dim"))
+    # Padding keeps the hit's indent on every wrapped line.
+    console.print(Padding(Text(" · ".join(meta), style="dim"), INDENT, expand=False))
     if hit.snippet is not None and hit.snippet.fragment:
-        snippet = Text("   " + hit.snippet.fragment)
+        snippet = Text(hit.snippet.fragment)
         for start, end in hit.snippet.spans:
-            snippet.stylize("bold yellow", start + 3, end + 3)
-        console.print(snippet)
+            snippet.stylize("bold yellow", start, end)
+        console.print(Padding(snippet, INDENT, expand=False))
     if explain and hit.explanation:
         table = Table(
             "field",

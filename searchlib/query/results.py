@@ -37,6 +37,7 @@ class Hit:
     fields: dict[str, Any]
     snippet: Snippet | None = None
     explanation: list[TermScore] | None = None
+    title_snippet: Snippet | None = None  # the whole title, the query's words marked
 
     @property
     def title(self) -> str:
@@ -72,6 +73,12 @@ class Hit:
                 "html": self.snippet.html(),
                 "spans": [list(span) for span in self.snippet.spans],
                 "field": self.snippet.field,
+            }
+        if self.title_snippet is not None:
+            data["title_snippet"] = {
+                "text": self.title_snippet.fragment,
+                "html": self.title_snippet.html(),
+                "spans": [list(span) for span in self.title_snippet.spans],
             }
         if self.explanation is not None:
             data["explanation"] = [vars(term) for term in self.explanation]

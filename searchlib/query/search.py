@@ -24,7 +24,7 @@ from searchlib.query.parse import SHOULD, Bool, Word, parse_query
 from searchlib.query.plan import Filter, Highlight, compile_query
 from searchlib.query.ranking import Ranking, bm25_idf
 from searchlib.query.results import Hit, Results, TermScore
-from searchlib.query.snippets import make_snippet
+from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.suggest import suggest
 
 __all__ = ["run_search", "run_similar"]
@@ -78,11 +78,12 @@ def _hits(
     scores = execution.top_scores[offset:].tolist()
     for rank, (docnum, score) in enumerate(zip(docs, scores, strict=True), start=offset + 1):
         fields = public_fields(snapshot.stored(docnum))
-        snippet = None
+        snippet = title = None
         if highlight is not None:
             snippet = make_snippet(fields, analyzer, highlight, size=snippet_size)
+            title = highlight_title(fields["title"], analyzer, highlight)
         explanation = _explain(execution, docnum) if explain else None
-        hits.append(Hit(fields["id"], rank, score, fields, snippet, explanation))
+        hits.append(Hit(fields["id"], rank, score, fields, snippet, explanation, title))
     return hits
 
 
@@ -130,7 +131,10 @@ def run_search(
         snippet_size,
         explain,
     )
-    suggestion = suggest(snapshot, plan, query) if snapshot.doc_count else None
+    found_nothing = not len(execution.matches)
+    suggestion = (
+        suggest(snapshot, plan, query, found_nothing=found_nothing) if snapshot.doc_count else None
+    )
     took = (perf_counter() - started) * 1000
     facets = _facets(snapshot, execution.matches)
     return Results(query, hits, len(execution.matches), took, facets, suggestion, offset, limit)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from searchlib.analysis import Analyzer
 from searchlib.query.plan import Highlight
 
-__all__ = ["Snippet", "clean_text", "make_snippet"]
+__all__ = ["Snippet", "clean_text", "highlight_title", "make_snippet"]
 
 ELLIPSIS = "\u2026"
 _CHUNK = 20_000
@@ -297,3 +297,12 @@ def make_snippet(
     end = len(body) if len(body) <= size else max(body.rfind(" ", 0, size), size // 2)
     tail = "" if end >= len(body) else " " + ELLIPSIS
     return Snippet(clean_text(body[:end].strip() + tail), (), "body")
+
+
+def highlight_title(title: str, analyzer: Analyzer, spec: Highlight) -> Snippet:
+    """The whole title with the spans of the query's words (a title is short)."""
+    if not title or not (spec.terms or spec.phrases):
+        return Snippet(clean_text(title or ""), (), "title")
+    matches = _collect(title, analyzer, spec)
+    spans = tuple((m.start, m.end) for m in matches)
+    return Snippet(clean_text(title), spans, "title")

@@ -3,7 +3,9 @@
 A word is a candidate for correction when its exact form occurs in fewer than
 ``RARE_DOCS`` documents; the replacement is the most frequent indexed word within one
 edit (two for words longer than seven letters), and only if it occurs in at least
-``MIN_FACTOR`` times as many documents (and in ``MIN_DOCS`` at least).
+``MIN_FACTOR`` times as many documents (and in ``MIN_DOCS`` at least), or, when the
+query found nothing, in more documents. On a small index one document is enough.
+Distances come from rapidfuzz.
 
 Candidates come from a symmetric-delete index (as in SymSpell) over the common words
 of the index, built once per snapshot on first use: every word and every word with one
@@ -17,6 +19,8 @@ from __future__ import annotations
 import threading
 from weakref import WeakKeyDictionary
 
+from rapidfuzz.distance import OSA
+
 from searchlib.engine import EXACT, Snapshot
 from searchlib.query.plan import Plan
 
@@ -25,6 +29,8 @@ __all__ = ["edit_distance", "suggest"]
 RARE_DOCS = 2
 MIN_FACTOR = 5
 MIN_DOCS = 2
+# Below this many articles every word counts as a candidate (one article is evidence).
+SMALL_INDEX = 10_000
 _lock = threading.Lock()
 # One vocabulary per snapshot, built on first use and dropped with the snapshot.
 _VOCABULARIES: WeakKeyDictionary = WeakKeyDictionary()
@@ -32,21 +38,7 @@ _VOCABULARIES: WeakKeyDictionary = WeakKeyDictionary()
 
 def edit_distance(a: str, b: str, limit: int = 3) -> int:
     """Damerau-Levenshtein (optimal string alignment) distance, capped at ``limit``."""
-    if abs(len(a) - len(b)) >= limit:
-        return limit
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        if min(current) >= limit:
-            return limit
-        previous2, previous = previous, current
-    return min(previous[-1], limit)
+    return min(int(OSA.distance(a, b, score_cutoff=limit)), limit)
 
 
 def _deletes(word: str) -> set[str]:
@@ -58,8 +50,10 @@ class _Vocabulary:
 
     def __init__(self, snapshot: Snapshot) -> None:
         counts: dict[str, int] = {}
+        self.min_docs = 1 if snapshot.doc_count < SMALL_INDEX else MIN_DOCS
         for name in ("title", "body"):
-            for word, count in snapshot.term_doc_frequencies(EXACT[name], MIN_DOCS).items():
+            found = snapshot.term_doc_frequencies(EXACT[name], self.min_docs)
+            for word, count in found.items():
                 counts[word] = max(counts.get(word, 0), count)
         self.counts = counts
         self.deletes: dict[str, list[str]] = {}
@@ -87,8 +81,12 @@ def _frequency(snapshot: Snapshot, norm: str) -> int:
     return max(snapshot.document_frequency(EXACT[name], norm) for name in ("title", "body"))
 
 
-def suggest(snapshot: Snapshot, plan: Plan, text: str) -> str | None:
-    """The corrected query string, or None when every word looks fine."""
+def suggest(
+    snapshot: Snapshot, plan: Plan, text: str, *, found_nothing: bool = False
+) -> str | None:
+    """The corrected query string, or None when every word looks fine. When the query
+    found nothing, any close word more frequent than the query's will do; otherwise it
+    must be ``MIN_FACTOR`` times as frequent."""
     replacements: list[tuple[int, int, str]] = []
     for word, norm in plan.words:
         if len(norm) < 4 or not any(c.isalpha() for c in norm):
@@ -99,7 +97,8 @@ def suggest(snapshot: Snapshot, plan: Plan, text: str) -> str | None:
         vocabulary = _vocabulary(snapshot)
         limit = 1 if len(norm) <= 7 else 2
         best, best_key = None, None
-        floor = max(MIN_DOCS, MIN_FACTOR * max(seen, 1))
+        factor = 1 if found_nothing else MIN_FACTOR
+        floor = max(vocabulary.min_docs, factor * max(seen, 1), seen + 1)
         for candidate in vocabulary.candidates(norm):
             count = vocabulary.counts[candidate]
             if candidate == norm or count < floor:
