@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 __all__ = [
     "SUFFIXES",
@@ -83,11 +83,11 @@ def _files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | BadRecord
             yield BadRecord(str(path), "no such file or directory")
 
 
-def _open_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
+def _open_stream(path: Path) -> BinaryIO:
+    """The file's bytes as a stream (gzip'd files decompressed as they are read)."""
     if path.name.lower().endswith(".gz"):
-        data = gzip.decompress(data)
-    return data
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    return open(path, "rb")
 
 
 def _stable_id(path: Path, suffix: str = "") -> str:
@@ -118,27 +118,37 @@ def parse_article_text(text: str) -> dict[str, Any]:
     return record
 
 
-def _json_lines(path: Path, data: bytes) -> Iterator[Record | BadRecord]:
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        location = f"{path}:{number}"
-        if not raw.strip():
-            continue
-        try:
-            value = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            yield BadRecord(location, f"invalid UTF-8 at byte {exc.start}")
-            continue
-        except (ValueError, RecursionError) as exc:
-            yield BadRecord(location, f"invalid JSON: {str(exc)[:120]}")
-            continue
-        if not isinstance(value, dict):
-            yield BadRecord(location, f"expected a JSON object, got {type(value).__name__}")
-            continue
-        value.setdefault("id", _stable_id(path, f"-{number}"))
-        yield Record(location, value)
+def _json_lines(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
+    """One record a line, read as they come (a file of any size in bounded memory)."""
+    number = 0
+    try:
+        for number, raw in enumerate(stream, start=1):
+            yield from _json_line(path, number, raw)
+    except (OSError, EOFError) as exc:  # a damaged gzip stream, a read error
+        yield BadRecord(f"{path}:{number + 1}", f"cannot read: {exc}")
 
 
-def _json(path: Path, data: bytes) -> Iterator[Record | BadRecord]:
+def _json_line(path: Path, number: int, raw: bytes) -> Iterator[Record | BadRecord]:
+    location = f"{path}:{number}"
+    if not raw.strip():
+        return
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        yield BadRecord(location, f"invalid UTF-8 at byte {exc.start}")
+        return
+    except (ValueError, RecursionError) as exc:
+        yield BadRecord(location, f"invalid JSON: {str(exc)[:120]}")
+        return
+    if not isinstance(value, dict):
+        yield BadRecord(location, f"expected a JSON object, got {type(value).__name__}")
+        return
+    value.setdefault("id", _stable_id(path, f"-{number}"))
+    yield Record(location, value)
+
+
+def _json(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
+    data = stream.read()
     try:
         value = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -157,7 +167,8 @@ def _json(path: Path, data: bytes) -> Iterator[Record | BadRecord]:
         yield Record(location, item)
 
 
-def _csv(path: Path, data: bytes) -> Iterator[Record | BadRecord]:
+def _csv(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
+    data = stream.read()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -179,7 +190,8 @@ def _csv(path: Path, data: bytes) -> Iterator[Record | BadRecord]:
         yield BadRecord(f"{path}:{reader.line_num}", f"invalid CSV: {exc}")
 
 
-def _text(path: Path, data: bytes) -> Iterator[Record | BadRecord]:
+def _text(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
+    data = stream.read()
     if b"\x00" in data:
         yield BadRecord(str(path), "binary file (contains NUL bytes)")
         return
@@ -209,17 +221,26 @@ def read_records(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record | B
             yield item
             continue
         try:
-            data = _open_bytes(item)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            stream = _open_stream(item)
+        except OSError as exc:
             yield BadRecord(str(item), f"cannot read: {exc}")
             continue
-        for entry in _READERS[_kind(item) or ""](item, data):
+        with stream:
+            yield from _checked(item, stream)
+
+
+def _checked(item: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
+    """A file's records, a record without a body reported as bad."""
+    try:
+        for entry in _READERS[_kind(item) or ""](item, stream):
             if isinstance(entry, Record):
                 body = entry.data.get("body")
                 if body is None or (isinstance(body, str) and not body.strip()):
                     yield BadRecord(entry.location, "missing body")
                     continue
             yield entry
+    except (OSError, EOFError) as exc:  # a damaged gzip stream, a read error
+        yield BadRecord(str(item), f"cannot read: {exc}")
 
 
 @dataclass

@@ -191,3 +191,18 @@ def test_gzip_csv_and_control_characters_in_terminal_output(tmp_path):
     assert runner.invoke(cli, ["--index", str(tmp_path / "ix"), "index", str(path)]).exit_code == 0
     output = runner.invoke(cli, ["--index", str(tmp_path / "ix"), "gempa"]).output
     assert "\x1b[2J" not in output and "\x07" not in output and "\x1b]0" not in output
+
+
+def test_json_lines_stream_and_a_truncated_gzip_keeps_what_came_before(tmp_path):
+    lines = b"".join(
+        json.dumps({"id": f"x{i}", "body": f"berita nomor {i}"}).encode() + b"\n"
+        for i in range(2000)
+    )
+    packed = gzip.compress(lines)
+    (tmp_path / "cut.jsonl.gz").write_bytes(packed[: len(packed) // 2])
+    ix = Index.create(tmp_path / "ix")
+    summary = index_paths(ix, [tmp_path / "cut.jsonl.gz"], batch_size=300)
+    assert 0 < summary.added < 2000 and len(ix) == summary.added
+    (bad,) = summary.bad
+    assert bad.location == f"{tmp_path / 'cut.jsonl.gz'}:{summary.added + 1}"
+    assert bad.reason.startswith("cannot read:")
