@@ -26,26 +26,11 @@ from searchlib.engine import MISSING_DATE, Snapshot
 from searchlib.engine.arrays import member
 from searchlib.query.plan import BoolPlan, Filter, PhrasePlan, PlanNode, TermRef, TermsPlan
 from searchlib.query.ranking import Ranking, bm25_idf, bm25_term_scores
+from searchlib.query.results import TermScore
 
-__all__ = ["Contribution", "Execution", "Scorer", "execute"]
+__all__ = ["Execution", "Scorer", "execute"]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """One term's BM25 in one field for one document, for ``explain``."""
-
-    field: str
-    term: str
-    boost: float
-    tf: float
-    doc_freq: int
-    doc_count: int
-    idf: float
-    length: float
-    avg_length: float
-    score: float
 
 
 class _Context:
@@ -103,22 +88,22 @@ class _TermPostings:
         )
         return out
 
-    def explain(self, doc: int) -> Contribution | None:
+    def explain(self, doc: int) -> TermScore | None:
         single = np.array([doc], dtype=np.int64)
         hit, where = self.at(single)
         if not len(self.ids) or not hit[0]:
             return None
-        return Contribution(
-            self.ref.field,
-            self.ref.term,
-            self.ref.boost,
-            float(self.tf[where[0]]),
-            len(self.ids),
-            self.doc_count,
-            self.idf,
-            float(self.lengths[doc]),
-            self.avg,
-            float(self.scores(single)[0]),
+        return TermScore(
+            field=self.ref.field,
+            term=self.ref.term,
+            tf=float(self.tf[where[0]]),
+            doc_freq=len(self.ids),
+            doc_count=self.doc_count,
+            idf=self.idf,
+            length=float(self.lengths[doc]),
+            avg_length=self.avg,
+            boost=self.ref.boost,
+            score=float(self.scores(single)[0]),
         )
 
 
@@ -134,7 +119,7 @@ class Scorer:
         """Scores at ``ids``, which this scorer matches."""
         raise NotImplementedError  # pragma: no cover
 
-    def explain(self, doc: int) -> list[Contribution]:
+    def explain(self, doc: int) -> list[TermScore]:
         return []
 
 
@@ -156,7 +141,7 @@ class _TermsScorer(Scorer):
             total += postings.scores(ids)
         return total
 
-    def explain(self, doc: int) -> list[Contribution]:
+    def explain(self, doc: int) -> list[TermScore]:
         found = (p.explain(doc) for p in self.postings)
         return [c for c in found if c is not None]
 
@@ -202,8 +187,8 @@ class _PhraseScorer(Scorer):
                 total[inside] += sum(p.scores(chosen) for p in postings)
         return total
 
-    def explain(self, doc: int) -> list[Contribution]:
-        out: list[Contribution] = []
+    def explain(self, doc: int) -> list[TermScore]:
+        out: list[TermScore] = []
         for found, postings in self.fields:
             if member(np.array([doc]), found)[0]:
                 out.extend(c for p in postings if (c := p.explain(doc)) is not None)
@@ -262,7 +247,7 @@ class _BoolScorer(Scorer):
             count += member(ids, child.docs())
         return count
 
-    def explain(self, doc: int) -> list[Contribution]:
+    def explain(self, doc: int) -> list[TermScore]:
         single = np.array([doc], dtype=np.int64)
         out = []
         for child in (*self.must, *self.should):
@@ -288,7 +273,7 @@ class Execution:
     top_scores: np.ndarray
     root: Scorer
 
-    def explain(self, doc: int) -> list[Contribution]:
+    def explain(self, doc: int) -> list[TermScore]:
         return self.root.explain(doc)
 
 

@@ -23,7 +23,7 @@ from searchlib.query.execute import Execution, execute
 from searchlib.query.parse import SHOULD, Bool, Word, parse_query
 from searchlib.query.plan import Filter, Highlight, compile_query
 from searchlib.query.ranking import Ranking, bm25_idf
-from searchlib.query.results import Hit, Results, TermScore
+from searchlib.query.results import Hit, Results
 from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.suggest import suggest
 
@@ -46,24 +46,6 @@ def _facets(snapshot: Snapshot, docs: np.ndarray) -> dict[str, dict[str, int]]:
     return out
 
 
-def _explain(execution: Execution, docnum: int) -> list[TermScore]:
-    return [
-        TermScore(
-            field=c.field,
-            term=c.term,
-            tf=c.tf,
-            doc_freq=c.doc_freq,
-            doc_count=c.doc_count,
-            idf=c.idf,
-            length=c.length,
-            avg_length=c.avg_length,
-            boost=c.boost,
-            score=c.score,
-        )
-        for c in execution.explain(docnum)
-    ]
-
-
 def _hits(
     snapshot: Snapshot,
     analyzer: Analyzer,
@@ -82,7 +64,7 @@ def _hits(
         if highlight is not None:
             snippet = make_snippet(fields, analyzer, highlight, size=snippet_size)
             title = highlight_title(fields["title"], analyzer, highlight)
-        explanation = _explain(execution, docnum) if explain else None
+        explanation = execution.explain(docnum) if explain else None
         hits.append(Hit(fields["id"], rank, score, fields, snippet, explanation, title))
     return hits
 
