@@ -141,7 +141,7 @@ def _postings_of(ix: searchlib.Index) -> dict:
             for term, _df in arrays.vocabulary().items():
                 index = arrays.find(term, term_key(term))
                 docs, tfs = arrays.postings(index)
-                where = arrays.positions_of(index, docs)
+                where = _positions(arrays, index, docs)
                 for doc, tf in zip(docs.tolist(), tfs.tolist(), strict=True):
                     if doc + offset in id_of:
                         positions = tuple(where[doc].tolist()) if where else None
@@ -272,3 +272,11 @@ def test_segments_merged_by_small_commits_get_arrays(tmp_path):
     snapshot = reader._engine.snapshot()
     assert all(columns.saved for columns in snapshot._leaf_columns)
     assert _answers(reader, queries) == _answers(ix, queries)
+
+
+def _positions(field, index, docs):
+    """Positions of term ``index`` per document, from ``positions_flat``."""
+    if not field.positional:
+        return {}
+    found, positions = field.positions_flat(index, docs)
+    return {doc: positions[found == doc] for doc in docs.tolist()}

@@ -126,7 +126,7 @@ def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segm
     for position in range(len(field)):
         term = field.term(position)
         docs, tfs = field.postings(position)
-        where = field.positions_of(position, docs)
+        where = _positions(field, position, docs)
         got[term] = [(d, where[d].tolist()) for d in docs.tolist()]
         assert tfs.tolist() == [len(where[d]) for d in docs.tolist()]
     assert got == expected
@@ -165,3 +165,11 @@ def test_document_numbers_round_trip_through_delta_coding(terms):
         for last in range(first + 1, len(terms) + 1):
             expected = [d for term in terms[first:last] for d in term]
             assert field.docs_between(first, last).tolist() == expected
+
+
+def _positions(field, index, docs):
+    """Positions of term ``index`` per document, from ``positions_flat``."""
+    if not field.positional:
+        return {}
+    found, positions = field.positions_flat(index, docs)
+    return {doc: positions[found == doc] for doc in docs.tolist()}

@@ -372,21 +372,6 @@ class FieldArrays:
         low, high = self.posts[index : index + 2].tolist()
         return self.docs_between(index, index + 1), self.tfs[low:high]
 
-    def positions_of(self, index: int, docs: np.ndarray) -> dict[int, np.ndarray]:
-        """Positions of term ``index`` in each of ``docs`` (segment numbers) that has it."""
-        if not self.positional:
-            return {}
-        low, high = self.posts[index : index + 2].tolist()
-        term_docs = self.docs_between(index, index + 1)
-        counts = self.tfs[low:high].astype(np.int64)
-        first = int(self.pstart[index]) + np.concatenate(([0], np.cumsum(counts)))
-        at = np.searchsorted(term_docs, docs)
-        found: dict[int, np.ndarray] = {}
-        for doc, where in zip(np.asarray(docs).tolist(), at.tolist(), strict=True):
-            if where < len(term_docs) and term_docs[where] == doc:
-                found[doc] = self.positions[first[where] : first[where + 1]]
-        return found
-
     def positions_flat(self, index: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every (document, position) of term ``index`` in ``docs`` (sorted segment
         numbers), as two parallel arrays."""

@@ -45,7 +45,7 @@ from searchlib.engine.schema import (
     TEXT_FIELDS,
 )
 
-__all__ = ["SCORED_FIELDS", "Snapshot", "drain_postings", "whoosh_arrays"]
+__all__ = ["SCORED_FIELDS", "Snapshot", "whoosh_arrays"]
 
 # The fields whose postings live in the segments' postings files.
 SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
@@ -55,17 +55,6 @@ SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
 POSTINGS_CACHE_BYTES = 256 << 20
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_TF = np.zeros(0, dtype=np.uint8)
-
-
-def drain_postings(matcher: Any) -> tuple[list[int], list[float]]:
-    """All ids and weights (term frequencies) of a Whoosh matcher."""
-    ids: list[int] = []
-    weights: list[float] = []
-    while matcher.is_active():
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
-        matcher.next()
-    return ids, weights
 
 
 def whoosh_arrays(reader: Any, fields: Iterable[str]) -> SegmentArrays:
@@ -286,26 +275,6 @@ class Snapshot:
                 _key, (ids, tfs) = self._postings.popitem(last=False)
                 self._cached_bytes -= ids.nbytes + tfs.nbytes
         return result
-
-    def positions(self, field: str, term: str, docs: Iterable[int]) -> dict[int, list[int]]:
-        """Token positions of ``term`` in ``field`` for each of ``docs`` that has it."""
-        wanted = np.unique(np.fromiter(docs, dtype=np.int64))
-        encoded = term.encode("utf-8")
-        hashed = term_key(encoded)
-        found: dict[int, list[int]] = {}
-        for (leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
-            arrays = columns.arrays.fields.get(field)
-            if arrays is None:
-                continue
-            low, high = np.searchsorted(wanted, [offset, offset + leaf.doc_count_all()])
-            if low == high:
-                continue
-            index = arrays.find(encoded, hashed)
-            if index < 0:
-                continue
-            for doc, where in arrays.positions_of(index, wanted[low:high] - offset).items():
-                found[doc + offset] = where.tolist()
-        return found
 
     def positions_flat(
         self, field: str, term: str, docs: np.ndarray

@@ -68,21 +68,20 @@ class Hit:
         data: dict[str, Any] = {"id": self.id, "rank": self.rank, "score": self.score, **fields}
         data["id"] = self.id
         if self.snippet is not None:
-            data["snippet"] = {
-                "text": self.snippet.fragment,
-                "html": self.snippet.html(),
-                "spans": [list(span) for span in self.snippet.spans],
-                "field": self.snippet.field,
-            }
+            data["snippet"] = {**_snippet_dict(self.snippet), "field": self.snippet.field}
         if self.title_snippet is not None:
-            data["title_snippet"] = {
-                "text": self.title_snippet.fragment,
-                "html": self.title_snippet.html(),
-                "spans": [list(span) for span in self.title_snippet.spans],
-            }
+            data["title_snippet"] = _snippet_dict(self.title_snippet)
         if self.explanation is not None:
             data["explanation"] = [vars(term) for term in self.explanation]
         return data
+
+
+def _snippet_dict(snippet: Snippet) -> dict[str, Any]:
+    return {
+        "text": snippet.fragment,
+        "html": snippet.html(),
+        "spans": [list(span) for span in snippet.spans],
+    }
 
 
 @dataclass
