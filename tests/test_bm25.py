@@ -123,6 +123,102 @@ def test_scores_equal_lucene_bm25(tmp_path, seed, query, k1, b):
     assert results.ids() == ranked
 
 
+def _bm25f_reference(
+    docs: list[dict], query: str, weights: dict[str, float], exact: float, k1=1.2, b=0.75
+) -> dict[str, float]:
+    """Lucene's CombinedFieldQuery, computed from token counts: per query term the
+    weighted frequencies and lengths add up (an exact-form occurrence counts 1 + exact
+    times); df and N are the largest over the fields; avgdl is the weighted total over N."""
+    analyzer = Analyzer()
+    stems: dict[str, dict[str, Counter]] = {name: {} for name in weights}
+    forms: dict[str, dict[str, Counter]] = {name: {} for name in weights}
+    for doc in docs:
+        for name in weights:
+            tokens = analyzer.analyze(doc.get(name, ""))
+            stems[name][doc["id"]] = Counter(t.term for t in tokens)
+            forms[name][doc["id"]] = Counter(t.norm for t in tokens)
+    length = {n: {d: sum(c.values()) for d, c in stems[n].items()} for n in weights}
+    n_docs = max(sum(1 for v in length[n].values() if v) for n in weights)
+    avgdl = sum(w * sum(length[n].values()) for n, w in weights.items()) / n_docs
+    scores: dict[str, float] = {}
+    for token in analyzer.analyze(query):
+        df = max(
+            max(
+                sum(1 for c in stems[n].values() if c[token.term]),
+                sum(1 for c in forms[n].values() if c[token.norm]) if exact else 0,
+            )
+            for n in weights
+        )
+        if not df:
+            continue
+        idf = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+        for doc in docs:
+            d = doc["id"]
+            tf = sum(
+                w * (stems[n][d][token.term] + exact * forms[n][d][token.norm])
+                for n, w in weights.items()
+            )
+            if tf:
+                dl = sum(w * length[n][d] for n, w in weights.items())
+                part = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+                scores[d] = scores.get(d, 0.0) + idf * part
+    return scores
+
+
+def _two_field_corpus(seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    forms = ["membangun", "pembangunan", "bangunan", "evakuasi", "kabul", "harga", "beras"]
+    words = WORDS + forms
+    docs = []
+    for number in range(50):
+        title = " ".join(rng.choices(words, k=rng.randint(0, 8)))
+        body = " ".join(rng.choices(words, k=rng.randint(0, 120)))
+        docs.append({"id": f"d{number}", "title": title, "body": body})
+    return docs
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+@pytest.mark.parametrize("query", ["kabul", "pembangunan harga", "membangun evakuasi beras"])
+@pytest.mark.parametrize(("title", "exact"), [(2.0, 0.0), (3.0, 0.5), (1.0, 1.0)])
+def test_bm25f_equals_combined_field_reference(tmp_path, seed, query, title, exact):
+    docs = _two_field_corpus(seed)
+    weights = {"title": title, "body": 1.0}
+    ranking = Ranking(field_boosts=weights, exact_boost=exact, coordination=False)
+    expected = _bm25f_reference(docs, query, weights, exact)
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add(docs)
+        results = ix.search(query, limit=100, ranking=ranking)
+    assert results.total == len(expected)
+    for hit in results:
+        assert hit.score == pytest.approx(expected[hit.id], rel=1e-9)
+
+
+def test_bm25f_weights_are_relative(tmp_path):
+    docs = _two_field_corpus(6)
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add(docs)
+        base = ix.search("kabul harga", ranking=Ranking(field_boosts={"title": 2, "body": 1}))
+        scaled = ix.search("kabul harga", ranking=Ranking(field_boosts={"title": 6, "body": 3}))
+    assert [(h.id, h.score) for h in base] == [(h.id, h.score) for h in scaled]
+
+
+def test_a_word_in_both_fields_saturates_once(tmp_path):
+    # Per-field BM25 summed would give the "both" article two saturations of "gempa".
+    docs = [
+        {"id": "both", "title": "gempa", "body": "gempa warga"},
+        {"id": "body", "title": "berita", "body": "gempa gempa"},
+        {"id": "other", "title": "banjir", "body": "hujan deras"},
+    ]
+    ranking = Ranking(field_boosts={"title": 1, "body": 1}, exact_boost=0, coordination=False)
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add(docs)
+        hit = ix.search("gempa", ranking=ranking, explain=True)[0]
+    (part,) = hit.explanation
+    assert part.field == "title+body" and part.tf == 2.0 and part.length == 3.0
+    assert part.idf < math.log(1 + (3 - 1 + 0.5) / 1.5)  # df is 2 (the body field's)
+    assert hit.score < part.idf * 2.2  # one saturation: below the bound of a single term
+
+
 def test_deleted_documents_leave_the_statistics(tmp_path):
     docs = _corpus(7)
     with Index.create(tmp_path / "ix") as ix:

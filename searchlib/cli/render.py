@@ -43,8 +43,8 @@ def render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
         console.print(Padding(snippet, INDENT, expand=False))
     if explain and hit.explanation:
         table = Table(
-            "field",
             "term",
+            "tf by field",
             "tf",
             "df",
             "idf",
@@ -58,8 +58,8 @@ def render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
         )
         for part in hit.explanation:
             table.add_row(
-                part.field,
                 part.term,
+                " ".join(f"{name}={tf:g}" for name, tf in part.field_tf.items()),
                 f"{part.tf:g}",
                 str(part.doc_freq),
                 f"{part.idf:.3f}",

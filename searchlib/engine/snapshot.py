@@ -231,12 +231,15 @@ class Snapshot:
         column_cache.clear()
         column_cache.update(used)
         self.field_docs = {}
+        self.total_length = {}
         self.avg_length = {}
         for name in TEXT_FIELDS:
             live_lengths = self.lengths[name][self.live]
             docs = int(np.count_nonzero(live_lengths))
+            total = float(live_lengths.sum())
             self.field_docs[name] = docs
-            self.avg_length[name] = float(live_lengths.sum() / docs) if docs else 0.0
+            self.total_length[name] = total
+            self.avg_length[name] = total / docs if docs else 0.0
 
     @property
     def segment_count(self) -> int:

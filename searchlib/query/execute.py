@@ -24,9 +24,18 @@ import numpy as np
 
 from searchlib.engine import MISSING_DATE, Snapshot
 from searchlib.engine.arrays import member
-from searchlib.query.plan import BoolPlan, Filter, PhrasePlan, PlanNode, TermRef, TermsPlan
+from searchlib.query.plan import (
+    BoolPlan,
+    CombinedTerm,
+    Filter,
+    PhrasePlan,
+    PlanNode,
+    TermRef,
+    TermsPlan,
+)
 from searchlib.query.ranking import Ranking, bm25_idf, bm25_term_scores
 from searchlib.query.results import TermScore
+from searchlib.query.statistics import LocalStatistics, Statistics
 
 __all__ = ["Execution", "Scorer", "execute"]
 
@@ -34,76 +43,129 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class _Context:
-    """What every scorer of one execution shares: the snapshot, the ranking and the
-    postings already read (live documents only)."""
+    """What every scorer of one execution shares: the snapshot, the ranking, the
+    collection statistics and the postings already read (live documents only)."""
 
-    def __init__(self, snapshot: Snapshot, ranking: Ranking) -> None:
+    def __init__(self, snapshot: Snapshot, ranking: Ranking, statistics: Statistics) -> None:
         self.snapshot = snapshot
         self.ranking = ranking
-        self._terms: dict[TermRef, _TermPostings] = {}
+        self.statistics = statistics
+        self._postings: dict[tuple[str, str], _Postings] = {}
+        self._terms: dict[CombinedTerm, _CombinedPostings] = {}
 
-    def term(self, ref: TermRef) -> _TermPostings:
-        found = self._terms.get(ref)
+    def postings(self, field: str, term: str) -> _Postings:
+        found = self._postings.get((field, term))
         if found is None:
-            found = self._terms[ref] = _TermPostings(self, ref)
+            found = self._postings[field, term] = _Postings(self.snapshot, field, term)
+        return found
+
+    def combined(self, term: CombinedTerm) -> _CombinedPostings:
+        found = self._terms.get(term)
+        if found is None:
+            found = self._terms[term] = _CombinedPostings(self, term)
         return found
 
 
-class _TermPostings:
-    """One term's live postings in one field, with its idf."""
+class _Postings:
+    """One term's live postings in one field."""
 
-    def __init__(self, context: _Context, ref: TermRef) -> None:
-        snapshot = context.snapshot
-        self.ref = ref
-        self.k1, self.b = context.ranking.k1, context.ranking.b
-        ids, tf = snapshot.postings(ref.field, ref.term)
+    def __init__(self, snapshot: Snapshot, field: str, term: str) -> None:
+        ids, tf = snapshot.postings(field, term)
         if len(ids):
             live = snapshot.live[ids]
             if not live.all():
                 ids, tf = ids[live], tf[live]
         self.ids, self.tf = ids, tf
-        self.doc_count = snapshot.field_docs[ref.length_field]
-        self.idf = bm25_idf(self.doc_count, len(ids))
-        self.avg = snapshot.avg_length[ref.length_field]
-        self.lengths = snapshot.lengths[ref.length_field]
-        # tf / (tf + norm) < 1: no document scores more than this.
-        self.upper_bound = ref.boost * self.idf * (self.k1 + 1.0)
 
-    def at(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(which of ``ids`` hold the term, their indexes into the postings)."""
-        where = np.searchsorted(self.ids, ids)
-        where[where == len(self.ids)] = 0
-        hit = self.ids[where] == ids if len(self.ids) else np.zeros(len(ids), dtype=bool)
-        return hit, where
-
-    def scores(self, ids: np.ndarray) -> np.ndarray:
+    def at(self, ids: np.ndarray) -> np.ndarray:
+        """The term's frequency at each of ``ids`` (0 where it is absent)."""
         out = np.zeros(len(ids), dtype=np.float64)
         if not len(self.ids) or not len(ids):
             return out
-        hit, where = self.at(ids)
-        docs = ids[hit]
-        tf = self.tf[where[hit]].astype(np.float64)
-        out[hit] = self.ref.boost * bm25_term_scores(
-            tf, self.lengths[docs], self.avg, self.idf, self.k1, self.b
-        )
+        where = np.searchsorted(self.ids, ids)
+        where[where == len(self.ids)] = 0
+        hit = self.ids[where] == ids
+        out[hit] = self.tf[where[hit]]
         return out
 
-    def explain(self, doc: int) -> TermScore | None:
+
+class _CombinedPostings:
+    """One query term as one BM25F field: frequencies and lengths of its fields added
+    with their weights, then one saturation and one idf (Lucene's ``CombinedFieldQuery``:
+    df is the largest of the fields' document frequencies, N the largest document count,
+    avgdl the weighted total length over N)."""
+
+    def __init__(self, context: _Context, term: CombinedTerm) -> None:
+        stats = context.statistics
+        snapshot = context.snapshot
+        self.term = term
+        self.k1, self.b = context.ranking.k1, context.ranking.b
+        self.parts = [(ref, context.postings(ref.field, ref.term)) for ref in term.refs]
+        self.doc_freq = max(
+            (stats.doc_freq(ref.field, ref.term, len(p.ids)) for ref, p in self.parts),
+            default=0,
+        )
+        self.doc_count = max((stats.doc_count(name) for name, _w in term.lengths), default=0)
+        total = sum(w * stats.total_length(name) for name, w in term.lengths)
+        self.avg = total / self.doc_count if self.doc_count else 0.0
+        self.idf = bm25_idf(self.doc_count, self.doc_freq) if self.doc_freq else 0.0
+        self.lengths = [(snapshot.lengths[name], w) for name, w in term.lengths]
+        self.size = snapshot.max_doc
+        # tf / (tf + norm) < 1: no document scores more than this.
+        self.upper_bound = self.idf * (self.k1 + 1.0)
+        self._docs: np.ndarray | None = None
+
+    def docs(self) -> np.ndarray:
+        if self._docs is None:
+            self._docs = union([p.ids for _ref, p in self.parts], self.size)
+        return self._docs
+
+    def frequencies(
+        self, ids: np.ndarray, allowed: dict[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The weighted frequency at ``ids``; ``allowed`` (field -> mask over ``ids``)
+        counts a field only where its mask holds (a phrase's fields)."""
+        tf = np.zeros(len(ids), dtype=np.float64)
+        for ref, postings in self.parts:
+            found = postings.at(ids)
+            if allowed is not None:
+                found *= allowed[ref.field]
+            tf += ref.weight * found
+        return tf
+
+    def scores(self, ids: np.ndarray, allowed: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=np.float64)
+        if not len(ids) or not self.idf:
+            return out
+        tf = self.frequencies(ids, allowed)
+        hit = tf > 0
+        if hit.any():
+            docs = ids[hit]
+            length = sum(w * lengths[docs] for lengths, w in self.lengths)
+            out[hit] = bm25_term_scores(tf[hit], length, self.avg, self.idf, self.k1, self.b)
+        return out
+
+    def explain(self, doc: int, allowed: dict[str, np.ndarray] | None = None) -> TermScore | None:
         single = np.array([doc], dtype=np.int64)
-        hit, where = self.at(single)
-        if not len(self.ids) or not hit[0]:
+        field_tf = {}
+        for ref, postings in self.parts:
+            tf = float(postings.at(single)[0])
+            if tf and (allowed is None or allowed[ref.field][0]):
+                field_tf[ref.field] = tf
+        if not field_tf:
             return None
         return TermScore(
-            field=self.ref.field,
-            term=self.ref.term,
-            tf=float(self.tf[where[0]]),
-            doc_freq=len(self.ids),
+            field="+".join(field_tf),
+            term=self.term.term,
+            tf=float(self.frequencies(single, allowed)[0]),
+            doc_freq=self.doc_freq,
             doc_count=self.doc_count,
             idf=self.idf,
-            length=float(self.lengths[doc]),
+            length=float(sum(w * lengths[doc] for lengths, w in self.lengths)),
             avg_length=self.avg,
-            boost=self.ref.boost,
-            score=float(self.scores(single)[0]),
+            boost=1.0,
+            score=float(self.scores(single, allowed)[0]),
+            field_tf=field_tf,
         )
 
 
@@ -125,41 +187,46 @@ class Scorer:
 
 class _TermsScorer(Scorer):
     def __init__(self, context: _Context, plan: TermsPlan) -> None:
-        self.postings = [context.term(ref) for ref in plan.refs]
+        self.terms = [context.combined(term) for term in plan.terms]
         self.size = context.snapshot.max_doc
-        self.upper_bound = sum(p.upper_bound for p in self.postings)
+        self.upper_bound = sum(t.upper_bound for t in self.terms)
         self._docs: np.ndarray | None = None
 
     def docs(self) -> np.ndarray:
         if self._docs is None:
-            self._docs = union([p.ids for p in self.postings], self.size)
+            self._docs = union([t.docs() for t in self.terms], self.size)
         return self._docs
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
         total = np.zeros(len(ids), dtype=np.float64)
-        for postings in self.postings:
-            total += postings.scores(ids)
+        for term in self.terms:
+            total += term.scores(ids)
         return total
 
     def explain(self, doc: int) -> list[TermScore]:
-        found = (p.explain(doc) for p in self.postings)
+        found = (t.explain(doc) for t in self.terms)
         return [c for c in found if c is not None]
 
 
 class _PhraseScorer(Scorer):
     def __init__(self, context: _Context, plan: PhrasePlan) -> None:
         self.snapshot = context.snapshot
-        # Per field: the documents where the phrase occurs and the stems' postings.
-        self.fields: list[tuple[np.ndarray, list[_TermPostings]]] = []
-        for name, boost in plan.fields:
-            postings = [context.term(TermRef(name, name, t, boost)) for t in plan.terms]
-            found = self._matches(name, plan, postings)
-            if len(found):
-                self.fields.append((found, postings))
-        self.upper_bound = sum(p.upper_bound for _d, group in self.fields for p in group)
-        self._docs = union([found for found, _p in self.fields], self.snapshot.max_doc)
+        lengths = tuple(plan.fields)
+        self.terms = [
+            context.combined(
+                CombinedTerm(tuple(TermRef(name, t, w) for name, w in plan.fields), lengths)
+            )
+            for t in plan.terms
+        ]
+        # Per field: the documents where the phrase occurs.
+        self.found: dict[str, np.ndarray] = {}
+        for name, _weight in plan.fields:
+            postings = [context.postings(name, t) for t in plan.terms]
+            self.found[name] = self._matches(name, plan, postings)
+        self.upper_bound = sum(t.upper_bound for t in self.terms)
+        self._docs = union(list(self.found.values()), self.snapshot.max_doc)
 
-    def _matches(self, name: str, plan: PhrasePlan, postings: list[_TermPostings]) -> np.ndarray:
+    def _matches(self, name: str, plan: PhrasePlan, postings: list[_Postings]) -> np.ndarray:
         candidates = intersect([p.ids for p in postings])
         if not len(candidates):
             return _EMPTY
@@ -175,24 +242,23 @@ class _PhraseScorer(Scorer):
                 return _EMPTY
         return _EMPTY if keys is None else np.unique(keys >> 32)
 
+    def _allowed(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: member(ids, found) for name, found in self.found.items()}
+
     def docs(self) -> np.ndarray:
         return self._docs
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
+        allowed = self._allowed(ids)
         total = np.zeros(len(ids), dtype=np.float64)
-        for found, postings in self.fields:
-            inside = member(ids, found)
-            if inside.any():
-                chosen = ids[inside]
-                total[inside] += sum(p.scores(chosen) for p in postings)
+        for term in self.terms:
+            total += term.scores(ids, allowed)
         return total
 
     def explain(self, doc: int) -> list[TermScore]:
-        out: list[TermScore] = []
-        for found, postings in self.fields:
-            if member(np.array([doc]), found)[0]:
-                out.extend(c for p in postings if (c := p.explain(doc)) is not None)
-        return out
+        allowed = self._allowed(np.array([doc], dtype=np.int64))
+        found = (t.explain(doc, allowed) for t in self.terms)
+        return [c for c in found if c is not None]
 
 
 class _BoolScorer(Scorer):
@@ -286,10 +352,13 @@ def execute(
     exclude: int | None = None,
     *,
     prune: bool = True,
+    statistics: Statistics | None = None,
 ) -> Execution:
     """Match ``plan`` and rank its first ``wanted`` documents (``exclude``: a document
-    never returned). ``prune=False`` scores every match (the reference for tests)."""
-    root = _BoolScorer(_Context(snapshot, ranking), plan)
+    never returned). ``prune=False`` scores every match (the reference for tests);
+    ``statistics`` replaces the snapshot's own (a shard scoring with a cluster's)."""
+    stats = LocalStatistics(snapshot) if statistics is None else statistics
+    root = _BoolScorer(_Context(snapshot, ranking, stats), plan)
     matches = root.docs()
     if exclude is not None:
         matches = matches[matches != exclude]

@@ -36,6 +36,7 @@ from searchlib.query.ranking import Ranking
 __all__ = [
     "MAX_EXPANSIONS",
     "BoolPlan",
+    "CombinedTerm",
     "Filter",
     "Highlight",
     "PhrasePlan",
@@ -51,26 +52,40 @@ MAX_EXPANSIONS = 64  # terms a prefix or fuzzy clause expands to, most frequent 
 
 @dataclass(frozen=True)
 class TermRef:
-    """One index term to score: ``term`` in ``field`` (a stemmed field or its exact
-    twin), whose lengths are those of ``length_field``, weighted by ``boost``."""
+    """One index term in one field (a stemmed field or its exact twin): its frequency
+    counts ``weight`` times in the combined field it belongs to."""
 
     field: str
-    length_field: str
     term: str
-    boost: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class CombinedTerm:
+    """One query term scored as one BM25F field (Lucene's ``CombinedFieldQuery``):
+    the weighted frequencies of ``refs`` add up, and so do the weighted lengths of
+    ``lengths`` (stemmed field, weight); one saturation and one idf for the sum."""
+
+    refs: tuple[TermRef, ...]
+    lengths: tuple[tuple[str, float], ...]
+
+    @property
+    def term(self) -> str:
+        return self.refs[0].term
 
 
 @dataclass
 class TermsPlan:
-    """Matches documents holding any of ``refs``; scores the sum of their BM25."""
+    """Matches documents holding any of ``terms``; scores the sum of their BM25F."""
 
-    refs: list[TermRef]
+    terms: list[CombinedTerm]
 
 
 @dataclass
 class PhrasePlan:
     """Stems at consecutive positions (``offsets`` from the first) in one of ``fields``
-    (name, boost); scores the sum of the stems' BM25 in the fields where it occurs."""
+    (name, weight); scores the sum of the stems' BM25F, each stem's frequency counted
+    in the fields where the phrase occurs."""
 
     terms: list[str]
     offsets: list[int]
@@ -148,24 +163,31 @@ class _Compiler:
         self._negated = 0  # inside a MUST_NOT: nothing is highlighted or suggested
 
     def _fields(self, restrict: str | None) -> list[tuple[str, float]]:
-        boosts = self.ranking.field_boosts
+        """The fields a word is searched in, with their BM25F weights: relative, the
+        lightest counting 1 (so a one-field plan is exactly that field's BM25)."""
         if restrict is not None:
-            return [(restrict, boosts.get(restrict, 1.0) or 1.0)]
-        return [(name, boost) for name, boost in boosts.items() if boost > 0]
+            return [(restrict, 1.0)]
+        chosen = [(name, w) for name, w in self.ranking.field_boosts.items() if w > 0]
+        lightest = min((w for _name, w in chosen), default=1.0)
+        return [(name, w / lightest) for name, w in chosen]
 
-    def _refs(self, tokens: list[Token], restrict: str | None) -> list[TermRef]:
+    def _combined(self, token: Token, fields: list[tuple[str, float]]) -> CombinedTerm:
+        exact = self.ranking.exact_boost
         refs = []
-        exact_boost = self.ranking.exact_boost
-        for token in tokens:
-            if not self._negated:
+        for name, weight in fields:
+            refs.append(TermRef(name, token.term, weight))
+            if exact > 0 and token.norm:
+                refs.append(TermRef(EXACT[name], token.norm, weight * exact))
+        return CombinedTerm(tuple(refs), tuple(fields))
+
+    def _terms(self, tokens: list[Token], restrict: str | None) -> list[CombinedTerm]:
+        fields = self._fields(restrict)
+        if not self._negated:
+            for token in tokens:
                 self.highlight.terms.add(token.term)
                 if token.norm:
                     self.highlight.norms.add(token.norm)
-            for name, boost in self._fields(restrict):
-                refs.append(TermRef(name, name, token.term, boost))
-                if exact_boost > 0 and token.norm:
-                    refs.append(TermRef(EXACT[name], name, token.norm, boost * exact_boost))
-        return refs
+        return [self._combined(token, fields) for token in tokens]
 
     def node(self, node: Node) -> PlanNode | Filter | None:
         if isinstance(node, Bool):
@@ -213,7 +235,7 @@ class _Compiler:
         primary = [t for t in tokens if t.primary]
         if suggestible and not self._negated and len(primary) == 1:
             self.words.append((node, primary[0].norm))
-        return TermsPlan(self._refs(tokens, node.field))
+        return TermsPlan(self._terms(tokens, node.field))
 
     def _phrase(self, node: Phrase) -> PlanNode | None:
         tokens = [t for t in self.analyzer.analyze(node.text) if t.primary]
@@ -244,4 +266,4 @@ class _Compiler:
                     term = (self.analyzer.term(text) or text) if is_exact else text
                     norm = text if is_exact else ""
                     found.setdefault((term, norm), Token(term, text, 0, 0, 0, norm, "expansion"))
-        return TermsPlan(self._refs(list(found.values())[: 2 * MAX_EXPANSIONS], node.field))
+        return TermsPlan(self._terms(list(found.values())[: 2 * MAX_EXPANSIONS], node.field))

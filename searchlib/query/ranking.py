@@ -1,4 +1,4 @@
-"""BM25 as Lucene defines it, as pure functions over numpy arrays, and ``Ranking``.
+"""BM25 as Lucene defines it, BM25F across fields, as pure functions; and ``Ranking``.
 
 Variant: Lucene's classic BM25 (``BM25Similarity`` before Lucene 8 dropped the constant
 ``k1 + 1`` factor, which changes no ranking), with exact document lengths instead of
@@ -7,11 +7,16 @@ Lucene's one-byte norms:
     idf(t)     = ln(1 + (N - df + 0.5) / (df + 0.5))
     score(t,d) = idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
 
-``N`` is the number of live documents with a non-empty field, ``df`` the live documents
-containing the term, ``dl`` the document's token count in the field (stopwords
-excluded) and ``avgdl`` the mean of ``dl`` over those ``N`` documents. A query's score
-is the sum over its terms and fields of ``field boost x score``; exact-form fields add
-``exact_boost x field boost x score`` of the unstemmed word.
+Several fields are scored as one (BM25F, as Lucene's ``CombinedFieldQuery`` and
+Elasticsearch's ``combined_fields``): each field's frequency and length count ``weight``
+times, ``tf = sum(w_f * tf_f)``, ``dl = sum(w_f * dl_f)``, ``avgdl = sum(w_f *
+total_length_f) / N``, ``N`` the largest of the fields' document counts and ``df`` the
+largest of their document frequencies; then one saturation and one idf. So a word
+saturates once however many fields hold it. An occurrence of the query's own form
+(the exact twin fields) counts ``1 + exact_boost`` times. A query's score is the sum
+over its terms. A plan over one field with ``exact_boost=0`` is exactly Lucene's BM25:
+``N`` the live documents with a non-empty field, ``df`` those holding the term, ``dl``
+the document's token count in the field (stopwords excluded).
 """
 
 from __future__ import annotations
@@ -44,10 +49,12 @@ def bm25_term_scores(
 class Ranking:
     """Ranking parameters for ``Index.search``.
 
-    ``field_boosts`` weighs each text field (a field left out is not searched by plain
-    words); ``exact_boost`` weighs the unstemmed twin of each field (0 turns exact-form
-    scoring off); ``coordination`` ranks documents that match more of the query's
-    clauses first (scores are unchanged: BM25 stays BM25).
+    ``field_boosts`` are the BM25F weights of the text fields (relative: the lightest
+    field searched counts 1; a field left out is not searched by plain words);
+    ``exact_boost`` is how much more an occurrence of the query's own word form counts
+    than one of another word with the same stem (0 turns exact-form scoring off);
+    ``coordination`` ranks documents that match more of the query's clauses first
+    (scores are unchanged: BM25F stays BM25F).
     """
 
     k1: float = 1.2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from dataclasses import field as _field  # TermScore has a member named field
 from typing import Any
 
 from searchlib.query.snippets import Snippet
@@ -13,7 +14,9 @@ __all__ = ["Hit", "Results", "TermScore"]
 
 @dataclass(frozen=True)
 class TermScore:
-    """One term's part of a hit's score (``explain=True``)."""
+    """One query term's part of a hit's score (``explain=True``), as BM25F over the
+    fields it occurs in: ``field`` names them (``title+body``), ``tf`` and ``length``
+    are the weighted sums, ``field_tf`` each field's own frequency."""
 
     field: str
     term: str
@@ -25,6 +28,7 @@ class TermScore:
     avg_length: float
     boost: float
     score: float
+    field_tf: dict[str, float] = _field(default_factory=dict)
 
 
 @dataclass
