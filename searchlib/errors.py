@@ -6,6 +6,7 @@ Every message names the bad value, so a caller (or the CLI) can show it as is.
 from __future__ import annotations
 
 __all__ = [
+    "AnalyzerError",
     "DocumentError",
     "IndexLockedError",
     "IndexNotFoundError",
@@ -43,6 +44,10 @@ class DocumentError(SearchlibError, ValueError):
         super().__init__(message)
         self.record = record
         self.field = field
+
+
+class AnalyzerError(SearchlibError, ValueError):
+    """An analysis chain that cannot work: an unknown or repeated step, a bad option."""
 
 
 class QueryError(SearchlibError, ValueError):

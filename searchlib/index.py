@@ -24,7 +24,7 @@ from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer, Token
-from searchlib.analysis.stemmer import stem_cache_size
+from searchlib.analysis.stemmer import STEMS
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.dates import parse_datetime, period
 from searchlib.document import Article, public_fields
@@ -64,7 +64,7 @@ class Index:
     def _save_stems(self) -> None:
         """Keep the stems computed so far with the index, so re-indexing and later
         adds never stem a word twice."""
-        if stem_cache_size() > self._stems_saved:
+        if len(STEMS) > self._stems_saved:
             self._stems_saved = save_stem_cache(self._engine.path)
 
     # -- lifecycle -----------------------------------------------------------------

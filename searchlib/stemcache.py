@@ -15,7 +15,7 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from searchlib.analysis.stemmer import export_stems, import_stems, stem_cache_size
+from searchlib.analysis.stemmer import STEMS
 
 __all__ = ["STEM_FILE", "load_stem_cache", "save_stem_cache"]
 
@@ -39,13 +39,13 @@ def load_stem_cache(folder: Path) -> int:
         if isinstance(data, dict) and data.get("stemmer") == _tag():
             stems = data.get("stems")
             if isinstance(stems, dict):
-                import_stems(stems)
-    return stem_cache_size()
+                STEMS.update(stems)
+    return len(STEMS)
 
 
 def save_stem_cache(folder: Path) -> int:
     """Write this process's stems beside the index (atomically); returns how many."""
-    stems = export_stems()
+    stems = STEMS.export()
     path = Path(folder) / STEM_FILE
     temp = path.with_name(f"{STEM_FILE}.{os.getpid()}.partial")
     payload = gzip.compress(json.dumps({"stemmer": _tag(), "stems": stems}).encode(), 5)

@@ -9,7 +9,7 @@ import pytest
 
 import searchlib
 from searchlib import indexing
-from searchlib.analysis import stemmer
+from searchlib.analysis.stemmer import STEMS
 from searchlib.document import normalize_record
 from searchlib.engine.arrays import arrays_path, term_key
 from searchlib.engine.merge import MergePolicy
@@ -95,13 +95,13 @@ def test_stem_cache_persists_with_the_index(tmp_path):
     with searchlib.Index.create(path) as ix:
         ix.add({"id": "1", "body": "Pemerintah membangun jembatan penyeberangan"})
     assert (path / STEM_FILE).exists()
-    saved = dict(stemmer._cache)
-    stemmer._cache.clear()
+    saved = STEMS.export()
+    STEMS.clear()  # as in a fresh process
     try:
         searchlib.Index.open(path).close()
-        assert stemmer._cache.get("membangun") == "bangun"
+        assert STEMS.export().get("membangun") == "bangun"
     finally:
-        stemmer._cache.update(saved)
+        STEMS.update(saved)
 
 
 def test_damaged_stem_cache_is_ignored(tmp_path):

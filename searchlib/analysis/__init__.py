@@ -1,11 +1,12 @@
 """Indonesian text analysis: ICU word breaks, normalization, stopwords, Sastrawi stems.
 
-The pipeline (one small module each): ``tokenizer`` (ICU segments, UTF-16 offsets fixed,
-hyphenated words joined) -> ``analyzer`` (NFKC + casefold, colloquial map, stopwords,
-stem exclusions, ``stemmer``), configured with the word lists of ``lexicon``.
+The chain: ``tokenizer`` (ICU segments, UTF-16 offsets fixed, hyphenated words joined)
+-> the named ``steps`` (normalize, colloquial, stopwords, stem_guard, stem,
+compound_parts), run by ``analyzer``; ``stemmer`` holds Sastrawi and the stem cache,
+``lexicon`` the word lists.
 """
 
-from searchlib.analysis.analyzer import AnalyzedText, Analyzer, analyze
+from searchlib.analysis.analyzer import AnalyzedText, Analyzer, analyze, default_steps
 from searchlib.analysis.lexicon import (
     default_colloquial,
     default_stem_exclusions,
@@ -14,15 +15,37 @@ from searchlib.analysis.lexicon import (
     read_stem_exclusions,
     read_word_list,
 )
+from searchlib.analysis.stemmer import STEMS, StemCache
+from searchlib.analysis.steps import (
+    Colloquial,
+    CompoundParts,
+    Normalize,
+    Stem,
+    StemGuard,
+    Step,
+    Stopwords,
+    Word,
+)
 from searchlib.analysis.token import Token
 
 __all__ = [
+    "STEMS",
     "AnalyzedText",
     "Analyzer",
+    "Colloquial",
+    "CompoundParts",
+    "Normalize",
+    "Stem",
+    "StemCache",
+    "StemGuard",
+    "Step",
+    "Stopwords",
     "Token",
+    "Word",
     "analyze",
     "default_colloquial",
     "default_stem_exclusions",
+    "default_steps",
     "default_stopwords",
     "read_colloquial",
     "read_stem_exclusions",

@@ -1,19 +1,23 @@
-"""The Indonesian analyzer: ICU words -> NFKC + casefold -> colloquial map -> stopwords
--> stem exclusions -> Sastrawi stems, with offsets into the original string kept.
+"""The Indonesian analyzer: ICU words through a visible chain of named steps.
 
-One ``Analyzer`` serves indexing and querying. It is also a Whoosh analyzer (it plugs
-into ``whoosh.fields.TEXT(analyzer=...)`` and honours Whoosh's tokenizer keywords), and
-it pickles without its caches, because Whoosh stores the schema, analyzer included,
-inside the index.
+``tokenize`` (ICU, offsets in ``str`` units) -> ``normalize`` -> ``colloquial`` ->
+``stopwords`` -> ``stem_guard`` -> ``stem`` -> ``compound_parts`` (``steps``). Each
+distinct surface form goes through the steps once and is remembered; one traversal of
+a text (``_walk``) serves ``tokens``, ``spans`` and ``index_text``. A user can insert,
+remove or replace a step (``insert``, ``remove``, ``replace`` return a new analyzer).
+
+One ``Analyzer`` serves indexing and querying and is stored with the index (it is also
+a Whoosh analyzer: it plugs into ``whoosh.fields.TEXT(analyzer=...)``); it pickles its
+steps, never its caches.
 
 >>> [t.term for t in Analyzer().analyze("Pembangunan negara-negara")]
 ['bangun', 'negara']
+>>> Analyzer().names
+('normalize', 'colloquial', 'stopwords', 'stem_guard', 'stem', 'compound_parts')
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -27,20 +31,29 @@ from searchlib.analysis.lexicon import (
     default_stem_exclusions,
     default_stopwords,
 )
-from searchlib.analysis.stemmer import is_stemmable, sastrawi_stem
+from searchlib.analysis.steps import (
+    Colloquial,
+    CompoundParts,
+    Normalize,
+    Stem,
+    StemGuard,
+    Step,
+    Stopwords,
+    Word,
+    normalize_text,
+)
 from searchlib.analysis.token import Token
-from searchlib.analysis.tokenizer import HYPHENS, segment_words
+from searchlib.analysis.tokenizer import segment_words
+from searchlib.errors import AnalyzerError
 
-__all__ = ["AnalyzedText", "Analyzer", "analyze"]
+__all__ = ["AnalyzedText", "Analyzer", "analyze", "default_steps"]
 
-# A word glued to a number, as in Rp1.500.000 or covid19: the number is searchable too.
-_LETTERS_NUMBER = re.compile(r"([^\W\d_]+)(\d[\d.,]*)")
 _MISSING: Any = object()  # a cache miss (None means: not a word to index)
 _CACHE_LIMIT = 1_000_000  # distinct surface forms kept per analyzer before a reset
 
-# A classified surface form: (term, norm, why, parts); parts are
-# (start, end, term, norm, why) relative to the surface, for hyphenated compounds.
-_Info = tuple[str, str, str, tuple[tuple[int, int, str, str, str], ...]]
+# A classified surface form: (term, norm, why, parts, stopword); parts are
+# (start, end, term, norm, why) relative to the surface.
+_Info = tuple[str, str, str, tuple[tuple[int, int, str, str, str], ...], bool]
 
 
 class AnalyzedText(str):
@@ -64,86 +77,196 @@ class AnalyzedText(str):
         return value
 
 
-def _normalize(surface: str) -> str:
-    return unicodedata.normalize("NFKC", surface).casefold()
+def default_steps(
+    *,
+    stopwords: Iterable[str] | None = None,
+    extra_stopwords: Iterable[str] = (),
+    stopword_mode: str = "drop",
+    stem_exclusions: Mapping[str, str] | Iterable[str] | None = None,
+    extra_stem_exclusions: Mapping[str, str] | Iterable[str] = (),
+    colloquial: Mapping[str, str] | None = None,
+    extra_colloquial: Mapping[str, str] | None = None,
+    stemming: bool = True,
+) -> list[Step]:
+    """The standard chain; the word lists replace (or, ``extra_*``, extend) the defaults."""
+    colloq = dict(default_colloquial() if colloquial is None else colloquial)
+    colloq.update(extra_colloquial or {})
+    base = default_stem_exclusions() if stem_exclusions is None else stem_exclusions
+    guard = dict(_as_pairs(base))
+    guard.update(_as_pairs(extra_stem_exclusions))
+    stops = default_stopwords() if stopwords is None else stopwords
+    steps: list[Step] = [
+        Normalize(),
+        Colloquial(colloq),
+        Stopwords(frozenset((*stops, *extra_stopwords)), stopword_mode),
+        StemGuard(guard),
+    ]
+    if stemming:
+        steps.append(Stem())
+    steps.append(CompoundParts())
+    return steps
+
+
+def _as_pairs(words: Mapping[str, str] | Iterable[str]) -> Mapping[str, str]:
+    return words if isinstance(words, Mapping) else {w: w for w in words}
 
 
 class Analyzer(WhooshAnalyzer):
-    """Configurable Indonesian analyzer.
-
-    ``stopwords``, ``stem_exclusions`` and ``colloquial`` replace the defaults; the
-    ``extra_*`` arguments extend them. ``stemming=False`` keeps normalized words.
-    ``form="norm"`` makes the Whoosh side emit the unstemmed normalized form (the
-    index's exact-form fields); ``analyze()`` always returns full tokens.
+    """Configurable Indonesian analyzer: ``steps`` in order (default: ``default_steps``
+    built from the keyword arguments). ``stopword_mode="query"`` indexes stopwords and
+    drops them only from queries that have other words. ``form="norm"`` makes the
+    Whoosh side emit the unstemmed normalized form; ``analyze()`` returns full tokens.
     """
 
     def __init__(
         self,
+        steps: Iterable[Step] | None = None,
         *,
-        stopwords: Iterable[str] | None = None,
-        extra_stopwords: Iterable[str] = (),
-        stem_exclusions: Mapping[str, str] | Iterable[str] | None = None,
-        extra_stem_exclusions: Mapping[str, str] | Iterable[str] = (),
-        colloquial: Mapping[str, str] | None = None,
-        extra_colloquial: Mapping[str, str] | None = None,
-        stemming: bool = True,
         form: str = "term",
+        **options: Any,
     ) -> None:
         if form not in ("term", "norm"):
-            raise ValueError(f"form must be 'term' or 'norm', not {form!r}")
-        base_stops = default_stopwords() if stopwords is None else stopwords
-        self.stopwords = frozenset(_normalize(w) for w in (*base_stops, *extra_stopwords))
-        exclusions = dict(
-            default_stem_exclusions() if stem_exclusions is None else _pairs(stem_exclusions)
-        )
-        exclusions.update(_pairs(extra_stem_exclusions))
-        self.stem_exclusions = exclusions
-        colloq = dict(default_colloquial() if colloquial is None else _pairs(colloquial))
-        colloq.update(_pairs(extra_colloquial or {}))
-        self.colloquial = colloq
-        self.stemming = bool(stemming)
+            raise AnalyzerError(f"form must be 'term' or 'norm', not {form!r}")
+        if steps is not None and options:
+            raise AnalyzerError(f"give steps or word-list options, not both: {sorted(options)}")
+        try:
+            chosen = list(default_steps(**options) if steps is None else steps)
+        except TypeError as error:
+            raise AnalyzerError(f"unknown analyzer option: {error}") from None
+        for step in chosen:
+            if not isinstance(step, Step):
+                raise AnalyzerError(f"not an analysis step: {step!r}")
+        names = [step.name for step in chosen]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise AnalyzerError(f"steps named more than once: {repeated}")
+        self.steps: tuple[Step, ...] = tuple(chosen)
         self.form = form
-        self._cache: dict[str, _Info | None] = {}
+        self._init_caches()
+
+    def _init_caches(self) -> None:
+        self._word_steps = tuple(
+            s for s in self.steps if not isinstance(s, (Normalize, CompoundParts))
+        )
+        self._guards = tuple(s for s in self.steps if isinstance(s, StemGuard))
+        self._memo: dict[str, _Info | None] = {}
         self._reverse: dict[str, frozenset[str]] | None = None
 
-    # -- configuration, equality and pickling -------------------------------------
+    # -- the chain -----------------------------------------------------------------
 
-    def _config(self) -> tuple:
-        return (
-            self.stopwords,
-            tuple(sorted(self.stem_exclusions.items())),
-            tuple(sorted(self.colloquial.items())),
-            self.stemming,
-            self.form,
-        )
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The steps' names, in order (``tokenize`` always comes first, implicitly)."""
+        return tuple(step.name for step in self.steps)
+
+    def step(self, name: str) -> Step | None:
+        """The step called ``name``, or None."""
+        return next((s for s in self.steps if s.name == name), None)
+
+    def _index_of(self, name: str) -> int:
+        if name not in self.names:
+            raise AnalyzerError(f"no step named {name!r} (steps: {', '.join(self.names)})")
+        return self.names.index(name)
+
+    def _with_steps(self, steps: list[Step]) -> Analyzer:
+        return Analyzer(steps, form=self.form)
+
+    def insert(
+        self, step: Step, *, before: str | None = None, after: str | None = None
+    ) -> Analyzer:
+        """A copy with ``step`` placed before or after the named step (else last)."""
+        steps = list(self.steps)
+        if before is not None and after is not None:
+            raise AnalyzerError("give before or after, not both")
+        if before is not None:
+            steps.insert(self._index_of(before), step)
+        elif after is not None:
+            steps.insert(self._index_of(after) + 1, step)
+        else:
+            steps.append(step)
+        return self._with_steps(steps)
+
+    def remove(self, name: str) -> Analyzer:
+        """A copy without the named step."""
+        steps = list(self.steps)
+        del steps[self._index_of(name)]
+        return self._with_steps(steps)
+
+    def replace(self, name: str, step: Step) -> Analyzer:
+        """A copy with the named step replaced by ``step``."""
+        steps = list(self.steps)
+        steps[self._index_of(name)] = step
+        return self._with_steps(steps)
+
+    def with_form(self, form: str) -> Analyzer:
+        """A copy of this analyzer that emits ``form`` ('term' or 'norm') to Whoosh."""
+        return Analyzer(self.steps, form=form)
+
+    # What the word-list steps hold (empty when the step is absent).
+    @property
+    def stopwords(self) -> frozenset[str]:
+        found = self.step("stopwords")
+        return found.words if isinstance(found, Stopwords) else frozenset()
+
+    @property
+    def stopword_mode(self) -> str:
+        found = self.step("stopwords")
+        return found.mode if isinstance(found, Stopwords) else "drop"
+
+    @property
+    def stem_exclusions(self) -> dict[str, str]:
+        found = self.step("stem_guard")
+        return dict(found.exclusions) if isinstance(found, StemGuard) else {}
+
+    @property
+    def colloquial(self) -> dict[str, str]:
+        found = self.step("colloquial")
+        return dict(found.mapping) if isinstance(found, Colloquial) else {}
+
+    @property
+    def stemming(self) -> bool:
+        return any(isinstance(s, Stem) for s in self.steps)
+
+    # WordChain: what steps may ask of the chain they run in.
+    def word(self, norm: str, surface: str) -> Word | None:
+        """A normalized word through the word-level steps (no compound parts)."""
+        current = Word(surface, norm, norm)
+        for step in self._word_steps:
+            applied = step.apply(current, self)
+            if applied is None:
+                return None
+            current = applied
+        return current
+
+    def guarded(self, term: str) -> str:
+        for guard in self._guards:
+            term = guard.exclusions.get(term, term)
+        return term
+
+    # -- configuration, equality and pickling -------------------------------------
 
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, Analyzer)
             and type(other) is type(self)
-            and self._config() == other._config()
+            and (self.steps, self.form) == (other.steps, other.form)
         )
 
     def __hash__(self) -> int:
-        return hash(self._config())
+        return hash((self.steps, self.form))
 
     def __repr__(self) -> str:
-        return (
-            f"Analyzer(stopwords={len(self.stopwords)}, "
-            f"stem_exclusions={len(self.stem_exclusions)}, colloquial={len(self.colloquial)}, "
-            f"stemming={self.stemming}, form={self.form!r})"
-        )
+        return f"Analyzer([{', '.join(map(repr, self.steps))}], form={self.form!r})"
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_cache", None)  # caches and ICU objects never go into the index
-        state.pop("_reverse", None)
-        return state
+        return {"steps": self.steps, "form": self.form}  # never the caches
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._cache = {}
-        self._reverse = None
+        if "steps" not in state:  # an analyzer pickled before the chain existed
+            state = {"steps": _steps_of_old_state(state), "form": state.get("form", "term")}
+        self.steps = tuple(state["steps"])
+        self.form = state["form"]
+        self._init_caches()
 
     def sources_of(self, target: str) -> frozenset[str]:
         """The words the colloquial map or a stem exclusion turns into ``target``."""
@@ -155,154 +278,81 @@ class Analyzer(WhooshAnalyzer):
             self._reverse = {key: frozenset(words) for key, words in reverse.items()}
         return self._reverse.get(target, frozenset())
 
-    def with_form(self, form: str) -> Analyzer:
-        """A copy of this analyzer that emits ``form`` ('term' or 'norm') to Whoosh."""
-        if form not in ("term", "norm"):
-            raise ValueError(f"form must be 'term' or 'norm', not {form!r}")
-        twin = Analyzer.__new__(Analyzer)
-        twin.__setstate__({**self.__getstate__(), "form": form})
-        return twin
-
     # -- sharing classifications with worker processes -------------------------------
 
     def cached_surfaces(self) -> Mapping[str, Any]:
         """Surface forms classified so far (read-only view for worker processes)."""
-        return MappingProxyType(self._cache)
+        return MappingProxyType(self._memo)
 
     def remember_surfaces(self, entries: Mapping[str, Any]) -> None:
         """Adopt classifications made by an analyzer of the same configuration
         (a worker's); ignored once the cache is full."""
-        if len(self._cache) + len(entries) <= _CACHE_LIMIT:
-            self._cache.update(entries)
+        if len(self._memo) + len(entries) <= _CACHE_LIMIT:
+            self._memo.update(entries)
 
-    # -- classification of one surface form ----------------------------------------
-
-    def _word(self, norm: str) -> tuple[str, str, str] | None:
-        """(term, norm, why) of one hyphen-free normalized word, or None for a stopword."""
-        why = ""
-        mapped = self.colloquial.get(norm)
-        if mapped is not None:
-            norm, why = mapped, "colloquial"
-        if norm in self.stopwords:
-            return None
-        excluded = self.stem_exclusions.get(norm)
-        if excluded is not None:
-            return excluded, norm, why or "excluded"
-        if self.stemming and is_stemmable(norm):
-            term = sastrawi_stem(norm)
-            return term, norm, why or ("stemmed" if term != norm else "unchanged")
-        return norm, norm, why or "unchanged"
-
-    def _classify(self, surface: str) -> _Info | None:
-        norm = _normalize(surface)
-        if not any(h in norm for h in HYPHENS):
-            word = self._word(norm)
-            if word is None:
-                return None
-            glued = _LETTERS_NUMBER.fullmatch(norm)
-            if glued and word[2] == "unchanged" and len(norm) == len(surface):
-                number_start = glued.start(2)
-                part = (number_start, len(surface), glued.group(2), glued.group(2), "part")
-                return word[0], word[1], "compound", (part,)
-            return (*word, ())
-        norm = norm.replace("\u2010", "-").replace("\u2011", "-")
-        if norm in self.stopwords:
-            return None
-        if norm in self.stem_exclusions:
-            return self.stem_exclusions[norm], norm, "excluded", ()
-        if self.stemming and is_stemmable(norm):
-            stem = sastrawi_stem(norm)
-            if "-" not in stem:  # Sastrawi recognised a reduplication
-                stem = self.stem_exclusions.get(stem, stem)
-                return stem, norm, "reduplication", ()
-        pieces = norm.split("-")
-        if len(set(pieces)) == 1 and pieces[0]:
-            word = self._word(pieces[0])
-            return None if word is None else (word[0], norm, "reduplication", ())
-        return norm, norm, "compound", tuple(self._parts(surface))
-
-    def _parts(self, surface: str) -> Iterator[tuple[int, int, str, str, str]]:
-        """The words of a hyphenated compound, searchable on their own."""
-        start = 0
-        for index in range(len(surface) + 1):
-            if index == len(surface) or surface[index] in HYPHENS:
-                piece = surface[start:index]
-                if len(piece) > 1:
-                    word = self._word(_normalize(piece))
-                    if word is not None:
-                        yield start, index, word[0], word[1], "part"
-                start = index + 1
+    # -- one surface form, one traversal --------------------------------------------
 
     def _info(self, surface: str) -> _Info | None:
-        cache = self._cache
-        if surface in cache:
-            return cache[surface]
-        else:
-            info = self._classify(surface)
-            if not info or not info[0]:
-                info = None if info is None else (info[1] or surface, *info[1:])
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            cache[surface] = info
-            return info
+        known = self._memo.get(surface, _MISSING)
+        if known is not _MISSING:
+            return known
+        word: Word | None = Word(surface, surface, surface)
+        for step in self.steps:
+            word = step.apply(word, self)  # type: ignore[arg-type]  # None ends the loop
+            if word is None:
+                break
+        info: _Info | None = None
+        if word is not None:
+            term = word.term or word.norm or surface
+            info = (term, word.norm, word.why, word.parts, word.stopword)
+        if len(self._memo) >= _CACHE_LIMIT:
+            self._memo.clear()
+        self._memo[surface] = info
+        return info
 
-    # -- public API ----------------------------------------------------------------
-
-    def tokens(self, text: str, *, keep_stopwords: bool = False) -> list[Token]:
-        """The tokens of ``text``; with ``keep_stopwords`` stopwords come too, with
-        ``why == "stopword"`` and the normalized word as term."""
-        cached = self._cache.get
-        info_of = self._info
-        out: list[Token] = []
-        append = out.append
+    def _walk(self, text: str) -> Iterator[tuple[int, int, int, str, _Info | None]]:
+        """``(position, start, end, surface, info)`` of every word of ``text``."""
+        memo = self._memo.get
+        classify = self._info
         bounds = segment_words(text)
         for position in range(len(bounds) // 2):
             start = bounds[2 * position]
             end = bounds[2 * position + 1]
             surface = text[start:end]
-            info = cached(surface, _MISSING)
-            if info is _MISSING:
-                info = info_of(surface)
+            info = memo(surface, _MISSING)
+            yield position, start, end, surface, classify(surface) if info is _MISSING else info
+
+    # -- public API ----------------------------------------------------------------
+
+    def tokens(self, text: str, *, keep_stopwords: bool = False) -> list[Token]:
+        """The tokens of ``text``; with ``keep_stopwords`` the dropped stopwords come
+        too, with ``why == "stopword"`` and the normalized word as term."""
+        out: list[Token] = []
+        append = out.append
+        for position, start, end, surface, info in self._walk(text):
             if info is None:
                 if keep_stopwords:
-                    norm = _normalize(surface)
+                    norm = normalize_text(surface)
                     norm = self.colloquial.get(norm, norm)  # gak -> tidak, then dropped
                     append(Token(norm, surface, start, end, position, norm, "stopword"))
                 continue
-            term, norm, why, parts = info
-            append(Token(term, surface, start, end, position, norm, why))
+            term, norm, why, parts, stop = info
+            append(Token(term, surface, start, end, position, norm, why, True, stop))
             for p_start, p_end, p_term, p_norm, p_why in parts:
-                append(
-                    Token(
-                        p_term,
-                        surface[p_start:p_end],
-                        start + p_start,
-                        start + p_end,
-                        position,
-                        p_norm,
-                        p_why,
-                        False,
-                    )
-                )
+                piece = surface[p_start:p_end]
+                at, to = start + p_start, start + p_end
+                append(Token(p_term, piece, at, to, position, p_norm, p_why, False, stop))
         return out
 
     def spans(self, text: str) -> list[tuple[int, int, str, str, int, bool]]:
-        """``(start, end, term, norm, position, primary)`` of every token but
-        stopwords: what ``tokens`` says, without building Token objects (snippets
-        scan many passages per query)."""
-        cached = self._cache.get
-        info_of = self._info
+        """``(start, end, term, norm, position, primary)`` of every indexed token:
+        what ``tokens`` says, without Token objects (snippets scan many passages)."""
         out: list[tuple[int, int, str, str, int, bool]] = []
         append = out.append
-        bounds = iter(segment_words(text))
-        for position, (start, end) in enumerate(zip(bounds, bounds, strict=False)):  # pairs
-            surface = text[start:end]
-            info = cached(surface, _MISSING)
-            if info is _MISSING:
-                info = info_of(surface)
+        for position, start, end, _surface, info in self._walk(text):
             if info is None:
                 continue
-            term, norm, _why, parts = info
+            term, norm, _why, parts, _stop = info
             append((start, end, term, norm, position, True))
             for p_start, p_end, p_term, p_norm, _p_why in parts:
                 append((start + p_start, start + p_end, p_term, p_norm, position, False))
@@ -311,31 +361,24 @@ class Analyzer(WhooshAnalyzer):
     def index_text(self, text: str) -> AnalyzedText:
         """Analyze for indexing: positions per term and per normalized form, no Token
         objects (the hot path of bulk indexing)."""
-        cached = self._cache.get
-        info_of = self._info
         terms: defaultdict[str, list[int]] = defaultdict(list)
         norms: defaultdict[str, list[int]] = defaultdict(list)
         length = 0
-        bounds = iter(segment_words(text))
-        for position, (start, end) in enumerate(zip(bounds, bounds, strict=False)):  # pairs
-            surface = text[start:end]
-            info = cached(surface, _MISSING)
-            if info is _MISSING:
-                info = info_of(surface)
+        for position, _start, _end, _surface, info in self._walk(text):
             if info is None:
                 continue
             length += 1
-            term, norm, _why, parts = info
+            term, norm, _why, parts, _stop = info
             terms[term].append(position)
             norms[norm or term].append(position)
-            if parts:
-                for part in parts:
-                    terms[part[2]].append(position)
-                    norms[part[3] or part[2]].append(position)
+            for part in parts:
+                terms[part[2]].append(position)
+                norms[part[3] or part[2]].append(position)
         return AnalyzedText(text, dict(terms), dict(norms), length)
 
     def analyze(self, text: str) -> list[Token]:
-        """The tokens of ``text`` without stopwords (positions still count them)."""
+        """The tokens of ``text`` without dropped stopwords (positions still count
+        them); in ``stopword_mode="query"`` stopwords come with ``stopword=True``."""
         if not isinstance(text, str):
             raise TypeError(f"analyze() takes a str, not {type(text).__name__}")
         return self.tokens(text)
@@ -345,7 +388,7 @@ class Analyzer(WhooshAnalyzer):
         return self.tokens(text, keep_stopwords=True)
 
     def term(self, word: str) -> str | None:
-        """The index term of one word, or None for a stopword."""
+        """The index term of one word, or None for a dropped stopword."""
         info = self._info(word)
         return None if info is None else info[0]
 
@@ -371,7 +414,7 @@ class Analyzer(WhooshAnalyzer):
             tokens = self.tokens(value, keep_stopwords=not removestops)
         else:
             info = self._info(value)
-            term, norm = (_normalize(value),) * 2 if info is None else info[:2]
+            term, norm = (normalize_text(value),) * 2 if info is None else info[:2]
             tokens = [Token(term, value, 0, len(value), 0, norm, "")]
         use_norm = self.form == "norm"
         out = WhooshToken(positions, chars, removestops=removestops, mode=mode, **kwargs)
@@ -404,10 +447,14 @@ def _prepared_tokens(
             yield out
 
 
-def _pairs(words: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
-    if isinstance(words, Mapping):
-        return {_normalize(k): _normalize(v) for k, v in words.items()}
-    return {_normalize(w): _normalize(w) for w in words}
+def _steps_of_old_state(state: Mapping[str, Any]) -> list[Step]:
+    """The chain equal to an analyzer pickled with word lists as attributes."""
+    return default_steps(
+        stopwords=state.get("stopwords", ()),
+        stem_exclusions=state.get("stem_exclusions", {}),
+        colloquial=state.get("colloquial", {}),
+        stemming=state.get("stemming", True),
+    )
 
 
 _default: Analyzer | None = None

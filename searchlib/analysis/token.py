@@ -20,7 +20,9 @@ class Token:
     position (stopwords are dropped but still count). ``norm`` is the normalized but
     unstemmed form, used for exact-form matching; ``why`` says which rule produced
     ``term``; ``primary`` is False for the parts of a hyphenated compound, which share
-    the compound's position. Treat tokens as read-only values.
+    the compound's position; ``stopword`` is True for a stopword that is indexed
+    (``stopword_mode="query"``) and dropped from queries that have other words.
+    Treat tokens as read-only values.
     """
 
     term: str
@@ -31,3 +33,4 @@ class Token:
     norm: str = ""
     why: str = ""
     primary: bool = True
+    stopword: bool = False
