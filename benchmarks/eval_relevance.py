@@ -103,6 +103,19 @@ def one_field(records: list[dict]) -> list[dict]:
     ]
 
 
+def parse_ranking(spec: str) -> Ranking:
+    """``title=3 exact=1 coord=0 k1=1.2 b=0.75`` as a Ranking (omitted: the default)."""
+    values = dict(item.split("=", 1) for item in spec.split())
+    title = float(values.get("title", DEFAULT_RANKING.field_boosts.get("title", 1.0)))
+    return Ranking(
+        k1=float(values.get("k1", DEFAULT_RANKING.k1)),
+        b=float(values.get("b", DEFAULT_RANKING.b)),
+        field_boosts={"title": title, "body": 1.0},
+        exact_boost=float(values.get("exact", DEFAULT_RANKING.exact_boost)),
+        coordination=values.get("coord", "1" if DEFAULT_RANKING.coordination else "0") == "1",
+    )
+
+
 def lead_queries(articles: list[dict], analyzer: Analyzer, count: int) -> list:
     """Keyword queries from each chosen article's lead sentence (its three rarest
     content words); the article is the relevant answer."""
@@ -126,6 +139,14 @@ def main() -> None:
     parser.add_argument("--title-queries", type=int, default=500)
     parser.add_argument("--grid", action="store_true", help="every weight, +- coordination")
     parser.add_argument("--stopwords", action="store_true", help="compare stopword policies")
+    parser.add_argument(
+        "--try",
+        dest="tries",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a ranking to add, e.g. 'title=3 exact=1 coord=0' (repeatable)",
+    )
     args = parser.parse_args()
     folder = Path(args.relevance)
     if not folder.is_dir():
@@ -175,6 +196,7 @@ def main() -> None:
         if not args.grid:
             rows["default"] = DEFAULT_RANKING
             rows["default, no coordination"] = replace(DEFAULT_RANKING, coordination=False)
+        rows.update({spec: parse_ranking(spec) for spec in args.tries})
         for name, ranking in rows.items():
             cells = []
             for _set, ix, flat, judged in sets:
@@ -213,23 +235,28 @@ def stopword_policy(temp: Path, corpus: str, passages, questions, keywords) -> N
     """PySastrawi's stopword list against searchlib's function words: relevance on
     FacQA and on title fragments of the news corpus, index size and build time."""
     articles = load_articles(corpus)
-    lists = {"PySastrawi (758)": sastrawi_stopwords(), "searchlib": function_stopwords()}
-    dropped = lists["PySastrawi (758)"] - lists["searchlib"]
-    every, holding = fragment_queries(articles, dropped, lists["searchlib"], 1000)
+    sastrawi, function = sastrawi_stopwords(), function_stopwords()
+    policies = {
+        "PySastrawi list": Analyzer(stopwords=sastrawi),
+        "searchlib list": Analyzer(stopwords=function),
+        "PySastrawi, query": Analyzer(stopwords=sastrawi, stopword_mode="query"),
+        "searchlib, query": Analyzer(stopwords=function, stopword_mode="query"),
+    }
+    dropped = sastrawi - function
+    every, holding = fragment_queries(articles, dropped, function, 1000)
     print(
         f"\nStopword lists: FacQA questions and keywords; {len(every)} title fragments; "
         f"{len(holding)} title fragments holding a word only PySastrawi drops"
     )
     print(f"{'list':18} {'questions':>10} {'keywords':>9} {'fragments':>10} {'holding':>8}"
           f" {'index MB':>9} {'build s':>8}")  # fmt: skip
-    for name, stops in lists.items():
-        analyzer = Analyzer(stopwords=stops)
-        facqa = Index.create(temp / f"facqa-{len(stops)}", analyzer=analyzer)
+    for number, (name, analyzer) in enumerate(policies.items()):
+        facqa = Index.create(temp / f"facqa-{number}", analyzer=analyzer)
         facqa.add(passages)
         q_mrr, _ = evaluate(facqa, questions, DEFAULT_RANKING)
         k_mrr, _ = evaluate(facqa, keywords, DEFAULT_RANKING)
         started = time.perf_counter()
-        news = Index.create(temp / f"news-{len(stops)}", analyzer=analyzer, workers=1)
+        news = Index.create(temp / f"news-{number}", analyzer=analyzer, workers=1)
         news.add(articles)
         built = time.perf_counter() - started
         f_mrr, _ = evaluate(news, every, DEFAULT_RANKING)

@@ -26,14 +26,15 @@ from typing import Any
 from searchlib.analysis import Analyzer, Token
 from searchlib.analysis.stemmer import STEMS
 from searchlib.batch import BatchResult, WriteBatch, staged_records
-from searchlib.dates import parse_datetime, period
 from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, write_error
 from searchlib.errors import IndexNotFoundError, IndexWriteError, QueryError
 from searchlib.indexing import default_workers, write_segments
+from searchlib.query.arguments import check_search
 from searchlib.query.ranking import DEFAULT_RANKING, Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import run_search, run_similar
+from searchlib.query.shard import ShardSearcher
 from searchlib.stemcache import load_stem_cache, save_stem_cache
 
 __all__ = ["Index"]
@@ -283,30 +284,26 @@ class Index:
         whole year, month or day), ``sort`` is ``relevance``, ``newest`` or ``oldest``.
         """
         started = perf_counter()
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 10_000:
-            raise QueryError(f"limit must be an integer from 0 to 10000, not {limit!r}")
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise QueryError(f"offset must be a non-negative integer, not {offset!r}")
-        if sort not in ("relevance", "newest", "oldest"):
-            raise QueryError(f"sort must be 'relevance', 'newest' or 'oldest', not {sort!r}")
-        if ranking is not None and not isinstance(ranking, Ranking):
-            raise QueryError(f"ranking must be a searchlib.Ranking, not {ranking!r}")
-        bounds = (_bound(since, "since", low=True), _bound(until, "until", low=False))
+        checked = check_search(limit, offset, sort, ranking, filters, since, until)
         return run_search(
             self._engine.snapshot(),
             self.analyzer,
             query,
             limit=limit,
             offset=offset,
-            filters=_check_filters(filters),
-            bounds=bounds,
+            filters=checked.filters,
+            bounds=checked.bounds,
             sort=sort,
-            ranking=ranking or DEFAULT_RANKING,
+            ranking=checked.ranking,
             snippets=snippets,
             explain=explain,
             snippet_size=snippet_size,
             started=started,
         )
+
+    def shard_searcher(self) -> ShardSearcher:
+        """This index's current snapshot as a cluster shard answers searches."""
+        return ShardSearcher(self._engine.snapshot(), self.analyzer)
 
     def similar(self, doc_id: str, limit: int = 10, *, ranking: Ranking | None = None) -> Results:
         """Articles most like ``doc_id`` (more-like-this over its most telling terms)."""
@@ -373,32 +370,3 @@ class Index:
             if (lengths < 0).any():
                 problems.append(f"field {name!r}: negative document lengths")
         return problems
-
-
-def _check_filters(filters: Any) -> dict[str, list[str]]:
-    if filters is None:
-        return {}
-    if not isinstance(filters, Mapping):
-        raise QueryError(f"filters must be a dict, not {type(filters).__name__}")
-    out: dict[str, list[str]] = {}
-    for name, value in filters.items():
-        if name not in ("category", "source"):
-            raise QueryError(f"unknown filter {name!r} (use 'category' or 'source')")
-        values = [value] if isinstance(value, str) else list(value)
-        if not all(isinstance(v, str) for v in values):
-            raise QueryError(f"filter {name!r} takes strings, not {value!r}")
-        out[name] = values
-    return out
-
-
-def _bound(value: Any, name: str, *, low: bool) -> int | None:
-    if value is None:
-        return None
-    try:
-        if isinstance(value, str):
-            start, end = period(value)
-            return start if low else end
-        moment = int(parse_datetime(value).timestamp())
-        return moment if low else moment + 1
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise QueryError(f"{name} is not a date, datetime or ISO 8601 string: {value!r}") from exc

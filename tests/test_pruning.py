@@ -77,7 +77,7 @@ def test_pruning_scores_fewer_documents_than_match(index, monkeypatch):
     # A common word and a title: coordination scores only the top clause-count tiers.
     ix, docs = index
     snapshot = ix._engine.snapshot()
-    ranking = searchlib.Ranking()
+    ranking = searchlib.Ranking(coordination=True)
     common = max(
         ("gempa", "pemerintah", "indonesia", "warga", "kota"),
         key=lambda w: ix.search(w, limit=0, snippets=False).total,

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from searchlib.analysis.stemmer import STEMS, StemCache, is_stemmable
 from searchlib.analysis.tokenizer import HYPHENS
+from searchlib.errors import AnalyzerError
 
 __all__ = [
     "STOPWORD_MODES",
@@ -151,7 +152,7 @@ class Stopwords(Step):
 
     def __post_init__(self) -> None:
         if self.mode not in STOPWORD_MODES:
-            raise ValueError(f"stopword mode must be one of {STOPWORD_MODES}, not {self.mode!r}")
+            raise AnalyzerError(f"stopword mode must be one of {STOPWORD_MODES}, not {self.mode!r}")
         self.words = frozenset(normalize_text(w) for w in self.words)
 
     def apply(self, word: Word, chain: WordChain) -> Word | None:

@@ -105,25 +105,33 @@ def _clear(path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print tokens as JSON.")
 @click.pass_obj
 def analyze_command(state: CliState, text: tuple[str, ...], as_json: bool) -> None:
-    """Show how text becomes index terms: surface, term, offsets, and why.
+    """Show how text becomes index terms: surface, term, offsets, and why (with the
+    index's own analyzer when the index exists).
 
     \b
     Example:
       search analyze "Kedutaan Besar Rusia di Kabul mengerahkan penerbangan"
     """
-    tokens = searchlib.Analyzer().explain(" ".join(text))
+    analyzer = searchlib.Analyzer()
+    if state.path.exists():
+        try:
+            with searchlib.Index.open(state.path, lock_timeout=state.lock_timeout) as index:
+                analyzer = index.analyzer
+        except IndexNotFoundError:
+            pass  # a folder that holds no index: the default analyzer
+    tokens = analyzer.explain(" ".join(text))
     if as_json:
         click.echo(json.dumps([token_dict(t) for t in tokens], ensure_ascii=False))
         return
     table = Table("surface", "term", "offsets", "pos", "why", box=None, padding=(0, 2))
     for token in tokens:
-        style = "dim" if token.why == "stopword" else None
+        style = "dim" if token.why == "stopword" or token.stopword else None
         table.add_row(
             clean_text(token.text),
             clean_text(token.term),
             f"{token.start}-{token.end}",
             str(token.position),
-            token.why,
+            f"{token.why}, stopword" if token.stopword else token.why,
             style=style,
         )
     state.console.print(table)

@@ -81,4 +81,5 @@ def token_dict(token: searchlib.Token) -> dict[str, Any]:
         "end": token.end,
         "position": token.position,
         "why": token.why,
+        "stopword": token.why == "stopword" or token.stopword,
     }

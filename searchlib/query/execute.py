@@ -338,6 +338,7 @@ class Execution:
     top: np.ndarray  # the first `wanted`, in result order
     top_scores: np.ndarray
     root: Scorer
+    top_primary: np.ndarray  # what orders before the score: clause count or date
 
     def explain(self, doc: int) -> list[TermScore]:
         return self.root.explain(doc)
@@ -363,7 +364,7 @@ def execute(
     if exclude is not None:
         matches = matches[matches != exclude]
     if wanted <= 0 or not len(matches):
-        return Execution(matches, _EMPTY, np.zeros(0), root)
+        return Execution(matches, _EMPTY, np.zeros(0), root, np.zeros(0))
     if sort != "relevance":
         candidates, primary = matches, _date_key(snapshot, matches, sort)
     elif ranking.coordination:
@@ -377,7 +378,7 @@ def execute(
         primary = np.zeros(len(candidates))
     scores = root.scores(candidates)
     order = _order(candidates, scores, primary, wanted)
-    return Execution(matches, candidates[order], scores[order], root)
+    return Execution(matches, candidates[order], scores[order], root, primary[order])
 
 
 def _top_tiers(

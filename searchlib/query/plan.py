@@ -147,6 +147,7 @@ def compile_query(
 ) -> Plan:
     """The plan of a parsed query; ``filters`` (from the API) apply to every match."""
     compiler = _Compiler(snapshot, analyzer, ranking)
+    compiler.content = compiler.has_content(tree)
     root = compiler.clauses(tree)
     if root is not None:
         root.filters.extend(filters)
@@ -161,6 +162,31 @@ class _Compiler:
         self.highlight = Highlight()
         self.words: list[tuple[Word, str]] = []
         self._negated = 0  # inside a MUST_NOT: nothing is highlighted or suggested
+        self._analyses: dict[str, list[Token]] = {}  # each query text analyzed once
+        # Whether the query has a word that is not a stopword: then its stopwords
+        # (indexed with stopword_mode="query") are dropped, else they are searched.
+        self.content = True
+
+    def _analyzed(self, text: str) -> list[Token]:
+        found = self._analyses.get(text)
+        if found is None:
+            found = self._analyses[text] = self.analyzer.analyze(text)
+        return found
+
+    def has_content(self, node: Bool) -> bool:
+        """Whether a clause that is not negated holds a word that is not a stopword."""
+        for occur, child in node.clauses:
+            if occur == MUST_NOT:
+                continue
+            if isinstance(child, Bool):
+                if self.has_content(child):
+                    return True
+            elif isinstance(child, (Prefix, Fuzzy)) or (
+                isinstance(child, (Word, Phrase))
+                and any(not t.stopword for t in self._analyzed(child.text))
+            ):
+                return True
+        return False
 
     def _fields(self, restrict: str | None) -> list[tuple[str, float]]:
         """The fields a word is searched in, with their BM25F weights: relative, the
@@ -229,7 +255,9 @@ class _Compiler:
         return plan
 
     def _word(self, node: Word, *, suggestible: bool = True) -> TermsPlan | None:
-        tokens = self.analyzer.analyze(node.text)
+        tokens = self._analyzed(node.text)
+        if self.content:
+            tokens = [t for t in tokens if not t.stopword]
         if not tokens:
             return None
         primary = [t for t in tokens if t.primary]
@@ -238,7 +266,7 @@ class _Compiler:
         return TermsPlan(self._terms(tokens, node.field))
 
     def _phrase(self, node: Phrase) -> PlanNode | None:
-        tokens = [t for t in self.analyzer.analyze(node.text) if t.primary]
+        tokens = [t for t in self._analyzed(node.text) if t.primary]
         if not tokens:
             return None
         if len(tokens) == 1:

@@ -59,9 +59,10 @@ class Ranking:
 
     k1: float = 1.2
     b: float = 0.75
-    field_boosts: Mapping[str, float] = field(default_factory=lambda: {"title": 2.0, "body": 1.0})
-    exact_boost: float = 0.5
-    coordination: bool = True
+    # Chosen by measurement (README "Relevance": benchmarks/eval_relevance.py).
+    field_boosts: Mapping[str, float] = field(default_factory=lambda: {"title": 4.0, "body": 1.0})
+    exact_boost: float = 2.0
+    coordination: bool = False
 
     def __post_init__(self) -> None:
         if not (isinstance(self.k1, (int, float)) and self.k1 >= 0 and math.isfinite(self.k1)):

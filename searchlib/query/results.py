@@ -100,6 +100,9 @@ class Results:
     suggestion: str | None = None
     offset: int = 0
     limit: int = 10
+    # A cluster's search: shards total, successful and failed (with reasons). A result
+    # with failed shards is partial, never silently incomplete.
+    shards: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -114,7 +117,9 @@ class Results:
         return [hit.id for hit in self.hits]
 
     def to_dict(self) -> dict[str, Any]:
+        shards = {} if self.shards is None else {"shards": self.shards}
         return {
+            **shards,
             "query": self.query,
             "total": self.total,
             "offset": self.offset,

@@ -27,13 +27,17 @@ from searchlib.query.results import Hit, Results
 from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.suggest import suggest
 
-__all__ = ["run_search", "run_similar"]
+__all__ = ["FACET_LIMIT", "facet_counts", "filter_plan", "run_search", "run_similar"]
 
 FACET_LIMIT = 20
 SIMILAR_TERMS = 25
 
 
-def _facets(snapshot: Snapshot, docs: np.ndarray) -> dict[str, dict[str, int]]:
+def facet_counts(
+    snapshot: Snapshot, docs: np.ndarray, limit: int | None = FACET_LIMIT
+) -> dict[str, dict[str, int]]:
+    """Matches per category and source value, most first (``limit`` values each, or
+    all: a shard's complete counts, which a cluster sums)."""
     out: dict[str, dict[str, int]] = {}
     for name, codes, values in (
         ("category", snapshot.category, snapshot.category_values),
@@ -42,7 +46,7 @@ def _facets(snapshot: Snapshot, docs: np.ndarray) -> dict[str, dict[str, int]]:
         # Codes shifted by one: -1 (no value) counts in bin 0, which is dropped.
         counts = np.bincount(codes[docs] + 1, minlength=len(values) + 1)[1:]
         present = [(-int(counts[i]), values[i]) for i in np.flatnonzero(counts).tolist()]
-        out[name] = {value: -negative for negative, value in sorted(present)[:FACET_LIMIT]}
+        out[name] = {value: -negative for negative, value in sorted(present)[:limit]}
     return out
 
 
@@ -69,7 +73,7 @@ def _hits(
     return hits
 
 
-def _filters(
+def filter_plan(
     filters: Mapping[str, list[str]], bounds: tuple[int | None, int | None]
 ) -> list[Filter]:
     """The filters given to ``Index.search``, as plan filters."""
@@ -100,7 +104,7 @@ def run_search(
     started: float,
 ) -> Results:
     tree = parse_query(query)
-    plan = compile_query(tree, snapshot, analyzer, ranking, _filters(filters, bounds))
+    plan = compile_query(tree, snapshot, analyzer, ranking, filter_plan(filters, bounds))
     if plan.root is None:
         return Results(query, [], 0, (perf_counter() - started) * 1000, {}, None, offset, limit)
     execution = execute(plan.root, snapshot, ranking, offset + limit, sort)
@@ -118,7 +122,7 @@ def run_search(
         suggest(snapshot, plan, query, found_nothing=found_nothing) if snapshot.doc_count else None
     )
     took = (perf_counter() - started) * 1000
-    facets = _facets(snapshot, execution.matches)
+    facets = facet_counts(snapshot, execution.matches)
     return Results(query, hits, len(execution.matches), took, facets, suggestion, offset, limit)
 
 
@@ -137,7 +141,9 @@ def run_similar(
     fields = public_fields(snapshot.stored(docnum))
     counts: Counter[str] = Counter()
     for name in TEXT_FIELDS:
-        counts.update(t.term for t in analyzer.analyze(fields[name][:100_000]) if t.primary)
+        counts.update(
+            t.term for t in analyzer.analyze(fields[name][:100_000]) if t.primary and not t.stopword
+        )
     weights: dict[str, float] = {}
     for term, tf in counts.items():
         if len(term) < 3 or not any(c.isalpha() for c in term):
@@ -163,7 +169,7 @@ def run_similar(
         hits,
         len(execution.matches),
         (perf_counter() - started) * 1000,
-        _facets(snapshot, execution.matches),
+        facet_counts(snapshot, execution.matches),
         None,
         0,
         limit,

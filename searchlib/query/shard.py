@@ -1,0 +1,153 @@
+"""The shard side of a distributed search: statistics, a ranked page of keys, hits.
+
+A sharded index searches in three steps, each answered by every shard from its own
+snapshot with the same analyzer and ranking:
+
+1. ``statistics``: the plan's terms with their local document frequencies, and the
+   fields' document counts and total lengths; the client sums them
+   (``gather_statistics``) so every shard scores as one index holding all articles;
+2. ``rank``: the first ``wanted`` matches as ``(primary, score, id)`` keys scored with
+   those global statistics, the total and complete facet counts; the client merges;
+3. ``hits``: the final page's hits (stored fields, snippets, explanations) from the
+   shards that own them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from searchlib.analysis import Analyzer
+from searchlib.document import public_fields
+from searchlib.engine import TEXT_FIELDS, Snapshot
+from searchlib.query.execute import execute
+from searchlib.query.parse import parse_query
+from searchlib.query.plan import BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan, compile_query
+from searchlib.query.ranking import Ranking
+from searchlib.query.results import Hit
+from searchlib.query.search import facet_counts, filter_plan
+from searchlib.query.snippets import highlight_title, make_snippet
+from searchlib.query.statistics import Statistics
+from searchlib.query.suggest import suggest
+
+__all__ = ["ShardRanking", "ShardSearcher", "ShardStatistics"]
+
+# (doc_counts, total_lengths, doc_freqs): what ``gather_statistics`` sums.
+ShardStatistics = tuple[dict[str, int], dict[str, float], dict[tuple[str, str], int]]
+
+
+@dataclass
+class ShardRanking:
+    """One shard's answer to ``rank``: keys in result order, every match counted."""
+
+    total: int
+    keys: list[tuple[float, float, str]]  # (primary, score, id): coordination or date first
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)  # complete counts
+    suggestion: str | None = None
+
+
+def _plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
+    if isinstance(node, TermsPlan):
+        for combined in node.terms:
+            for ref in combined.refs:
+                yield ref.field, ref.term
+    elif isinstance(node, PhrasePlan):
+        for name, _weight in node.fields:
+            for stem in node.terms:
+                yield name, stem
+    elif isinstance(node, BoolPlan):
+        for child in (*node.must, *node.should, *node.must_not):
+            yield from _plan_terms(child)
+
+
+class ShardSearcher:
+    """One snapshot of a shard, answering the three steps of a distributed search."""
+
+    def __init__(self, snapshot: Snapshot, analyzer: Analyzer) -> None:
+        self.snapshot = snapshot
+        self.analyzer = analyzer
+
+    def _plan(
+        self,
+        query: str,
+        filters: Mapping[str, list[str]],
+        bounds: tuple[int | None, int | None],
+        ranking: Ranking,
+    ) -> Plan:
+        tree = parse_query(query)
+        return compile_query(
+            tree, self.snapshot, self.analyzer, ranking, filter_plan(filters, bounds)
+        )
+
+    def statistics(
+        self,
+        query: str,
+        filters: Mapping[str, list[str]],
+        bounds: tuple[int | None, int | None],
+        ranking: Ranking,
+    ) -> ShardStatistics:
+        plan = self._plan(query, filters, bounds, ranking)
+        snapshot = self.snapshot
+        freqs: dict[tuple[str, str], int] = {}
+        if plan.root is not None:
+            for key in _plan_terms(plan.root):
+                if key not in freqs:
+                    freqs[key] = snapshot.document_frequency(*key)
+        counts = {name: int(snapshot.field_docs[name]) for name in TEXT_FIELDS}
+        lengths = {name: float(snapshot.total_length[name]) for name in TEXT_FIELDS}
+        return counts, lengths, freqs
+
+    def rank(
+        self,
+        query: str,
+        wanted: int,
+        filters: Mapping[str, list[str]],
+        bounds: tuple[int | None, int | None],
+        sort: str,
+        ranking: Ranking,
+        statistics: Statistics,
+    ) -> ShardRanking:
+        plan = self._plan(query, filters, bounds, ranking)
+        if plan.root is None:
+            return ShardRanking(0, [])
+        run = execute(plan.root, self.snapshot, ranking, wanted, sort, statistics=statistics)
+        ids = [self.snapshot.stored(d)["id"] for d in run.top.tolist()]
+        keys = list(zip(run.top_primary.tolist(), run.top_scores.tolist(), ids, strict=True))
+        found_nothing = not len(run.matches)
+        suggestion = (
+            suggest(self.snapshot, plan, query, found_nothing=found_nothing)
+            if self.snapshot.doc_count
+            else None
+        )
+        facets = facet_counts(self.snapshot, run.matches, limit=None)
+        return ShardRanking(len(run.matches), keys, facets, suggestion)
+
+    def hits(
+        self,
+        keys: list[tuple[str, int, float]],
+        query: str,
+        ranking: Ranking,
+        statistics: Statistics,
+        *,
+        snippets: bool,
+        explain: bool,
+        snippet_size: int,
+    ) -> list[Hit]:
+        """Hits for ``(id, rank, score)`` keys of this shard, in the order given."""
+        plan = self._plan(query, {}, (None, None), ranking)
+        run = None
+        if explain and plan.root is not None:
+            run = execute(plan.root, self.snapshot, ranking, 0, statistics=statistics)
+        out = []
+        for doc_id, rank, score in keys:
+            docnum = self.snapshot.docnum_of(doc_id)
+            if docnum is None:
+                continue  # deleted since it was ranked
+            fields = public_fields(self.snapshot.stored(docnum))
+            snippet = title = None
+            if snippets:
+                snippet = make_snippet(fields, self.analyzer, plan.highlight, size=snippet_size)
+                title = highlight_title(fields["title"], self.analyzer, plan.highlight)
+            explanation = run.explain(docnum) if run is not None else None
+            out.append(Hit(doc_id, rank, score, fields, snippet, explanation, title))
+        return out

@@ -1,0 +1,156 @@
+"""The analyzer as a chain of named steps: order, insert/remove/replace, stored with the
+index, the stem cache object, and the stopword policy that indexes every word."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from click.testing import CliRunner
+
+from searchlib import Analyzer, Index
+from searchlib.analysis import (
+    CompoundParts,
+    Normalize,
+    Stem,
+    StemCache,
+    Step,
+    Stopwords,
+    Word,
+    default_steps,
+)
+from searchlib.cli import cli
+from searchlib.errors import AnalyzerError, SearchlibError
+
+
+class AsciiFold(Step):
+    """A user's step: folds a few accented letters (module level, so it pickles)."""
+
+    name = "ascii_fold"
+
+    def apply(self, word: Word, chain) -> Word | None:
+        folded = word.norm.translate(str.maketrans("éèà", "eea"))
+        word.norm = word.term = folded
+        return word
+
+
+def test_the_default_chain_in_order():
+    assert Analyzer().names == (
+        "normalize",
+        "colloquial",
+        "stopwords",
+        "stem_guard",
+        "stem",
+        "compound_parts",
+    )
+    assert Analyzer(stemming=False).names == Analyzer().remove("stem").names
+
+
+def test_remove_replace_and_insert_make_new_analyzers():
+    base = Analyzer()
+    unstemmed = base.remove("stem")
+    assert [t.term for t in unstemmed.analyze("membangun")] == ["membangun"]
+    assert [t.term for t in base.analyze("membangun")] == ["bangun"]  # base unchanged
+    assert unstemmed == Analyzer(stemming=False)
+    no_kabul = base.replace("stopwords", Stopwords(frozenset({"kabul"})))
+    assert [t.term for t in no_kabul.analyze("evakuasi di Kabul")] == ["evakuasi", "di"]
+    folded = base.insert(AsciiFold(), after="normalize")
+    assert folded.names[1] == "ascii_fold"
+    assert [t.term for t in folded.analyze("Café")] == ["cafe"]
+
+
+def test_bad_chains_are_refused_with_the_bad_value():
+    with pytest.raises(AnalyzerError, match="'stemmer'"):
+        Analyzer().remove("stemmer")
+    with pytest.raises(AnalyzerError, match="normalize"):
+        Analyzer().insert(Normalize(), after="stem")
+    with pytest.raises(AnalyzerError, match="not an analysis step"):
+        Analyzer([Normalize(), "stem"])  # type: ignore[list-item]
+    with pytest.raises(AnalyzerError, match="stopwords"):
+        Analyzer([Normalize()], stopwords=["x"])
+    with pytest.raises(AnalyzerError, match="mode"):
+        Stopwords(frozenset(), mode="sometimes")
+    with pytest.raises(SearchlibError):
+        Analyzer(stemmer=True)
+
+
+def test_a_custom_chain_is_stored_with_the_index(tmp_path):
+    analyzer = Analyzer().insert(AsciiFold(), after="normalize")
+    with Index.create(tmp_path / "ix", analyzer=analyzer) as ix:
+        ix.add([{"id": "1", "body": "Café baru di Bandung"}])
+    with Index.open(tmp_path / "ix") as ix:
+        assert ix.analyzer == analyzer
+        assert ix.search("cafe").ids() == ["1"]  # the stored chain folds é
+
+
+def test_old_pickled_analyzers_load_as_the_equal_chain():
+    old_state = {
+        "stopwords": frozenset({"yang", "di"}),
+        "stem_exclusions": {"taliban": "taliban"},
+        "colloquial": {"gak": "tidak"},
+        "stemming": True,
+        "form": "norm",
+    }
+    restored = Analyzer.__new__(Analyzer)
+    restored.__setstate__(old_state)
+    expected = Analyzer(
+        stopwords=["yang", "di"],
+        stem_exclusions={"taliban": "taliban"},
+        colloquial={"gak": "tidak"},
+    ).with_form("norm")
+    assert restored == expected
+    assert pickle.loads(pickle.dumps(restored)) == expected
+
+
+def test_the_stem_cache_is_an_object_a_step_uses():
+    cache = StemCache()
+    analyzer = Analyzer().replace("stem", Stem(cache))
+    analyzer.analyze("membangun pembangunan jembatan")
+    assert cache.export()["membangun"] == "bangun" and len(cache) >= 2
+    restored = pickle.loads(pickle.dumps(analyzer))  # the cache stays out of the index
+    assert restored == analyzer and restored.step("stem").cache is not cache
+
+
+def test_stopword_mode_query_indexes_every_word(tmp_path):
+    words = ["ibu", "baru", "di"]
+    docs = [
+        {"id": "a", "body": "pemindahan ibu kota baru"},
+        {"id": "b", "body": "kota lama di pesisir"},
+        {"id": "c", "body": "ibu dan anak"},
+    ]
+    query_mode = Analyzer(stopwords=words, stopword_mode="query")
+    with Index.create(tmp_path / "q", analyzer=query_mode) as ix:
+        ix.add(docs)
+        assert sorted(ix.search("ibu").ids()) == ["a", "c"]  # only stopwords: searched
+        assert ix.search("ibu baru").ids()[0] == "a"
+        assert sorted(ix.search("kota ibu").ids()) == ["a", "b"]  # dropped beside "kota"
+        assert ix.search('"ibu kota"').ids() == ["a"]  # phrases keep them
+    drop_mode = Analyzer(stopwords=words)
+    with Index.create(tmp_path / "d", analyzer=drop_mode) as ix:
+        ix.add(docs)
+        assert ix.search("ibu").total == 0
+
+
+def test_query_mode_tokens_say_they_are_stopwords():
+    analyzer = Analyzer(stopwords=["yang"], stopword_mode="query")
+    tokens = analyzer.analyze("pemain yang cedera")
+    assert [(t.term, t.stopword) for t in tokens] == [
+        ("main", False),
+        ("yang", True),
+        ("cedera", False),
+    ]
+    # The chain of default_steps with the same options is the same analyzer.
+    assert Analyzer(default_steps(stopwords=["yang"], stopword_mode="query")) == analyzer
+    assert isinstance(analyzer.steps[-1], CompoundParts)
+
+
+def test_cli_analyze_uses_the_index_analyzer(tmp_path):
+    path = tmp_path / "ix"
+    with Index.create(path, analyzer=Analyzer(extra_stopwords=["kabul"])) as ix:
+        ix.add([{"id": "1", "body": "evakuasi"}])
+    runner = CliRunner()
+    own = runner.invoke(cli, ["--index", str(path), "analyze", "--json", "Kabul"])
+    default = runner.invoke(cli, ["--index", str(tmp_path / "none"), "analyze", "--json", "Kabul"])
+    assert own.exit_code == 0 and default.exit_code == 0, own.output + default.output
+    assert '"why": "stopword"' in own.output
+    assert '"why": "stopword"' not in default.output
