@@ -1,0 +1,12 @@
+"""One searchlib index over many machines, on Dask distributed (``searchlib[cluster]``).
+
+``ClusterIndex`` has the ``Index`` API over shards that are ordinary searchlib index
+directories, each kept open on a Dask worker (``ShardReplica``), mapped by a catalog
+at the cluster's root path. Searches are exact: shards score with global statistics.
+"""
+
+from searchlib.cluster.catalog import Catalog, ClusterError
+from searchlib.cluster.client import ClusterIndex, shard_of
+from searchlib.cluster.replica import ShardReplica
+
+__all__ = ["Catalog", "ClusterError", "ClusterIndex", "ShardReplica", "shard_of"]

@@ -1,0 +1,70 @@
+"""The shard map of a cluster index: a small JSON file at the cluster's root path.
+
+It says how many shards and replicas there are, where each replica's index directory
+lives (relative to the root), which replicas are stale (missed an acknowledged write
+and must be copied from a healthy one before serving), and each shard's commit
+generation. It is written atomically (temporary file, fsync, rename), so a restarted
+client or worker always finds a whole catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from searchlib.errors import SearchlibError
+
+__all__ = ["CATALOG_FILE", "Catalog", "ClusterError"]
+
+CATALOG_FILE = "catalog.json"
+CATALOG_FORMAT = 1
+
+
+class ClusterError(SearchlibError):
+    """A cluster index could not do what was asked (no catalog, no workers, a write
+    that not every replica acknowledged)."""
+
+
+@dataclass
+class Catalog:
+    shards: int
+    replicas: int
+    stale: list[list[int]] = field(default_factory=list)  # [shard, replica] pairs
+    generations: list[int] = field(default_factory=list)  # per shard, the last write's
+    format: int = CATALOG_FORMAT
+
+    def replica_path(self, root: Path, shard: int, replica: int) -> Path:
+        return root / f"shard-{shard:03d}" / f"replica-{replica}"
+
+    def is_stale(self, shard: int, replica: int) -> bool:
+        return [shard, replica] in self.stale
+
+    @classmethod
+    def read(cls, root: Path) -> Catalog:
+        path = root / CATALOG_FILE
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise ClusterError(
+                f"no cluster index at {root} (no {CATALOG_FILE}; create one first)"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ClusterError(f"unreadable cluster catalog {path}: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != CATALOG_FORMAT:
+            raise ClusterError(f"cluster catalog {path} has an unknown format")
+        catalog = cls(**data)
+        if len(catalog.generations) != catalog.shards:
+            catalog.generations = [0] * catalog.shards
+        return catalog
+
+    def write(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / CATALOG_FILE
+        temp = path.with_name(f"{CATALOG_FILE}.{os.getpid()}.partial")
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump(asdict(self), handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)

@@ -1,0 +1,216 @@
+"""A cluster index on a real Dask LocalCluster (3 worker processes, 127.0.0.1 only):
+exact distributed ranking against one Index, writes, replicas and SIGKILL drills."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+
+import pytest
+
+from searchlib import Index, Ranking
+
+distributed = pytest.importorskip("distributed")
+
+from searchlib.cluster import ClusterError, ClusterIndex, shard_of  # noqa: E402
+
+WORDS = (
+    "gempa banjir evakuasi warga pemerintah membangun pembangunan jembatan bandara "
+    "pesawat presiden menteri polisi hakim sidang harga beras petani pasar vaksin "
+    "sekolah pelajar sungai hujan kabul taliban rusia kedutaan militer perbatasan"
+).split()
+CATEGORIES = ["nasional", "internasional", "ekonomi", "olahraga"]
+SOURCES = ["antara", "kompas", "detik"]
+
+
+def _corpus(count: int, seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    docs = []
+    for number in range(count):
+        docs.append(
+            {
+                "id": f"n{number}",
+                "title": " ".join(rng.choices(WORDS, k=rng.randint(2, 7))),
+                "body": " ".join(rng.choices(WORDS, k=rng.randint(5, 80))),
+                "category": rng.choice(CATEGORIES),
+                "source": rng.choice(SOURCES),
+                "published": f"2021-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            }
+        )
+    return docs
+
+
+def _queries(count: int, seed: int = 5) -> list[tuple[str, dict]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        words = rng.sample(WORDS, rng.randint(1, 4))
+        shape = rng.random()
+        if shape < 0.15:
+            text = f'"{words[0]} {rng.choice(WORDS)}"'
+        elif shape < 0.25:
+            text = f"{words[0][:4]}* {' '.join(words[1:])}"
+        elif shape < 0.35 and len(words) > 1:
+            text = f"+{words[0]} -{words[1]}"
+        else:
+            text = " ".join(words)
+        options: dict = {}
+        if rng.random() < 0.2:
+            options["filters"] = {"category": rng.choice(CATEGORIES)}
+        if rng.random() < 0.1:
+            options["since"] = "2021-06"
+        out.append((text, options))
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    cluster = distributed.LocalCluster(
+        n_workers=3,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=50,
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.close(timeout=30)
+
+
+def _same_ranking(cluster_results, single_results):
+    """Same scores in the same order (to 1e-9) and the same ids at each score; articles
+    tied on score may come in either order (one index breaks ties by its document
+    numbers), and the page's last score may be a tie the page cuts."""
+    got, want = list(cluster_results), list(single_results)
+    assert len(got) == len(want)
+    for mine, theirs in zip(got, want, strict=True):
+        assert mine.score == pytest.approx(theirs.score, rel=1e-9, abs=1e-12)
+
+    def by_score(hits):
+        groups: dict[float, set] = {}
+        for hit in hits:
+            groups.setdefault(round(hit.score, 9), set()).add(hit.id)
+        return groups
+
+    mine_groups, their_groups = by_score(got), by_score(want)
+    cut = round(want[-1].score, 9) if want else None
+    for score, ids in their_groups.items():
+        if score != cut:
+            assert mine_groups.get(score) == ids
+
+
+def test_distributed_search_equals_one_index(tmp_path, local_cluster):
+    docs = _corpus(260)
+    with Index.create(tmp_path / "single", workers=1) as single:
+        single.add(docs)
+        cluster = ClusterIndex.create(
+            tmp_path / "cluster", address=local_cluster.scheduler_address, shards=4
+        )
+        with cluster:
+            cluster.add(docs)
+            sizes = [sum(1 for d in docs if shard_of(d["id"], 4) == s) for s in range(4)]
+            assert len(set(sizes)) > 1  # uneven shards
+            assert len(cluster) == len(docs)
+            rankings = [None, Ranking(coordination=True), Ranking(exact_boost=0)]
+            for number, (text, options) in enumerate(_queries(60)):
+                ranking = rankings[number % len(rankings)]
+                want = single.search(text, limit=10, ranking=ranking, **options)
+                got = cluster.search(text, limit=10, ranking=ranking, **options)
+                assert got.shards["failed"] == 0, got.shards
+                assert got.total == want.total, text
+                assert got.facets == want.facets, text
+                _same_ranking(got, want)
+            page = cluster.search("gempa warga", limit=5, offset=5)
+            assert page.ids() == single.search("gempa warga", limit=5, offset=5).ids()
+            hit = cluster.search("evakuasi kabul", explain=True)[0]
+            assert hit.snippet is not None and hit.explanation
+            assert sum(p.score for p in hit.explanation) == pytest.approx(hit.score)
+
+
+def test_writes_upsert_delete_and_get(tmp_path, local_cluster):
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=3
+    ) as cluster:
+        assert cluster.add(_corpus(30)) == 30
+        cluster.add({"id": "n1", "title": "banjir bandang", "body": "hujan deras"})
+        assert len(cluster) == 30
+        assert cluster.get("n1")["title"] == "banjir bandang"
+        assert cluster.delete(["n1", "n2", "missing"]) == 2
+        assert cluster.get("n1") is None and len(cluster) == 28
+        with pytest.raises(ValueError, match="id"):
+            cluster.add([{"id": "ok", "body": "x"}, {"title": "no id"}])
+        assert cluster.get("ok") is None  # nothing of a bad batch is written
+        assert cluster.check() == []
+    with ClusterIndex.open(tmp_path / "c", address=local_cluster.scheduler_address) as again:
+        assert len(again) == 28 and again.catalog.shards == 3
+
+
+def test_bad_arguments_are_refused(tmp_path, local_cluster):
+    with pytest.raises(ClusterError, match="shards"):
+        ClusterIndex.create(tmp_path / "x", address=local_cluster.scheduler_address, shards=0)
+    with pytest.raises(ClusterError, match="no cluster index"):
+        ClusterIndex.open(tmp_path / "missing", address=local_cluster.scheduler_address)
+    with pytest.raises(ClusterError, match="workers"):
+        ClusterIndex.create(
+            tmp_path / "y", address=local_cluster.scheduler_address, shards=1, replicas=9
+        )
+
+
+def _kill_replica(cluster: ClusterIndex, shard: int, replica: int) -> None:
+    pid = cluster._call(shard, replica, "pid")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the nanny brings a new worker up
+        if len(cluster._workers()) == 3:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.2)
+
+
+def test_sigkill_during_service_loses_no_acknowledged_write(tmp_path, local_cluster):
+    docs = _corpus(90, seed=8)
+    with Index.create(tmp_path / "single", workers=1) as single:
+        single.add(docs)
+        expected = single.search("gempa pembangunan", limit=20)
+    root = tmp_path / "c"
+    with ClusterIndex.create(
+        root, address=local_cluster.scheduler_address, shards=3, replicas=2
+    ) as cluster:
+        cluster.add(docs)  # acknowledged: every replica committed
+        _kill_replica(cluster, 0, 0)
+        got = cluster.search("gempa pembangunan", limit=20)  # the other replica answers
+        assert got.shards == {"total": 3, "successful": 3, "failed": 0, "failures": []}
+        _same_ranking(got, expected)
+        _kill_replica(cluster, 1, 0)
+        _kill_replica(cluster, 1, 1)  # both replicas of shard 1: reopened from disk
+        assert len(cluster) == len(docs)
+        _same_ranking(cluster.search("gempa pembangunan", limit=20), expected)
+
+
+def test_a_shard_that_cannot_answer_makes_the_result_partial(tmp_path, local_cluster):
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=3
+    ) as cluster:
+        cluster.add(_corpus(60))
+        complete = cluster.search("gempa", limit=100)
+        broken = shard_of(complete[0].id, 3)
+        original = cluster._call
+
+        def failing(shard, replica, method, *args):
+            if shard == broken:
+                raise OSError("disk gone")
+            return original(shard, replica, method, *args)
+
+        cluster._call = failing  # type: ignore[method-assign]
+        partial = cluster.search("gempa", limit=100)
+    assert partial.shards["failed"] == 1 and partial.shards["successful"] == 2
+    assert "disk gone" in partial.shards["failures"][0]["reason"]
+    assert partial.total < complete.total
+    assert all(shard_of(h.id, 3) != broken for h in partial)
+    assert partial.to_dict()["shards"]["failed"] == 1
