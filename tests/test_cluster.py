@@ -16,11 +16,38 @@ distributed = pytest.importorskip("distributed")
 
 from searchlib.cluster import ClusterError, ClusterIndex, shard_of  # noqa: E402
 
-WORDS = (
-    "gempa banjir evakuasi warga pemerintah membangun pembangunan jembatan bandara "
-    "pesawat presiden menteri polisi hakim sidang harga beras petani pasar vaksin "
-    "sekolah pelajar sungai hujan kabul taliban rusia kedutaan militer perbatasan"
-).split()
+WORDS = [
+    "gempa",
+    "banjir",
+    "evakuasi",
+    "warga",
+    "pemerintah",
+    "membangun",
+    "pembangunan",
+    "jembatan",
+    "bandara",
+    "pesawat",
+    "presiden",
+    "menteri",
+    "polisi",
+    "hakim",
+    "sidang",
+    "harga",
+    "beras",
+    "petani",
+    "pasar",
+    "vaksin",
+    "sekolah",
+    "pelajar",
+    "sungai",
+    "hujan",
+    "kabul",
+    "taliban",
+    "rusia",
+    "kedutaan",
+    "militer",
+    "perbatasan",
+]
 CATEGORIES = ["nasional", "internasional", "ekonomi", "olahraga"]
 SOURCES = ["antara", "kompas", "detik"]
 
