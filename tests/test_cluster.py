@@ -3,14 +3,17 @@ exact distributed ranking against one Index, writes, replicas and SIGKILL drills
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import time
 
 import pytest
+from click.testing import CliRunner
 
 from searchlib import Index, Ranking
+from searchlib.cli import cli
 
 distributed = pytest.importorskip("distributed")
 
@@ -241,3 +244,23 @@ def test_a_shard_that_cannot_answer_makes_the_result_partial(tmp_path, local_clu
     assert partial.total < complete.total
     assert all(shard_of(h.id, 3) != broken for h in partial)
     assert partial.to_dict()["shards"]["failed"] == 1
+
+
+def test_cli_index_query_and_status_on_the_cluster(tmp_path, local_cluster):
+    source = tmp_path / "news.jsonl"
+    source.write_text("\n".join(json.dumps(d) for d in _corpus(40)) + "\n", "utf-8")
+    runner = CliRunner()
+    base = ["--cluster", local_cluster.scheduler_address, "--root", str(tmp_path / "c")]
+    made = runner.invoke(cli, [*base, "index", "--shards", "2", str(source)])
+    assert made.exit_code == 0, made.output
+    assert "40 articles" in made.output
+    found = runner.invoke(cli, [*base, "query", "--json", "gempa"])
+    assert found.exit_code == 0, found.output
+    data = json.loads(found.output)
+    assert data["total"] > 0 and data["shards"]["failed"] == 0
+    status = runner.invoke(cli, [*base, "cluster", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    rows = json.loads(status.output)["replicas"]
+    assert sum(r["documents"] for r in rows) == 40 and {r["health"] for r in rows} == {"ok"}
+    no_root = runner.invoke(cli, ["--cluster", local_cluster.scheduler_address, "query", "x"])
+    assert no_root.exit_code != 0 and "--root" in no_root.output

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -66,16 +66,35 @@ class _DefaultToQuery(click.Group):
 
 
 class CliState:
-    def __init__(self, index_path: str | None, debug: bool, lock_timeout: float) -> None:
+    def __init__(
+        self,
+        index_path: str | None,
+        debug: bool,
+        lock_timeout: float,
+        cluster: str | None = None,
+        root: str | None = None,
+    ) -> None:
         self.lock_timeout = lock_timeout
+        self.cluster = cluster  # a Dask scheduler address: the index is a cluster's
+        self.root = Path(root) if root else None
         self.explicit = index_path is not None or bool(__import__("os").environ.get(ENV_INDEX))
         self.path = Path(index_path) if index_path else default_index_path()
         self.debug = debug
         self.console = Console(highlight=False, soft_wrap=False)
         self.errors = Console(stderr=True, highlight=False)
 
-    def open(self) -> Index:
-        """Open the index; the default location is built from the samples on first use."""
+    def cluster_root(self) -> Path:
+        if self.root is None:
+            raise click.UsageError("--cluster needs --root DIR (where the shards live)")
+        return self.root
+
+    def open(self) -> Any:
+        """Open the index (a ``ClusterIndex`` with ``--cluster``); the default location
+        is built from the samples on first use."""
+        if self.cluster:
+            from searchlib.cluster import ClusterIndex
+
+            return ClusterIndex.open(self.cluster_root(), address=self.cluster)
         try:
             return Index.open(self.path, lock_timeout=self.lock_timeout)
         except IndexNotFoundError:
@@ -106,10 +125,24 @@ class CliState:
     metavar="SECONDS",
     help="How long a write waits for another writer.",
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    envvar="SEARCHLIB_CLUSTER",
+    help="A Dask scheduler (tcp://HOST:8786): use the cluster index at --root instead.",
+)
+@click.option("--root", metavar="DIR", help="With --cluster: the path where the shards live.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(searchlib.__version__, "--version", prog_name="searchlib")
 @click.pass_context
-def cli(ctx: click.Context, index_path: str | None, lock_timeout: float, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    index_path: str | None,
+    lock_timeout: float,
+    cluster: str | None,
+    root: str | None,
+    debug: bool,
+) -> None:
     """Full-text search for Indonesian news.
 
     \b
@@ -119,7 +152,7 @@ def cli(ctx: click.Context, index_path: str | None, lock_timeout: float, debug: 
       search analyze "Pembangunan jalan tol"  show how text becomes terms
       search stats                            what the index holds
     """
-    ctx.obj = CliState(index_path, debug, lock_timeout)
+    ctx.obj = CliState(index_path, debug, lock_timeout, cluster, root)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,4 +182,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Register the commands (they import the group defined above).
-from searchlib.cli import index_commands, search_commands  # noqa: E402, F401
+from searchlib.cli import cluster_commands, index_commands, search_commands  # noqa: E402, F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -33,8 +34,19 @@ from searchlib.query.snippets import clean_text
     type=click.IntRange(1),
     help="Articles per commit (large batches are analyzed by all cores).",
 )
+@click.option("--shards", default=4, show_default=True, type=click.IntRange(1),
+              help="With --cluster, when creating: how many shards.")  # fmt: skip
+@click.option("--replicas", default=1, show_default=True, type=click.IntRange(1),
+              help="With --cluster, when creating: copies of each shard.")  # fmt: skip
 @click.pass_obj
-def index_command(state: CliState, paths: tuple[Path, ...], rebuild: bool, batch_size: int) -> None:
+def index_command(
+    state: CliState,
+    paths: tuple[Path, ...],
+    rebuild: bool,
+    batch_size: int,
+    shards: int,
+    replicas: int,
+) -> None:
     """Add articles from files and folders (.jsonl, .json, .csv, .txt, each optionally .gz).
 
     \b
@@ -47,9 +59,12 @@ def index_command(state: CliState, paths: tuple[Path, ...], rebuild: bool, batch
     from searchlib.ingest import index_paths
 
     try:
-        if rebuild:
-            _clear(state.path)
-        index = Index.open_or_create(state.path, lock_timeout=state.lock_timeout)
+        if state.cluster:
+            index = open_or_create_cluster(state, shards, replicas)
+        else:
+            if rebuild:
+                _clear(state.path)
+            index = Index.open_or_create(state.path, lock_timeout=state.lock_timeout)
         with (
             index,
             Progress(
@@ -77,8 +92,17 @@ def index_command(state: CliState, paths: tuple[Path, ...], rebuild: bool, batch
         state.errors.print(Text(f"skipped {bad.location}: {bad.reason}"), soft_wrap=True)
     state.console.print(
         f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}; "
-        f"{total} articles in {state.path}"
+        f"{total} articles in {state.root if state.cluster else state.path}"
     )
+
+
+def open_or_create_cluster(state: CliState, shards: int, replicas: int) -> Any:
+    from searchlib.cluster import CATALOG_FILE, ClusterIndex
+
+    root = state.cluster_root()
+    if (root / CATALOG_FILE).exists():
+        return ClusterIndex.open(root, address=state.cluster)
+    return ClusterIndex.create(root, address=state.cluster, shards=shards, replicas=replicas)
 
 
 def _clear(path: Path) -> None:

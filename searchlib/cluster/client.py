@@ -58,7 +58,12 @@ class ClusterIndex:
 
     @staticmethod
     def _connect(address: str | None, workers: int) -> tuple[Any, Any]:
-        from distributed import Client, LocalCluster
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ClusterError(
+                "a cluster index needs Dask distributed: pip install 'searchlib[cluster]'"
+            ) from None
 
         if address is not None:
             return Client(address, timeout=30), None
@@ -240,6 +245,9 @@ class ClusterIndex:
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self._read(shard_of(doc_id, self.catalog.shards), "get", doc_id)[0]
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.get(doc_id) is not None
 
     def __len__(self) -> int:
         return sum(self._read(shard, "count")[0] for shard in range(self.catalog.shards))
