@@ -48,6 +48,16 @@ from searchlib.errors import AnalyzerError
 
 __all__ = ["AnalyzedText", "Analyzer", "analyze", "default_steps"]
 
+_OPTION_DEFAULTS: dict[str, Any] = {
+    "stopwords": None,
+    "extra_stopwords": (),
+    "stopword_mode": "drop",
+    "stem_exclusions": None,
+    "extra_stem_exclusions": (),
+    "colloquial": None,
+    "extra_colloquial": None,
+    "stemming": True,
+}
 _MISSING: Any = object()  # a cache miss (None means: not a word to index)
 _CACHE_LIMIT = 1_000_000  # distinct surface forms kept per analyzer before a reset
 
@@ -122,17 +132,35 @@ class Analyzer(WhooshAnalyzer):
         self,
         steps: Iterable[Step] | None = None,
         *,
+        stopwords: Iterable[str] | None = None,
+        extra_stopwords: Iterable[str] = (),
+        stopword_mode: str = "drop",
+        stem_exclusions: Mapping[str, str] | Iterable[str] | None = None,
+        extra_stem_exclusions: Mapping[str, str] | Iterable[str] = (),
+        colloquial: Mapping[str, str] | None = None,
+        extra_colloquial: Mapping[str, str] | None = None,
+        stemming: bool = True,
         form: str = "term",
-        **options: Any,
     ) -> None:
         if form not in ("term", "norm"):
             raise AnalyzerError(f"form must be 'term' or 'norm', not {form!r}")
-        if steps is not None and options:
-            raise AnalyzerError(f"give steps or word-list options, not both: {sorted(options)}")
-        try:
-            chosen = list(default_steps(**options) if steps is None else steps)
-        except TypeError as error:
-            raise AnalyzerError(f"unknown analyzer option: {error}") from None
+        options = {
+            "stopwords": stopwords,
+            "extra_stopwords": extra_stopwords,
+            "stopword_mode": stopword_mode,
+            "stem_exclusions": stem_exclusions,
+            "extra_stem_exclusions": extra_stem_exclusions,
+            "colloquial": colloquial,
+            "extra_colloquial": extra_colloquial,
+            "stemming": stemming,
+        }
+        if steps is None:
+            chosen = default_steps(**options)  # type: ignore[arg-type]
+        else:
+            given = sorted(k for k, v in options.items() if v != _OPTION_DEFAULTS[k])
+            if given:
+                raise AnalyzerError(f"give steps or word-list options, not both: {given}")
+            chosen = list(steps)
         for step in chosen:
             if not isinstance(step, Step):
                 raise AnalyzerError(f"not an analysis step: {step!r}")
@@ -214,14 +242,14 @@ class Analyzer(WhooshAnalyzer):
         return found.mode if isinstance(found, Stopwords) else "drop"
 
     @property
-    def stem_exclusions(self) -> dict[str, str]:
+    def stem_exclusions(self) -> Mapping[str, str]:
         found = self.step("stem_guard")
-        return dict(found.exclusions) if isinstance(found, StemGuard) else {}
+        return MappingProxyType(found.exclusions if isinstance(found, StemGuard) else {})
 
     @property
-    def colloquial(self) -> dict[str, str]:
+    def colloquial(self) -> Mapping[str, str]:
         found = self.step("colloquial")
-        return dict(found.mapping) if isinstance(found, Colloquial) else {}
+        return MappingProxyType(found.mapping if isinstance(found, Colloquial) else {})
 
     @property
     def stemming(self) -> bool:
@@ -329,11 +357,12 @@ class Analyzer(WhooshAnalyzer):
         too, with ``why == "stopword"`` and the normalized word as term."""
         out: list[Token] = []
         append = out.append
+        colloquial = self.colloquial if keep_stopwords else {}
         for position, start, end, surface, info in self._walk(text):
             if info is None:
                 if keep_stopwords:
                     norm = normalize_text(surface)
-                    norm = self.colloquial.get(norm, norm)  # gak -> tidak, then dropped
+                    norm = colloquial.get(norm, norm)  # gak -> tidak, then dropped
                     append(Token(norm, surface, start, end, position, norm, "stopword"))
                 continue
             term, norm, why, parts, stop = info

@@ -3,8 +3,10 @@ filters folded in.
 
 The parser (``query.parse``) knows only syntax. ``compile_query`` turns its tree into
 plan nodes that name exactly the index terms to score: each word is analyzed once with
-the index's analyzer into ``TermRef``s (stemmed field and exact twin, per field, with
-its boost), prefixes and fuzzy words are expanded against the snapshot's vocabulary,
+the index's analyzer, and each of its tokens becomes a ``CombinedTerm`` (BM25F over
+the stemmed fields and their exact twins, each a weighted ``TermRef``); a query's
+indexed stopwords are dropped when it has other words; prefixes and fuzzy words are
+expanded against the snapshot's vocabulary,
 ``category:``/``source:``/``id:``/``published:`` clauses and the ``filters``/``since``/
 ``until`` given to ``Index.search`` become the same ``Filter`` nodes. The plan also
 records what snippets highlight (``Highlight``) and the plain words a "did you mean"
