@@ -247,6 +247,11 @@ class Index:
         snapshot, docnum = self._live_docnum(doc_id)
         return None if docnum is None else public_fields(snapshot.stored(docnum))
 
+    def count_existing(self, ids: Iterable[str]) -> int:
+        """How many of ``ids`` are live articles of this index."""
+        snapshot = self._engine.snapshot()
+        return sum(1 for doc_id in ids if snapshot.docnum_of(doc_id) is not None)
+
     def __len__(self) -> int:
         return int(self._engine.snapshot().doc_count)
 

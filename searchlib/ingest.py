@@ -29,6 +29,7 @@ __all__ = [
     "IngestSummary",
     "Record",
     "index_paths",
+    "input_files",
     "parse_article_text",
     "read_records",
 ]
@@ -63,7 +64,8 @@ def _kind(path: Path) -> str | None:
     return None
 
 
-def _files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | BadRecord]:
+def input_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | BadRecord]:
+    """The files ``paths`` name (folders searched for known kinds), or why not."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -216,7 +218,7 @@ _READERS = {
 
 def read_records(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record | BadRecord]:
     """Records from files and folders; bad ones as ``BadRecord`` with file:line."""
-    for item in _files(paths):
+    for item in input_files(paths):
         if isinstance(item, BadRecord):
             yield item
             continue
@@ -274,7 +276,7 @@ def index_paths(
     def flush() -> None:
         if not batch:
             return
-        existing = sum(1 for doc_id in batch if doc_id in index)
+        existing = index.count_existing(batch)
         index.add(list(batch.values()))
         summary.added += len(batch) - existing
         summary.updated += existing

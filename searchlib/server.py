@@ -1,4 +1,4 @@
-"""HTTP JSON API and search page: an ASGI app over one shared ``Index``.
+"""HTTP JSON API and search page: an ASGI app over one shared ``Index`` (or ``ClusterIndex``).
 
 ``create_app(index)`` returns a Starlette application that can be mounted in another
 ASGI app or served by ``search serve`` (uvicorn). Endpoints run in Starlette's thread
@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +30,9 @@ from searchlib.errors import (
     SearchlibError,
 )
 from searchlib.index import Index
+
+if TYPE_CHECKING:  # the cluster client is an optional extra
+    from searchlib.cluster import ClusterIndex
 
 __all__ = ["Limits", "create_app"]
 
@@ -91,7 +94,7 @@ def _parse_records(body: bytes, content_type: str) -> tuple[list[Any], list[dict
 
 
 def create_app(
-    index: Index, *, token: str | None = None, limits: Limits | None = None
+    index: Index | ClusterIndex, *, token: str | None = None, limits: Limits | None = None
 ) -> Starlette:
     """The ASGI app serving ``index``: JSON API at /search, /articles..., page at /."""
     limits = limits or Limits()

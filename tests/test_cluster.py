@@ -175,6 +175,9 @@ def test_writes_upsert_delete_and_get(tmp_path, local_cluster):
             cluster.add([{"id": "ok", "body": "x"}, {"title": "no id"}])
         assert cluster.get("ok") is None  # nothing of a bad batch is written
         assert cluster.check() == []
+        stats = cluster.stats()
+        assert stats["articles"] == 28 and stats["shards"] == 3
+        assert sum(s["articles"] for s in stats["per_shard"]) == 28
     with ClusterIndex.open(tmp_path / "c", address=local_cluster.scheduler_address) as again:
         assert len(again) == 28 and again.catalog.shards == 3
 
@@ -191,11 +194,11 @@ def test_bad_arguments_are_refused(tmp_path, local_cluster):
 
 
 def _kill_replica(cluster: ClusterIndex, shard: int, replica: int) -> None:
-    pid = cluster._call(shard, replica, "pid")
+    pid = cluster.replicas.call(shard, replica, "pid")
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the nanny brings a new worker up
-        if len(cluster._workers()) == 3:
+        if len(cluster.replicas.workers()) == 3:
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
@@ -230,14 +233,14 @@ def test_a_shard_that_cannot_answer_makes_the_result_partial(tmp_path, local_clu
         cluster.add(_corpus(60))
         complete = cluster.search("gempa", limit=100)
         broken = shard_of(complete[0].id, 3)
-        original = cluster._call
+        original = cluster.replicas.actor
 
-        def failing(shard, replica, method, *args):
+        def failing(shard, replica, analyzer=None):
             if shard == broken:
                 raise OSError("disk gone")
-            return original(shard, replica, method, *args)
+            return original(shard, replica, analyzer)
 
-        cluster._call = failing  # type: ignore[method-assign]
+        cluster.replicas.actor = failing  # type: ignore[method-assign]
         partial = cluster.search("gempa", limit=100)
     assert partial.shards["failed"] == 1 and partial.shards["successful"] == 2
     assert "disk gone" in partial.shards["failures"][0]["reason"]
@@ -264,3 +267,79 @@ def test_cli_index_query_and_status_on_the_cluster(tmp_path, local_cluster):
     assert sum(r["documents"] for r in rows) == 40 and {r["health"] for r in rows} == {"ok"}
     no_root = runner.invoke(cli, ["--cluster", local_cluster.scheduler_address, "query", "x"])
     assert no_root.exit_code != 0 and "--root" in no_root.output
+
+
+def test_add_files_reads_on_the_workers(tmp_path, local_cluster):
+    docs = _corpus(50, seed=9)
+    local = tmp_path / "part1.jsonl"
+    local.write_text("\n".join(json.dumps(d) for d in docs[:30]) + "\n{not json\n", "utf-8")
+    # A URL read on the workers (memory:// would be each process's own store).
+    url_twin = tmp_path / "part2.jsonl"
+    url_twin.write_text("\n".join(json.dumps(d) for d in docs[30:]) + "\n", "utf-8")
+    seen = []
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=3, replicas=2
+    ) as cluster:
+        summary = cluster.add_files(
+            [str(local), f"file://{url_twin}", str(tmp_path / "missing.jsonl")],
+            batch_size=7,
+            on_progress=seen.append,
+        )
+        assert summary.added == 50 and summary.updated == 0
+        assert {b.location for b in summary.bad} >= {f"{local}:31", str(tmp_path / "missing.jsonl")}
+        assert len(cluster) == 50 and len(seen) == 2
+        again = cluster.add_files([str(local)])  # upserts: safe to run again
+        assert again.added == 0 and again.updated == 30 and len(cluster) == 50
+        assert all(r["health"] == "ok" for r in cluster.status()["replicas"])
+
+
+def test_fetch_copies_an_fsspec_url(tmp_path):
+    import fsspec
+
+    from searchlib.cluster.ingest import _fetch, is_url
+
+    with fsspec.open("memory://searchlib/news.jsonl.gz", "wb") as handle:
+        handle.write(b"abc")
+    copy = _fetch("memory://searchlib/news.jsonl.gz", tmp_path)
+    assert copy.name == "news.jsonl.gz" and copy.read_bytes() == b"abc"
+    assert is_url("s3://bucket/x.jsonl") and not is_url("file:///x") and not is_url("/x")
+
+
+def test_batch_similar_and_statistics_follow_writes(tmp_path, local_cluster):
+    docs = _corpus(80, seed=10)
+    address = local_cluster.scheduler_address
+    with Index.create(tmp_path / "single", workers=1) as single:
+        single.add(docs)
+        with ClusterIndex.create(tmp_path / "c", address=address, shards=3) as cluster:
+            with cluster.batch() as batch:
+                batch.add(docs)
+                batch.delete("n79")
+            single.delete("n79")
+            assert len(cluster) == 79
+            _same_ranking(cluster.similar("n3", limit=8), single.similar("n3", limit=8))
+            assert "n3" not in cluster.similar("n3").ids()
+            with pytest.raises(ValueError, match="no article"):
+                cluster.similar("missing")
+            before = cluster.search("banjir").total
+            # Another client writes: this one's cached statistics must not be used.
+            with ClusterIndex.open(tmp_path / "c", address=address) as other:
+                other.add({"id": "new", "title": "banjir", "body": "banjir banjir"})
+            single.add({"id": "new", "title": "banjir", "body": "banjir banjir"})
+            after = cluster.search("banjir", limit=20)
+            assert after.total == before + 1
+            _same_ranking(after, single.search("banjir", limit=20))
+
+
+def test_http_api_over_a_cluster(tmp_path, local_cluster):
+    from starlette.testclient import TestClient
+
+    from searchlib.server import create_app
+
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=2
+    ) as cluster:
+        cluster.add(_corpus(20, seed=12))
+        client = TestClient(create_app(cluster))
+        found = client.get("/search", params={"q": "gempa"}).json()
+        assert found["shards"]["failed"] == 0 and found["total"] >= 1
+        assert client.get("/articles/n1").json()["id"] == "n1"

@@ -83,6 +83,11 @@ class CliState:
         self.console = Console(highlight=False, soft_wrap=False)
         self.errors = Console(stderr=True, highlight=False)
 
+    @property
+    def where(self) -> Path:
+        """The index this command works on: the cluster's root, or the directory."""
+        return self.cluster_root() if self.cluster else self.path
+
     def cluster_root(self) -> Path:
         if self.root is None:
             raise click.UsageError("--cluster needs --root DIR (where the shards live)")

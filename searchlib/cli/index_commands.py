@@ -25,7 +25,7 @@ from searchlib.query.snippets import clean_text
 
 
 @cli.command("index")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @click.option("--rebuild", is_flag=True, help="Start from an empty index.")
 @click.option(
     "--batch-size",
@@ -41,7 +41,7 @@ from searchlib.query.snippets import clean_text
 @click.pass_obj
 def index_command(
     state: CliState,
-    paths: tuple[Path, ...],
+    paths: tuple[str, ...],
     rebuild: bool,
     batch_size: int,
     shards: int,
@@ -49,15 +49,21 @@ def index_command(
 ) -> None:
     """Add articles from files and folders (.jsonl, .json, .csv, .txt, each optionally .gz).
 
+    With --cluster, files (local paths every worker can read, or fsspec URLs) are read
+    on the workers in parallel; the first run creates the cluster index.
+
     \b
     Examples:
       search index articles.jsonl
       search --index news.idx index --rebuild data/ seeds/
+      search --cluster tcp://127.0.0.1:8786 --root /data/news index --shards 4 data/
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from searchlib.ingest import index_paths
 
+    if state.cluster and rebuild:
+        raise click.UsageError("--rebuild does not apply to a cluster index (remove its --root)")
     try:
         if state.cluster:
             index = open_or_create_cluster(state, shards, replicas)
@@ -84,7 +90,14 @@ def index_command(
                 done = progress.tasks[0].completed
                 progress.update(task, rate=f"{done / elapsed:,.0f}" if elapsed else "-")
 
-            summary = index_paths(index, paths, batch_size=batch_size, on_progress=advance)
+            if state.cluster:  # files are read on the workers, in parallel
+                summary = index.add_files(
+                    paths,
+                    batch_size=batch_size,
+                    on_progress=lambda r: advance(r.summary.added + r.summary.updated),
+                )
+            else:
+                summary = index_paths(index, paths, batch_size=batch_size, on_progress=advance)
             total = len(index)
     except SearchlibError as exc:
         fail(exc, state.path)
@@ -92,7 +105,7 @@ def index_command(
         state.errors.print(Text(f"skipped {bad.location}: {bad.reason}"), soft_wrap=True)
     state.console.print(
         f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}; "
-        f"{total} articles in {state.root if state.cluster else state.path}"
+        f"{total} articles in {state.where}"
     )
 
 
@@ -235,10 +248,10 @@ def check_command(state: CliState) -> None:
         for problem in problems:
             state.errors.print(Text(f"problem: {problem}"))
         raise CliFailure(
-            f"{len(problems)} problems in {state.path}",
+            f"{len(problems)} problems in {state.where}",
             "rebuild the index with: search index --rebuild FILES...",
         )
-    state.console.print(f"ok: {count} articles in {state.path}")
+    state.console.print(f"ok: {count} articles in {state.where}")
 
 
 @cli.command("serve")
@@ -284,5 +297,5 @@ def serve_command(state: CliState, host: str, port: int, token: str | None) -> N
         index = state.open()
     except SearchlibError as exc:
         fail(exc, state.path)
-    state.errors.print(f"serving {state.path} ({len(index)} articles) on http://{host}:{port}/")
+    state.errors.print(f"serving {state.where} ({len(index)} articles) on http://{host}:{port}/")
     uvicorn.run(create_app(index, token=token), host=host, port=port, log_level="warning")

@@ -5,8 +5,17 @@ directories, each kept open on a Dask worker (``ShardReplica``), mapped by a cat
 at the cluster's root path. Searches are exact: shards score with global statistics.
 """
 
-from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError
-from searchlib.cluster.client import ClusterIndex, shard_of
+from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError, shard_of
+from searchlib.cluster.client import ClusterIndex
+from searchlib.cluster.ingest import FileReport
 from searchlib.cluster.replica import ShardReplica
 
-__all__ = ["CATALOG_FILE", "Catalog", "ClusterError", "ClusterIndex", "ShardReplica", "shard_of"]
+__all__ = [
+    "CATALOG_FILE",
+    "Catalog",
+    "ClusterError",
+    "ClusterIndex",
+    "FileReport",
+    "ShardReplica",
+    "shard_of",
+]

@@ -1,22 +1,24 @@
 """The shard map of a cluster index: a small JSON file at the cluster's root path.
 
 It says how many shards and replicas there are, where each replica's index directory
-lives (relative to the root), which replicas are stale (missed an acknowledged write
-and must be copied from a healthy one before serving), and each shard's commit
-generation. It is written atomically (temporary file, fsync, rename), so a restarted
-client or worker always finds a whole catalog.
+lives (relative to the root), which replicas are stale (missed an acknowledged write and
+must be copied from a healthy one before serving), and a generation that every write
+through a client moves on (so cached search statistics are known to be stale). It is
+written atomically (temporary file, fsync, rename), so a restarted client or worker
+always finds a whole catalog.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from searchlib.errors import SearchlibError
 
-__all__ = ["CATALOG_FILE", "Catalog", "ClusterError"]
+__all__ = ["CATALOG_FILE", "Catalog", "ClusterError", "shard_of"]
 
 CATALOG_FILE = "catalog.json"
 CATALOG_FORMAT = 1
@@ -27,12 +29,17 @@ class ClusterError(SearchlibError):
     that not every replica acknowledged)."""
 
 
+def shard_of(doc_id: str, shards: int) -> int:
+    """The shard an article id belongs to: stable across processes and machines."""
+    return zlib.crc32(doc_id.encode("utf-8")) % shards
+
+
 @dataclass
 class Catalog:
     shards: int
     replicas: int
     stale: list[list[int]] = field(default_factory=list)  # [shard, replica] pairs
-    generations: list[int] = field(default_factory=list)  # per shard, the last write's
+    generation: int = 0  # moves on with every write through a client
     format: int = CATALOG_FORMAT
 
     def replica_path(self, root: Path, shard: int, replica: int) -> Path:
@@ -54,10 +61,10 @@ class Catalog:
             raise ClusterError(f"unreadable cluster catalog {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != CATALOG_FORMAT:
             raise ClusterError(f"cluster catalog {path} has an unknown format")
-        catalog = cls(**data)
-        if len(catalog.generations) != catalog.shards:
-            catalog.generations = [0] * catalog.shards
-        return catalog
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ClusterError(f"cluster catalog {path} is damaged: {exc}") from None
 
     def write(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)

@@ -2,46 +2,35 @@
 
 Articles go to shard ``crc32(id) % shards``; each shard has ``replicas`` copies, each an
 ordinary searchlib index directory under the root path, kept open on a worker by a
-``ShardReplica`` actor (replica j of shard i on worker ``(i + j) % workers``). A write
-is acknowledged only when every replica of its shard has committed; a replica that
-failed a write is marked stale in the catalog and copied from a healthy one before it
-serves again.
+``ShardReplica`` actor (``ReplicaSet`` reaches them). A write is acknowledged only when
+every replica of its shard has committed.
 
-A search is exact: every shard reports the plan's document frequencies and its field
-totals, the client sums them, every shard scores its matches with those global
-statistics and returns its first ``offset + limit`` keys, the client merges them, and
-only the final page's hits (with snippets) are fetched from their shards. A shard with
+Searches are exact and run as scatter-gather steps (``cluster.search``); a shard with
 no answering replica makes the result partial, and says so in ``Results.shards``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer
-from searchlib.batch import staged_records
-from searchlib.cluster.catalog import Catalog, ClusterError
-from searchlib.cluster.replica import ShardReplica
+from searchlib.batch import BatchResult, WriteBatch, staged_records
+from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError, shard_of
+from searchlib.cluster.ingest import FileReport, ingest_file, is_url
+from searchlib.cluster.replicas import CALL_TIMEOUT, ReplicaSet
+from searchlib.cluster.search import ScatterGather
+from searchlib.errors import QueryError
+from searchlib.ingest import BadRecord, IngestSummary, input_files
 from searchlib.query.arguments import check_search
 from searchlib.query.ranking import Ranking
-from searchlib.query.results import Hit, Results
-from searchlib.query.search import FACET_LIMIT
-from searchlib.query.statistics import GlobalStatistics, gather_statistics
+from searchlib.query.results import Results
+from searchlib.query.search import similar_query, similar_terms
 
 __all__ = ["ClusterIndex", "shard_of"]
-
-CALL_TIMEOUT = 120.0  # seconds an actor call may take before its replica counts as down
-
-
-def shard_of(doc_id: str, shards: int) -> int:
-    """The shard an article id belongs to: stable across processes and machines."""
-    return zlib.crc32(doc_id.encode("utf-8")) % shards
 
 
 class ClusterIndex:
@@ -50,9 +39,13 @@ class ClusterIndex:
     def __init__(self, client: Any, root: Path, catalog: Catalog, *, own: Any = None) -> None:
         self.client = client
         self.root = root
-        self.catalog = catalog
+        self.replicas = ReplicaSet(client, root, catalog)
         self._own_cluster = own  # a LocalCluster this object started (closed with it)
-        self._actors: dict[tuple[int, int], Any] = {}
+        self._searcher = ScatterGather(self.replicas)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.replicas.catalog
 
     # -- opening ---------------------------------------------------------------------
 
@@ -64,7 +57,6 @@ class ClusterIndex:
             raise ClusterError(
                 "a cluster index needs Dask distributed: pip install 'searchlib[cluster]'"
             ) from None
-
         if address is not None:
             return Client(address, timeout=30), None
         cluster = LocalCluster(
@@ -92,19 +84,19 @@ class ClusterIndex:
         for name, value in (("shards", shards), ("replicas", replicas)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ClusterError(f"{name} must be a positive integer, not {value!r}")
-        root = Path(root)
-        if (root / "catalog.json").exists():
+        root = Path(root).absolute()
+        if (root / CATALOG_FILE).exists():
             raise ClusterError(f"a cluster index already exists at {root}")
         client, own = cls._connect(address, workers)
-        index = cls(client, root, Catalog(shards, replicas, [], [0] * shards), own=own)
+        index = cls(client, root, Catalog(shards, replicas), own=own)
         try:
-            live = index._workers()
+            live = index.replicas.workers()
             if replicas > len(live):
                 raise ClusterError(f"{replicas} replicas need as many workers; {len(live)} live")
-            index.catalog.write(root)
+            index.replicas.save()
             for shard in range(shards):
                 for replica in range(replicas):
-                    index._actor(shard, replica, analyzer)
+                    index.replicas.actor(shard, replica, analyzer)
         except BaseException:
             index.close()
             raise
@@ -115,17 +107,13 @@ class ClusterIndex:
         cls, root: str | Path, *, address: str | None = None, workers: int = 2
     ) -> ClusterIndex:
         """The cluster index at ``root``; its replicas open on the cluster's workers."""
-        root = Path(root)
+        root = Path(root).absolute()
         catalog = Catalog.read(root)
         client, own = cls._connect(address, workers)
         return cls(client, root, catalog, own=own)
 
     def close(self) -> None:
-        for actor in self._actors.values():
-            # A replica whose worker is gone has nothing to close.
-            with contextlib.suppress(Exception):
-                actor.close().result(timeout=10)
-        self._actors.clear()
+        self.replicas.close()
         self.client.close()
         if self._own_cluster is not None:
             self._own_cluster.close()
@@ -136,130 +124,143 @@ class ClusterIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- replicas ----------------------------------------------------------------------
+    # -- writes --------------------------------------------------------------------------
 
-    def _workers(self) -> list[str]:
-        return sorted(self.client.scheduler_info()["workers"])
-
-    def _actor(self, shard: int, replica: int, analyzer: Analyzer | None = None) -> Any:
-        """The replica's actor, created (on its worker, or any live one) when missing."""
-        key = (shard, replica)
-        actor = self._actors.get(key)
-        if actor is not None:
-            return actor
-        live = self._workers()
-        if not live:
-            raise ClusterError("the cluster has no live workers")
-        path = self.catalog.replica_path(self.root, shard, replica)
-        if self.catalog.is_stale(shard, replica):
-            self._repair(shard, replica, path)
-        preferred = live[(shard + replica) % len(live)]
-        future = self.client.submit(
-            ShardReplica, str(path), analyzer, actor=True, workers=[preferred],
-            allow_other_workers=True, pure=False,
-        )  # fmt: skip
-        actor = self._actors[key] = future.result(timeout=CALL_TIMEOUT)
-        return actor
-
-    def _repair(self, shard: int, replica: int, path: Path) -> None:
-        """Copy a stale replica from a healthy one of the same shard."""
-        for other in range(self.catalog.replicas):
-            if other != replica and not self.catalog.is_stale(shard, other):
-                source = self.catalog.replica_path(self.root, shard, other)
-                shutil.rmtree(path, ignore_errors=True)
-                shutil.copytree(source, path, ignore=shutil.ignore_patterns("*.lock", "*LOCK*"))
-                self.catalog.stale.remove([shard, replica])
-                self.catalog.write(self.root)
-                return
-        raise ClusterError(f"shard {shard} has no healthy replica to copy")
-
-    def _call(self, shard: int, replica: int, method: str, *args: Any) -> Any:
-        """One actor call; a replica that fails is forgotten (recreated next time)."""
+    def _write(self, method: str, parts: dict[int, tuple[Any, ...]]) -> list[Any]:
+        self.replicas.refresh()
         try:
-            actor = self._actor(shard, replica)
-            return getattr(actor, method)(*args).result(timeout=CALL_TIMEOUT)
-        except ClusterError:
-            raise
-        except Exception:
-            self._actors.pop((shard, replica), None)
-            raise
+            return [self.replicas.write(shard, method, *args) for shard, args in parts.items()]
+        finally:
+            self.replicas.bump()
 
-    def _read(self, shard: int, method: str, *args: Any) -> tuple[Any, int]:
-        """Ask the shard's replicas in turn until one answers: (answer, replica)."""
-        errors = []
-        replicas = [r for r in range(self.catalog.replicas) if not self.catalog.is_stale(shard, r)]
-        for attempt in range(2):  # a second round recreates replicas whose worker died
-            for replica in replicas:
-                try:
-                    return self._call(shard, replica, method, *args), replica
-                except Exception as exc:
-                    errors.append(f"replica {replica}: {type(exc).__name__}: {exc}"[:300])
-            if attempt == 0 and not errors:
-                break
-        raise ClusterError(f"shard {shard}: no replica answered ({'; '.join(errors[-3:])})")
-
-    def _write(self, shard: int, method: str, *args: Any) -> int:
-        """Send a write to every replica of ``shard``; acknowledged when all commit."""
-        futures, failed, counts = {}, [], []
-        for replica in range(self.catalog.replicas):
-            try:
-                futures[replica] = getattr(self._actor(shard, replica), method)(*args)
-            except Exception as exc:
-                failed.append((replica, exc))
-        for replica, future in futures.items():
-            try:
-                counts.append(future.result(timeout=CALL_TIMEOUT))
-            except Exception as exc:
-                self._actors.pop((shard, replica), None)
-                failed.append((replica, exc))
-        if failed:
-            if len(failed) < self.catalog.replicas:
-                for replica, _exc in failed:
-                    if not self.catalog.is_stale(shard, replica):
-                        self.catalog.stale.append([shard, replica])
-                self.catalog.write(self.root)
-            first, error = failed[0]
-            raise ClusterError(
-                f"write to shard {shard} not acknowledged: replica {first} failed "
-                f"({type(error).__name__}: {error})"
-            )
-        return counts[0] if counts else 0
-
-    # -- the Index API -------------------------------------------------------------------
+    def _route(self, ids: Iterable[str]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for doc_id in ids:
+            out.setdefault(shard_of(doc_id, self.catalog.shards), []).append(doc_id)
+        return dict(sorted(out.items()))
 
     def add(self, docs: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> int:
         """Add or replace (by id) articles; returns how many. Every record is checked
         before any is sent (a bad one raises ``DocumentError`` and nothing changes)."""
-        records = list(staged_records([docs] if isinstance(docs, Mapping) else docs).values())
-        by_shard: dict[int, list[dict[str, Any]]] = {}
-        for record in records:
-            by_shard.setdefault(shard_of(record["id"], self.catalog.shards), []).append(record)
-        return sum(self._write(shard, "add", part) for shard, part in sorted(by_shard.items()))
+        records = staged_records([docs] if isinstance(docs, Mapping) else docs)
+        return self._commit(list(records.values()), []).added
 
     def delete(self, ids: str | Iterable[str]) -> int:
-        wanted = [ids] if isinstance(ids, str) else list(ids)
-        by_shard: dict[int, list[str]] = {}
-        for doc_id in wanted:
-            by_shard.setdefault(shard_of(doc_id, self.catalog.shards), []).append(doc_id)
-        return sum(self._write(shard, "delete", part) for shard, part in sorted(by_shard.items()))
+        return self._commit([], [ids] if isinstance(ids, str) else list(ids)).deleted
+
+    def batch(self) -> WriteBatch:
+        """Adds and deletes sent together: one atomic commit per shard (each shard's
+        part is all or nothing; shards commit one after another)."""
+        return WriteBatch(self._commit)
+
+    def _commit(self, adds: list[dict[str, Any]], deletes: list[str]) -> BatchResult:
+        by_id = {doc["id"]: doc for doc in adds}
+        add_parts, delete_parts = self._route(by_id), self._route(deletes)
+        parts = {
+            shard: ([by_id[i] for i in add_parts.get(shard, [])], delete_parts.get(shard, []))
+            for shard in sorted(set(add_parts) | set(delete_parts))
+        }
+        if not parts:
+            return BatchResult(0, 0)
+        counts = self._write("apply", parts)
+        return BatchResult(sum(a for a, _d in counts), sum(d for _a, d in counts))
+
+    def add_files(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        batch_size: int = 10_000,
+        on_progress: Callable[[FileReport], None] | None = None,
+    ) -> IngestSummary:
+        """Index files (local paths every worker can read, or fsspec URLs): each read,
+        checked and routed to its shards on a worker, files in parallel. Bad records
+        are reported with file:line; a write not every replica acknowledged raises
+        ``ClusterError`` after the other files are done (running again is safe)."""
+        summary = IngestSummary()
+        locations: list[str] = []
+        for raw in paths:
+            if is_url(str(raw)):
+                locations.append(str(raw))
+                continue
+            for item in input_files([str(raw).removeprefix("file://")]):
+                if isinstance(item, BadRecord):
+                    summary.bad.append(item)
+                    summary.skipped += 1
+                else:
+                    locations.append(str(item.absolute()))
+        from distributed import as_completed
+
+        self.replicas.refresh()
+        actors = self.replicas.actors()
+        futures = [
+            self.client.submit(ingest_file, where, actors, batch_size, pure=False)
+            for where in locations
+        ]
+        failed: list[str] = []
+        try:
+            for future in as_completed(futures):
+                report: FileReport = future.result(timeout=CALL_TIMEOUT * 10)
+                for name in ("added", "updated", "skipped"):
+                    setattr(summary, name, getattr(summary, name) + getattr(report.summary, name))
+                summary.bad += report.summary.bad
+                for shard, replica, why in report.failed:
+                    failed.append(f"{report.location}: shard {shard} replica {replica}: {why}")
+                    if shard in report.committed and not self.catalog.is_stale(shard, replica):
+                        self.catalog.stale.append([shard, replica])
+                    self.replicas.forget(shard, replica)
+                if on_progress is not None:
+                    on_progress(report)
+        finally:
+            self.replicas.bump()
+        if failed:
+            raise ClusterError(f"writes not acknowledged: {'; '.join(failed[:3])}")
+        return summary
+
+    # -- reads -----------------------------------------------------------------------------
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
-        return self._read(shard_of(doc_id, self.catalog.shards), "get", doc_id)[0]
+        return self.replicas.read(shard_of(doc_id, self.catalog.shards), "get", doc_id)
+
+    def count_existing(self, ids: Iterable[str]) -> int:
+        answers, failures = self.replicas.scatter(
+            {shard: (part,) for shard, part in self._route(ids).items()}, "count_existing"
+        )
+        if failures:
+            raise ClusterError("; ".join(failures.values()))
+        return sum(answers.values())
 
     def __contains__(self, doc_id: object) -> bool:
         return isinstance(doc_id, str) and self.get(doc_id) is not None
 
+    def _every_shard(self, method: str) -> list[Any]:
+        calls: dict[int, tuple[Any, ...]] = dict.fromkeys(range(self.catalog.shards), ())
+        answers, failures = self.replicas.scatter(calls, method)
+        if failures:
+            raise ClusterError("; ".join(failures.values()))
+        return [answers[shard] for shard in range(self.catalog.shards)]
+
     def __len__(self) -> int:
-        return sum(self._read(shard, "count")[0] for shard in range(self.catalog.shards))
+        return sum(self._every_shard("count"))
 
     def stats(self) -> dict[str, Any]:
-        per_shard = [self._read(shard, "stats")[0] for shard in range(self.catalog.shards)]
+        """``Index.stats`` summed over shards (distinct terms: the largest shard's, a
+        lower bound), with the shards' own under ``per_shard``."""
+        per_shard = self._every_shard("stats")
         return {
-            "documents": sum(s["documents"] for s in per_shard),
+            "path": str(self.root),
+            "articles": sum(s["articles"] for s in per_shard),
+            "deleted_pending_merge": sum(s["deleted_pending_merge"] for s in per_shard),
+            "segments": sum(s["segments"] for s in per_shard),
+            "distinct_terms": {
+                name: max(s["distinct_terms"][name] for s in per_shard)
+                for name in per_shard[0]["distinct_terms"]
+            },
+            "size_bytes": sum(s["size_bytes"] for s in per_shard),
+            "last_commit": max((s["last_commit"] or 0) for s in per_shard) or None,
+            "format_version": per_shard[0]["format_version"],
             "shards": self.catalog.shards,
             "replicas": self.catalog.replicas,
-            "workers": len(self._workers()),
-            "size_bytes": sum(s["size_bytes"] for s in per_shard),
+            "workers": len(self.replicas.workers()),
             "per_shard": per_shard,
         }
 
@@ -271,11 +272,30 @@ class ClusterIndex:
                     problems.append(f"shard {shard} replica {replica}: stale")
                     continue
                 try:
-                    found = self._call(shard, replica, "check")
+                    found = self.replicas.call(shard, replica, "check")
                 except Exception as exc:
                     found = [f"unreachable ({type(exc).__name__})"]
                 problems += [f"shard {shard} replica {replica}: {p}" for p in found]
         return problems
+
+    def status(self) -> dict[str, Any]:
+        """Shards, replicas, their workers, counts and health (``search cluster status``)."""
+        rows = []
+        for shard in range(self.catalog.shards):
+            for replica in range(self.catalog.replicas):
+                row: dict[str, Any] = {"shard": shard, "replica": replica}
+                if self.catalog.is_stale(shard, replica):
+                    rows.append({**row, "health": "stale"})
+                    continue
+                try:
+                    row["documents"] = self.replicas.call(shard, replica, "count")
+                    row["health"] = "ok"
+                except Exception as exc:
+                    row["health"] = f"down ({type(exc).__name__})"
+                rows.append(row)
+        return {"workers": self.replicas.workers(), "replicas": rows}
+
+    # -- search ----------------------------------------------------------------------------
 
     def search(
         self,
@@ -295,81 +315,32 @@ class ClusterIndex:
         """``Index.search`` over every shard, ranked exactly as one index would."""
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
-        args = (checked.filters, checked.bounds)
-        shards = range(self.catalog.shards)
-        failures: dict[int, str] = {}
-        answering: dict[int, int] = {}  # shard -> the replica that answered
-        parts = []
-        for shard in shards:
-            try:
-                part, answering[shard] = self._read(
-                    shard, "statistics", query, *args, checked.ranking
-                )
-                parts.append(part)
-            except ClusterError as exc:
-                failures[shard] = str(exc)
-        statistics: GlobalStatistics = gather_statistics(parts)
-        keys: list[tuple[float, float, int, int, str]] = []
-        total, suggestion = 0, None
-        facets: dict[str, dict[str, int]] = {"category": {}, "source": {}}
-        for shard in list(answering):
-            try:
-                page = self._call(
-                    shard, answering[shard], "rank", query, offset + limit, *args, sort,
-                    checked.ranking, statistics,
-                )  # fmt: skip
-            except Exception as exc:
-                failures[shard] = f"shard {shard}: {type(exc).__name__}: {exc}"[:300]
-                del answering[shard]
-                continue
-            total += page.total
-            for name, counts in page.facets.items():
-                for value, count in counts.items():
-                    facets[name][value] = facets[name].get(value, 0) + count
-            suggestion = suggestion or page.suggestion
-            keys += [(p, s, shard, i, doc_id) for i, (p, s, doc_id) in enumerate(page.keys)]
-        keys.sort(key=lambda k: (-k[0], -k[1], k[2], k[3]))
-        chosen = keys[offset : offset + limit]
-        hits: dict[str, Hit] = {}
-        for shard in {k[2] for k in chosen}:
-            mine = [(k[4], offset + i + 1, k[1]) for i, k in enumerate(chosen) if k[2] == shard]
-            try:
-                found = self._call(
-                    shard, answering[shard], "hits", mine, query, checked.ranking, statistics,
-                    snippets, explain, snippet_size,
-                )  # fmt: skip
-            except Exception as exc:
-                failures[shard] = f"shard {shard}: {type(exc).__name__}: {exc}"[:300]
-                continue
-            hits.update((hit.id, hit) for hit in found)
-        page_hits = [hits[k[4]] for k in chosen if k[4] in hits]
-        top_facets = {
-            name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT])
-            for name, counts in facets.items()
-        }
-        took = (perf_counter() - started) * 1000
-        results = Results(query, page_hits, total, took, top_facets, suggestion, offset, limit)
-        results.shards = {
-            "total": self.catalog.shards,
-            "successful": self.catalog.shards - len(failures),
-            "failed": len(failures),
-            "failures": [{"shard": s, "reason": r} for s, r in sorted(failures.items())],
-        }
-        return results
+        return self._searcher.run(
+            query, query, limit, offset, checked.filters, checked.bounds, sort,
+            checked.ranking, (snippets, explain, snippet_size), started,
+        )  # fmt: skip
 
-    def status(self) -> dict[str, Any]:
-        """Shards, replicas, their workers, counts and health (``search cluster status``)."""
-        rows = []
-        for shard in range(self.catalog.shards):
-            for replica in range(self.catalog.replicas):
-                row: dict[str, Any] = {"shard": shard, "replica": replica}
-                if self.catalog.is_stale(shard, replica):
-                    rows.append({**row, "health": "stale"})
-                    continue
-                try:
-                    row["documents"] = self._call(shard, replica, "count")
-                    row["health"] = "ok"
-                except Exception as exc:
-                    row["health"] = f"down ({type(exc).__name__})"
-                rows.append(row)
-        return {"workers": self._workers(), "replicas": rows}
+    def similar(self, doc_id: str, limit: int = 10, *, ranking: Ranking | None = None) -> Results:
+        """Articles most like ``doc_id``, as ``Index.similar`` chooses them (its terms'
+        document frequencies summed over the shards)."""
+        started = perf_counter()
+        if not isinstance(doc_id, str):
+            raise QueryError(f"similar() takes an article id (str), not {doc_id!r}")
+        checked = check_search(limit, 0, "relevance", ranking, None, None, None)
+        owner = shard_of(doc_id, self.catalog.shards)
+        counts = self.replicas.read(owner, "search_step", "similar_counts", doc_id)
+        if counts is None:
+            raise QueryError(f"no article with id {doc_id!r}")
+        calls = dict.fromkeys(range(self.catalog.shards), ("body_doc_freqs", list(counts)))
+        answers, failures = self.replicas.scatter(calls)
+        doc_freq: dict[str, int] = {}
+        for _docs, freqs in answers.values():
+            for term, freq in freqs.items():
+                doc_freq[term] = doc_freq.get(term, 0) + freq
+        doc_count = sum(docs for docs, _freqs in answers.values())
+        tree = similar_query(similar_terms(counts, doc_freq, doc_count))
+        more_like_this = replace(checked.ranking, coordination=False)
+        return self._searcher.run(
+            f"similar:{doc_id}", tree, limit, 0, {}, (None, None), "relevance", more_like_this,
+            (False, False, 160), started, exclude=doc_id, failures=failures,
+        )  # fmt: skip

@@ -9,16 +9,12 @@ worker that can read the directory): the index reopens from its last commit.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
 from searchlib.index import Index
-from searchlib.query.ranking import Ranking
-from searchlib.query.results import Hit
-from searchlib.query.shard import ShardRanking, ShardStatistics
-from searchlib.query.statistics import Statistics
+from searchlib.query.shard import SEARCH_STEPS
 
 __all__ = ["ShardReplica"]
 
@@ -40,8 +36,19 @@ class ShardReplica:
     def add(self, records: list[dict[str, Any]]) -> int:
         return self.index.add(records)
 
+    def apply(self, adds: list[dict[str, Any]], deletes: list[str]) -> tuple[int, int]:
+        """Adds (upserts) and deletes in one atomic commit of this replica."""
+        batch = self.index.batch()
+        batch.add(adds)
+        batch.delete(deletes)
+        added, deleted = batch.commit()
+        return added, deleted
+
     def delete(self, ids: list[str]) -> int:
         return self.index.delete(ids)
+
+    def count_existing(self, ids: list[str]) -> int:
+        return self.index.count_existing(ids)
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self.index.get(doc_id)
@@ -55,47 +62,12 @@ class ShardReplica:
     def check(self) -> list[str]:
         return self.index.check()
 
-    def statistics(
-        self,
-        query: str,
-        filters: Mapping[str, list[str]],
-        bounds: tuple[int | None, int | None],
-        ranking: Ranking,
-    ) -> ShardStatistics:
-        return self.index.shard_searcher().statistics(query, filters, bounds, ranking)
-
-    def rank(
-        self,
-        query: str,
-        wanted: int,
-        filters: Mapping[str, list[str]],
-        bounds: tuple[int | None, int | None],
-        sort: str,
-        ranking: Ranking,
-        statistics: Statistics,
-    ) -> ShardRanking:
-        searcher = self.index.shard_searcher()
-        return searcher.rank(query, wanted, filters, bounds, sort, ranking, statistics)
-
-    def hits(
-        self,
-        keys: list[tuple[str, int, float]],
-        query: str,
-        ranking: Ranking,
-        statistics: Statistics,
-        snippets: bool,
-        explain: bool,
-        snippet_size: int,
-    ) -> list[Hit]:
-        return self.index.shard_searcher().hits(
-            keys,
-            query,
-            ranking,
-            statistics,
-            snippets=snippets,
-            explain=explain,
-            snippet_size=snippet_size,
-        )
+    def search_step(self, step: str, *args: Any) -> Any:
+        """One step of a distributed search (``ShardSearcher.statistics``, ``rank`` or
+        ``hits``) on this replica's current snapshot."""
+        if step not in SEARCH_STEPS:
+            raise ValueError(f"unknown search step {step!r} (one of {SEARCH_STEPS})")
+        return getattr(self.index.shard_searcher(), step)(*args)
 
     def close(self) -> None:
         self.index.close()

@@ -27,7 +27,16 @@ from searchlib.query.results import Hit, Results
 from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.suggest import suggest
 
-__all__ = ["FACET_LIMIT", "facet_counts", "filter_plan", "run_search", "run_similar"]
+__all__ = [
+    "FACET_LIMIT",
+    "facet_counts",
+    "filter_plan",
+    "run_search",
+    "run_similar",
+    "similar_counts",
+    "similar_query",
+    "similar_terms",
+]
 
 FACET_LIMIT = 20
 SIMILAR_TERMS = 25
@@ -126,6 +135,38 @@ def run_search(
     return Results(query, hits, len(execution.matches), took, facets, suggestion, offset, limit)
 
 
+def similar_counts(snapshot: Snapshot, analyzer: Analyzer, docnum: int) -> Counter[str]:
+    """The article's telling terms (title and body, at least 3 characters with a
+    letter) with their frequencies: what more-like-this chooses from."""
+    fields = public_fields(snapshot.stored(docnum))
+    counts: Counter[str] = Counter()
+    for name in TEXT_FIELDS:
+        counts.update(
+            t.term
+            for t in analyzer.analyze(fields[name][:100_000])
+            if t.primary and not t.stopword and len(t.term) >= 3
+            and any(c.isalpha() for c in t.term)
+        )  # fmt: skip
+    return counts
+
+
+def similar_terms(
+    counts: Mapping[str, int], doc_freq: Mapping[str, int], doc_count: int
+) -> list[str]:
+    """The ``SIMILAR_TERMS`` terms with the highest tf x idf (``doc_freq``: live body
+    document frequencies; a term only this article has is no similarity)."""
+    weights = {
+        term: tf * bm25_idf(doc_count or 1, doc_freq.get(term, 0))
+        for term, tf in counts.items()
+        if doc_freq.get(term, 0) >= 2
+    }
+    return sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
+
+
+def similar_query(terms: list[str]) -> Bool:
+    return Bool([(SHOULD, Word(term)) for term in terms])
+
+
 def run_similar(
     snapshot: Snapshot,
     analyzer: Analyzer,
@@ -138,23 +179,10 @@ def run_similar(
     docnum = snapshot.docnum_of(doc_id)
     if docnum is None or not snapshot.live[docnum]:
         raise QueryError(f"no article with id {doc_id!r}")
-    fields = public_fields(snapshot.stored(docnum))
-    counts: Counter[str] = Counter()
-    for name in TEXT_FIELDS:
-        counts.update(
-            t.term for t in analyzer.analyze(fields[name][:100_000]) if t.primary and not t.stopword
-        )
-    weights: dict[str, float] = {}
-    for term, tf in counts.items():
-        if len(term) < 3 or not any(c.isalpha() for c in term):
-            continue
-        doc_freq = snapshot.document_frequency("body", term)
-        if doc_freq < 2:
-            continue  # only this article has it: nothing to be similar on
-        weights[term] = tf * bm25_idf(snapshot.field_docs["body"] or 1, doc_freq)
-    chosen = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
-    tree = Bool([(SHOULD, Word(term)) for term in chosen])
-    plan = compile_query(tree, snapshot, analyzer, ranking)
+    counts = similar_counts(snapshot, analyzer, docnum)
+    doc_freq = {term: snapshot.document_frequency("body", term) for term in counts}
+    chosen = similar_terms(counts, doc_freq, snapshot.field_docs["body"])
+    plan = compile_query(similar_query(chosen), snapshot, analyzer, ranking)
     if plan.root is None:
         return Results(
             f"similar:{doc_id}", [], 0, (perf_counter() - started) * 1000, {}, None, 0, limit

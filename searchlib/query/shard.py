@@ -21,16 +21,20 @@ from searchlib.analysis import Analyzer
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
 from searchlib.query.execute import execute
-from searchlib.query.parse import parse_query
+from searchlib.query.parse import Bool, parse_query
 from searchlib.query.plan import BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan, compile_query
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit
-from searchlib.query.search import facet_counts, filter_plan
+from searchlib.query.search import facet_counts, filter_plan, similar_counts
 from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.statistics import Statistics
 from searchlib.query.suggest import suggest
 
-__all__ = ["ShardRanking", "ShardSearcher", "ShardStatistics"]
+__all__ = ["SEARCH_STEPS", "ShardRanking", "ShardSearcher", "ShardStatistics"]
+
+# The order a search runs them; more-like-this first asks the article's shard for its
+# terms (similar_counts) and every shard for their body document frequencies.
+SEARCH_STEPS = ("statistics", "rank", "hits", "similar_counts", "body_doc_freqs")
 
 # (doc_counts, total_lengths, doc_freqs): what ``gather_statistics`` sums.
 ShardStatistics = tuple[dict[str, int], dict[str, float], dict[tuple[str, str], int]]
@@ -69,19 +73,19 @@ class ShardSearcher:
 
     def _plan(
         self,
-        query: str,
+        query: str | Bool,
         filters: Mapping[str, list[str]],
         bounds: tuple[int | None, int | None],
         ranking: Ranking,
     ) -> Plan:
-        tree = parse_query(query)
+        tree = parse_query(query) if isinstance(query, str) else query
         return compile_query(
             tree, self.snapshot, self.analyzer, ranking, filter_plan(filters, bounds)
         )
 
     def statistics(
         self,
-        query: str,
+        query: str | Bool,
         filters: Mapping[str, list[str]],
         bounds: tuple[int | None, int | None],
         ranking: Ranking,
@@ -99,24 +103,29 @@ class ShardSearcher:
 
     def rank(
         self,
-        query: str,
+        query: str | Bool,
         wanted: int,
         filters: Mapping[str, list[str]],
         bounds: tuple[int | None, int | None],
         sort: str,
         ranking: Ranking,
         statistics: Statistics,
+        exclude: str | None = None,
     ) -> ShardRanking:
+        """The first ``wanted`` matches (never the article ``exclude``)."""
         plan = self._plan(query, filters, bounds, ranking)
         if plan.root is None:
             return ShardRanking(0, [])
-        run = execute(plan.root, self.snapshot, ranking, wanted, sort, statistics=statistics)
+        left_out = None if exclude is None else self.snapshot.docnum_of(exclude)
+        run = execute(
+            plan.root, self.snapshot, ranking, wanted, sort, left_out, statistics=statistics
+        )
         ids = [self.snapshot.stored(d)["id"] for d in run.top.tolist()]
         keys = list(zip(run.top_primary.tolist(), run.top_scores.tolist(), ids, strict=True))
         found_nothing = not len(run.matches)
         suggestion = (
             suggest(self.snapshot, plan, query, found_nothing=found_nothing)
-            if self.snapshot.doc_count
+            if self.snapshot.doc_count and isinstance(query, str)
             else None
         )
         facets = facet_counts(self.snapshot, run.matches, limit=None)
@@ -125,10 +134,9 @@ class ShardSearcher:
     def hits(
         self,
         keys: list[tuple[str, int, float]],
-        query: str,
+        query: str | Bool,
         ranking: Ranking,
         statistics: Statistics,
-        *,
         snippets: bool,
         explain: bool,
         snippet_size: int,
@@ -151,3 +159,15 @@ class ShardSearcher:
             explanation = run.explain(docnum) if run is not None else None
             out.append(Hit(doc_id, rank, score, fields, snippet, explanation, title))
         return out
+
+    def similar_counts(self, doc_id: str) -> dict[str, int] | None:
+        """The telling terms of the article ``doc_id`` (None: not in this shard)."""
+        docnum = self.snapshot.docnum_of(doc_id)
+        if docnum is None or not self.snapshot.live[docnum]:
+            return None
+        return dict(similar_counts(self.snapshot, self.analyzer, docnum))
+
+    def body_doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
+        """(documents with a body, each term's live body document frequency)."""
+        freqs = {term: self.snapshot.document_frequency("body", term) for term in terms}
+        return int(self.snapshot.field_docs["body"]), freqs

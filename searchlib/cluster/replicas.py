@@ -1,0 +1,219 @@
+"""How a cluster client reaches its shards: one ``ShardReplica`` actor per replica.
+
+``ReplicaSet`` creates each actor on its worker (replica j of shard i on worker ``(i +
+j) % workers``, or any live one), forgets an actor whose call failed so the next call
+creates it again (the replica reopens from disk), and offers the three ways of calling:
+``read`` (one replica that answers), ``write`` (every replica; acknowledged only when
+all commit, a failed one marked stale; ``bump`` records it) and ``scatter`` (one step on
+every shard at once, each shard falling back to its other replicas). It also keeps the
+catalog current: a write bumps its generation, and another client's write is seen when
+the catalog file changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from searchlib.analysis import Analyzer
+from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError
+from searchlib.cluster.replica import ShardReplica
+
+__all__ = ["CALL_TIMEOUT", "ReplicaSet"]
+
+CALL_TIMEOUT = 120.0  # seconds an actor call may take before its replica counts as down
+
+
+class ReplicaSet:
+    def __init__(self, client: Any, root: Path, catalog: Catalog) -> None:
+        self.client = client
+        self.root = root
+        self.catalog = catalog
+        self._actors: dict[tuple[int, int], Any] = {}
+        self._creating = threading.Lock()  # one actor per replica, whatever the threads
+        self._turn = 0  # reads rotate over a shard's replicas
+        self._stamp = self._catalog_stamp()
+
+    # -- the catalog -----------------------------------------------------------------
+
+    def _catalog_stamp(self) -> tuple[int, int]:
+        try:
+            info = (self.root / CATALOG_FILE).stat()
+        except OSError:
+            return (0, 0)
+        return (info.st_mtime_ns, info.st_size)
+
+    def refresh(self) -> int:
+        """Re-read the catalog if another client changed it; its generation."""
+        stamp = self._catalog_stamp()
+        if stamp != self._stamp:
+            self.catalog = Catalog.read(self.root)
+            self._stamp = stamp
+        return self.catalog.generation
+
+    def save(self) -> None:
+        self.catalog.write(self.root)
+        self._stamp = self._catalog_stamp()
+
+    # -- actors ----------------------------------------------------------------------
+
+    def workers(self) -> list[str]:
+        return sorted(self.client.scheduler_info()["workers"])
+
+    def actor(self, shard: int, replica: int, analyzer: Analyzer | None = None) -> Any:
+        """The replica's actor, created (on its worker, or any live one) when missing."""
+        key = (shard, replica)
+        actor = self._actors.get(key)
+        if actor is not None:
+            return actor
+        with self._creating:
+            actor = self._actors.get(key)
+            if actor is None:
+                actor = self._actors[key] = self._create(shard, replica, analyzer)
+            return actor
+
+    def _create(self, shard: int, replica: int, analyzer: Analyzer | None) -> Any:
+        live = self.workers()
+        if not live:
+            raise ClusterError("the cluster has no live workers")
+        path = self.catalog.replica_path(self.root, shard, replica)
+        if self.catalog.is_stale(shard, replica):
+            self._repair(shard, replica, path)
+        future = self.client.submit(
+            ShardReplica,
+            str(path),
+            analyzer,
+            actor=True,
+            workers=[live[(shard + replica) % len(live)]],
+            allow_other_workers=True,
+            pure=False,
+        )
+        return future.result(timeout=CALL_TIMEOUT)
+
+    def actors(self) -> list[list[Any]]:
+        """Every replica's actor, by shard (for tasks that write from the workers)."""
+        return [
+            [self.actor(shard, replica) for replica in range(self.catalog.replicas)]
+            for shard in range(self.catalog.shards)
+        ]
+
+    def _repair(self, shard: int, replica: int, path: Path) -> None:
+        """Copy a stale replica from a healthy one of the same shard."""
+        for other in range(self.catalog.replicas):
+            if other != replica and not self.catalog.is_stale(shard, other):
+                source = self.catalog.replica_path(self.root, shard, other)
+                shutil.rmtree(path, ignore_errors=True)
+                shutil.copytree(source, path, ignore=shutil.ignore_patterns("*.lock", "*LOCK*"))
+                self.catalog.stale.remove([shard, replica])
+                self.save()
+                return
+        raise ClusterError(f"shard {shard} has no healthy replica to copy")
+
+    def forget(self, shard: int, replica: int) -> None:
+        self._actors.pop((shard, replica), None)
+
+    def close(self) -> None:
+        for actor in self._actors.values():
+            # A replica whose worker is gone has nothing to close.
+            with contextlib.suppress(Exception):
+                actor.close().result(timeout=10)
+        self._actors.clear()
+
+    # -- calls -----------------------------------------------------------------------
+
+    def healthy(self, shard: int) -> list[int]:
+        """The shard's replicas that may serve, starting from this turn's."""
+        found = [r for r in range(self.catalog.replicas) if not self.catalog.is_stale(shard, r)]
+        start = self._turn % len(found) if found else 0
+        return found[start:] + found[:start]
+
+    def call(self, shard: int, replica: int, method: str, *args: Any) -> Any:
+        """One actor call; a replica that fails is forgotten (recreated next time)."""
+        try:
+            return getattr(self.actor(shard, replica), method)(*args).result(timeout=CALL_TIMEOUT)
+        except ClusterError:
+            raise
+        except Exception:
+            self.forget(shard, replica)
+            raise
+
+    def read(self, shard: int, method: str, *args: Any) -> Any:
+        """Ask the shard's replicas in turn until one answers."""
+        errors = []
+        for _round in range(2):  # the second round recreates replicas whose worker died
+            for replica in self.healthy(shard):
+                try:
+                    return self.call(shard, replica, method, *args)
+                except Exception as exc:
+                    errors.append(f"replica {replica}: {type(exc).__name__}: {exc}"[:300])
+        raise ClusterError(f"shard {shard}: no replica answered ({'; '.join(errors[-3:])})")
+
+    def scatter(
+        self, calls: dict[int, tuple[Any, ...]], method: str = "search_step"
+    ) -> tuple[dict[int, Any], dict[int, str]]:
+        """``method(*calls[shard])`` on every shard at once: (answers, failures by
+        shard). A shard whose first replica fails is asked again through ``read``."""
+        self._turn += 1
+        pending: dict[int, tuple[int, Any]] = {}
+        for shard, args in calls.items():
+            replicas = self.healthy(shard)
+            if not replicas:
+                continue
+            try:
+                future = getattr(self.actor(shard, replicas[0]), method)(*args)
+            except Exception:
+                future = None
+            pending[shard] = (replicas[0], future)
+        answers: dict[int, Any] = {}
+        failures: dict[int, str] = {
+            shard: f"shard {shard}: no healthy replica" for shard in calls if shard not in pending
+        }
+        for shard, (replica, future) in pending.items():
+            try:
+                if future is None:
+                    raise ClusterError("no actor")
+                answers[shard] = future.result(timeout=CALL_TIMEOUT)
+            except Exception:
+                self.forget(shard, replica)
+                try:
+                    answers[shard] = self.read(shard, method, *calls[shard])
+                except ClusterError as exc:
+                    failures[shard] = str(exc)
+        return answers, failures
+
+    def write(self, shard: int, method: str, *args: Any) -> Any:
+        """Send a write to every replica of ``shard``; acknowledged when all commit."""
+        futures: dict[int, Any] = {}
+        failed: list[tuple[int, BaseException]] = []
+        answers: list[Any] = []
+        for replica in range(self.catalog.replicas):
+            try:
+                futures[replica] = getattr(self.actor(shard, replica), method)(*args)
+            except Exception as exc:
+                failed.append((replica, exc))
+        for replica, future in futures.items():
+            try:
+                answers.append(future.result(timeout=CALL_TIMEOUT))
+            except Exception as exc:
+                self.forget(shard, replica)
+                failed.append((replica, exc))
+        if failed and answers:  # some replicas committed: the others missed a write
+            for replica, _exc in failed:
+                if not self.catalog.is_stale(shard, replica):
+                    self.catalog.stale.append([shard, replica])
+        if failed:
+            first, error = failed[0]
+            raise ClusterError(
+                f"write to shard {shard} not acknowledged: replica {first} failed "
+                f"({type(error).__name__}: {error})"
+            )
+        return answers[0] if answers else None
+
+    def bump(self) -> None:
+        """After a write: the catalog's generation moves on (caches keyed by it are
+        void) and the stale replicas it found are recorded."""
+        self.catalog.generation += 1
+        self.save()
