@@ -338,17 +338,20 @@ class Analyzer(WhooshAnalyzer):
         self._memo[surface] = info
         return info
 
-    def _walk(self, text: str) -> Iterator[tuple[int, int, int, str, _Info | None]]:
-        """``(position, start, end, surface, info)`` of every word of ``text``."""
+    def _walk(self, text: str) -> tuple[list[int], list[_Info | None]]:
+        """The word bounds of ``text`` (start, end, start, end, ...) and each word's
+        classification: the one traversal ``tokens``, ``spans`` and ``index_text`` read
+        (a flat list, not a generator: this is the hot path of indexing)."""
         memo = self._memo.get
         classify = self._info
         bounds = segment_words(text)
-        for position in range(len(bounds) // 2):
-            start = bounds[2 * position]
-            end = bounds[2 * position + 1]
-            surface = text[start:end]
+        infos: list[_Info | None] = []
+        append = infos.append
+        for i in range(0, len(bounds), 2):
+            surface = text[bounds[i] : bounds[i + 1]]
             info = memo(surface, _MISSING)
-            yield position, start, end, surface, classify(surface) if info is _MISSING else info
+            append(classify(surface) if info is _MISSING else info)
+        return bounds, infos
 
     # -- public API ----------------------------------------------------------------
 
@@ -358,7 +361,10 @@ class Analyzer(WhooshAnalyzer):
         out: list[Token] = []
         append = out.append
         colloquial = self.colloquial if keep_stopwords else {}
-        for position, start, end, surface, info in self._walk(text):
+        bounds, infos = self._walk(text)
+        for position, info in enumerate(infos):
+            start, end = bounds[2 * position], bounds[2 * position + 1]
+            surface = text[start:end]
             if info is None:
                 if keep_stopwords:
                     norm = normalize_text(surface)
@@ -378,9 +384,11 @@ class Analyzer(WhooshAnalyzer):
         what ``tokens`` says, without Token objects (snippets scan many passages)."""
         out: list[tuple[int, int, str, str, int, bool]] = []
         append = out.append
-        for position, start, end, _surface, info in self._walk(text):
+        bounds, infos = self._walk(text)
+        for position, info in enumerate(infos):
             if info is None:
                 continue
+            start, end = bounds[2 * position], bounds[2 * position + 1]
             term, norm, _why, parts, _stop = info
             append((start, end, term, norm, position, True))
             for p_start, p_end, p_term, p_norm, _p_why in parts:
@@ -393,16 +401,17 @@ class Analyzer(WhooshAnalyzer):
         terms: defaultdict[str, list[int]] = defaultdict(list)
         norms: defaultdict[str, list[int]] = defaultdict(list)
         length = 0
-        for position, _start, _end, _surface, info in self._walk(text):
+        for position, info in enumerate(self._walk(text)[1]):
             if info is None:
                 continue
             length += 1
             term, norm, _why, parts, _stop = info
             terms[term].append(position)
             norms[norm or term].append(position)
-            for part in parts:
-                terms[part[2]].append(position)
-                norms[part[3] or part[2]].append(position)
+            if parts:
+                for part in parts:
+                    terms[part[2]].append(position)
+                    norms[part[3] or part[2]].append(position)
         return AnalyzedText(text, dict(terms), dict(norms), length)
 
     def analyze(self, text: str) -> list[Token]:
