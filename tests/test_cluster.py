@@ -265,6 +265,12 @@ def test_cli_index_query_and_status_on_the_cluster(tmp_path, local_cluster):
     assert status.exit_code == 0, status.output
     rows = json.loads(status.output)["replicas"]
     assert sum(r["documents"] for r in rows) == 40 and {r["health"] for r in rows} == {"ok"}
+    for command in (["stats", "--json"], ["check"], ["similar", "n1"], ["delete", "n2"]):
+        done = runner.invoke(cli, [*base, *command])
+        assert done.exit_code == 0, (command, done.output)
+    assert json.loads(runner.invoke(cli, [*base, "stats", "--json"]).output)["articles"] == 39
+    again = runner.invoke(cli, [*base, "index", "--rebuild", str(source)])
+    assert again.exit_code != 0 and "--rebuild" in again.output
     no_root = runner.invoke(cli, ["--cluster", local_cluster.scheduler_address, "query", "x"])
     assert no_root.exit_code != 0 and "--root" in no_root.output
 

@@ -1,0 +1,143 @@
+"""A cluster index against one local Index: the same corpus as 1 shard and as 4 shards
+on a LocalCluster of this machine (127.0.0.1 only), and as one in-process Index, the
+peer, in the same run. Build docs/s (files read on the workers by ``add_files``),
+query p50/p95 with snippets (200 fixed title queries, top 10), and the scatter-gather
+overhead per query: the median over queries of (cluster time - local Index time).
+
+    python benchmarks/bench_cluster.py --corpus /tmp/news-1m.jsonl --n 200000
+
+The machine has few cores: 4 shards share its workers, so this measures what the
+distribution costs, not what more machines gain (docs/capacity.md does that on paper).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _corpus import DEFAULT_CORPUS
+from stacks import QUERY_SOURCE, stream, title_queries
+
+import searchlib
+from searchlib.cluster import ClusterIndex
+
+
+def write_parts(articles, folder: Path, parts: int) -> tuple[list[Path], int, list[dict]]:
+    """The corpus as ``parts`` JSON Lines files (one task each on the cluster); the
+    article count and the first articles (where the queries come from)."""
+    paths = [folder / f"part-{i:02d}.jsonl" for i in range(parts)]
+    sample: list[dict] = []
+    count = 0
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(open(p, "w", encoding="utf-8")) for p in paths]
+        for count, article in enumerate(articles, start=1):
+            handles[count % parts].write(json.dumps(article, ensure_ascii=False) + "\n")
+            if len(sample) < QUERY_SOURCE:
+                sample.append(article)
+    return paths, count, sample
+
+
+def read_part(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+def timed_queries(search, queries: list[str]) -> list[float]:
+    for query in queries[:20]:  # warm caches and actors
+        search(query)
+    times = []
+    for query in queries:
+        started = time.perf_counter()
+        for hit in search(query):
+            if hit.snippet is not None:
+                hit.snippet.html()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--n", type=int, default=0, help="articles (resampled if more)")
+    parser.add_argument("--shards", default="1,4", help="shard counts to compare")
+    parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    args = parser.parse_args()
+    from distributed import LocalCluster
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as temp:
+        folder = Path(temp)
+        parts, count, sample = write_parts(stream(args.corpus, args.n), folder, 2 * args.workers)
+        queries = title_queries(sample)
+        print(f"{count:,} articles in {len(parts)} files, {len(queries)} queries", flush=True)
+
+        started = time.perf_counter()
+        with searchlib.Index.create(folder / "local") as local:
+            for part in parts:  # a commit every 10,000 articles, as `search index` does
+                records = read_part(part)
+                while batch := list(islice(records, 10_000)):
+                    local.add(batch)
+        local_build = count / (time.perf_counter() - started)
+        local_index = searchlib.Index.open(folder / "local")
+        local_times = timed_queries(lambda q: local_index.search(q, limit=10), queries)
+        rows.append(("one Index (in process)", local_build, local_times, None))
+        print(f"  local: {local_build:,.0f} docs/s", flush=True)
+
+        cluster = LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        try:
+            for shards in (int(s) for s in args.shards.split(",")):
+                root = folder / f"cluster-{shards}"
+                with ClusterIndex.create(
+                    root, address=cluster.scheduler_address, shards=shards
+                ) as index:
+                    started = time.perf_counter()
+                    index.add_files(parts)
+                    build = count / (time.perf_counter() - started)
+                    if len(index) != count:
+                        raise SystemExit(f"{shards} shards hold {len(index)} articles, not {count}")
+                    times = timed_queries(lambda q, ix=index: ix.search(q, limit=10), queries)
+                overhead = statistics.median(c - o for c, o in zip(times, local_times, strict=True))
+                rows.append(
+                    (f"cluster, {shards} shard{'s' * (shards > 1)}", build, times, overhead)
+                )
+                print(f"  {shards} shards: {build:,.0f} docs/s", flush=True)
+        finally:
+            cluster.close()
+        local_index.close()
+
+    print(f"\n{count:,} articles; {args.workers} worker processes; top 10 with snippets")
+    print("| index | build docs/s | query p50 ms | query p95 ms | scatter-gather overhead ms |")
+    print("|---|---|---|---|---|")
+    for name, build, times, overhead in rows:
+        extra = "-" if overhead is None else f"{overhead:.1f}"
+        print(
+            f"| {name} | {build:,.0f} | {statistics.median(times):.1f} | "
+            f"{percentile(times, 0.95):.1f} | {extra} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
