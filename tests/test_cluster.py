@@ -145,7 +145,7 @@ def test_distributed_search_equals_one_index(tmp_path, local_cluster):
             sizes = [sum(1 for d in docs if shard_of(d["id"], 4) == s) for s in range(4)]
             assert len(set(sizes)) > 1  # uneven shards
             assert len(cluster) == len(docs)
-            rankings = [None, Ranking(coordination=True), Ranking(exact_boost=0)]
+            rankings = [None, Ranking(coordination=False), Ranking(exact_boost=0)]
             for number, (text, options) in enumerate(_queries(60)):
                 ranking = rankings[number % len(rankings)]
                 want = single.search(text, limit=10, ranking=ranking, **options)
@@ -349,3 +349,49 @@ def test_http_api_over_a_cluster(tmp_path, local_cluster):
         found = client.get("/search", params={"q": "gempa"}).json()
         assert found["shards"]["failed"] == 0 and found["total"] >= 1
         assert client.get("/articles/n1").json()["id"] == "n1"
+
+
+def test_prefix_and_fuzzy_expand_over_every_shard(tmp_path, local_cluster):
+    # 150 words share a prefix (more than MAX_EXPANSIONS); their frequencies differ by
+    # shard, so each shard on its own would choose other expansions than one index.
+    rng = random.Random(21)
+    words = [f"kata{number:03d}" for number in range(150)]
+    docs = [
+        {"id": f"k{i}", "title": "", "body": " ".join(rng.choices(words, k=rng.randint(1, 6)))}
+        for i in range(300)
+    ]
+    with Index.create(tmp_path / "single", workers=1) as single:
+        single.add(docs)
+        with ClusterIndex.create(
+            tmp_path / "c", address=local_cluster.scheduler_address, shards=4
+        ) as cluster:
+            cluster.add(docs)
+            for query in ("kata*", "kata1*", "kata05~1", "kata*  kata120"):
+                want = single.search(query, limit=30)
+                got = cluster.search(query, limit=30)
+                assert got.total == want.total, query
+                _same_ranking(got, want)
+
+
+def test_a_repeated_query_reuses_its_plan_and_statistics(tmp_path, local_cluster):
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=2
+    ) as cluster:
+        cluster.add(_corpus(30, seed=13))
+        steps: list[str] = []
+        original = cluster.replicas.scatter
+
+        def recording(calls, method="search_step"):
+            steps.extend({args[0] for args in calls.values()})
+            return original(calls, method)
+
+        cluster.replicas.scatter = recording  # type: ignore[method-assign]
+        first = cluster.search("gempa war*")
+        assert "statistics" in steps and "prefix_counts" in steps
+        steps.clear()
+        second = cluster.search("gempa war*")
+        assert "statistics" not in steps and "prefix_counts" not in steps
+        assert [(h.id, h.score) for h in second] == [(h.id, h.score) for h in first]
+        cluster.add({"id": "x", "body": "gempa warga"})  # a write: prepared again
+        steps.clear()
+        assert "x" in cluster.search("gempa war*", limit=50).ids() and "statistics" in steps

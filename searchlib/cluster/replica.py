@@ -26,6 +26,10 @@ class ShardReplica:
         self.path = Path(path)
         self.index = Index.open_or_create(self.path, analyzer=analyzer, workers=1)
 
+    def analyzer(self) -> Analyzer:
+        """The analyzer stored in this replica's index (the cluster's)."""
+        return self.index.analyzer
+
     def pid(self) -> int:
         return os.getpid()
 

@@ -1,5 +1,7 @@
 """Exact search over a cluster's shards, in scatter-gather steps (``query.shard``).
 
+0. compile, once, on the client: the index's analyzer, and for prefixes and fuzzy
+   words the shards' vocabularies summed (``ClusterVocabulary``);
 1. statistics: every shard reports the plan's document frequencies and its field
    totals; the client sums them (cached per query until the catalog's generation
    moves on, that is until a write);
@@ -19,49 +21,101 @@ from collections import OrderedDict
 from time import perf_counter
 from typing import Any
 
+from searchlib.analysis import Analyzer
 from searchlib.cluster.replicas import ReplicaSet
-from searchlib.query.parse import Bool
+from searchlib.engine.snapshot import most_frequent, nearest
+from searchlib.query.parse import Bool, parse_query
+from searchlib.query.plan import Plan, compile_query
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit, Results
-from searchlib.query.search import FACET_LIMIT
+from searchlib.query.search import FACET_LIMIT, filter_plan
 from searchlib.query.statistics import GlobalStatistics, gather_statistics
 
-__all__ = ["STATISTICS_CACHE", "ScatterGather"]
+__all__ = ["STATISTICS_CACHE", "ClusterVocabulary", "ScatterGather"]
 
 STATISTICS_CACHE = 1024  # queries whose gathered statistics are kept per generation
 
 
+class ClusterVocabulary:
+    """The shards' vocabularies summed, for compiling on the client: prefixes and fuzzy
+    words expand exactly as in one index holding every article."""
+
+    def __init__(self, replicas: ReplicaSet, failures: dict[int, str]) -> None:
+        self.replicas = replicas
+        self.failures = failures  # shards that did not answer (the result is partial)
+
+    def _summed(self, step: str, *args: Any) -> dict[int, Any]:
+        calls = dict.fromkeys(range(self.replicas.catalog.shards), (step, *args))
+        answers, failures = self.replicas.scatter(calls)
+        self.failures.update(failures)
+        return {shard: answers[shard] for shard in sorted(answers)}
+
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
+        counts: dict[str, int] = {}
+        for part in self._summed("prefix_counts", field, prefix).values():
+            for term, count in part.items():
+                counts[term] = counts.get(term, 0) + count
+        return most_frequent(counts, limit)
+
+    def terms_within(self, field: str, word: str, distance: int, limit: int) -> list[str]:
+        counts: dict[str, tuple[int, int]] = {}
+        for part in self._summed("near_counts", field, word, distance).values():
+            for term, (count, edits) in part.items():
+                counts[term] = (counts.get(term, (0, edits))[0] + count, edits)
+        return nearest(counts, limit)
+
+
 class ScatterGather:
-    """The search side of a ``ClusterIndex``, with its statistics cache."""
+    """The search side of a ``ClusterIndex``: one compile, global statistics (cached
+    with the plan per query until the next write), scatter-gather of ranks and hits."""
 
     def __init__(self, replicas: ReplicaSet) -> None:
         self.replicas = replicas
-        self._statistics: OrderedDict[str, GlobalStatistics] = OrderedDict()
-        self._statistics_generation = -1
-        self._statistics_lock = threading.Lock()  # searches may run in many threads
+        self._prepared: OrderedDict[str, tuple[Plan, GlobalStatistics]] = OrderedDict()
+        self._prepared_generation = -1
+        self._lock = threading.Lock()  # searches may run in many threads
+        self._analyzer: Analyzer | None = None
 
-    def statistics_for(
-        self, key: str, query: str | Bool, args: tuple[Any, ...]
-    ) -> tuple[GlobalStatistics, dict[int, str]]:
+    @property
+    def analyzer(self) -> Analyzer:
+        """The index's analyzer (every shard holds the same), fetched once."""
+        if self._analyzer is None:
+            self._analyzer = self.replicas.read(0, "analyzer")
+        return self._analyzer
+
+    def prepare(
+        self,
+        query: str | Bool,
+        filters: dict[str, list[str]],
+        bounds: tuple[int | None, int | None],
+        ranking: Ranking,
+    ) -> tuple[Plan, GlobalStatistics, dict[int, str]]:
+        """The query compiled once and its statistics summed over the shards."""
+        key = repr((query, sorted(filters.items()), bounds, ranking))
         generation = self.replicas.refresh()
-        with self._statistics_lock:
-            if generation != self._statistics_generation:
-                self._statistics.clear()
-                self._statistics_generation = generation
-            cached = self._statistics.get(key)
+        with self._lock:
+            if generation != self._prepared_generation:
+                self._prepared.clear()
+                self._prepared_generation = generation
+            cached = self._prepared.get(key)
             if cached is not None:
-                self._statistics.move_to_end(key)
-                return cached, {}
-        calls = dict.fromkeys(range(self.replicas.catalog.shards), ("statistics", query, *args))
-        answers, failures = self.replicas.scatter(calls)
+                self._prepared.move_to_end(key)
+                return (*cached, {})
+        failures: dict[int, str] = {}
+        tree = parse_query(query) if isinstance(query, str) else query
+        vocabulary = ClusterVocabulary(self.replicas, failures)
+        plan = compile_query(tree, vocabulary, self.analyzer, ranking, filter_plan(filters, bounds))
+        calls = dict.fromkeys(range(self.replicas.catalog.shards), ("statistics", plan))
+        answers, missing = self.replicas.scatter(calls)
+        failures.update(missing)
         gathered = gather_statistics(answers.values())
-        if not failures:  # a partial sum is never cached
-            with self._statistics_lock:
-                if generation == self._statistics_generation:
-                    self._statistics[key] = gathered
-                    if len(self._statistics) > STATISTICS_CACHE:
-                        self._statistics.popitem(last=False)
-        return gathered, failures
+        if not failures:  # a partial answer is never cached
+            with self._lock:
+                if generation == self._prepared_generation:
+                    self._prepared[key] = (plan, gathered)
+                    if len(self._prepared) > STATISTICS_CACHE:
+                        self._prepared.popitem(last=False)
+        return plan, gathered, failures
 
     def run(
         self,
@@ -80,15 +134,15 @@ class ScatterGather:
         failures: dict[int, str] | None = None,
     ) -> Results:
         failures = dict(failures or {})
-        key = repr((query, sorted(filters.items()), bounds, ranking))
-        statistics, missing = self.statistics_for(key, query, (filters, bounds, ranking))
+        plan, statistics, missing = self.prepare(query, filters, bounds, ranking)
         failures.update(missing)
+        text = query if isinstance(query, str) else None
         calls = {
-            shard: ("rank", query, offset + limit, filters, bounds, sort, ranking, statistics,
-                    exclude)
-            for shard in range(self.replicas.catalog.shards) if shard not in failures
-        }  # fmt: skip
-        pages, missing = self.replicas.scatter(calls)
+            shard: ("rank", plan, text, offset + limit, sort, ranking, statistics, exclude)
+            for shard in range(self.replicas.catalog.shards)
+            if shard not in failures
+        }
+        pages, missing = self.replicas.scatter(calls) if plan.root is not None else ({}, {})
         failures.update(missing)
         total, suggestion = 0, None
         facets: dict[str, dict[str, int]] = {"category": {}, "source": {}}
@@ -106,7 +160,7 @@ class ScatterGather:
         for rank, (_p, score, shard, _i, doc_id) in enumerate(chosen, start=offset + 1):
             owners.setdefault(shard, []).append((doc_id, rank, score))
         found, missing = self.replicas.scatter(
-            {shard: ("hits", mine, query, ranking, statistics, *hit_options)
+            {shard: ("hits", mine, plan, ranking, statistics, *hit_options)
              for shard, mine in owners.items()}
         )  # fmt: skip
         failures.update(missing)

@@ -45,7 +45,7 @@ from searchlib.engine.schema import (
     TEXT_FIELDS,
 )
 
-__all__ = ["SCORED_FIELDS", "Snapshot", "whoosh_arrays"]
+__all__ = ["SCORED_FIELDS", "Snapshot", "most_frequent", "nearest", "whoosh_arrays"]
 
 # The fields whose postings live in the segments' postings files.
 SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
@@ -152,6 +152,16 @@ class _SegmentColumns:
                 values = (reader.stored_fields(docnum).get(name) for docnum in range(count))
                 found = label_codes(values, count)
             self.labels[name] = found
+
+
+def most_frequent(counts: dict[str, int], limit: int) -> list[str]:
+    """Prefix expansions: most frequent first, then in term order."""
+    return sorted(counts, key=lambda t: (-counts[t], t))[:limit]
+
+
+def nearest(counts: dict[str, tuple[int, int]], limit: int) -> list[str]:
+    """Fuzzy expansions: most frequent first, then fewest edits, then term order."""
+    return sorted(counts, key=lambda t: (-counts[t][0], counts[t][1], t))[:limit]
 
 
 class Snapshot:
@@ -310,8 +320,9 @@ class Snapshot:
 
     # -- vocabulary ----------------------------------------------------------------
 
-    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
-        """Up to ``limit`` terms of ``field`` starting with ``prefix``, most frequent first."""
+    def prefix_counts(self, field: str, prefix: str) -> dict[str, int]:
+        """Every term of ``field`` starting with ``prefix``, with its document count
+        (summed over segments: shards' counts add up the same way)."""
         counts: dict[bytes, int] = {}
         wanted = prefix.encode("utf-8")
         for columns in self._leaf_columns:
@@ -319,17 +330,23 @@ class Snapshot:
             if arrays is not None:
                 for term, frequency in arrays.terms_with_prefix(wanted):
                     counts[term] = counts.get(term, 0) + frequency
-        ranked = sorted(counts, key=lambda t: (-counts[t], t))[:limit]
-        return [term.decode("utf-8", "replace") for term in ranked]
+        return {term.decode("utf-8", "replace"): count for term, count in counts.items()}
 
-    def terms_within(self, field: str, word: str, distance: int, limit: int) -> list[str]:
-        """Terms of ``field`` within ``distance`` edits of ``word``, most frequent first."""
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` terms of ``field`` starting with ``prefix``, most frequent first."""
+        return most_frequent(self.prefix_counts(field, prefix), limit)
+
+    def near_counts(self, field: str, word: str, distance: int) -> dict[str, tuple[int, int]]:
+        """Terms of ``field`` within ``distance`` edits of ``word``: (count, edits)."""
         vocabulary = self.term_doc_frequencies(field)
         matches = extract(
             word, list(vocabulary), scorer=Levenshtein.distance, score_cutoff=distance, limit=None
         )
-        ranked = sorted(matches, key=lambda m: (-vocabulary[m[0]], m[1], m[0]))
-        return [term for term, _distance, _index in ranked[:limit]]
+        return {term: (vocabulary[term], edits) for term, edits, _index in matches}
+
+    def terms_within(self, field: str, word: str, distance: int, limit: int) -> list[str]:
+        """Terms of ``field`` within ``distance`` edits of ``word``, most frequent first."""
+        return nearest(self.near_counts(field, word, distance), limit)
 
     def term_doc_frequencies(self, field: str, min_docs: int = 1) -> dict[str, int]:
         """Every term of ``field`` held by at least ``min_docs`` documents, with that count

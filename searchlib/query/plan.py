@@ -18,9 +18,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from searchlib.analysis import Analyzer, Token
-from searchlib.engine import EXACT, Snapshot
+from searchlib.engine import EXACT
 from searchlib.query.parse import (
     MUST,
     MUST_NOT,
@@ -46,6 +47,7 @@ __all__ = [
     "PlanNode",
     "TermRef",
     "TermsPlan",
+    "Vocabulary",
     "compile_query",
 ]
 
@@ -140,15 +142,24 @@ class Plan:
     words: list[tuple[Word, str]]
 
 
+class Vocabulary(Protocol):
+    """Where prefixes and fuzzy words find their terms: a snapshot, or a cluster's
+    shards summed (the same expansions as one index holding every article)."""
+
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]: ...
+
+    def terms_within(self, field: str, word: str, distance: int, limit: int) -> list[str]: ...
+
+
 def compile_query(
     tree: Bool,
-    snapshot: Snapshot,
+    vocabulary: Vocabulary,
     analyzer: Analyzer,
     ranking: Ranking,
     filters: Iterable[Filter] = (),
 ) -> Plan:
     """The plan of a parsed query; ``filters`` (from the API) apply to every match."""
-    compiler = _Compiler(snapshot, analyzer, ranking)
+    compiler = _Compiler(vocabulary, analyzer, ranking)
     compiler.content = compiler.has_content(tree)
     root = compiler.clauses(tree)
     if root is not None:
@@ -157,8 +168,8 @@ def compile_query(
 
 
 class _Compiler:
-    def __init__(self, snapshot: Snapshot, analyzer: Analyzer, ranking: Ranking) -> None:
-        self.snapshot = snapshot
+    def __init__(self, vocabulary: Vocabulary, analyzer: Analyzer, ranking: Ranking) -> None:
+        self.vocabulary = vocabulary
         self.analyzer = analyzer
         self.ranking = ranking
         self.highlight = Highlight()
@@ -287,9 +298,9 @@ class _Compiler:
         for name, _boost in self._fields(node.field):
             for index_field, is_exact in ((name, False), (EXACT[name], True)):
                 if isinstance(node, Prefix):
-                    texts = self.snapshot.expand_prefix(index_field, word, MAX_EXPANSIONS)
+                    texts = self.vocabulary.expand_prefix(index_field, word, MAX_EXPANSIONS)
                 else:
-                    texts = self.snapshot.terms_within(
+                    texts = self.vocabulary.terms_within(
                         index_field, word, node.distance, MAX_EXPANSIONS
                     )
                 for text in texts:

@@ -62,7 +62,7 @@ class Ranking:
     # Chosen by measurement (README "Relevance": benchmarks/eval_relevance.py).
     field_boosts: Mapping[str, float] = field(default_factory=lambda: {"title": 4.0, "body": 1.0})
     exact_boost: float = 2.0
-    coordination: bool = False
+    coordination: bool = True
 
     def __post_init__(self) -> None:
         if not (isinstance(self.k1, (int, float)) and self.k1 >= 0 and math.isfinite(self.k1)):

@@ -1,7 +1,9 @@
-"""The shard side of a distributed search: statistics, a ranked page of keys, hits.
+"""The shard side of a distributed search: vocabulary, statistics, ranked keys, hits.
 
-A sharded index searches in three steps, each answered by every shard from its own
-snapshot with the same analyzer and ranking:
+A sharded index compiles a query once, on the client, with the index's analyzer and
+the shards' vocabularies summed (``prefix_counts``, ``near_counts``: the expansions one
+index holding every article would choose). Each shard then answers from its own
+snapshot, for that one plan:
 
 1. ``statistics``: the plan's terms with their local document frequencies, and the
    fields' document counts and total lengths; the client sums them
@@ -14,27 +16,35 @@ snapshot with the same analyzer and ranking:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from searchlib.analysis import Analyzer
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
 from searchlib.query.execute import execute
-from searchlib.query.parse import Bool, parse_query
-from searchlib.query.plan import BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan, compile_query
+from searchlib.query.plan import BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit
-from searchlib.query.search import facet_counts, filter_plan, similar_counts
+from searchlib.query.search import facet_counts, similar_counts
 from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.statistics import Statistics
 from searchlib.query.suggest import suggest
 
 __all__ = ["SEARCH_STEPS", "ShardRanking", "ShardSearcher", "ShardStatistics"]
 
-# The order a search runs them; more-like-this first asks the article's shard for its
-# terms (similar_counts) and every shard for their body document frequencies.
-SEARCH_STEPS = ("statistics", "rank", "hits", "similar_counts", "body_doc_freqs")
+# What a client may ask a shard's searcher: a search's steps in the order they run,
+# more-like-this's (the article's terms, then everyone's body document frequencies),
+# and the vocabulary a client compiles against.
+SEARCH_STEPS = (
+    "statistics",
+    "rank",
+    "hits",
+    "similar_counts",
+    "body_doc_freqs",
+    "prefix_counts",
+    "near_counts",
+)
 
 # (doc_counts, total_lengths, doc_freqs): what ``gather_statistics`` sums.
 ShardStatistics = tuple[dict[str, int], dict[str, float], dict[tuple[str, str], int]]
@@ -50,7 +60,8 @@ class ShardRanking:
     suggestion: str | None = None
 
 
-def _plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
+def plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
+    """Every (field, term) a plan node may score."""
     if isinstance(node, TermsPlan):
         for combined in node.terms:
             for ref in combined.refs:
@@ -61,40 +72,27 @@ def _plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
                 yield name, stem
     elif isinstance(node, BoolPlan):
         for child in (*node.must, *node.should, *node.must_not):
-            yield from _plan_terms(child)
+            yield from plan_terms(child)
 
 
 class ShardSearcher:
-    """One snapshot of a shard, answering the three steps of a distributed search."""
+    """One snapshot of a shard, answering the steps of a distributed search."""
 
     def __init__(self, snapshot: Snapshot, analyzer: Analyzer) -> None:
         self.snapshot = snapshot
         self.analyzer = analyzer
 
-    def _plan(
-        self,
-        query: str | Bool,
-        filters: Mapping[str, list[str]],
-        bounds: tuple[int | None, int | None],
-        ranking: Ranking,
-    ) -> Plan:
-        tree = parse_query(query) if isinstance(query, str) else query
-        return compile_query(
-            tree, self.snapshot, self.analyzer, ranking, filter_plan(filters, bounds)
-        )
+    def prefix_counts(self, field: str, prefix: str) -> dict[str, int]:
+        return self.snapshot.prefix_counts(field, prefix)
 
-    def statistics(
-        self,
-        query: str | Bool,
-        filters: Mapping[str, list[str]],
-        bounds: tuple[int | None, int | None],
-        ranking: Ranking,
-    ) -> ShardStatistics:
-        plan = self._plan(query, filters, bounds, ranking)
+    def near_counts(self, field: str, word: str, distance: int) -> dict[str, tuple[int, int]]:
+        return self.snapshot.near_counts(field, word, distance)
+
+    def statistics(self, plan: Plan) -> ShardStatistics:
         snapshot = self.snapshot
         freqs: dict[tuple[str, str], int] = {}
         if plan.root is not None:
-            for key in _plan_terms(plan.root):
+            for key in plan_terms(plan.root):
                 if key not in freqs:
                     freqs[key] = snapshot.document_frequency(*key)
         counts = {name: int(snapshot.field_docs[name]) for name in TEXT_FIELDS}
@@ -103,17 +101,16 @@ class ShardSearcher:
 
     def rank(
         self,
-        query: str | Bool,
+        plan: Plan,
+        text: str | None,
         wanted: int,
-        filters: Mapping[str, list[str]],
-        bounds: tuple[int | None, int | None],
         sort: str,
         ranking: Ranking,
         statistics: Statistics,
         exclude: str | None = None,
     ) -> ShardRanking:
-        """The first ``wanted`` matches (never the article ``exclude``)."""
-        plan = self._plan(query, filters, bounds, ranking)
+        """The first ``wanted`` matches (never the article ``exclude``); ``text``, the
+        query as typed, is what a suggestion corrects (None: no suggestion)."""
         if plan.root is None:
             return ShardRanking(0, [])
         left_out = None if exclude is None else self.snapshot.docnum_of(exclude)
@@ -122,19 +119,16 @@ class ShardSearcher:
         )
         ids = [self.snapshot.stored(d)["id"] for d in run.top.tolist()]
         keys = list(zip(run.top_primary.tolist(), run.top_scores.tolist(), ids, strict=True))
-        found_nothing = not len(run.matches)
-        suggestion = (
-            suggest(self.snapshot, plan, query, found_nothing=found_nothing)
-            if self.snapshot.doc_count and isinstance(query, str)
-            else None
-        )
+        suggestion = None
+        if text is not None and self.snapshot.doc_count:
+            suggestion = suggest(self.snapshot, plan, text, found_nothing=not len(run.matches))
         facets = facet_counts(self.snapshot, run.matches, limit=None)
         return ShardRanking(len(run.matches), keys, facets, suggestion)
 
     def hits(
         self,
         keys: list[tuple[str, int, float]],
-        query: str | Bool,
+        plan: Plan,
         ranking: Ranking,
         statistics: Statistics,
         snippets: bool,
@@ -142,7 +136,6 @@ class ShardSearcher:
         snippet_size: int,
     ) -> list[Hit]:
         """Hits for ``(id, rank, score)`` keys of this shard, in the order given."""
-        plan = self._plan(query, {}, (None, None), ranking)
         run = None
         if explain and plan.root is not None:
             run = execute(plan.root, self.snapshot, ranking, 0, statistics=statistics)
