@@ -306,6 +306,16 @@ class Index:
             started=started,
         )
 
+    def backup(self, destination: str | os.PathLike[str]) -> Path:
+        """A consistent copy of this index's last commit in ``destination`` (a new
+        directory), taken while no write of any process runs; returns its path."""
+        target = Path(destination)
+        if target.exists():
+            raise IndexWriteError(f"backup destination {str(target)!r} already exists")
+        with self._write_mutex:
+            self._engine.copy_to(target, self.lock_timeout)
+        return target
+
     def shard_searcher(self) -> ShardSearcher:
         """This index's current snapshot as a cluster shard answers searches."""
         return ShardSearcher(self._engine.snapshot(), self.analyzer)

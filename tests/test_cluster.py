@@ -395,3 +395,37 @@ def test_a_repeated_query_reuses_its_plan_and_statistics(tmp_path, local_cluster
         cluster.add({"id": "x", "body": "gempa warga"})  # a write: prepared again
         steps.clear()
         assert "x" in cluster.search("gempa war*", limit=50).ids() and "statistics" in steps
+
+
+def test_sigkill_during_a_write_marks_the_replica_stale_then_repairs_it(tmp_path, local_cluster):
+    docs = _corpus(400, seed=14)
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=2, replicas=2
+    ) as cluster:
+        cluster.add(docs[:100])  # acknowledged
+        victim = cluster.replicas.call(0, 1, "pid")
+        original = cluster.replicas.actor
+
+        def kill_then_send(shard, replica, analyzer=None):
+            actor = original(shard, replica, analyzer)
+            if (shard, replica) == (0, 1) and victim is not None:
+                os.kill(victim, signal.SIGKILL)  # dies with the write in flight
+            return actor
+
+        cluster.replicas.actor = kill_then_send  # type: ignore[method-assign]
+        with pytest.raises(ClusterError, match="not acknowledged"):
+            cluster.add(docs[100:])
+        cluster.replicas.actor = original  # type: ignore[method-assign]
+        victim = None
+        # The killed worker held replica (0, 1), and maybe others: each is stale now.
+        stale = {tuple(pair) for pair in cluster.catalog.stale}
+        assert (0, 1) in stale
+        health = {(r["shard"], r["replica"]): r["health"] for r in cluster.status()["replicas"]}
+        assert all(health[pair] == "stale" for pair in stale)
+        assert all(cluster.get(d["id"]) is not None for d in docs[:100])  # acknowledged
+        assert set(cluster.repair()) == stale
+        assert cluster.catalog.stale == [] and cluster.check() == []
+        counts = {(r["shard"], r["replica"]): r["documents"] for r in cluster.status()["replicas"]}
+        assert counts[(0, 0)] == counts[(0, 1)] and counts[(1, 0)] == counts[(1, 1)]
+        cluster.add(docs[100:])  # the same write again, now acknowledged everywhere
+        assert len(cluster) == 400

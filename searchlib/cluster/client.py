@@ -278,6 +278,17 @@ class ClusterIndex:
                 problems += [f"shard {shard} replica {replica}: {p}" for p in found]
         return problems
 
+    def repair(self) -> list[tuple[int, int]]:
+        """Bring every stale replica back (a copy of a healthy one); what was repaired.
+        A stale replica is also repaired when it is next needed."""
+        self.replicas.refresh()
+        repaired = []
+        for shard, replica in [tuple(pair) for pair in self.catalog.stale]:
+            self.replicas.forget(shard, replica)
+            self.replicas.actor(shard, replica)
+            repaired.append((shard, replica))
+        return repaired
+
     def status(self) -> dict[str, Any]:
         """Shards, replicas, their workers, counts and health (``search cluster status``)."""
         rows = []

@@ -51,6 +51,10 @@ class ShardReplica:
     def delete(self, ids: list[str]) -> int:
         return self.index.delete(ids)
 
+    def backup(self, destination: str) -> str:
+        """A consistent copy of this replica (repairing another replica of its shard)."""
+        return str(self.index.backup(destination))
+
     def count_existing(self, ids: list[str]) -> int:
         return self.index.count_existing(ids)
 

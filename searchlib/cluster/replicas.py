@@ -13,6 +13,7 @@ the catalog file changes.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -33,7 +34,7 @@ class ReplicaSet:
         self.root = root
         self.catalog = catalog
         self._actors: dict[tuple[int, int], Any] = {}
-        self._creating = threading.Lock()  # one actor per replica, whatever the threads
+        self._creating = threading.RLock()  # one actor per replica (a repair nests)
         self._turn = 0  # reads rotate over a shard's replicas
         self._stamp = self._catalog_stamp()
 
@@ -101,15 +102,23 @@ class ReplicaSet:
         ]
 
     def _repair(self, shard: int, replica: int, path: Path) -> None:
-        """Copy a stale replica from a healthy one of the same shard."""
+        """Replace a stale replica with a copy of a healthy one of the same shard, made
+        by that replica's actor under its index's writer lock (no commit meanwhile)."""
+        fresh = path.with_name(f"{path.name}.repair")
+        shutil.rmtree(fresh, ignore_errors=True)
         for other in range(self.catalog.replicas):
-            if other != replica and not self.catalog.is_stale(shard, other):
-                source = self.catalog.replica_path(self.root, shard, other)
-                shutil.rmtree(path, ignore_errors=True)
-                shutil.copytree(source, path, ignore=shutil.ignore_patterns("*.lock", "*LOCK*"))
-                self.catalog.stale.remove([shard, replica])
-                self.save()
-                return
+            if other == replica or self.catalog.is_stale(shard, other):
+                continue
+            try:
+                self.call(shard, other, "backup", str(fresh))
+            except Exception:
+                shutil.rmtree(fresh, ignore_errors=True)
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            os.replace(fresh, path)
+            self.catalog.stale.remove([shard, replica])
+            self.save()
+            return
         raise ClusterError(f"shard {shard} has no healthy replica to copy")
 
     def forget(self, shard: int, replica: int) -> None:
@@ -189,9 +198,15 @@ class ReplicaSet:
         futures: dict[int, Any] = {}
         failed: list[tuple[int, BaseException]] = []
         answers: list[Any] = []
-        for replica in range(self.catalog.replicas):
+        actors: dict[int, Any] = {}
+        for replica in range(self.catalog.replicas):  # stale ones repaired before any write
             try:
-                futures[replica] = getattr(self.actor(shard, replica), method)(*args)
+                actors[replica] = self.actor(shard, replica)
+            except Exception as exc:
+                failed.append((replica, exc))
+        for replica, actor in actors.items():
+            try:
+                futures[replica] = getattr(actor, method)(*args)
             except Exception as exc:
                 failed.append((replica, exc))
         for replica, future in futures.items():

@@ -36,8 +36,10 @@ from searchlib.engine.schema import (
 from searchlib.engine.snapshot import SCORED_FIELDS, Snapshot
 from searchlib.engine.storage import (
     INDEX_NAME,
+    LOCK_NAME,
     MARKER,
     DurableFileStorage,
+    WriterLock,
     from_unfinished_create,
     fsync_directory,
     remove_leftovers,
@@ -232,6 +234,14 @@ class Engine:
 
     def writer(self, timeout: float, *, bulk: bool = True) -> EngineWriter:
         return EngineWriter(self, timeout, bulk=bulk)
+
+    def copy_to(self, destination: Path, timeout: float) -> None:
+        """Copy the index's files to ``destination`` (a new directory) while holding
+        the writer lock, so no commit or merge changes them meanwhile: a consistent
+        copy of the last commit."""
+        with WriterLock(self.storage, timeout):
+            shutil.copytree(self.path, destination, ignore=shutil.ignore_patterns(LOCK_NAME))
+        fsync_directory(destination)
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
