@@ -263,6 +263,8 @@ def test_cli_index_query_and_status_on_the_cluster(tmp_path, local_cluster):
     assert data["total"] > 0 and data["shards"]["failed"] == 0
     status = runner.invoke(cli, [*base, "cluster", "status", "--json"])
     assert status.exit_code == 0, status.output
+    repaired = runner.invoke(cli, [*base, "cluster", "repair"])
+    assert repaired.exit_code == 0 and "no stale replicas" in repaired.output
     rows = json.loads(status.output)["replicas"]
     assert sum(r["documents"] for r in rows) == 40 and {r["health"] for r in rows} == {"ok"}
     for command in (["stats", "--json"], ["check"], ["similar", "n1"], ["delete", "n2"]):
@@ -424,8 +426,34 @@ def test_sigkill_during_a_write_marks_the_replica_stale_then_repairs_it(tmp_path
         assert all(health[pair] == "stale" for pair in stale)
         assert all(cluster.get(d["id"]) is not None for d in docs[:100])  # acknowledged
         assert set(cluster.repair()) == stale
+        assert cluster.repair() == []
         assert cluster.catalog.stale == [] and cluster.check() == []
         counts = {(r["shard"], r["replica"]): r["documents"] for r in cluster.status()["replicas"]}
         assert counts[(0, 0)] == counts[(0, 1)] and counts[(1, 0)] == counts[(1, 1)]
         cluster.add(docs[100:])  # the same write again, now acknowledged everywhere
         assert len(cluster) == 400
+
+
+def test_one_shard_answers_in_one_step_and_equals_one_index(tmp_path, local_cluster):
+    docs = _corpus(120, seed=15)
+    with Index.create(tmp_path / "single", workers=1) as single:
+        single.add(docs)
+        with ClusterIndex.create(
+            tmp_path / "c", address=local_cluster.scheduler_address, shards=1
+        ) as cluster:
+            cluster.add(docs)
+            steps: list[str] = []
+            original = cluster.replicas.scatter
+
+            def recording(calls, method="search_step"):
+                steps.extend(args[0] for args in calls.values())
+                return original(calls, method)
+
+            cluster.replicas.scatter = recording  # type: ignore[method-assign]
+            for text, options in _queries(25, seed=16):
+                want = single.search(text, limit=7, offset=2, **options)
+                got = cluster.search(text, limit=7, offset=2, **options)
+                assert got.total == want.total and got.facets == want.facets, text
+                _same_ranking(got, want)
+                assert [h.rank for h in got] == [h.rank for h in want]
+            assert set(steps) <= {"page", "prefix_counts", "near_counts"}

@@ -223,3 +223,17 @@ def test_create_interrupted_before_its_marker_is_redone(tmp_path):
         Index.open(path)
     with Index.open_or_create(path) as ix:
         assert ix.add({"id": "1", "body": "baru"}) == 1
+
+
+def test_backup_is_a_consistent_copy(tmp_path):
+    from searchlib.errors import IndexWriteError
+
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add([{"id": str(i), "body": f"gempa warga {i}"} for i in range(30)])
+        copy = ix.backup(tmp_path / "copy")
+        ix.add({"id": "later", "body": "gempa"})
+        with pytest.raises(IndexWriteError, match="exists"):
+            ix.backup(tmp_path / "copy")
+    with Index.open(copy) as restored:
+        assert len(restored) == 30 and "later" not in restored
+        assert restored.check() == [] and restored.search("gempa").total == 30

@@ -43,3 +43,20 @@ def status_command(state: CliState, as_json: bool) -> None:
             str(row["shard"]), str(row["replica"]), str(row.get("documents", "-")), row["health"]
         )
     state.console.print(table)
+
+
+@cluster_group.command("repair")
+@click.pass_obj
+def repair_command(state: CliState) -> None:
+    """Copy every stale replica from a healthy one of its shard."""
+    if not state.cluster:
+        raise click.UsageError("cluster repair needs --cluster ADDRESS (or $SEARCHLIB_CLUSTER)")
+    try:
+        with state.open() as index:
+            repaired = index.repair()
+    except SearchlibError as exc:
+        fail(exc, state.cluster_root())
+    if not repaired:
+        state.console.print("no stale replicas")
+    for shard, replica in repaired:
+        state.console.print(f"repaired shard {shard} replica {replica}")

@@ -71,7 +71,7 @@ class ScatterGather:
 
     def __init__(self, replicas: ReplicaSet) -> None:
         self.replicas = replicas
-        self._prepared: OrderedDict[str, tuple[Plan, GlobalStatistics]] = OrderedDict()
+        self._prepared: OrderedDict[str, tuple[Plan, GlobalStatistics | None]] = OrderedDict()
         self._prepared_generation = -1
         self._lock = threading.Lock()  # searches may run in many threads
         self._analyzer: Analyzer | None = None
@@ -89,8 +89,9 @@ class ScatterGather:
         filters: dict[str, list[str]],
         bounds: tuple[int | None, int | None],
         ranking: Ranking,
-    ) -> tuple[Plan, GlobalStatistics, dict[int, str]]:
-        """The query compiled once and its statistics summed over the shards."""
+    ) -> tuple[Plan, GlobalStatistics | None, dict[int, str]]:
+        """The query compiled once and its statistics summed over the shards (None
+        for an index of one shard: its own)."""
         key = repr((query, sorted(filters.items()), bounds, ranking))
         generation = self.replicas.refresh()
         with self._lock:
@@ -105,10 +106,12 @@ class ScatterGather:
         tree = parse_query(query) if isinstance(query, str) else query
         vocabulary = ClusterVocabulary(self.replicas, failures)
         plan = compile_query(tree, vocabulary, self.analyzer, ranking, filter_plan(filters, bounds))
-        calls = dict.fromkeys(range(self.replicas.catalog.shards), ("statistics", plan))
-        answers, missing = self.replicas.scatter(calls)
-        failures.update(missing)
-        gathered = gather_statistics(answers.values())
+        gathered: GlobalStatistics | None = None  # one shard: its own statistics are global
+        if self.replicas.catalog.shards > 1:
+            calls = dict.fromkeys(range(self.replicas.catalog.shards), ("statistics", plan))
+            answers, missing = self.replicas.scatter(calls)
+            failures.update(missing)
+            gathered = gather_statistics(answers.values())
         if not failures:  # a partial answer is never cached
             with self._lock:
                 if generation == self._prepared_generation:
@@ -137,12 +140,22 @@ class ScatterGather:
         plan, statistics, missing = self.prepare(query, filters, bounds, ranking)
         failures.update(missing)
         text = query if isinstance(query, str) else None
-        calls = {
-            shard: ("rank", plan, text, offset + limit, sort, ranking, statistics, exclude)
-            for shard in range(self.replicas.catalog.shards)
-            if shard not in failures
-        }
-        pages, missing = self.replicas.scatter(calls) if plan.root is not None else ({}, {})
+        found: dict[int, list[Hit]] = {}
+        if plan.root is None:
+            pages: dict[int, Any] = {}
+        elif statistics is None:  # one shard: the whole search in one step
+            answers, missing = self.replicas.scatter(
+                {0: ("page", plan, text, offset, limit, sort, ranking, exclude, *hit_options)}
+            )
+            pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
+            found = {shard: hits for shard, (_ranked, hits) in answers.items()}
+        else:
+            calls = {
+                shard: ("rank", plan, text, offset + limit, sort, ranking, statistics, exclude)
+                for shard in range(self.replicas.catalog.shards)
+                if shard not in failures
+            }
+            pages, missing = self.replicas.scatter(calls)
         failures.update(missing)
         total, suggestion = 0, None
         facets: dict[str, dict[str, int]] = {"category": {}, "source": {}}
@@ -159,11 +172,12 @@ class ScatterGather:
         owners: dict[int, list[tuple[str, int, float]]] = {}
         for rank, (_p, score, shard, _i, doc_id) in enumerate(chosen, start=offset + 1):
             owners.setdefault(shard, []).append((doc_id, rank, score))
-        found, missing = self.replicas.scatter(
-            {shard: ("hits", mine, plan, ranking, statistics, *hit_options)
-             for shard, mine in owners.items()}
-        )  # fmt: skip
-        failures.update(missing)
+        if statistics is not None:
+            found, missing = self.replicas.scatter(
+                {shard: ("hits", mine, plan, ranking, statistics, *hit_options)
+                 for shard, mine in owners.items()}
+            )  # fmt: skip
+            failures.update(missing)
         hits: dict[str, Hit] = {hit.id: hit for part in found.values() for hit in part}
         page_hits = [hits[k[4]] for k in chosen if k[4] in hits]
         top_facets = {

@@ -28,7 +28,7 @@ from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit
 from searchlib.query.search import facet_counts, similar_counts
 from searchlib.query.snippets import highlight_title, make_snippet
-from searchlib.query.statistics import Statistics
+from searchlib.query.statistics import LocalStatistics, Statistics
 from searchlib.query.suggest import suggest
 
 __all__ = ["SEARCH_STEPS", "ShardRanking", "ShardSearcher", "ShardStatistics"]
@@ -40,6 +40,7 @@ SEARCH_STEPS = (
     "statistics",
     "rank",
     "hits",
+    "page",
     "similar_counts",
     "body_doc_freqs",
     "prefix_counts",
@@ -152,6 +153,28 @@ class ShardSearcher:
             explanation = run.explain(docnum) if run is not None else None
             out.append(Hit(doc_id, rank, score, fields, snippet, explanation, title))
         return out
+
+    def page(
+        self,
+        plan: Plan,
+        text: str | None,
+        offset: int,
+        limit: int,
+        sort: str,
+        ranking: Ranking,
+        exclude: str | None,
+        snippets: bool,
+        explain: bool,
+        snippet_size: int,
+    ) -> tuple[ShardRanking, list[Hit]]:
+        """A whole search in one step, for an index of one shard: its own statistics
+        are the global ones, and its first hits are the page."""
+        statistics = LocalStatistics(self.snapshot)
+        ranked = self.rank(plan, text, offset + limit, sort, ranking, statistics, exclude)
+        keys = [(doc_id, offset + n + 1, score)
+                for n, (_p, score, doc_id) in enumerate(ranked.keys[offset:])]  # fmt: skip
+        hits = self.hits(keys, plan, ranking, statistics, snippets, explain, snippet_size)
+        return ranked, hits
 
     def similar_counts(self, doc_id: str) -> dict[str, int] | None:
         """The telling terms of the article ``doc_id`` (None: not in this shard)."""
