@@ -193,6 +193,19 @@ def test_bad_arguments_are_refused(tmp_path, local_cluster):
         )
 
 
+def _record_steps(cluster: ClusterIndex) -> list[str]:
+    """The search steps the cluster sends from now on (appended as they go)."""
+    steps: list[str] = []
+    original = cluster.replicas.scatter
+
+    def recording(calls, method="search_step"):
+        steps.extend(args[0] for args in calls.values() if args)
+        return original(calls, method)
+
+    cluster.replicas.scatter = recording  # type: ignore[method-assign]
+    return steps
+
+
 def _kill_replica(cluster: ClusterIndex, shard: int, replica: int) -> None:
     pid = cluster.replicas.call(shard, replica, "pid")
     os.kill(pid, signal.SIGKILL)
@@ -380,14 +393,7 @@ def test_a_repeated_query_reuses_its_plan_and_statistics(tmp_path, local_cluster
         tmp_path / "c", address=local_cluster.scheduler_address, shards=2
     ) as cluster:
         cluster.add(_corpus(30, seed=13))
-        steps: list[str] = []
-        original = cluster.replicas.scatter
-
-        def recording(calls, method="search_step"):
-            steps.extend({args[0] for args in calls.values()})
-            return original(calls, method)
-
-        cluster.replicas.scatter = recording  # type: ignore[method-assign]
+        steps = _record_steps(cluster)
         first = cluster.search("gempa war*")
         assert "statistics" in steps and "prefix_counts" in steps
         steps.clear()
@@ -442,14 +448,7 @@ def test_one_shard_answers_in_one_step_and_equals_one_index(tmp_path, local_clus
             tmp_path / "c", address=local_cluster.scheduler_address, shards=1
         ) as cluster:
             cluster.add(docs)
-            steps: list[str] = []
-            original = cluster.replicas.scatter
-
-            def recording(calls, method="search_step"):
-                steps.extend(args[0] for args in calls.values())
-                return original(calls, method)
-
-            cluster.replicas.scatter = recording  # type: ignore[method-assign]
+            steps = _record_steps(cluster)
             for text, options in _queries(25, seed=16):
                 want = single.search(text, limit=7, offset=2, **options)
                 got = cluster.search(text, limit=7, offset=2, **options)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from inspect import signature
 from types import MappingProxyType
 from typing import Any
 
@@ -48,16 +49,6 @@ from searchlib.errors import AnalyzerError
 
 __all__ = ["AnalyzedText", "Analyzer", "analyze", "default_steps"]
 
-_OPTION_DEFAULTS: dict[str, Any] = {
-    "stopwords": None,
-    "extra_stopwords": (),
-    "stopword_mode": "drop",
-    "stem_exclusions": None,
-    "extra_stem_exclusions": (),
-    "colloquial": None,
-    "extra_colloquial": None,
-    "stemming": True,
-}
 _MISSING: Any = object()  # a cache miss (None means: not a word to index)
 _CACHE_LIMIT = 1_000_000  # distinct surface forms kept per analyzer before a reset
 
@@ -115,6 +106,12 @@ def default_steps(
         steps.append(Stem())
     steps.append(CompoundParts())
     return steps
+
+
+# An option left at its default (for telling steps and options apart).
+_OPTION_DEFAULTS = {
+    name: parameter.default for name, parameter in signature(default_steps).parameters.items()
+}
 
 
 def _as_pairs(words: Mapping[str, str] | Iterable[str]) -> Mapping[str, str]:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.table import Table
 
 from searchlib.cli import CliState, cli, fail
 from searchlib.errors import SearchlibError
+
+
+def _cluster_call(state: CliState, command: str, method: str) -> Any:
+    """Open the cluster index, call ``method``, close it; errors as one line."""
+    if not state.cluster:
+        raise click.UsageError(f"cluster {command} needs --cluster ADDRESS (or $SEARCHLIB_CLUSTER)")
+    try:
+        with state.open() as index:
+            return getattr(index, method)()
+    except SearchlibError as exc:
+        fail(exc, state.cluster_root())
 
 
 @cli.group("cluster")
@@ -26,13 +38,7 @@ def status_command(state: CliState, as_json: bool) -> None:
     Example:
       search --cluster tcp://127.0.0.1:8786 --root /data/news cluster status
     """
-    if not state.cluster:
-        raise click.UsageError("cluster status needs --cluster ADDRESS (or $SEARCHLIB_CLUSTER)")
-    try:
-        with state.open() as index:
-            status = index.status()
-    except SearchlibError as exc:
-        fail(exc, state.cluster_root())
+    status = _cluster_call(state, "status", "status")
     if as_json:
         click.echo(json.dumps(status))
         return
@@ -49,13 +55,7 @@ def status_command(state: CliState, as_json: bool) -> None:
 @click.pass_obj
 def repair_command(state: CliState) -> None:
     """Copy every stale replica from a healthy one of its shard."""
-    if not state.cluster:
-        raise click.UsageError("cluster repair needs --cluster ADDRESS (or $SEARCHLIB_CLUSTER)")
-    try:
-        with state.open() as index:
-            repaired = index.repair()
-    except SearchlibError as exc:
-        fail(exc, state.cluster_root())
+    repaired = _cluster_call(state, "repair", "repair")
     if not repaired:
         state.console.print("no stale replicas")
     for shard, replica in repaired:
