@@ -188,18 +188,22 @@ class ClusterIndex:
                     summary.skipped += 1
                 else:
                     locations.append(str(item.absolute()))
-        from distributed import as_completed
+        from distributed import as_completed  # the optional extra, as in _connect
 
         self.replicas.refresh()
         actors = self.replicas.actors()
-        futures = [
-            self.client.submit(ingest_file, where, actors, batch_size, pure=False)
+        futures = {
+            self.client.submit(ingest_file, where, actors, batch_size, pure=False): where
             for where in locations
-        ]
+        }
         failed: list[str] = []
         try:
             for future in as_completed(futures):
-                report: FileReport = future.result(timeout=CALL_TIMEOUT * 10)
+                try:
+                    report: FileReport = future.result(timeout=CALL_TIMEOUT * 10)
+                except Exception as exc:  # the task's worker died: nothing is known
+                    failed.append(f"{futures[future]}: {type(exc).__name__}: {exc}"[:300])
+                    continue
                 for name in ("added", "updated", "skipped"):
                     setattr(summary, name, getattr(summary, name) + getattr(report.summary, name))
                 summary.bad += report.summary.bad

@@ -56,9 +56,20 @@ class _ShardRouter:
         return out
 
     def count_existing(self, ids: Iterable[str]) -> int:
-        futures = [self.actors[shard][0].count_existing(part) for shard, part in
-                   self._by_shard(ids).items()]  # fmt: skip
-        return sum(future.result() for future in futures)
+        """Counted on any replica of each shard that answers (they hold the same)."""
+        total = 0
+        for shard, part in self._by_shard(ids).items():
+            errors = []
+            for replica, actor in enumerate(self.actors[shard]):
+                try:
+                    total += actor.count_existing(part).result()
+                    break
+                except Exception as exc:
+                    errors.append((shard, replica, f"{type(exc).__name__}: {exc}"[:300]))
+            else:  # no replica of the shard answers: nothing more can be written to it
+                self.report.failed.extend(errors)
+                raise _Unacknowledged
+        return total
 
     def add(self, records: list[dict[str, Any]]) -> int:
         by_id = {record["id"]: record for record in records}
