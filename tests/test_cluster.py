@@ -154,6 +154,13 @@ def test_distributed_search_equals_one_index(tmp_path, local_cluster):
                 assert got.total == want.total, text
                 assert got.facets == want.facets, text
                 _same_ranking(got, want)
+            for sort in ("newest", "oldest"):
+                want = single.search("gempa warga", limit=15, sort=sort)
+                got = cluster.search("gempa warga", limit=15, sort=sort)
+                assert got.ids() == want.ids() and got.total == want.total
+            misspelled = cluster.search("evakuasii kabul")
+            assert misspelled.suggestion == single.search("evakuasii kabul").suggestion
+            assert misspelled.suggestion is not None
             page = cluster.search("gempa warga", limit=5, offset=5)
             assert page.ids() == single.search("gempa warga", limit=5, offset=5).ids()
             hit = cluster.search("evakuasi kabul", explain=True)[0]
@@ -276,6 +283,8 @@ def test_cli_index_query_and_status_on_the_cluster(tmp_path, local_cluster):
     assert data["total"] > 0 and data["shards"]["failed"] == 0
     status = runner.invoke(cli, [*base, "cluster", "status", "--json"])
     assert status.exit_code == 0, status.output
+    analyzed = runner.invoke(cli, [*base, "analyze", "--json", "membangun"])
+    assert analyzed.exit_code == 0 and '"term": "bangun"' in analyzed.output
     repaired = runner.invoke(cli, [*base, "cluster", "repair"])
     assert repaired.exit_code == 0 and "no stale replicas" in repaired.output
     rows = json.loads(status.output)["replicas"]

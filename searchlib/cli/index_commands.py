@@ -143,14 +143,20 @@ def _clear(path: Path) -> None:
 @click.pass_obj
 def analyze_command(state: CliState, text: tuple[str, ...], as_json: bool) -> None:
     """Show how text becomes index terms: surface, term, offsets, and why (with the
-    index's own analyzer when the index exists).
+    index's own analyzer when the index, or the --cluster index, exists).
 
     \b
     Example:
       search analyze "Kedutaan Besar Rusia di Kabul mengerahkan penerbangan"
     """
     analyzer = searchlib.Analyzer()
-    if state.path.exists():
+    if state.cluster:
+        try:
+            with state.open() as index:
+                analyzer = index.analyzer
+        except SearchlibError as exc:
+            fail(exc, state.cluster_root())
+    elif state.path.exists():
         try:
             with searchlib.Index.open(state.path, lock_timeout=state.lock_timeout) as index:
                 analyzer = index.analyzer

@@ -47,6 +47,11 @@ class ClusterIndex:
     def catalog(self) -> Catalog:
         return self.replicas.catalog
 
+    @property
+    def analyzer(self) -> Analyzer:
+        """The analyzer every shard indexes and queries with."""
+        return self._searcher.analyzer
+
     # -- opening ---------------------------------------------------------------------
 
     @staticmethod
