@@ -14,6 +14,7 @@ from searchlib.analysis import Analyzer, Token, analyze
 from searchlib.document import Article
 from searchlib.errors import (
     DocumentError,
+    IndexCorruptError,
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
@@ -33,6 +34,7 @@ __all__ = [
     "DocumentError",
     "Hit",
     "Index",
+    "IndexCorruptError",
     "IndexLockedError",
     "IndexNotFoundError",
     "IndexVersionError",

@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "AnalyzerError",
     "DocumentError",
+    "IndexCorruptError",
     "IndexLockedError",
     "IndexNotFoundError",
     "IndexVersionError",
@@ -27,6 +28,11 @@ class IndexNotFoundError(SearchlibError):
 
 class IndexVersionError(SearchlibError):
     """The index was written by an incompatible searchlib version: rebuild it."""
+
+
+class IndexCorruptError(SearchlibError):
+    """An index file is damaged or not what searchlib wrote (it fails its checksum or
+    its structure); the message names the file. ``search check`` verifies every file."""
 
 
 class IndexLockedError(SearchlibError):

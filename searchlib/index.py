@@ -1,6 +1,6 @@
 """``Index``: the one object the library API, the CLI and the HTTP server share.
 
-It owns an engine (the Whoosh-backed storage), the analyzer stored in the index, and
+It owns an engine (searchlib's checksummed index files), the analyzer stored in the index, and
 the write path: validate, analyze once, upsert, commit atomically. Searches run on the
 current snapshot, which is refreshed when another writer (or process) commits.
 
@@ -28,7 +28,7 @@ from searchlib.analysis.stemmer import STEMS
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, write_error
-from searchlib.errors import IndexNotFoundError, IndexWriteError, QueryError
+from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, QueryError
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
 from searchlib.query.ranking import DEFAULT_RANKING, Ranking
@@ -176,11 +176,11 @@ class Index:
                     if earlier is None:
                         fresh.append(doc_id)
                     else:
-                        earlier[0].delete_document(earlier[1])
+                        writer.delete_new(earlier[0], earlier[1])
                 writer.delete_many(fresh)  # committed documents these replace
                 records = list(staged.values())
                 written = write_segments(self._engine, records, self.workers)
-                numbers = (range(s.doc_count_all()) for s in written)
+                numbers = (range(s.doc_count) for s in written)
                 at = 0
                 for segment, locals_ in zip(written, numbers, strict=True):
                     for local in locals_:
@@ -262,7 +262,7 @@ class Index:
     def ids(self) -> list[str]:
         """Every article id, in index order."""
         snapshot = self._engine.snapshot()
-        return [snapshot.stored(d)["id"] for d in snapshot.live_docnums()]
+        return [snapshot.doc_id(d) for d in snapshot.live_docnums()]
 
     def analyze(self, text: str) -> list[Token]:
         return self.analyzer.analyze(text)
@@ -356,22 +356,26 @@ class Index:
         }
 
     def check(self) -> list[str]:
-        """Verify that the index opens and its segments, counts and ids agree.
+        """Verify every file's checksum, and that segments, counts and ids agree.
 
         Returns the problems found (an empty list means healthy).
         """
         problems: list[str] = []
-        snapshot = self._engine.snapshot()
+        try:
+            snapshot = self._engine.snapshot()
+            self._engine.verify()
+        except IndexCorruptError as exc:
+            return [str(exc)]
         seen: dict[str, int] = {}
         for docnum in snapshot.live_docnums():
             try:
                 stored = snapshot.stored(docnum)
-            except Exception as exc:  # a damaged stored-fields file raises anything
+            except IndexCorruptError as exc:
                 problems.append(f"document {docnum}: stored fields unreadable ({exc})")
                 continue
             doc_id = stored.get("id")
-            if not isinstance(doc_id, str):
-                problems.append(f"document {docnum}: missing id")
+            if not isinstance(doc_id, str) or doc_id != snapshot.doc_id(docnum):
+                problems.append(f"document {docnum}: its stored id differs from the id column")
                 continue
             if doc_id in seen:
                 problems.append(

@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import os
+import zlib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from searchlib.analysis.stemmer import STEMS
+from searchlib.engine.storage import write_atomically
 
 __all__ = ["STEM_FILE", "load_stem_cache", "save_stem_cache"]
 
@@ -34,7 +35,7 @@ def _tag() -> str:
 def load_stem_cache(folder: Path) -> int:
     """Preload the stems saved with the index; returns the process's cache size."""
     path = Path(folder) / STEM_FILE
-    with contextlib.suppress(OSError, ValueError, EOFError, TypeError):
+    with contextlib.suppress(OSError, ValueError, EOFError, TypeError, zlib.error):
         data = json.loads(gzip.decompress(path.read_bytes()))
         if isinstance(data, dict) and data.get("stemmer") == _tag():
             stems = data.get("stems")
@@ -46,16 +47,7 @@ def load_stem_cache(folder: Path) -> int:
 def save_stem_cache(folder: Path) -> int:
     """Write this process's stems beside the index (atomically); returns how many."""
     stems = STEMS.export()
-    path = Path(folder) / STEM_FILE
-    temp = path.with_name(f"{STEM_FILE}.{os.getpid()}.partial")
     payload = gzip.compress(json.dumps({"stemmer": _tag(), "stems": stems}).encode(), 5)
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temp.unlink()
+    with contextlib.suppress(OSError):  # a cache: a full disk only costs stemming again
+        write_atomically(Path(folder) / STEM_FILE, payload)
     return len(stems)

@@ -3,6 +3,7 @@ index, the stem cache object, and the stopword policy that indexes every word.""
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import pytest
@@ -18,13 +19,16 @@ from searchlib.analysis import (
     Stopwords,
     Word,
     default_steps,
+    register_step,
 )
+from searchlib.analysis.registry import _REGISTRY
 from searchlib.cli import cli
 from searchlib.errors import AnalyzerError, SearchlibError
 
 
+@register_step
 class AsciiFold(Step):
-    """A user's step: folds a few accented letters (module level, so it pickles)."""
+    """A user's step: folds a few accented letters (registered, so an index stores it)."""
 
     name = "ascii_fold"
 
@@ -84,23 +88,38 @@ def test_a_custom_chain_is_stored_with_the_index(tmp_path):
         assert ix.search("cafe").ids() == ["1"]  # the stored chain folds é
 
 
-def test_old_pickled_analyzers_load_as_the_equal_chain():
-    old_state = {
-        "stopwords": frozenset({"yang", "di"}),
-        "stem_exclusions": {"taliban": "taliban"},
-        "colloquial": {"gak": "tidak"},
-        "stemming": True,
-        "form": "norm",
-    }
-    restored = Analyzer.__new__(Analyzer)
-    restored.__setstate__(old_state)
-    expected = Analyzer(
-        stopwords=["yang", "di"],
-        stem_exclusions={"taliban": "taliban"},
-        colloquial={"gak": "tidak"},
-    ).with_form("norm")
-    assert restored == expected
-    assert pickle.loads(pickle.dumps(restored)) == expected
+def test_an_index_naming_an_unregistered_step_fails_to_open_saying_which(tmp_path):
+    analyzer = Analyzer().insert(AsciiFold(), after="normalize")
+    Index.create(tmp_path / "ix", analyzer=analyzer).close()
+    del _REGISTRY["ascii_fold"]
+    try:
+        with pytest.raises(AnalyzerError, match=r"'ascii_fold'.*not registered"):
+            Index.open(tmp_path / "ix")
+    finally:
+        register_step(AsciiFold)
+    with Index.open(tmp_path / "ix") as ix:
+        assert ix.analyzer == analyzer
+
+
+def test_an_unregistered_step_is_refused_before_anything_is_written(tmp_path):
+    class Unregistered(Step):
+        name = "unregistered"
+
+        def apply(self, word: Word, chain) -> Word | None:
+            return word
+
+    with pytest.raises(AnalyzerError, match=r"'unregistered'.*register_step"):
+        Index.create(tmp_path / "ix", analyzer=Analyzer().insert(Unregistered()))
+    assert not (tmp_path / "ix").exists()
+
+
+def test_the_stored_analyzer_is_data_and_builds_the_equal_chain():
+    analyzer = Analyzer(stopword_mode="query", extra_stopwords=["eh"]).with_form("norm")
+    data = analyzer.to_data()
+    assert json.loads(json.dumps(data)) == data
+    assert [s["step"] for s in data["steps"]] == list(analyzer.names)
+    assert Analyzer.from_data(data) == analyzer
+    assert pickle.loads(pickle.dumps(analyzer)) == analyzer  # in-process transport
 
 
 def test_the_stem_cache_is_an_object_a_step_uses():

@@ -132,12 +132,14 @@ def _bm25f_reference(
     analyzer = Analyzer()
     stems: dict[str, dict[str, Counter]] = {name: {} for name in weights}
     forms: dict[str, dict[str, Counter]] = {name: {} for name in weights}
+    # A field's length counts its words (the parts of a compound add terms, not length).
+    length: dict[str, dict[str, int]] = {name: {} for name in weights}
     for doc in docs:
         for name in weights:
             tokens = analyzer.analyze(doc.get(name, ""))
             stems[name][doc["id"]] = Counter(t.term for t in tokens)
             forms[name][doc["id"]] = Counter(t.norm for t in tokens)
-    length = {n: {d: sum(c.values()) for d, c in stems[n].items()} for n in weights}
+            length[name][doc["id"]] = sum(1 for t in tokens if t.primary)
     n_docs = max(sum(1 for v in length[n].values() if v) for n in weights)
     avgdl = sum(w * sum(length[n].values()) for n, w in weights.items()) / n_docs
     scores: dict[str, float] = {}

@@ -170,7 +170,7 @@ def test_locked_index_exit_code(runner, index_dir, corpus_file):
     from searchlib.engine.storage import WriterLock
 
     ix = Index.open(index_dir)
-    holder = WriterLock(ix._engine.storage, 1).acquire()
+    holder = WriterLock(ix.path, 1).acquire()
     try:
         result = run(
             runner, "--index", index_dir, "delete", "a1", env={"SEARCHLIB_LOCK_TIMEOUT": "0.1"}
@@ -238,3 +238,17 @@ def test_every_command_is_documented_in_the_readme():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
     for name in cli.commands:
         assert f"`search {name}" in readme or f"search {name} " in readme, name
+
+
+def test_a_damaged_index_is_a_one_line_error_and_check_names_the_file(runner, index_dir):
+    store = next(index_dir.glob("*.sld"))
+    data = bytearray(store.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    store.write_bytes(bytes(data))
+    result = run(runner, "--index", index_dir, "gempa")
+    assert result.exit_code == 6
+    (line,) = result.output.strip().splitlines()
+    assert store.name in line and "hint: restore a backup or rebuild" in line
+    assert "Traceback" not in result.output
+    check = run(runner, "--index", index_dir, "check")
+    assert check.exit_code == 6 and store.name in check.output

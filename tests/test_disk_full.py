@@ -53,18 +53,11 @@ class _FullingFile:
 def disk(monkeypatch):
     disk = _Disk()
     create_data_file = storage.create_data_file
-    create_file = storage.DurableFileStorage.create_file
 
     def data_file(path):
         return _FullingFile(create_data_file(path), disk)
 
-    def whoosh_file(self, name, *args, **kwargs):
-        struct_file = create_file(self, name, *args, **kwargs)
-        struct_file.file = _FullingFile(struct_file.file, disk)
-        return struct_file
-
     monkeypatch.setattr(storage, "create_data_file", data_file)
-    monkeypatch.setattr(storage.DurableFileStorage, "create_file", whoosh_file)
     return disk
 
 

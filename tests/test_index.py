@@ -169,7 +169,7 @@ def test_second_writer_waits_then_raises_locked(tmp_path):
 
     path = tmp_path / "ix"
     ix = Index.create(path, lock_timeout=0.2)
-    holder = WriterLock(ix._engine.storage, 1).acquire()
+    holder = WriterLock(ix.path, 1).acquire()
     try:
         with pytest.raises(IndexLockedError, match=r"pid \d+"):
             ix.add({"id": "x", "body": "y"})

@@ -15,6 +15,7 @@ from searchlib.analysis.lexicon import (
     read_stem_exclusions,
     read_word_list,
 )
+from searchlib.analysis.registry import register_step, registered_steps
 from searchlib.analysis.stemmer import STEMS, StemCache
 from searchlib.analysis.steps import (
     Colloquial,
@@ -50,4 +51,6 @@ __all__ = [
     "read_colloquial",
     "read_stem_exclusions",
     "read_word_list",
+    "register_step",
+    "registered_steps",
 ]

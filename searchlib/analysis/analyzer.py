@@ -32,6 +32,7 @@ from searchlib.analysis.lexicon import (
     default_stem_exclusions,
     default_stopwords,
 )
+from searchlib.analysis.registry import step_from_data, step_to_data
 from searchlib.analysis.steps import (
     Colloquial,
     CompoundParts,
@@ -283,12 +284,23 @@ class Analyzer(WhooshAnalyzer):
     def __repr__(self) -> str:
         return f"Analyzer([{', '.join(map(repr, self.steps))}], form={self.form!r})"
 
+    def to_data(self) -> dict[str, Any]:
+        """The chain as JSON data (each step by registered name and parameters): what
+        an index stores; ``from_data`` builds the equal analyzer."""
+        return {"form": self.form, "steps": [step_to_data(step) for step in self.steps]}
+
+    @classmethod
+    def from_data(cls, data: Any) -> Analyzer:
+        """The analyzer ``to_data`` described, from this process's registered steps."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("steps"), list):
+            raise AnalyzerError(f"not a stored analyzer: {data!r:.80}")
+        return cls([step_from_data(s) for s in data["steps"]], form=data.get("form", "term"))
+
     def __getstate__(self) -> dict[str, Any]:
+        # In-process transport only (worker processes, Dask): an index stores to_data.
         return {"steps": self.steps, "form": self.form}  # never the caches
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if "steps" not in state:  # an analyzer pickled before the chain existed
-            state = {"steps": _steps_of_old_state(state), "form": state.get("form", "term")}
         self.steps = tuple(state["steps"])
         self.form = state["form"]
         self._init_caches()
@@ -480,16 +492,6 @@ def _prepared_tokens(
             if positions:
                 out.pos = position
             yield out
-
-
-def _steps_of_old_state(state: Mapping[str, Any]) -> list[Step]:
-    """The chain equal to an analyzer pickled with word lists as attributes."""
-    return default_steps(
-        stopwords=state.get("stopwords", ()),
-        stem_exclusions=state.get("stem_exclusions", {}),
-        colloquial=state.get("colloquial", {}),
-        stemming=state.get("stemming", True),
-    )
 
 
 _default: Analyzer | None = None

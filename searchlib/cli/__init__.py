@@ -19,6 +19,7 @@ from rich.console import Console
 
 import searchlib
 from searchlib.errors import (
+    IndexCorruptError,
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
@@ -30,7 +31,7 @@ from searchlib.paths import ENV_INDEX, default_index_path, seeds_path
 
 __all__ = ["cli", "main"]
 
-EXIT_ERROR, EXIT_USAGE, EXIT_NO_INDEX, EXIT_LOCKED, EXIT_VERSION = 1, 2, 3, 4, 5
+EXIT_ERROR, EXIT_USAGE, EXIT_NO_INDEX, EXIT_LOCKED, EXIT_VERSION, EXIT_CORRUPT = 1, 2, 3, 4, 5, 6
 
 
 class CliFailure(click.ClickException):
@@ -50,6 +51,13 @@ def fail(exc: SearchlibError, index_path: Path | None = None) -> NoReturn:
     if isinstance(exc, IndexVersionError):
         raise CliFailure(
             str(exc), f"rebuild with: search{where} index --rebuild FILES...", EXIT_VERSION
+        )
+    if isinstance(exc, IndexCorruptError):
+        raise CliFailure(
+            str(exc),
+            f"restore a backup or rebuild with: search{where} index --rebuild FILES...; "
+            f"search{where} check lists every damaged file",
+            EXIT_CORRUPT,
         )
     if isinstance(exc, QueryError):
         raise CliFailure(str(exc), 'check the query syntax in "search query --help"')

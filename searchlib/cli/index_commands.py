@@ -238,7 +238,7 @@ def delete_command(state: CliState, ids: tuple[str, ...]) -> None:
 @cli.command("check")
 @click.pass_obj
 def check_command(state: CliState) -> None:
-    """Verify that the index opens and its segments, counts and ids agree.
+    """Verify every index file's checksum, and that segments, counts and ids agree.
 
     \b
     Example:

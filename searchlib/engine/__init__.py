@@ -1,13 +1,16 @@
-"""The storage engine: everything that touches Whoosh lives in this package.
+"""The storage engine: index directories in searchlib's own checksummed formats.
 
 ``Engine`` creates and opens an index directory, hands out ``Snapshot`` views for
 searching (refreshed when a new commit appears) and ``EngineWriter`` sessions for
-writing. The rest of searchlib sees only these three objects, so the engine could be
-swapped without touching analysis, ranking, queries or snippets.
+writing. The rest of searchlib sees only these objects. Everything read from the
+directory is data (JSON and arrays, checked against checksums): nothing is unpickled,
+so an index made elsewhere cannot run code when opened. Whoosh provides the writer
+lock (``engine.storage``) and the analyzer protocol; the files are searchlib's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,37 +21,40 @@ from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
-from searchlib.engine import whoosh_adapter
-from searchlib.engine.bulk import BulkAdder
+from searchlib.engine import storage
+from searchlib.engine.checksum import dump_checked_json, load_checked_json
+from searchlib.engine.commit import (
+    CommitPoint,
+    SegmentInfo,
+    commit_generations,
+    commit_path,
+    read_commit,
+    write_commit,
+)
 from searchlib.engine.merge import MergePolicy, run_merges
 from searchlib.engine.schema import (
     DATE_OFFSET,
     EXACT,
     FORMAT_VERSION,
-    LABEL_COLUMNS,
     LENGTH_FIELD,
     MISSING_DATE,
-    NUMBER_COLUMNS,
     TEXT_FIELDS,
     EngineDocument,
-    build_schema,
 )
-from searchlib.engine.snapshot import SCORED_FIELDS, Snapshot
+from searchlib.engine.segment import SegmentBuilder
+from searchlib.engine.snapshot import SCORED_FIELDS, SegmentColumns, Snapshot
 from searchlib.engine.storage import (
-    INDEX_NAME,
     LOCK_NAME,
     MARKER,
-    DurableFileStorage,
     WriterLock,
     from_unfinished_create,
     fsync_directory,
     remove_leftovers,
-    remove_segment_files,
-    remove_temp_files,
-    remove_temp_folders,
 )
 from searchlib.engine.writer import EngineWriter, write_error
 from searchlib.errors import (
+    AnalyzerError,
+    IndexCorruptError,
     IndexNotFoundError,
     IndexVersionError,
     SearchlibError,
@@ -59,28 +65,31 @@ __all__ = [
     "EXACT",
     "LENGTH_FIELD",
     "MISSING_DATE",
+    "SCORED_FIELDS",
     "TEXT_FIELDS",
     "Engine",
     "EngineDocument",
     "EngineWriter",
     "MergePolicy",
+    "SegmentInfo",
     "Snapshot",
-    "remove_segment_files",
     "write_error",
 ]
 
+STEM_FILE = "stems.json.gz"
+# Files of an index directory that belong to no commit and stay.
+_KEPT = (MARKER, LOCK_NAME, "writer.json", STEM_FILE)
+
 
 class Engine:
-    """An index directory managed through Whoosh."""
+    """An index directory: its marker (format, analyzer), commits and segments."""
 
-    def __init__(self, path: Path, storage: DurableFileStorage, index: Any) -> None:
+    def __init__(self, path: Path, analyzer: Analyzer) -> None:
         self.path = path
-        self.storage = storage
-        self._index = index
+        self.analyzer = analyzer
         self._snapshot: Snapshot | None = None
-        self._columns: dict = {}
+        self._segments: dict[str, SegmentColumns] = {}
         self._refresh_lock = threading.Lock()
-        self.analyzer: Analyzer = index.schema["body"].analyzer
         self.merge_policy = MergePolicy()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -90,6 +99,7 @@ class Engine:
         folder = Path(path)
         if folder.exists() and not folder.is_dir():
             raise SearchlibError(f"cannot create an index at {str(folder)!r}: not a directory")
+        stored_analyzer = analyzer.to_data()  # refuses unregistered steps before any file
         folder.mkdir(parents=True, exist_ok=True)
         marker = folder / MARKER
         if marker.exists():
@@ -101,17 +111,15 @@ class Engine:
             )
         for leftover in leftovers:  # a create that was killed before its marker
             shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-        storage = DurableFileStorage(str(folder))
-        index = storage.create_index(build_schema(analyzer), indexname=INDEX_NAME)
-        info = {"format": FORMAT_VERSION, "created": time.time(), "engine": "whoosh"}
-        temp = folder / (MARKER + ".tmp")
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(info, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, marker)
-        fsync_directory(folder)
-        return cls(folder, storage, index)
+        write_commit(folder, CommitPoint(0))
+        info = {
+            "format": FORMAT_VERSION,
+            "created": time.time(),
+            "engine": "searchlib",
+            "analyzer": stored_analyzer,
+        }
+        storage.write_atomically(marker, dump_checked_json(info))
+        return cls(folder, analyzer)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Engine:
@@ -121,40 +129,72 @@ class Engine:
             raise IndexNotFoundError(f"no index at {str(folder)!r}: the directory does not exist")
         if not marker.is_file():
             raise IndexNotFoundError(
-                f"no searchlib index at {str(folder)!r} (no {MARKER}); "
-                "create one first, and only open index directories from a trusted source"
+                f"no searchlib index at {str(folder)!r} (no {MARKER}); create one first"
             )
         try:
-            info = json.loads(marker.read_text("utf-8"))
-            version = info["format"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexNotFoundError(f"{str(marker)!r} is not a searchlib index marker") from exc
+            data = marker.read_bytes()
+        except OSError as exc:
+            raise IndexNotFoundError(f"cannot read {str(marker)!r}: {exc}") from exc
+        info = _marker_info(marker, data)
+        version = info.get("format")
         if version != FORMAT_VERSION:
             raise IndexVersionError(
                 f"index at {str(folder)!r} has format {version!r}, this searchlib reads "
                 f"format {FORMAT_VERSION}: rebuild the index"
             )
-        storage = DurableFileStorage(str(folder))
-        remove_leftovers(folder)
         try:
-            index = storage.open_index(indexname=INDEX_NAME)
-        except Exception as exc:  # Whoosh raises many types for a damaged TOC
-            raise IndexNotFoundError(
-                f"cannot open the index at {str(folder)!r}: {type(exc).__name__}: {exc}"
-            ) from exc
-        return cls(folder, storage, index)
-
-    def whoosh_index(self) -> Any:
-        return self._index
+            analyzer = Analyzer.from_data(info.get("analyzer"))
+        except AnalyzerError as exc:
+            raise AnalyzerError(f"cannot open the index at {str(folder)!r}: {exc}") from exc
+        remove_leftovers(folder)
+        engine = cls(folder, analyzer)
+        engine.latest_commit()  # a damaged commit fails the open, not the first search
+        return engine
 
     def close(self) -> None:
         self._snapshot = None
-        self._columns.clear()
+        self._segments.clear()
 
-    # -- reading and writing -------------------------------------------------------
+    # -- commits -------------------------------------------------------------------
 
     def generation(self) -> int:
-        return self._index.latest_generation()
+        generations = commit_generations(self.path)
+        if not generations:
+            raise IndexCorruptError(f"index at {str(self.path)!r} has no commit file")
+        return generations[0]
+
+    def latest_commit(self) -> CommitPoint:
+        """The newest commit (retried while a writer replaces it)."""
+        for attempt in range(20):
+            generation = self.generation()
+            try:
+                return read_commit(self.path, generation)
+            except FileNotFoundError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def publish(self, commit: CommitPoint) -> None:
+        """Make ``commit`` the index's (the caller holds the writer lock), then delete
+        the files no commit needs any more."""
+        write_commit(self.path, commit)
+        self.remove_unreferenced(commit)
+
+    def remove_unreferenced(self, commit: CommitPoint | None = None) -> None:
+        """Delete files that ``commit`` (default: the newest) does not refer to: older
+        commits, merged or failed segments. Call with the writer lock held and no
+        segment being written. Readers keep the files they opened (POSIX)."""
+        commit = commit or self.latest_commit()
+        keep = commit.file_names() | {commit_path(self.path, commit.generation).name}
+        for entry in os.listdir(self.path):
+            if entry in keep or entry in _KEPT or entry.startswith(MARKER):
+                continue
+            if entry.startswith(("seg_", "commit.")):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path / entry)
+
+    # -- reading and writing -------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
         """The current commit's snapshot, rebuilt only when a new commit appeared."""
@@ -164,50 +204,39 @@ class Engine:
             return current
         with self._refresh_lock:
             current = self._snapshot
-            generation = self.generation()
-            if current is None or current.generation != generation:
+            if current is None or current.generation != self.generation():
                 current = self._open_snapshot()
                 self._snapshot = current
             return current
 
     def _open_snapshot(self) -> Snapshot:
-        # A writer in another process may commit between our reading the latest TOC
+        # A writer in another process may commit between our reading the newest commit
         # and opening its files, and delete them; the next generation is then complete.
         for attempt in range(20):
-            generation = self.generation()
             try:
-                index = self._index.refresh()
-                searcher = index.searcher()
-                snapshot = Snapshot(searcher, generation, self._columns, self.path)
-            except (OSError, EOFError, TypeError) as exc:  # files merged away meanwhile
+                return Snapshot(self.path, self.latest_commit(), self._segments)
+            except FileNotFoundError as exc:  # files merged away meanwhile
                 if attempt == 19:
                     raise SearchlibError(
                         f"cannot read the index at {str(self.path)!r}: {exc}"
                     ) from exc
                 time.sleep(0.01 * (attempt + 1))
-                continue
-            self._index = index
-            return snapshot
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def write_segment(self, documents: Iterable[EngineDocument]) -> Any:
-        """Write ``documents`` as a complete new segment and return it,
-        without committing: it becomes visible when a writer commits it. The caller
-        must hold the writer lock (workers of a writer do)."""
-        writer = whoosh_adapter.new_segment_writer(self._index)
-        adder = BulkAdder(writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS)
+    def write_segment(self, documents: Iterable[EngineDocument]) -> SegmentInfo:
+        """Write ``documents`` as a complete new segment and return it, without
+        committing: it becomes visible when a writer commits it. The caller must hold
+        the writer lock (workers of a writer do)."""
+        builder = SegmentBuilder(self.path)
         try:
-            for fields in documents:
-                adder.add(fields)
-            segment = whoosh_adapter.finish_segment(writer)
+            for doc in documents:
+                builder.add(doc)
+            return builder.finish()
         except BaseException as exc:
-            writer.cancel()
-            remove_segment_files(self.path, writer.newsegment)
+            builder.abort()
             if isinstance(exc, OSError):
                 raise write_error(self.path, "segment", exc) from exc
             raise
-        remove_temp_folders(whoosh_adapter.temp_folders(writer))
-        return segment
 
     def merge(self, *, optimize: bool = False, policy: MergePolicy | None = None) -> int:
         """Merge segments as ``policy`` (default ``merge_policy``) asks, or all into
@@ -218,37 +247,52 @@ class Engine:
         """Drop the cached snapshot (the next search opens the current commit)."""
         self._snapshot = None
 
-    def remove_uncommitted(self) -> None:
-        """Delete the files of segments no commit refers to (what a failed or cancelled
-        write left). Call with the writer lock held, and no segment being written."""
-        try:
-            whoosh_adapter.clean_uncommitted(self.storage, self._index, INDEX_NAME)
-        except OSError:
-            raise
-        except Exception:  # no readable commit at all: nothing is safe to delete
-            return
-        remove_temp_files(self.path)
-
-    def segment_writer(self) -> Any:
-        return whoosh_adapter.new_segment_writer(self._index)
-
-    def writer(self, timeout: float, *, bulk: bool = True) -> EngineWriter:
-        return EngineWriter(self, timeout, bulk=bulk)
+    def writer(self, timeout: float) -> EngineWriter:
+        return EngineWriter(self, timeout)
 
     def copy_to(self, destination: Path, timeout: float) -> None:
-        """Copy the index's files to ``destination`` (a new directory) while holding
-        the writer lock, so no commit or merge changes them meanwhile: a consistent
-        copy of the last commit."""
-        with WriterLock(self.storage, timeout):
-            shutil.copytree(self.path, destination, ignore=shutil.ignore_patterns(LOCK_NAME))
+        """Copy the last commit's files to ``destination`` (a new directory) while
+        holding the writer lock, so no commit or merge changes them meanwhile."""
+        with WriterLock(self.path, timeout):
+            commit = self.latest_commit()
+            destination.mkdir(parents=True)
+            names = commit.file_names() | {commit_path(self.path, commit.generation).name}
+            if (self.path / STEM_FILE).exists():
+                names.add(STEM_FILE)
+            for name in sorted(names):
+                shutil.copy2(self.path / name, destination / name)
+            shutil.copy2(self.path / MARKER, destination / MARKER)  # last: it marks an index
         fsync_directory(destination)
+
+    def verify(self) -> None:
+        """Recompute every file checksum of the current commit (``search check``)."""
+        self.snapshot().verify()
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
 
     def last_commit_time(self) -> float | None:
-        tocs = list(self.path.glob(f"_{INDEX_NAME}_*.toc"))
-        return max((t.stat().st_mtime for t in tocs), default=None)
+        try:
+            return commit_path(self.path, self.generation()).stat().st_mtime
+        except (OSError, SearchlibError):
+            return None
 
     def segment_count(self) -> int:
         return self.snapshot().segment_count
+
+
+def _marker_info(marker: Path, data: bytes) -> dict[str, Any]:
+    """The marker's body; an older format's plain JSON marker gives its version."""
+    try:
+        info = load_checked_json(marker, data)
+    except IndexCorruptError:
+        try:
+            old = json.loads(data)
+        except ValueError as exc:
+            raise IndexNotFoundError(f"{str(marker)!r} is not a searchlib index marker") from exc
+        if isinstance(old, dict) and "format" in old and old.get("format") != FORMAT_VERSION:
+            return old  # an older format: the caller says to rebuild
+        raise
+    if not isinstance(info, dict):
+        raise IndexCorruptError(f"index file {str(marker)!r} is not a searchlib marker")
+    return info

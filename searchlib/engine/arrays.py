@@ -18,10 +18,11 @@ Terms are ordered by hash, so a lookup is a binary search, and a merge can walk 
 segment's terms in one global order, a hash range at a time, with bounded memory.
 Per-document columns (exact field lengths, dates, category and source) are kept too.
 
-Layout: ``MAGIC``, the arrays (8-byte aligned), a JSON footer naming each array's type,
-shape and offset, the footer's length and ``MAGIC`` again. A footer lets a merge
-stream arrays of unknown size. Readers memory-map the file. The file is named after its
-segment, so Whoosh deletes it with the segment.
+Layout: ``MAGIC``, the arrays (8-byte aligned), a JSON table naming each array's type,
+shape and offset, the table's length, ``MAGIC`` again, and the checksum footer
+(``engine.checksum``). A table at the end lets a merge stream arrays of unknown size.
+Readers memory-map the file; the table is checked against the file (known types,
+every array inside it) before any array is made from it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from typing import BinaryIO
 import numpy as np
 
 from searchlib.engine import storage
+from searchlib.engine.checksum import FOOTER_SIZE, ChecksumWriter, check_footer
+from searchlib.errors import IndexCorruptError
 
 __all__ = [
     "FieldArrays",
@@ -57,7 +60,9 @@ __all__ = [
 ]
 
 SUFFIX = ".slp"
-MAGIC = b"SLP2"
+MAGIC = b"SLP3"
+# The array types a postings file may hold (a table naming another is damaged).
+_DTYPES = frozenset(np.dtype(t).str for t in ("u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f8"))
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
 FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", "gaps", "exc", "excoff", "tfs")
 ESCAPE = 0xFFFF  # a gap of 16 bits that stands for the next exception
@@ -105,7 +110,8 @@ class SegmentFileWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._temp = path.with_name(path.name + ".partial")
-        self._handle: BinaryIO = storage.create_data_file(self._temp)
+        self._file: BinaryIO = storage.create_data_file(self._temp)
+        self._handle = ChecksumWriter(self._file)
         self._handle.write(MAGIC + b"\0" * 4)
         self._entries: dict[str, dict] = {}
 
@@ -160,13 +166,15 @@ class SegmentFileWriter:
         footer = json.dumps(self._entries).encode()
         handle = self._handle
         handle.write(footer + len(footer).to_bytes(8, "little") + MAGIC)
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
+        self.crc = handle.finish()
+        self.size = handle.tell() + FOOTER_SIZE
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
         os.replace(self._temp, self.path)
 
     def abort(self) -> None:
-        self._handle.close()
+        self._file.close()
         self._temp.unlink(missing_ok=True)
 
 
@@ -295,23 +303,28 @@ def _map(path: Path) -> mmap.mmap:
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _read_arrays(path: Path, mapped: mmap.mmap | None = None) -> dict[str, np.ndarray]:
-    if mapped is None:
-        mapped = _map(path)
-    size = len(mapped)
-    if size < 20 or mapped[:4] != MAGIC or mapped[-4:] != MAGIC:
-        raise ValueError(f"{path} is not a searchlib postings file")
-    footer_size = int.from_bytes(mapped[-12:-4], "little")
-    entries = json.loads(mapped[size - 12 - footer_size : size - 12])
+def _read_arrays(path: Path, mapped: mmap.mmap) -> dict[str, np.ndarray]:
+    _crc, size = check_footer(path, mapped)
+    if size < 20 or mapped[:4] != MAGIC or mapped[size - 4 : size] != MAGIC:
+        raise ValueError("not a searchlib postings file")
+    table_size = int.from_bytes(mapped[size - 12 : size - 4], "little")
+    if not 0 < table_size <= size - 20:
+        raise ValueError("array table length out of range")
+    table_start = size - 12 - table_size
+    entries = json.loads(mapped[table_start : size - 12])
+    if not isinstance(entries, dict):
+        raise ValueError("array table is not an object")
     arrays = {}
     for name, entry in entries.items():
-        count = 1
-        for extent in entry["shape"]:
-            count *= extent
+        dtype = np.dtype(entry["dtype"]) if entry["dtype"] in _DTYPES else None
+        shape = entry["shape"]
+        if dtype is None or not isinstance(shape, list) or len(shape) != 1:
+            raise ValueError(f"array {name!r} has an unknown type or shape")
+        count, offset = int(shape[0]), int(entry["offset"])
+        if count < 0 or offset < 8 or offset + count * dtype.itemsize > table_start:
+            raise ValueError(f"array {name!r} lies outside the file")
         # Plain arrays over the map (np.memmap's Python-level indexing is slow).
-        arrays[name] = np.frombuffer(
-            mapped, dtype=np.dtype(entry["dtype"]), count=count, offset=entry["offset"]
-        )
+        arrays[name] = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
     return arrays
 
 
@@ -333,6 +346,40 @@ class FieldArrays:
         self.positional = "positions" in parts
         self.pstart = parts.get("pstart", np.zeros(len(self.hash) + 1, dtype=np.int64))
         self.positions = parts.get("positions", np.zeros(0, dtype=np.uint8))
+
+    def validate(self, doc_count: int) -> None:
+        """Raise ``ValueError`` unless the arrays fit together (lengths, offsets in
+        range, ascending): what a damaged or crafted file would break first."""
+        terms = len(self.hash)
+        sized = {
+            "terms": (len(self.term_offsets), terms + 1),
+            "lex": (len(self.lex), terms),
+            "posts": (len(self.posts), terms + 1),
+            "first": (len(self.first), terms),
+            "excoff": (len(self.excoff), terms + 1),
+            "pstart": (len(self.pstart), terms + 1),
+        }
+        for part, (found, expected) in sized.items():
+            if found != expected:
+                raise ValueError(f"{part} holds {found} values, not {expected}")
+        postings = len(self.gaps)
+        ends = {
+            "terms": (self.term_offsets, len(self.blob)),
+            "posts": (self.posts, postings),
+            "excoff": (self.excoff, len(self.exc)),
+            "pstart": (self.pstart, len(self.positions) if self.positional else 0),
+        }
+        for part, (offsets, end) in ends.items():
+            if terms and (int(offsets[0]) != 0 or int(offsets[-1]) != end):
+                raise ValueError(f"{part} does not span its data")
+            if terms and bool((np.diff(offsets) < 0).any()):
+                raise ValueError(f"{part} is not ascending")
+        if len(self.tfs) != postings:
+            raise ValueError("frequencies and postings differ in number")
+        if terms and not (int(self.first.min()) >= 0 and int(self.first.max()) < doc_count):
+            raise ValueError("a posting names a document outside the segment")
+        if terms and int(self.lex.max()) >= terms:
+            raise ValueError("the term order names a missing term")
 
     def __len__(self) -> int:
         return len(self.hash)
@@ -420,8 +467,11 @@ def _bisect(field: FieldArrays, lex: np.ndarray, prefix: bytes) -> int:
 class SegmentArrays:
     """Read side of one segment's postings file (memory-mapped)."""
 
-    def __init__(self, data: dict[str, np.ndarray], mapped: mmap.mmap | None = None) -> None:
+    def __init__(
+        self, data: dict[str, np.ndarray], mapped: mmap.mmap | None = None, path: Path | None = None
+    ) -> None:
         self._data = data
+        self._path = path
         self._mapped = mapped
         self.fields: dict[str, FieldArrays] = {}
         names = {
@@ -437,13 +487,43 @@ class SegmentArrays:
             self.fields[name] = FieldArrays(parts)
 
     @classmethod
-    def load(cls, path: Path) -> SegmentArrays | None:
-        """The arrays at ``path``, or None when missing or unreadable."""
+    def load(cls, path: Path) -> SegmentArrays:
+        """The arrays at ``path``; ``IndexCorruptError`` when unreadable or damaged."""
         try:
             mapped = _map(path)
-            return cls(_read_arrays(path, mapped), mapped)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except FileNotFoundError:
+            raise  # merged away meanwhile: the caller opens the newer commit
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"index file {str(path)!r} is unreadable: {exc}") from exc
+        try:
+            return cls(_read_arrays(path, mapped), mapped, path)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
+
+    def validate(self, doc_count: int) -> None:
+        """Raise ``IndexCorruptError`` unless the file's columns and fields fit a
+        segment of ``doc_count`` documents."""
+        try:
+            for name, field in self.fields.items():
+                try:
+                    field.validate(doc_count)
+                except ValueError as exc:
+                    raise ValueError(f"field {name!r}: {exc}") from exc
+            for key, array in self._data.items():
+                sized = key.endswith((".codes", ".docs", ".hash")) or "." not in key
+                if key.startswith(COLUMN) and sized and len(array) != doc_count:
+                    raise ValueError(f"column {key!r} holds {len(array)} values")
+            ids = self._data.get(f"{COLUMN}id.docs")
+            if ids is None or (len(ids) and int(ids.max()) >= doc_count):
+                raise ValueError("the id table is missing or names a missing document")
+            offsets = self._data[f"{COLUMN}id.stroffsets"]
+            strings = self._data[f"{COLUMN}id.strings"]
+            if len(offsets) != doc_count + 1 or int(offsets[-1]) != len(strings):
+                raise ValueError("the ids do not span their data")
+            if bool((np.diff(offsets) < 0).any()):
+                raise ValueError("the id offsets are not ascending")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"index file {str(self._path)!r} is damaged: {exc}") from exc
 
     def column(self, name: str) -> np.ndarray | None:
         """A numeric per-document column saved with the segment, if it was."""

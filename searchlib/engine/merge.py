@@ -8,9 +8,9 @@ documents to deletions is rewritten. Each document is so copied O(log n) times o
 the life of an index.
 
 ``run_merges`` runs the policy after a commit, under the writer lock: a merged segment gets
-the live documents' stored bytes as Whoosh keeps them (no unpickling), their ids and
-labels, and postings merged as arrays (``postings_merge``); it takes the place of its
-first source, so document order is kept, and each round of merges is one commit.
+the live documents' stored JSON bytes (copied, not decoded), their columns, and
+postings merged as arrays (``postings_merge``); it takes the place of its first
+source, so document order is kept, and each round of merges is one commit.
 """
 
 from __future__ import annotations
@@ -19,19 +19,15 @@ import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from whoosh.reading import SegmentReader
 
-from searchlib.engine import whoosh_adapter
-from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter, arrays_path
-from searchlib.engine.bulk import BulkAdder
+from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter
+from searchlib.engine.commit import CommitPoint, SegmentInfo
 from searchlib.engine.postings_merge import MergeSource, merge_postings
-from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS
-from searchlib.engine.snapshot import SCORED_FIELDS, whoosh_arrays
-from searchlib.engine.storage import remove_segment_files, remove_temp_folders
+from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, SCORED_FIELDS
+from searchlib.engine.segment import SegmentBuilder, SegmentReader
 from searchlib.errors import SearchlibError
 
 if TYPE_CHECKING:
@@ -99,28 +95,33 @@ def run_merges(engine: Engine, *, optimize: bool = False, policy: MergePolicy | 
     policy = policy or engine.merge_policy
     done = 0
     for _round in range(MAX_MERGE_ROUNDS):
-        current = whoosh_adapter.latest_segments(engine.whoosh_index())
-        sizes = [(segment.doc_count(), segment.doc_count_all()) for segment in current]
+        current = engine.latest_commit()
+        segments = list(current.segments)
+        sizes = [(segment.live_count, segment.doc_count) for segment in segments]
         if optimize:
-            needed = len(current) > 1 or any(live < total for live, total in sizes)
-            groups = [list(range(len(current)))] if needed else []
+            needed = len(segments) > 1 or any(live < total for live, total in sizes)
+            groups = [list(range(len(segments)))] if needed else []
         else:
             groups = select_merges(sizes, policy)
         if not groups:
             break
-        merged: dict[int, Any] = {}
+        merged: dict[int, SegmentInfo | None] = {}
         dropped = {n for group in groups for n in group[1:]}
-        writer = None
         try:
             for group in groups:
-                merged[group[0]] = _merge_group(engine, [current[n] for n in group])
-            writer = engine.segment_writer()
-            writer.commit(mergetype=partial(_replace_groups, merged=merged, dropped=dropped))
+                merged[group[0]] = _merge_group(engine, [segments[n] for n in group])
+            out: list[SegmentInfo] = []
+            for number, segment in enumerate(segments):
+                if number in merged:
+                    replacement = merged[number]
+                    if replacement is not None:
+                        out.append(replacement)
+                elif number not in dropped:
+                    out.append(segment)
+            engine.publish(CommitPoint(current.generation + 1, tuple(out), current.extra))
         except BaseException:
-            if writer is not None and not writer.is_closed:
-                writer.cancel()
-            with contextlib.suppress(OSError):
-                engine.remove_uncommitted()
+            with contextlib.suppress(OSError, SearchlibError):
+                engine.remove_unreferenced()
             raise
         done += len(groups)
         if optimize:
@@ -130,99 +131,67 @@ def run_merges(engine: Engine, *, optimize: bool = False, policy: MergePolicy | 
     return done
 
 
-def _merge_group(engine: Engine, segments: list[Any]) -> Any | None:
+def _merge_group(engine: Engine, segments: list[SegmentInfo]) -> SegmentInfo | None:
     """Write one segment holding the live documents of ``segments``; None if they
     have none."""
+    sources = []
+    base = 0
+    for info in segments:
+        reader = SegmentReader(engine.path, info, verify_all=True)
+        live = ~reader.deletions(info)
+        docmap = np.where(live, np.cumsum(live) - 1 + base, -1)
+        base += int(live.sum())
+        sources.append((reader, live, docmap))
+    if not base:
+        return None
+    builder = SegmentBuilder(engine.path)
+    for reader, live, _docmap in sources:
+        arrays = reader.arrays
+        count = len(live)
+        numbers = {name: _column(arrays, name, count) for name in NUMBER_COLUMNS}
+        ids, labels = _keys(arrays, count)
+        for docnum in np.flatnonzero(live).tolist():
+            builder.copy(
+                reader.store.raw(docnum),
+                ids[docnum],
+                {name: int(column[docnum]) for name, column in numbers.items()},
+                {name: values[docnum] for name, values in labels.items()},
+            )
 
-    readers = [SegmentReader(engine.storage, engine.whoosh_index().schema, s) for s in segments]
-    try:
-        sources = []
-        base = 0
-        for segment, reader in zip(segments, readers, strict=True):
-            live = np.ones(segment.doc_count_all(), dtype=bool)
-            if segment.has_deletions():
-                live[np.fromiter(segment.deleted_docs(), np.int64)] = False
-            docmap = np.where(live, np.cumsum(live) - 1 + base, -1)
-            base += int(live.sum())
-            saved = SegmentArrays.load(arrays_path(engine.path, segment.segment_id()))
-            arrays = saved or whoosh_arrays(reader, SCORED_FIELDS)
-            sources.append((reader, live, docmap, arrays))
-        if not base:
-            return None
-        writer = engine.segment_writer()
-        adder = BulkAdder(writer, SCORED_FIELDS, NUMBER_COLUMNS, LABEL_COLUMNS)
-        try:
-            for reader, live, _docmap, arrays in sources:
-                count = len(live)
-                numbers = {name: _column(arrays, reader, name, count) for name in NUMBER_COLUMNS}
-                keys = _keys(arrays, count)
-                raw = whoosh_adapter.raw_stored_reader(reader)
-                for docnum in np.flatnonzero(live).tolist():
-                    adder.copy_document(
-                        raw(docnum),
-                        {name: values[docnum] for name, values in keys.items()},
-                        {name: int(column[docnum]) for name, column in numbers.items()},
-                    )
+    def release() -> None:
+        for reader, _live, _docmap in sources:
+            reader.arrays.release()
 
-            def release() -> None:
-                for _reader, _live, _docmap, arrays in sources:
-                    arrays.release()
+    def postings(file: SegmentFileWriter) -> None:
+        for name in SCORED_FIELDS:
+            merge_postings(
+                file,
+                name,
+                [MergeSource(r.arrays.fields.get(name), docmap) for r, _l, docmap in sources],
+                release,
+            )
 
-            def postings(file: SegmentFileWriter) -> None:
-                for name in SCORED_FIELDS:
-                    merge_postings(
-                        file,
-                        name,
-                        [MergeSource(a.fields.get(name), docmap) for _r, _l, docmap, a in sources],
-                        release,
-                    )
-
-            adder.arrays_source = postings
-            segment = whoosh_adapter.finish_segment(writer)
-        except BaseException:
-            writer.cancel()
-            remove_segment_files(engine.path, writer.newsegment)
-            raise
-        remove_temp_folders(whoosh_adapter.temp_folders(writer))
-        return segment
-    finally:
-        for reader in readers:
-            reader.close()
+    return builder.finish(postings)
 
 
-def _replace_groups(
-    writer: Any, segments: list[Any], *, merged: dict[int, Any], dropped: set[int]
-) -> list[Any]:
-    """A merge policy for Whoosh's commit: each merged segment takes its first source's
-    place (document order is kept), its other sources go."""
-    out = []
-    for number, segment in enumerate(segments):
-        if number in merged:
-            if merged[number] is not None:
-                out.append(merged[number])
-        elif number not in dropped:
-            out.append(segment)
-    return out
-
-
-def _keys(arrays: SegmentArrays, count: int) -> dict[str, list[str | None]]:
+def _keys(arrays: SegmentArrays, count: int) -> tuple[list[str], dict[str, list[str | None]]]:
     """A segment's id and labels per document, from its columns."""
     ids = arrays.ids()
     if ids is None or len(ids) != count:
         raise SearchlibError(f"the ids of a segment are unreadable ({count} documents)")
-    keys: dict[str, list[str | None]] = {"id": list(ids)}
+    labels: dict[str, list[str | None]] = {}
     for name in LABEL_COLUMNS:
         found = arrays.labels(name)
         if found is None or len(found[0]) != count:
             raise SearchlibError(f"the {name} column of a segment is unreadable")
         codes, strings = found
-        keys[name] = [strings[c] if c >= 0 else None for c in codes.tolist()]
-    return keys
+        labels[name] = [strings[c] if c >= 0 else None for c in codes.tolist()]
+    return ids, labels
 
 
-def _column(arrays: SegmentArrays, reader: Any, name: str, count: int) -> np.ndarray:
-    """A number column of a segment: saved with its postings, else Whoosh's."""
+def _column(arrays: SegmentArrays, name: str, count: int) -> np.ndarray:
+    """A number column of a segment."""
     saved = arrays.column(name)
-    if saved is not None and len(saved) == count:
-        return saved
-    return np.fromiter(reader.column_reader(name), np.uint64, count)
+    if saved is None or len(saved) != count:
+        raise SearchlibError(f"the {name} column of a segment is unreadable")
+    return saved

@@ -1,54 +1,41 @@
 """One committed state of the index, seen as arrays and postings by the query layer.
 
-A ``Snapshot`` wraps a Whoosh searcher (stored fields, ids, deletions) and each
-segment's postings file (``engine.arrays``), and exposes what queries need as numpy
-arrays over global document numbers: posting ids, term frequencies and positions,
-vocabularies, exact field lengths, live documents, category/source codes and
-publication timestamps. Per-segment data are cached across snapshots (segments are
-immutable; only their deletions change), so a refresh after a small commit reads only
-the new segment. A segment without a postings file (written by Whoosh's own writer) is
-read through Whoosh once, into the same arrays.
-
-Whoosh file objects are not safe to share between threads, so every call into Whoosh
-holds the snapshot's lock; the postings arrays are immutable and lock-free.
+A ``Snapshot`` is one commit point's segments (``engine.segment``), exposing what
+queries need as numpy arrays over global document numbers: posting ids, term
+frequencies and positions, vocabularies, exact field lengths, live documents,
+category/source codes and publication timestamps, and stored documents by number.
+Segments are immutable, so their readers and columns are shared across snapshots
+(only deletions change between commits): a refresh after a small commit opens only the
+new segment. The postings arrays are immutable and lock-free; caches hold a lock.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import whoosh.searching  # noqa: F401 - imported with the engine, not by the first query
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
-from searchlib.engine.arrays import (
-    SegmentArrays,
-    arrays_path,
-    column_parts,
-    field_parts,
-    hash_terms,
-    label_codes,
-    term_key,
-)
+from searchlib.engine.arrays import hash_terms, term_key
+from searchlib.engine.commit import CommitPoint
 from searchlib.engine.schema import (
     DATE_OFFSET,
-    EXACT,
     LABEL_COLUMNS,
     LENGTH_FIELD,
     MISSING_DATE,
     NUMBER_COLUMNS,
+    SCORED_FIELDS,
     TEXT_FIELDS,
 )
+from searchlib.engine.segment import SegmentReader
+from searchlib.errors import IndexCorruptError
 
-__all__ = ["SCORED_FIELDS", "Snapshot", "most_frequent", "nearest", "whoosh_arrays"]
-
-# The fields whose postings live in the segments' postings files.
-SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
+__all__ = ["SCORED_FIELDS", "SegmentColumns", "Snapshot", "most_frequent", "nearest"]
 
 # Bytes of recently used posting arrays kept per snapshot (a common word's postings
 # in a million articles are megabytes: the budget, not a count, bounds the memory).
@@ -57,86 +44,20 @@ _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_TF = np.zeros(0, dtype=np.uint8)
 
 
-def whoosh_arrays(reader: Any, fields: Iterable[str]) -> SegmentArrays:
-    """A segment's postings and columns read through Whoosh into the arrays of a
-    postings file (for segments Whoosh's own writer made; slow, but only the test
-    reference makes them)."""
-    count = reader.doc_count_all()
-    stored = [reader.stored_fields(docnum) for docnum in range(count)]
-    data = column_parts(
-        [doc.get("id") or "" for doc in stored],
-        {
-            name: np.fromiter(reader.column_reader(name), np.uint64, count)
-            for name in NUMBER_COLUMNS
-        },
-        {name: label_codes((doc.get(name) for doc in stored), count) for name in LABEL_COLUMNS},
-    )
-    for name in fields:
-        if name not in reader.schema:
-            continue
-        positional = reader.schema[name].format.supports("positions")
-        terms: list[bytes] = []
-        counts: list[int] = []
-        docs: list[int] = []
-        tfs: list[int] = []
-        positions: list[int] = []
-        for raw, _info in reader.iter_field(name):
-            matcher = reader.postings(name, raw.decode("utf-8"))
-            found = 0
-            while matcher.is_active():
-                docs.append(matcher.id())
-                if positional:
-                    where = list(matcher.value_as("positions"))
-                    tfs.append(len(where))
-                    positions.extend(where)
-                else:
-                    tfs.append(round(matcher.weight()))
-                found += 1
-                matcher.next()
-            if found:
-                terms.append(raw)
-                counts.append(found)
-        if not terms:
-            continue
-        starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        parts = field_parts(
-            terms,
-            starts,
-            np.asarray(docs, dtype=np.int64),
-            np.asarray(tfs, dtype=np.int64),
-            np.asarray(positions, dtype=np.int64) if positional else None,
-        )
-        data.update({f"{name}.{part}": array for part, array in parts.items()})
-    return SegmentArrays(data)
+class SegmentColumns:
+    """One immutable segment opened, with its columns as the snapshot uses them."""
 
-
-def _open_all_files(leaf: Any) -> None:
-    """Open every file of a segment now. A writer deletes the files of segments it
-    merged away as soon as it commits; an open file survives that (POSIX), but Whoosh
-    opens the stored-fields file lazily, and would find it gone."""
-    if leaf.stored_fields(0) is None:  # pragma: no cover - Whoosh returns {} at worst
-        raise OSError("stored fields unreadable")
-
-
-class _SegmentColumns:
-    """Postings and columns of one immutable segment, read once: from the segment's
-    postings file, else decoded through Whoosh."""
-
-    def __init__(self, reader: Any, folder: Path | None) -> None:
-        segment = reader.segment() if hasattr(reader, "segment") else None
-        saved = (
-            SegmentArrays.load(arrays_path(folder, segment.segment_id()))
-            if segment is not None and folder is not None
-            else None
-        )
-        self.saved = saved is not None
-        self.arrays: SegmentArrays = saved or whoosh_arrays(reader, SCORED_FIELDS)
-        count = reader.doc_count_all()
+    def __init__(self, reader: SegmentReader) -> None:
+        self.reader = reader
+        self.arrays = reader.arrays
+        count = reader.doc_count
         numbers: dict[str, np.ndarray] = {}
         for name in NUMBER_COLUMNS:
             column = self.arrays.column(name)
-            if column is None or len(column) != count:  # damaged: Whoosh's column
-                column = np.fromiter(reader.column_reader(name), np.uint64, count)
+            if column is None or len(column) != count:
+                raise IndexCorruptError(
+                    f"index file of segment {reader.info.id!r} lacks its {name} column"
+                )
             numbers[name] = column
         # The numeric columns as stored (uint64), also what a postings file saves.
         self.numbers = numbers
@@ -148,10 +69,15 @@ class _SegmentColumns:
         self.labels: dict[str, tuple[np.ndarray, list[str]]] = {}
         for name in LABEL_COLUMNS:
             found = self.arrays.labels(name)
-            if found is None or len(found[0]) != count:  # damaged: the stored values
-                values = (reader.stored_fields(docnum).get(name) for docnum in range(count))
-                found = label_codes(values, count)
+            if found is None or len(found[0]) != count:
+                raise IndexCorruptError(
+                    f"index file of segment {reader.info.id!r} has a damaged {name} column"
+                )
             self.labels[name] = found
+        ids = self.arrays.ids()
+        if ids is None:
+            raise IndexCorruptError(f"index file of segment {reader.info.id!r} has damaged ids")
+        self.ids = ids
 
 
 def most_frequent(counts: dict[str, int], limit: int) -> list[str]:
@@ -168,24 +94,44 @@ class Snapshot:
     """A consistent, read-only view of one commit."""
 
     def __init__(
-        self, searcher: Any, generation: int, column_cache: dict, folder: Path | None = None
+        self, folder: Path, commit: CommitPoint, segment_cache: dict[str, SegmentColumns]
     ) -> None:
-        self._folder = folder
-        self.searcher = searcher
-        self.generation = generation
+        """``segment_cache`` maps segment ids to segments already open; it is updated
+        to hold exactly this commit's."""
+        self._folder = Path(folder)
+        self.commit = commit
+        self.generation = commit.generation
         self._lock = threading.RLock()
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._vocabularies: dict[tuple[str, int], dict[str, int]] = {}
         self._cached_bytes = 0
-        reader = searcher.reader()
-        self._leaves = [
-            (leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()
-        ]
-        self.max_doc = reader.doc_count_all()
-        self.doc_count = reader.doc_count()
-        self._build_arrays(column_cache)
+        self._segments: list[SegmentColumns] = []
+        self._offsets: list[int] = []
+        deletions = []
+        offset = 0
+        used = {}
+        for info in commit.segments:
+            columns = segment_cache.get(info.id)
+            if columns is None:
+                columns = SegmentColumns(SegmentReader(self._folder, info))
+            used[info.id] = columns
+            deleted = columns.reader.deletions(info)
+            if not info.doc_count:
+                continue
+            self._segments.append(columns)
+            self._offsets.append(offset)
+            deletions.append(deleted)
+            offset += info.doc_count
+        segment_cache.clear()
+        segment_cache.update(used)
+        self.max_doc = offset
+        self._build_arrays(deletions)
+        self.doc_count = int(np.count_nonzero(self.live))
 
-    def _build_arrays(self, column_cache: dict) -> None:
+    def _leaves(self) -> Iterator[tuple[SegmentColumns, int]]:
+        return zip(self._segments, self._offsets, strict=True)
+
+    def _build_arrays(self, deletions: list[np.ndarray]) -> None:
         size = self.max_doc
         self.live = np.zeros(size, dtype=bool)
         self.lengths = {name: np.zeros(size, dtype=np.float64) for name in TEXT_FIELDS}
@@ -195,32 +141,9 @@ class Snapshot:
         self.category = np.full(size, -1, dtype=np.int32)
         self.source = np.full(size, -1, dtype=np.int32)
         codes_by_label: dict[str, dict[str, int]] = {"category": {}, "source": {}}
-        self._leaf_columns: list[_SegmentColumns] = []
-        used = {}
-        for leaf, offset in self._leaves:
-            count = leaf.doc_count_all()
-            _open_all_files(leaf)
-            segment = leaf.segment() if hasattr(leaf, "segment") else None
-            key = segment.segment_id() if segment is not None else None
-            columns = column_cache.get(key) if key else None
-            saved_since = (
-                columns is not None
-                and not columns.saved
-                and self._folder is not None
-                and arrays_path(self._folder, str(key)).exists()
-            )
-            if saved_since:
-                columns = None  # its arrays were written after it was cached: use them
-            if columns is None:
-                columns = _SegmentColumns(leaf, self._folder)
-            if key:
-                used[key] = columns
-            self._leaf_columns.append(columns)
-            window = slice(offset, offset + count)
-            live = np.ones(count, dtype=bool)
-            if leaf.has_deletions():
-                live[np.fromiter(leaf.segment().deleted_docs(), np.int64)] = False
-            self.live[window] = live
+        for (columns, offset), deleted in zip(self._leaves(), deletions, strict=True):
+            window = slice(offset, offset + columns.reader.doc_count)
+            self.live[window] = ~deleted
             for name in TEXT_FIELDS:
                 self.lengths[name][window] = columns.lengths[name]
             self.published[window] = columns.published
@@ -238,8 +161,6 @@ class Snapshot:
                         names.append(value)
                     mapping[local] = code
                 target[window] = mapping[codes]
-        column_cache.clear()
-        column_cache.update(used)
         self.field_docs = {}
         self.total_length = {}
         self.avg_length = {}
@@ -254,7 +175,7 @@ class Snapshot:
     @property
     def segment_count(self) -> int:
         """Segments holding documents."""
-        return len(self._leaves)
+        return len(self._segments)
 
     # -- postings ------------------------------------------------------------------
 
@@ -270,7 +191,7 @@ class Snapshot:
         id_parts, tf_parts = [], []
         wanted = term.encode("utf-8")
         hashed = term_key(wanted)
-        for (_leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
+        for columns, offset in self._leaves():
             found = columns.arrays.postings(field, wanted, hashed)
             if found is not None:
                 id_parts.append(found[0].astype(np.int64) + offset)
@@ -297,11 +218,11 @@ class Snapshot:
         encoded = term.encode("utf-8")
         hashed = term_key(encoded)
         doc_parts, position_parts = [], []
-        for (leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
+        for columns, offset in self._leaves():
             arrays = columns.arrays.fields.get(field)
             if arrays is None or not arrays.positional:
                 continue
-            low, high = np.searchsorted(docs, [offset, offset + leaf.doc_count_all()])
+            low, high = np.searchsorted(docs, [offset, offset + columns.reader.doc_count])
             if low == high:
                 continue
             index = arrays.find(encoded, hashed)
@@ -325,7 +246,7 @@ class Snapshot:
         (summed over segments: shards' counts add up the same way)."""
         counts: dict[bytes, int] = {}
         wanted = prefix.encode("utf-8")
-        for columns in self._leaf_columns:
+        for columns in self._segments:
             arrays = columns.arrays.fields.get(field)
             if arrays is not None:
                 for term, frequency in arrays.terms_with_prefix(wanted):
@@ -357,7 +278,7 @@ class Snapshot:
         if cached is not None:
             return cached
         counts: dict[bytes, int] = {}
-        for columns in self._leaf_columns:
+        for columns in self._segments:
             arrays = columns.arrays.fields.get(field)
             if arrays is not None:
                 for term, frequency in arrays.vocabulary().items():
@@ -376,14 +297,27 @@ class Snapshot:
 
     # -- stored documents ----------------------------------------------------------
 
+    def _locate(self, docnum: int) -> tuple[SegmentColumns, int]:
+        docnum = int(docnum)
+        if not 0 <= docnum < self.max_doc:
+            raise IndexError(f"document number {docnum} is not in this snapshot")
+        at = int(np.searchsorted(self._offsets, docnum, side="right")) - 1
+        return self._segments[at], docnum - self._offsets[at]
+
     def stored(self, docnum: int) -> dict[str, Any]:
-        with self._lock:
-            return self.searcher.stored_fields(int(docnum))
+        """Document ``docnum``'s stored fields (decoded from its doc store block)."""
+        columns, local = self._locate(docnum)
+        return columns.reader.stored(local)
+
+    def doc_id(self, docnum: int) -> str:
+        """Document ``docnum``'s id, from the id column (no stored document decoded)."""
+        columns, local = self._locate(docnum)
+        return columns.ids[local]
 
     def docnum_of(self, doc_id: str) -> int | None:
         """The live document with ``doc_id``, or None."""
         keys = hash_terms([doc_id.encode("utf-8")])
-        for (_leaf, offset), columns in zip(self._leaves, self._leaf_columns, strict=True):
+        for columns, offset in self._leaves():
             for _index, doc in columns.arrays.id_documents([doc_id], keys):
                 if self.live[doc + offset]:
                     return doc + offset
@@ -392,6 +326,11 @@ class Snapshot:
     def live_docnums(self) -> Iterator[int]:
         return iter(np.flatnonzero(self.live).tolist())
 
+    def verify(self) -> None:
+        """Recompute the checksum of every file of this commit's segments."""
+        for columns in self._segments:
+            columns.reader.verify()
+
     def close(self) -> None:
         with self._lock:
-            self.searcher.close()
+            self._postings.clear()

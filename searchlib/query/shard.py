@@ -118,7 +118,7 @@ class ShardSearcher:
         run = execute(
             plan.root, self.snapshot, ranking, wanted, sort, left_out, statistics=statistics
         )
-        ids = [self.snapshot.stored(d)["id"] for d in run.top.tolist()]
+        ids = [self.snapshot.doc_id(d) for d in run.top.tolist()]
         keys = list(zip(run.top_primary.tolist(), run.top_scores.tolist(), ids, strict=True))
         suggestion = None
         if text is not None and self.snapshot.doc_count:

@@ -1,0 +1,180 @@
+"""The stored documents of a segment (``<segment id>.sld``), compressed in blocks.
+
+tantivy's doc store is the model: documents are JSON objects (data, never pickles),
+appended to a block until it holds ``BLOCK_BYTES`` of text; each block is compressed
+with zstd on its own (with zstd's frame checksum, verified as it is read), so a hit
+decodes one block, not the segment, and many short
+articles share one compression context (a document compressed alone compresses far
+worse). Layout::
+
+    MAGIC | block 0 | block 1 | ... | index | index length (8 bytes) | footer
+
+The index (JSON) gives each block's offset and first document; each block starts
+with its documents' offsets into the decompressed block (``uint32``, one more than
+documents). The checksum footer (``engine.checksum``) covers everything before it.
+Readers memory-map the file and keep a few decoded blocks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import mmap
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import zstandard
+
+from searchlib.engine.checksum import FOOTER_SIZE, ChecksumWriter, check_footer
+from searchlib.errors import IndexCorruptError
+
+__all__ = ["DOCSTORE_SUFFIX", "DocStoreReader", "DocStoreWriter"]
+
+DOCSTORE_SUFFIX = ".sld"
+MAGIC = b"SLD1"
+BLOCK_BYTES = 64 << 10  # uncompressed text per block (about 30 news articles)
+LEVEL = 3
+CACHED_BLOCKS = 16
+
+
+class DocStoreWriter:
+    """Appends documents (JSON objects) and compresses them block by block."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._out = ChecksumWriter(handle)
+        self._out.write(MAGIC)
+        self._compressor = zstandard.ZstdCompressor(level=LEVEL, write_checksum=True)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._blocks: list[list[int]] = []  # [offset, first document]
+        self.count = 0
+        self.crc = 0
+
+    def add(self, document: dict[str, Any]) -> None:
+        self.add_raw(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def add_raw(self, encoded: bytes) -> None:
+        """A document already encoded as JSON (a merge copies them so)."""
+        self._pending.append(encoded)
+        self._pending_bytes += len(encoded)
+        self.count += 1
+        if self._pending_bytes >= BLOCK_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        offsets = np.zeros(len(self._pending) + 1, dtype=np.uint32)
+        np.cumsum([len(d) for d in self._pending], out=offsets[1:])
+        block = offsets.tobytes() + b"".join(self._pending)
+        self._blocks.append([self._out.tell(), self.count - len(self._pending)])
+        self._out.write(self._compressor.compress(block))
+        self._pending = []
+        self._pending_bytes = 0
+
+    def finish(self) -> None:
+        """Write the last block, the index and the footer."""
+        self._flush()
+        index = json.dumps(
+            {"count": self.count, "blocks": self._blocks, "end": self._out.tell()}
+        ).encode()
+        self._out.write(index + len(index).to_bytes(8, "little"))
+        self.crc = self._out.finish()
+
+
+class DocStoreReader:
+    """Reads documents by number from a memory-mapped doc store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with open(path, "rb") as handle:
+                self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except FileNotFoundError:
+            raise  # merged away meanwhile: the caller opens the newer commit
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"index file {str(path)!r} is unreadable: {exc}") from exc
+        check_footer(path, self._map)
+        size = len(self._map) - FOOTER_SIZE
+        try:
+            if self._map[:4] != MAGIC or size < 12:
+                raise ValueError("no doc store magic")
+            index_size = int.from_bytes(self._map[size - 8 : size], "little")
+            if not 0 < index_size <= size - 12:
+                raise ValueError("index length out of range")
+            index = json.loads(self._map[size - 8 - index_size : size - 8])
+            self.count = int(index["count"])
+            blocks = [(int(offset), int(first)) for offset, first in index["blocks"]]
+            end = int(index["end"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
+        self._offsets = [offset for offset, _first in blocks] + [end]
+        self._firsts = [first for _offset, first in blocks]
+        if (
+            end > size - 8 - index_size
+            or self._offsets != sorted(self._offsets)
+            or self._firsts != sorted(self._firsts)
+            or (blocks and (self._firsts[0] != 0 or self._offsets[0] != len(MAGIC)))
+            or (self.count and not blocks)
+        ):
+            raise IndexCorruptError(f"index file {str(path)!r} has a damaged block index")
+        self._cache: OrderedDict[int, tuple[np.ndarray, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _block(self, number: int) -> tuple[np.ndarray, bytes]:
+        with self._lock:
+            cached = self._cache.get(number)
+            if cached is not None:
+                self._cache.move_to_end(number)
+                return cached
+        start, end = self._offsets[number], self._offsets[number + 1]
+        first = self._firsts[number]
+        last = self._firsts[number + 1] if number + 1 < len(self._firsts) else self.count
+        try:
+            # A decompressor per block: they are not safe to share between threads.
+            raw = zstandard.ZstdDecompressor().decompress(self._map[start:end])
+            width = 4 * (last - first + 1)
+            offsets = np.frombuffer(raw[:width], dtype=np.uint32)
+            if len(offsets) != last - first + 1 or int(offsets[-1]) != len(raw) - width:
+                raise ValueError("document offsets do not fit the block")
+        except (zstandard.ZstdError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"index file {str(self.path)!r} has a damaged block {number}: {exc}"
+            ) from exc
+        decoded = (offsets, raw[width:])
+        with self._lock:
+            self._cache[number] = decoded
+            while len(self._cache) > CACHED_BLOCKS:
+                self._cache.popitem(last=False)
+        return decoded
+
+    def raw(self, docnum: int) -> bytes:
+        """Document ``docnum`` as its JSON bytes."""
+        if not 0 <= docnum < self.count:
+            raise IndexError(f"document {docnum} is not in {str(self.path)!r}")
+        number = bisect.bisect_right(self._firsts, docnum) - 1
+        offsets, text = self._block(number)
+        local = docnum - self._firsts[number]
+        return text[int(offsets[local]) : int(offsets[local + 1])]
+
+    def get(self, docnum: int) -> dict[str, Any]:
+        raw = self.raw(docnum)
+        try:
+            document = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"index file {str(self.path)!r}: document {docnum} is damaged"
+            ) from exc
+        if not isinstance(document, dict):
+            raise IndexCorruptError(f"index file {str(self.path)!r}: document {docnum} is damaged")
+        return document
+
+    def close(self) -> None:
+        with self._lock:
+            self._cache.clear()

@@ -1,0 +1,226 @@
+"""Index directories from elsewhere: opening never runs code, and a damaged or crafted
+file raises ``IndexCorruptError`` naming it (never a raw error, a crash or a silently
+different answer)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import searchlib
+from searchlib import IndexCorruptError, SearchlibError
+from searchlib.engine.arrays import SegmentFileWriter, _map, _read_arrays
+from searchlib.engine.checksum import dump_checked_json, load_checked_json
+from searchlib.stemcache import save_stem_cache
+
+from .test_equivalence import _corpus
+
+
+class _Planted:
+    """A pickle that creates a file when it is loaded."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def _built(path: Path, *, deletions: bool = True) -> searchlib.Index:
+    ix = searchlib.Index.create(path, workers=1)
+    docs = _corpus(120)
+    ix.add(docs[:60])
+    ix.add(docs[60:])
+    if deletions:
+        ix.delete(["d3", "d70"])
+    return ix
+
+
+def _everything(path: Path) -> tuple:
+    """Open the index and read all of it: every search path and every document."""
+    with searchlib.Index.open(path) as ix:
+        ids = ix.ids()
+        docs = [ix.get(doc_id) for doc_id in ids]
+        hits = [h.id for h in ix.search("gempa warga", limit=50)]
+        prefix = [h.id for h in ix.search("bang*", limit=50)]
+        phrase = [h.id for h in ix.search('"warga desa"', limit=50)]
+        problems = ix.check()
+    return ids, docs, hits, prefix, phrase, problems
+
+
+def _kinds(path: Path) -> dict[str, Path]:
+    """One file of each kind in an index directory."""
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    kinds = {}
+    for suffix in (".slp", ".sld", ".del"):
+        kinds[suffix] = next(p for p in files if p.name.endswith(suffix))
+    kinds["commit"] = next(p for p in files if p.name.startswith("commit."))
+    kinds["marker"] = path / "searchlib.json"
+    return kinds
+
+
+def test_a_planted_pickle_never_runs(tmp_path):
+    planted = tmp_path / "planted-ran"
+    payload = pickle.dumps(_Planted(planted))
+    source = tmp_path / "ix"
+    _built(source).close()
+    expected = _everything(source)
+    # Whoosh's table of contents, as an older searchlib or Whoosh itself would read it:
+    # a file searchlib never reads now.
+    (source / "_MAIN_9.toc").write_bytes(payload)
+    assert _everything(source) == expected
+    for kind, target in _kinds(source).items():
+        copy = tmp_path / f"copy-{kind.strip('.')}"
+        searchlib.Index.open(source).backup(copy)
+        (copy / target.name).write_bytes(payload)
+        with pytest.raises(SearchlibError):
+            _everything(copy)
+        assert not planted.exists(), kind
+
+
+@pytest.mark.parametrize("kind", [".slp", ".sld", ".del", "commit", "marker"])
+def test_a_flipped_byte_anywhere_is_caught(tmp_path, kind):
+    source = tmp_path / "ix"
+    _built(source).close()
+    rng = random.Random(kind)
+    target = _kinds(source)[kind]
+    size = target.stat().st_size
+    offsets = sorted({0, size - 1, size - 10, *rng.sample(range(size), 12)})
+    for offset in offsets:
+        copy = tmp_path / f"flip-{offset}"
+        searchlib.Index.open(source).backup(copy)
+        damaged = copy / target.name
+        data = bytearray(damaged.read_bytes())
+        data[offset] ^= 0x41
+        damaged.write_bytes(bytes(data))
+        try:
+            got = _everything(copy)
+        except IndexCorruptError as exc:
+            assert target.name in str(exc), str(exc)
+        except SearchlibError as exc:
+            # A flip in the marker may make it unreadable as a marker at all.
+            assert kind == "marker", repr(exc)
+        else:
+            pytest.fail(f"a flipped byte at {offset} of {target.name} went unnoticed: {got[5]}")
+
+
+@pytest.mark.parametrize("kind", [".slp", ".sld", ".del", "commit"])
+def test_truncated_and_empty_files_are_caught(tmp_path, kind):
+    source = tmp_path / "ix"
+    _built(source).close()
+    target = _kinds(source)[kind]
+    for keep in (0, 5, target.stat().st_size // 2, target.stat().st_size - 1):
+        copy = tmp_path / f"cut-{keep}"
+        searchlib.Index.open(source).backup(copy)
+        damaged = copy / target.name
+        damaged.write_bytes(damaged.read_bytes()[:keep])
+        with pytest.raises(IndexCorruptError, match=target.name):
+            _everything(copy)
+
+
+def _rewrite_postings(path: Path, change) -> None:
+    """Rewrite a postings file with ``change`` applied to its arrays and a valid
+    checksum, and make its commit agree: a crafted file, not a damaged one."""
+    arrays = {name: np.array(a) for name, a in _read_arrays(path, _map(path)).items()}
+    change(arrays)
+    writer = SegmentFileWriter(path)
+    for name, array in arrays.items():
+        writer.add(name, array)
+    writer.close()
+    (commit,) = path.parent.glob("commit.*.json")
+    body = load_checked_json(commit, commit.read_bytes())
+    for segment in body["segments"]:
+        if path.name in segment["files"]:
+            segment["files"][path.name] = [writer.size, writer.crc]
+    commit.write_bytes(dump_checked_json(body))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda a: a.__setitem__("body.posts", a["body.posts"][::-1].copy()),
+        lambda a: a.__setitem__("body.first", a["body.first"] + 10_000),
+        lambda a: a.__setitem__("title.lex", a["title.lex"] + 10**6),
+        lambda a: a.__setitem__("#id.docs", a["#id.docs"] + 500),
+        lambda a: a.__setitem__("#title_len", a["#title_len"][:3].copy()),
+        lambda a: a.pop("body.tfs"),
+    ],
+    ids=["posts", "first", "lex", "ids", "column", "missing"],
+)
+def test_a_crafted_postings_file_with_a_valid_checksum_is_refused(tmp_path, change):
+    path = tmp_path / "ix"
+    _built(path, deletions=False).close()
+    target = next(path.glob("*.slp"))
+    _rewrite_postings(target, change)
+    with pytest.raises(IndexCorruptError, match=target.name):
+        _everything(path)
+
+
+def test_a_crafted_commit_cannot_name_files_outside_the_index(tmp_path):
+    path = tmp_path / "ix"
+    _built(path).close()
+    (commit,) = path.glob("commit.*.json")
+    body = load_checked_json(commit, commit.read_bytes())
+    segment = body["segments"][0]
+    segment["files"]["../../etc/passwd"] = [10, 0]
+    commit.write_bytes(dump_checked_json(body))
+    with pytest.raises(IndexCorruptError, match="commit"):
+        searchlib.Index.open(path)
+
+
+def test_the_marker_and_commit_are_plain_checked_json(tmp_path):
+    path = tmp_path / "ix"
+    _built(path).close()
+    marker = json.loads((path / "searchlib.json").read_text("utf-8"))
+    assert marker["body"]["format"] == 5
+    assert marker["body"]["analyzer"]["steps"][0]["step"] == "normalize"
+    (commit,) = path.glob("commit.*.json")
+    wrapper = json.loads(commit.read_text("utf-8"))
+    assert {s["id"] for s in wrapper["body"]["segments"]} == {
+        p.name.split(".")[0] for p in path.glob("seg_*.slp")
+    }
+    canonical = json.dumps(
+        wrapper["body"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    assert wrapper["crc32"] == zlib.crc32(canonical)
+
+
+def test_check_finds_damage_that_opening_skips_in_large_files(tmp_path, monkeypatch):
+    monkeypatch.setattr("searchlib.engine.segment.VERIFY_AT_OPEN", 0)  # as for large files
+    path = tmp_path / "ix"
+    _built(path, deletions=False).close()
+    target = next(path.glob("*.slp"))
+    data = bytearray(target.read_bytes())
+    data[len(data) // 3] ^= 0x01  # inside an array: the footer and size still fit
+    target.write_bytes(bytes(data))
+    with searchlib.Index.open(path) as ix:
+        (problem,) = ix.check()
+        assert target.name in problem and "checksum" in problem
+
+
+def test_a_damaged_stem_cache_is_only_a_cache(tmp_path):
+    path = tmp_path / "ix"
+    _built(path).close()
+    save_stem_cache(path)
+    stems = path / "stems.json.gz"
+    data = bytearray(stems.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    stems.write_bytes(bytes(data))
+    ids, _docs, hits, *_rest, problems = _everything(path)
+    assert len(ids) == 118 and hits and problems == []
+
+
+def test_no_index_file_is_a_pickle(tmp_path):
+    path = tmp_path / "ix"
+    _built(path).close()
+    for file in path.iterdir():
+        head = file.read_bytes()[:2]
+        assert not head.startswith(b"\x80"), file.name  # pickle protocol 2+
+        assert os.path.getsize(file) > 0 or file.name == "WRITELOCK"
