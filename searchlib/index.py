@@ -228,6 +228,12 @@ class Index:
         batch.delete(ids)
         return batch.commit().deleted
 
+    def wait_for_merges(self) -> None:
+        """Return when no background merge of this index runs or is pending. Commits
+        return once durable and merges follow on a background thread; ``close``
+        waits for a running merge too."""
+        self._engine.wait_for_merges()
+
     def optimize(self) -> None:
         """Merge all segments into one (faster searches after many small commits)."""
         with self._write_mutex:

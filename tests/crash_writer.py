@@ -5,8 +5,10 @@ Usage: python crash_writer.py INDEX_DIR STATE_FILE START_BATCH
 Each batch adds BATCH articles (ids ``b<k>-<i>``) in one commit: every third batch as
 one streaming ``Index.add`` of a generator in chunks of 7 (uncommitted segments until
 the end), the others through ``Index.batch``. After ``commit`` returns it
-records the batch number (fsync'd). Before and after each phase it writes the phase to
-the state file (not fsync'd: the parent reads it from the page cache after the kill).
+records the batch number (fsync'd); every other batch it waits for the background
+merges its commits started (phase ``background``). Before and after each phase it
+writes the phase to the state file (not fsync'd: the parent reads it from the page
+cache after the kill).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import sys
 
 import searchlib
+from searchlib.engine.merge import MergePolicy
 
 BATCH = 20
 
@@ -36,6 +39,8 @@ def main() -> None:
     index_dir, state, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ix = searchlib.Index.open_or_create(index_dir, lock_timeout=30)
     ix.stream_chunk = 7
+    # Merge often, in the background: kills land in merges that commits do not wait for.
+    ix._engine.merge_policy = MergePolicy(factor=3, floor=1)
     batch_number = start
     while True:
         _record(state + ".phase", f"prepare {batch_number}")
@@ -55,6 +60,9 @@ def main() -> None:
                 batch.add(articles)
                 _record(state + ".phase", f"commit {batch_number}")
         _record(state, str(batch_number), durable=True)
+        if batch_number % 2:
+            _record(state + ".phase", f"background {batch_number}")
+            ix.wait_for_merges()
         if batch_number % 7 == 6:
             _record(state + ".phase", f"merge {batch_number}")
             ix.optimize()

@@ -112,22 +112,53 @@ def test_a_full_disk_during_optimize_changes_nothing(tmp_path, disk):
     assert _state(ix) == before and ix.stats()["segments"] == 1
 
 
-def test_a_merge_that_fails_after_a_commit_only_warns(tmp_path, disk, monkeypatch):
+@pytest.mark.parametrize("background", [True, False])
+def test_a_merge_that_fails_after_a_commit_only_warns(tmp_path, disk, monkeypatch, background):
     docs = _corpus(30)
     ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    ix._engine.background_merges = background
     ix._engine.merge_policy = MergePolicy(factor=3, floor=1)
     ix.add(docs[0])
     ix.add(docs[1])
 
-    def full(engine, segments):
+    def full(*args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("searchlib.engine.merge._merge_group", full)
+    target = "scheduler.merge_segments" if background else "merge._merge_group"
+    monkeypatch.setattr(f"searchlib.engine.{target}", full)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ix.add(docs[2])  # the third segment calls for a merge, which fails
+        ix.wait_for_merges()
     assert any("merging segments" in str(w.message) for w in caught)
     assert len(ix) == 3 and ix.stats()["segments"] == 3
     monkeypatch.undo()
     ix.add(docs[3])
+    ix.wait_for_merges()
     assert len(ix) == 4 and ix.stats()["segments"] < 4
+
+
+def test_a_full_disk_during_a_background_merge_keeps_every_commit(tmp_path, disk):
+    docs = _corpus(90)
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    ix._engine.merge_policy = MergePolicy(factor=3, floor=1)
+    for start in (0, 30):
+        ix.add(docs[start : start + 30])
+    ix.wait_for_merges()
+    before = _state(ix)
+    twin = searchlib.Index.create(tmp_path / "twin", workers=1)
+    twin._engine.merge_policy = MergePolicy(factor=50)  # never merges here
+    twin.add(docs[:30])
+    disk.spent = 0
+    twin.add(docs[60:])
+    disk.left = disk.spent + 4_000  # the third commit fits; its merge with the others not
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ix.add(docs[60:])
+        ix.wait_for_merges()
+    disk.left = None
+    assert any("disk" in str(w.message) or "space" in str(w.message) for w in caught)
+    assert len(ix) == 90 and len(before[1]) == 60 and ix.check() == []
+    assert not list(ix.path.glob("merging.*"))  # the failed merge's files are gone
+    committed = ix._engine.latest_commit().file_names()
+    assert {p.name for p in ix.path.glob("seg_*")} == committed

@@ -213,6 +213,7 @@ def test_merges_keep_every_posting_and_answer(tmp_path, monkeypatch):
             for d in live]  # fmt: skip
     reference = searchlib.Index.create(tmp_path / "reference", workers=1)
     reference.add(live)  # one segment, never merged
+    ix.wait_for_merges()
     assert 1 < ix.stats()["segments"] < 25
     assert _postings_of(ix) == _reference_postings(live)
     assert _answers(ix, queries) == _answers(reference, queries)
@@ -252,6 +253,7 @@ def test_segments_merged_by_small_commits_answer_alike(tmp_path):
     for doc in docs:
         ix.add(doc)
         reader.search(doc["title"])
+    ix.wait_for_merges()
     assert ix.stats()["segments"] < len(docs)  # merges happened
     names = {p.name for p in ix.path.iterdir()}
     commit = ix._engine.latest_commit()

@@ -32,6 +32,7 @@ from searchlib.engine.commit import (
     write_commit,
 )
 from searchlib.engine.merge import MergePolicy, run_merges
+from searchlib.engine.scheduler import BackgroundMerger, remove_dead_merge_folders
 from searchlib.engine.schema import (
     DATE_OFFSET,
     EXACT,
@@ -91,6 +92,9 @@ class Engine:
         self._segments: dict[str, SegmentColumns] = {}
         self._refresh_lock = threading.Lock()
         self.merge_policy = MergePolicy()
+        # Merges run on a background thread after commits; False: inside each commit.
+        self.background_merges = True
+        self.merger = BackgroundMerger(self)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -147,21 +151,28 @@ class Engine:
         except AnalyzerError as exc:
             raise AnalyzerError(f"cannot open the index at {str(folder)!r}: {exc}") from exc
         remove_leftovers(folder)
+        remove_dead_merge_folders(folder)
         engine = cls(folder, analyzer)
         engine.latest_commit()  # a damaged commit fails the open, not the first search
         return engine
 
     def close(self) -> None:
+        """Let a running background merge finish, then drop what is open."""
+        self.merger.close()
         self._snapshot = None
         self._segments.clear()
 
     # -- commits -------------------------------------------------------------------
 
     def generation(self) -> int:
-        generations = commit_generations(self.path)
-        if not generations:
-            raise IndexCorruptError(f"index at {str(self.path)!r} has no commit file")
-        return generations[0]
+        for attempt in range(20):
+            generations = commit_generations(self.path)
+            if generations:
+                return generations[0]
+            # A directory listing taken while a writer renames the new commit into
+            # place and deletes the old one may show neither: look again.
+            time.sleep(0.002 * (attempt + 1))
+        raise IndexCorruptError(f"index at {str(self.path)!r} has no commit file")
 
     def latest_commit(self) -> CommitPoint:
         """The newest commit (retried while a writer replaces it)."""
@@ -240,8 +251,20 @@ class Engine:
 
     def merge(self, *, optimize: bool = False, policy: MergePolicy | None = None) -> int:
         """Merge segments as ``policy`` (default ``merge_policy``) asks, or all into
-        one with ``optimize``. Call with the writer lock held."""
+        one with ``optimize``, now. Call with the writer lock held."""
         return run_merges(self, optimize=optimize, policy=policy)
+
+    def after_commit(self) -> None:
+        """A commit returned: merge in the background (or now, with the writer lock
+        held, when ``background_merges`` is off)."""
+        if self.background_merges:
+            self.merger.request()
+        else:
+            self.merge()
+
+    def wait_for_merges(self) -> None:
+        """Return when no background merge runs or is pending."""
+        self.merger.wait()
 
     def forget_snapshot(self) -> None:
         """Drop the cached snapshot (the next search opens the current commit)."""

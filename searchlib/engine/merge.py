@@ -19,6 +19,7 @@ import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -131,20 +132,32 @@ def run_merges(engine: Engine, *, optimize: bool = False, policy: MergePolicy | 
     return done
 
 
-def _merge_group(engine: Engine, segments: list[SegmentInfo]) -> SegmentInfo | None:
-    """Write one segment holding the live documents of ``segments``; None if they
-    have none."""
+def _merge_group(
+    engine: Engine, segments: list[SegmentInfo], folder: Path | None = None
+) -> SegmentInfo | None:
+    """Write one segment (in ``folder``, default the index's) holding the live documents
+    of ``segments``; None if they have none."""
+    merged = merge_segments(engine.path, segments, folder or engine.path)
+    return None if merged is None else merged[0]
+
+
+def merge_segments(
+    index_folder: Path, segments: list[SegmentInfo], folder: Path
+) -> tuple[SegmentInfo, list[np.ndarray]] | None:
+    """Write one segment in ``folder`` holding the live documents of ``segments`` (as
+    committed in ``index_folder``); returns it with each source's document map (its
+    number in the merged segment, -1 if deleted), or None if nothing is live."""
     sources = []
     base = 0
     for info in segments:
-        reader = SegmentReader(engine.path, info, verify_all=True)
+        reader = SegmentReader(index_folder, info, verify_all=True)
         live = ~reader.deletions(info)
         docmap = np.where(live, np.cumsum(live) - 1 + base, -1)
         base += int(live.sum())
         sources.append((reader, live, docmap))
     if not base:
         return None
-    builder = SegmentBuilder(engine.path)
+    builder = SegmentBuilder(folder)
     for reader, live, _docmap in sources:
         arrays = reader.arrays
         count = len(live)
@@ -171,7 +184,7 @@ def _merge_group(engine: Engine, segments: list[SegmentInfo]) -> SegmentInfo | N
                 release,
             )
 
-    return builder.finish(postings)
+    return builder.finish(postings), [docmap for _r, _l, docmap in sources]
 
 
 def _keys(arrays: SegmentArrays, count: int) -> tuple[list[str], dict[str, list[str | None]]]:

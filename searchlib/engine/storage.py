@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -130,10 +131,13 @@ def from_unfinished_create(name: str) -> bool:
 
 
 def remove_temp_files(folder: Path) -> None:
-    """Unfinished files (``.partial``) a killed writer left. Only when no writer runs."""
+    """Unfinished files (``.partial``) and merge spill folders (``.tmp``) a killed
+    writer left. Only when no writer runs."""
     for leftover in Path(folder).glob("*.partial"):
         with contextlib.suppress(OSError):
             leftover.unlink()
+    for spill in Path(folder).glob("*.tmp"):
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def remove_leftovers(folder: Path) -> None:

@@ -2,8 +2,8 @@
 
 It deletes by id (marking documents in the segments' id tables) and commits the
 segments written meanwhile (``Engine.write_segment``, by this process or its workers)
-with those deletions in one atomic commit (``engine.commit``); then it lets the engine
-run the merge policy. A failed write raises ``IndexWriteError`` and leaves the previous
+with those deletions in one atomic commit (``engine.commit``); then it asks for merges
+(run in the background). A failed write raises ``IndexWriteError`` and leaves the previous
 commit as it was.
 """
 
@@ -102,8 +102,8 @@ class EngineWriter:
 
     def commit(self, *, optimize: bool = False, segments: Iterable[SegmentInfo] = ()) -> None:
         """Commit; ``segments`` written by ``Engine.write_segment`` become visible too.
-        The merge policy runs after the commit (``Engine.merge``), still under this
-        writer's lock; ``optimize`` merges everything into one.
+        The commit returns once it is durable; the merge policy then runs in the
+        background (``engine.scheduler``); ``optimize`` merges everything into one now.
 
         A failed write (a full disk) raises ``IndexWriteError`` and leaves the previous
         commit as it was; a failed merge after a commit only warns, unless ``optimize``
@@ -124,7 +124,10 @@ class EngineWriter:
                     raise write_error(self._engine.path, "commit", exc, landed=landed) from exc
                 self._engine.forget_snapshot()
             try:
-                self._engine.merge(optimize=optimize)
+                if optimize:
+                    self._engine.merge(optimize=True)
+                elif new or self._changed:
+                    self._engine.after_commit()
             except OSError as exc:
                 if optimize:
                     raise write_error(self._engine.path, "merge", exc) from exc

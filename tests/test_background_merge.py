@@ -1,0 +1,105 @@
+"""Merges off the commit path: a commit returns before its merge, searches and writes
+go on while a merge runs, and what changed meanwhile is carried into the merge."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import searchlib
+from searchlib.engine import scheduler
+from searchlib.engine.merge import MergePolicy
+
+from .test_equivalence import _answers, _corpus, _queries
+
+
+def _held_merges(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Make background merges start, then wait for ``release`` before writing."""
+    started, release = threading.Event(), threading.Event()
+    merge = scheduler.merge_segments
+
+    def held(*args):
+        started.set()
+        assert release.wait(30), "the test never released the merge"
+        return merge(*args)
+
+    monkeypatch.setattr(scheduler, "merge_segments", held)
+    return started, release
+
+
+def _index(tmp_path, name="ix") -> searchlib.Index:
+    ix = searchlib.Index.create(tmp_path / name, workers=1)
+    ix._engine.merge_policy = MergePolicy(factor=3, floor=1)
+    return ix
+
+
+def test_commits_return_before_their_merge_and_writes_and_searches_go_on(tmp_path, monkeypatch):
+    docs = _corpus(120)
+    queries = _queries(docs, 30)
+    started, release = _held_merges(monkeypatch)
+    ix = _index(tmp_path)
+    for start in range(0, 90, 30):
+        ix.add(docs[start : start + 30])
+    assert started.wait(10)  # the third commit returned; its merge is under way
+    assert ix._engine.merger.running and ix.stats()["segments"] == 3
+    # Meanwhile: searches, a delete in a segment being merged, an upsert, a new add.
+    assert ix.search("gempa").total > 0
+    ix.delete(["d5", "d40"])
+    ix.add(dict(docs[70], title="judul baru"))
+    ix.add(docs[90:])
+    assert len(ix) == 118
+    release.set()
+    ix.wait_for_merges()
+    assert ix._engine.merger.merges_done >= 1 and ix.stats()["segments"] < 5
+    assert len(ix) == 118 and ix.check() == []
+    assert ix.get("d5") is None and ix.get("d40") is None
+    assert ix.get("d70")["title"] == "judul baru"
+    reference = searchlib.Index.create(tmp_path / "reference", workers=1)
+    expected = [d for d in docs if d["id"] not in ("d5", "d40")]
+    expected = [dict(d, title="judul baru") if d["id"] == "d70" else d for d in expected]
+    reference.add(expected)
+    assert sorted(ix.ids()) == sorted(reference.ids())
+    for mine, theirs in zip(_answers(ix, queries), _answers(reference, queries), strict=True):
+        assert {i for i, _ in mine} == {i for i, _ in theirs}
+
+
+def test_a_merge_whose_sources_were_taken_meanwhile_is_dropped(tmp_path, monkeypatch):
+    docs = _corpus(90)
+    started, release = _held_merges(monkeypatch)
+    ix = _index(tmp_path)
+    for start in range(0, 90, 30):
+        ix.add(docs[start : start + 30])
+    assert started.wait(10)
+    ix._engine.background_merges = False
+    ix.optimize()  # takes every segment, the merge's sources among them
+    release.set()
+    ix.wait_for_merges()
+    assert ix.stats()["segments"] == 1 and len(ix) == 90 and ix.check() == []
+    committed = ix._engine.latest_commit().file_names()
+    assert {p.name for p in ix.path.glob("seg_*")} == committed
+    assert not list(ix.path.glob("merging.*"))
+
+
+def test_another_process_sees_only_whole_commits_while_merges_run(tmp_path):
+    docs = _corpus(200)
+    queries = _queries(docs, 20)
+    ix = _index(tmp_path)
+    reader = searchlib.Index.open(tmp_path / "ix")
+    for start in range(0, 200, 10):
+        ix.add(docs[start : start + 10])
+        assert len(reader) == start + 10  # merges never hide or double a document
+    ix.wait_for_merges()
+    assert _answers(reader, queries) == _answers(ix, queries)
+    assert ix.stats()["segments"] < 10
+
+
+def test_a_killed_merge_leaves_only_its_folder_removed_at_open(tmp_path):
+    ix = _index(tmp_path)
+    ix.add(_corpus(10))
+    dead = tmp_path / "ix" / "merging.999999999.cafe"  # no such process
+    dead.mkdir()
+    (dead / "seg_0.sld").write_bytes(b"half a merge")
+    mine = tmp_path / "ix" / f"merging.{os.getpid()}.beef"
+    mine.mkdir()
+    searchlib.Index.open(tmp_path / "ix").close()
+    assert not dead.exists() and mine.exists()  # a live process's merge is left alone
