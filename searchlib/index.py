@@ -31,6 +31,7 @@ from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, write_error
 from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, QueryError
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
+from searchlib.query.collectors import Collectors
 from searchlib.query.ranking import DEFAULT_RANKING, Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import run_search, run_similar
@@ -287,15 +288,21 @@ class Index:
         snippets: bool = True,
         explain: bool = False,
         snippet_size: int = 160,
+        facets: Iterable[str] | None = None,
+        suggest: bool = False,
     ) -> Results:
         """Search; see ``searchlib.query`` for the query syntax.
 
         ``filters`` restricts ``category``/``source`` to a value or a list of values,
         ``since``/``until`` bound the publication date (inclusive; a string names a
         whole year, month or day), ``sort`` is ``relevance``, ``newest`` or ``oldest``.
+        Only what is asked for is collected beside the page: ``facets`` names the
+        fields to count matches by (``"category"``, ``"source"``), ``suggest`` looks
+        up a "did you mean" (``Results.suggestion``).
         """
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
+        collectors = Collectors.of(facets, suggest)
         return run_search(
             self._engine.snapshot(),
             self.analyzer,
@@ -310,6 +317,7 @@ class Index:
             explain=explain,
             snippet_size=snippet_size,
             started=started,
+            collectors=collectors,
         )
 
     def backup(self, destination: str | os.PathLike[str]) -> Path:

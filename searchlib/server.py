@@ -57,6 +57,13 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, "status": status, **extra}, status_code=status)
 
 
+def _bool_param(request: Request, name: str) -> bool:
+    raw = (request.query_params.get(name) or "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise QueryError(f"{name} must be true or false, not {raw!r}")
+    return raw in ("true", "1")
+
+
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -131,6 +138,8 @@ def create_app(
                 since=params.get("since") or None,
                 until=params.get("until") or None,
                 sort=params.get("sort") or "relevance",
+                facets=[f for v in params.getlist("facets") for f in v.split(",") if f],
+                suggest=_bool_param(request, "suggest"),
             )
         except QueryError as exc:
             return _error(400, str(exc), position=getattr(exc, "position", None))
@@ -264,10 +273,15 @@ OPENAPI: dict[str, Any] = {
                         ("since", "string"),
                         ("until", "string"),
                         ("sort", "string"),
+                        ("facets", "string"),
+                        ("suggest", "boolean"),
                     )
                 ],
+                "description": "facets: fields to count matches by (category, source; "
+                "comma-separated), counted only when named; suggest=true looks up a "
+                "'did you mean' suggestion.",
                 "responses": {
-                    "200": _response("hits, total, facets, suggestion, took_ms"),
+                    "200": _response("hits, total, scored, facets, suggestion, took_ms"),
                     "400": _response("bad query or parameter"),
                 },
             }

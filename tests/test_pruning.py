@@ -94,3 +94,31 @@ def test_pruning_scores_fewer_documents_than_match(index, monkeypatch):
     monkeypatch.setattr(execute_module._BoolScorer, "scores", counting)
     execution = execute(plan.root, snapshot, ranking, 1)
     assert scored == [scored[0]] and scored[0] < len(execution.matches) / 4
+
+
+def test_maxscore_scores_fewer_documents_than_match(index):
+    # Without coordination, MaxScore: a common word's clause cannot lift a document
+    # into the page on its own, so only the rarer clauses' documents are scored. Fails
+    # when pruning is off (every match scored), not only when results change.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking(coordination=False)
+    frequency = {
+        w: ix.search(w, limit=0, snippets=False).total
+        for w in ("gempa", "pemerintah", "indonesia", "warga", "kota", "yang")
+    }
+    common = max(frequency, key=frequency.__getitem__)
+    pruned_ratios = []
+    for doc in docs[1:40:3]:
+        query = f"{common} {doc['title']}"
+        plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking)
+        pruned = execute(plan.root, snapshot, ranking, 10)
+        full = execute(plan.root, snapshot, ranking, 10, prune=False)
+        assert full.scored == len(full.matches)
+        assert pruned.top.tolist() == full.top.tolist()
+        pruned_ratios.append(pruned.scored / len(pruned.matches))
+    assert sorted(pruned_ratios)[len(pruned_ratios) // 2] < 0.85, pruned_ratios
+    # The search reports it too, beside the documents matched.
+    results = ix.search(f"{common} {docs[1]['title']}", ranking=ranking, snippets=False)
+    assert 0 < results.scored < results.total
+    assert results.to_dict()["scored"] == results.scored

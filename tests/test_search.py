@@ -142,9 +142,15 @@ def test_date_ranges_in_query_and_arguments(index):
 def test_filters_facets_and_totals(index):
     results = index.search("pemerintah OR warga OR wisatawan", filters={"category": "ekonomi"})
     assert set(results.ids()) == {"a1", "a4"}
-    everything = index.search("pemerintah OR warga OR wisatawan")
+    everything = index.search("pemerintah OR warga OR wisatawan", facets=["category", "source"])
     assert everything.facets["category"] == {"ekonomi": 2, "nasional": 1, "wisata": 1}
     assert everything.facets["source"]["antara"] == 3
+    # Collected only when asked for, and only the fields named.
+    assert index.search("pemerintah OR warga OR wisatawan").facets == {}
+    only = index.search("pemerintah OR warga OR wisatawan", facets="source")
+    assert set(only.facets) == {"source"}
+    with pytest.raises(QueryError, match="'author'"):
+        index.search("gempa", facets=["author"])
     assert index.search("gempa", filters={"source": ["kumparan", "cnn indonesia"]}).ids() == ["a8"]
     with pytest.raises(QueryError, match="'author'"):
         index.search("gempa", filters={"author": "x"})
@@ -205,17 +211,18 @@ def test_suggestion_for_misspelled_words(tmp_path):
     ]
     with Index.create(tmp_path / "ix") as ix:
         ix.add(docs)
-        assert ix.search("evakuas1").suggestion == "evakuasi"
-        assert ix.search("Afganistan").suggestion == "afghanistan"
-        assert ix.search("evakuasi").suggestion is None
+        assert ix.search("evakuas1", suggest=True).suggestion == "evakuasi"
+        assert ix.search("Afganistan", suggest=True).suggestion == "afghanistan"
+        assert ix.search("evakuasi", suggest=True).suggestion is None
+        assert ix.search("evakuas1").suggestion is None  # not asked for
 
 
 def test_suggestion_on_a_small_index_when_nothing_is_found(tmp_path):
     with Index.create(tmp_path / "ix") as ix:
         ix.add({"id": "a", "title": "Evakuasi dari Afghanistan", "body": "Pesawat evakuasi."})
-        assert ix.search("Afganistan").suggestion == "afghanistan"  # found nothing
-        assert ix.search("evakuasi").suggestion is None
-        found = ix.search("evakuasi Afganistan")  # found something: no weak suggestion
+        assert ix.search("Afganistan", suggest=True).suggestion == "afghanistan"  # found nothing
+        assert ix.search("evakuasi", suggest=True).suggestion is None
+        found = ix.search("evakuasi Afganistan", suggest=True)  # found something: no weak one
         assert found.total == 1 and found.suggestion is None
 
 

@@ -31,9 +31,21 @@ def test_search_endpoint(client):
     assert data["total"] == 1 and data["hits"][0]["id"] == "a2"
     snippet = data["hits"][0]["snippet"]
     assert "<mark>" in snippet["html"] and snippet["spans"]
-    assert set(data) >= {"hits", "total", "facets", "suggestion", "took_ms"}
+    assert set(data) >= {"hits", "total", "scored", "facets", "suggestion", "took_ms"}
+    assert data["facets"] == {}  # counted only when asked for
     title = data["hits"][0]["title_snippet"]
     assert title["html"].count("<mark>") == 2 and title["text"] == data["hits"][0]["title"]
+
+
+def test_search_collects_the_facets_and_suggestion_asked_for(client):
+    data = client.get("/search", params={"q": "evakuasii", "facets": "category,source"}).json()
+    assert set(data["facets"]) == {"category", "source"} and data["suggestion"] is None
+    data = client.get("/search", params={"q": "evakuas1", "suggest": "true"}).json()
+    assert data["suggestion"] == "evakuasi" and data["facets"] == {}
+    bad = client.get("/search", params={"q": "gempa", "facets": "author"})
+    assert bad.status_code == 400 and "'author'" in bad.json()["error"]
+    bad = client.get("/search", params={"q": "gempa", "suggest": "maybe"})
+    assert bad.status_code == 400 and "'maybe'" in bad.json()["error"]
 
 
 def test_titles_are_escaped_in_their_highlight(tmp_path):

@@ -17,6 +17,7 @@ from searchlib.cli import (
 )
 from searchlib.cli.render import render_hit
 from searchlib.errors import SearchlibError
+from searchlib.query.collectors import FACET_FIELDS
 from searchlib.query.snippets import clean_text
 
 
@@ -90,6 +91,9 @@ def query_command(
                 until=until,
                 sort=sort,
                 explain=explain,
+                # Collected only for what is shown: facets with --facets (and in JSON).
+                facets=FACET_FIELDS if facets or as_json else None,
+                suggest=True,
             )
     except SearchlibError as exc:
         fail(exc, state.path)
@@ -105,6 +109,10 @@ def query_command(
                 f"{results.total} results, showing {shown} ({results.took_ms:.1f} ms)", style="dim"
             )
         )
+        if explain:
+            console.print(
+                Text(f"{results.total} matched, {results.scored} scored (pruning)", style="dim")
+            )
         console.print()
         for hit in results:
             render_hit(console, hit, explain)

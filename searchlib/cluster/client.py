@@ -26,6 +26,7 @@ from searchlib.cluster.search import ScatterGather
 from searchlib.errors import QueryError
 from searchlib.ingest import BadRecord, IngestSummary, input_files
 from searchlib.query.arguments import check_search
+from searchlib.query.collectors import Collectors
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import similar_query, similar_terms
@@ -331,13 +332,17 @@ class ClusterIndex:
         snippets: bool = True,
         explain: bool = False,
         snippet_size: int = 160,
+        facets: Iterable[str] | None = None,
+        suggest: bool = False,
     ) -> Results:
         """``Index.search`` over every shard, ranked exactly as one index would."""
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
+        collectors = Collectors.of(facets, suggest)
         return self._searcher.run(
             query, query, limit, offset, checked.filters, checked.bounds, sort,
             checked.ranking, (snippets, explain, snippet_size), started,
+            collectors=collectors,
         )  # fmt: skip
 
     def similar(self, doc_id: str, limit: int = 10, *, ranking: Ranking | None = None) -> Results:

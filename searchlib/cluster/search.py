@@ -24,11 +24,12 @@ from typing import Any
 from searchlib.analysis import Analyzer
 from searchlib.cluster.replicas import ReplicaSet
 from searchlib.engine.snapshot import most_frequent, nearest
+from searchlib.query.collectors import NOTHING_MORE, Collectors, top_facets
 from searchlib.query.parse import Bool, parse_query
 from searchlib.query.plan import Plan, compile_query
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit, Results
-from searchlib.query.search import FACET_LIMIT, filter_plan
+from searchlib.query.search import filter_plan
 from searchlib.query.statistics import GlobalStatistics, gather_statistics
 
 __all__ = ["STATISTICS_CACHE", "ClusterVocabulary", "ScatterGather"]
@@ -135,33 +136,36 @@ class ScatterGather:
         *,
         exclude: str | None = None,
         failures: dict[int, str] | None = None,
+        collectors: Collectors = NOTHING_MORE,
     ) -> Results:
         failures = dict(failures or {})
         plan, statistics, missing = self.prepare(query, filters, bounds, ranking)
         failures.update(missing)
-        text = query if isinstance(query, str) else None
+        text = query if isinstance(query, str) and collectors.suggest else None
+        fields = collectors.facets
         found: dict[int, list[Hit]] = {}
         if plan.root is None:
             pages: dict[int, Any] = {}
         elif statistics is None:  # one shard: the whole search in one step
-            answers, missing = self.replicas.scatter(
-                {0: ("page", plan, text, offset, limit, sort, ranking, exclude, *hit_options)}
-            )
+            whole = ("page", plan, text, offset, limit, sort, ranking, exclude)
+            answers, missing = self.replicas.scatter({0: (*whole, *hit_options, fields)})
             pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
             found = {shard: hits for shard, (_ranked, hits) in answers.items()}
         else:
+            ranked = ("rank", plan, text, offset + limit, sort, ranking, statistics, exclude)
             calls = {
-                shard: ("rank", plan, text, offset + limit, sort, ranking, statistics, exclude)
+                shard: (*ranked, fields)
                 for shard in range(self.replicas.catalog.shards)
                 if shard not in failures
             }
             pages, missing = self.replicas.scatter(calls)
         failures.update(missing)
-        total, suggestion = 0, None
-        facets: dict[str, dict[str, int]] = {"category": {}, "source": {}}
+        total, suggestion, scored = 0, None, 0
+        facets: dict[str, dict[str, int]] = {name: {} for name in fields}
         keys: list[tuple[float, float, int, int, str]] = []
         for shard, page in sorted(pages.items()):
             total += page.total
+            scored += page.scored
             for name, counts in page.facets.items():
                 for value, count in counts.items():
                     facets[name][value] = facets[name].get(value, 0) + count
@@ -180,12 +184,11 @@ class ScatterGather:
             failures.update(missing)
         hits: dict[str, Hit] = {hit.id: hit for part in found.values() for hit in part}
         page_hits = [hits[k[4]] for k in chosen if k[4] in hits]
-        top_facets = {
-            name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT])
-            for name, counts in facets.items()
-        }
         took = (perf_counter() - started) * 1000
-        results = Results(label, page_hits, total, took, top_facets, suggestion, offset, limit)
+        results = Results(
+            label, page_hits, total, took, top_facets(facets), suggestion, offset, limit
+        )
+        results.scored = scored
         results.shards = {
             "total": self.replicas.catalog.shards,
             "successful": self.replicas.catalog.shards - len(failures),

@@ -339,6 +339,7 @@ class Execution:
     top_scores: np.ndarray
     root: Scorer
     top_primary: np.ndarray  # what orders before the score: clause count or date
+    scored: int = 0  # documents whose score was computed (pruning keeps it small)
 
     def explain(self, doc: int) -> list[TermScore]:
         return self.root.explain(doc)
@@ -364,7 +365,7 @@ def execute(
     if exclude is not None:
         matches = matches[matches != exclude]
     if wanted <= 0 or not len(matches):
-        return Execution(matches, _EMPTY, np.zeros(0), root, np.zeros(0))
+        return Execution(matches, _EMPTY, np.zeros(0), root, np.zeros(0), 0)
     if sort != "relevance":
         candidates, primary = matches, _date_key(snapshot, matches, sort)
     elif ranking.coordination:
@@ -374,11 +375,12 @@ def execute(
         else:
             candidates, primary = matches, counts.astype(np.float64)
     else:
-        candidates = _maxscore(root, matches, wanted) if prune else matches
+        candidates, sampled = _maxscore(root, matches, wanted) if prune else (matches, 0)
         primary = np.zeros(len(candidates))
     scores = root.scores(candidates)
     order = _order(candidates, scores, primary, wanted)
-    return Execution(matches, candidates[order], scores[order], root, primary[order])
+    scored = len(candidates) + (sampled if sort == "relevance" and not ranking.coordination else 0)
+    return Execution(matches, candidates[order], scores[order], root, primary[order], scored)
 
 
 def _top_tiers(
@@ -394,17 +396,18 @@ def _top_tiers(
     return matches[keep], counts[keep].astype(np.float64)
 
 
-def _maxscore(root: _BoolScorer, matches: np.ndarray, wanted: int) -> np.ndarray:
-    """The matches that can reach the first ``wanted`` by score (MaxScore)."""
+def _maxscore(root: _BoolScorer, matches: np.ndarray, wanted: int) -> tuple[np.ndarray, int]:
+    """The matches that can reach the first ``wanted`` by score (MaxScore), and how
+    many documents were scored to find the score they must reach."""
     clauses = root.should if not root.must else []
     if len(clauses) < 2 or len(matches) <= wanted:
-        return matches
+        return matches, 0
     # A score reached by `wanted` documents: those of the most selective clause.
     smallest = min(clauses, key=lambda c: len(c.docs()))
     sample = smallest.docs()
     sample = sample[member(sample, matches)]
     if len(sample) < wanted:
-        return matches
+        return matches, 0
     reached = np.partition(root.scores(sample), len(sample) - wanted)[len(sample) - wanted]
     bounds = sorted(clauses, key=lambda c: c.upper_bound)
     total, cut = 0.0, 0
@@ -414,9 +417,9 @@ def _maxscore(root: _BoolScorer, matches: np.ndarray, wanted: int) -> np.ndarray
         total += clause.upper_bound
         cut += 1
     if not cut:
-        return matches
+        return matches, len(sample)
     essential = union([c.docs() for c in bounds[cut:]], root.snapshot.max_doc)
-    return matches[member(matches, essential)]
+    return matches[member(matches, essential)], len(sample)
 
 
 def _date_key(snapshot: Snapshot, docs: np.ndarray, sort: str) -> np.ndarray:

@@ -90,7 +90,8 @@ def _snippet_dict(snippet: Snippet) -> dict[str, Any]:
 
 @dataclass
 class Results:
-    """A page of hits; ``total`` counts every match, ``facets`` count by category/source."""
+    """A page of hits; ``total`` counts every match; ``facets`` (by category/source,
+    for the fields a search asked for) and ``suggestion`` (when asked for)."""
 
     query: str
     hits: list[Hit]
@@ -103,6 +104,8 @@ class Results:
     # A cluster's search: shards total, successful and failed (with reasons). A result
     # with failed shards is partial, never silently incomplete.
     shards: dict[str, Any] | None = None
+    # Documents whose score was computed: with exact pruning far fewer than ``total``.
+    scored: int = 0
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -125,6 +128,7 @@ class Results:
             "offset": self.offset,
             "limit": self.limit,
             "took_ms": round(self.took_ms, 3),
+            "scored": self.scored,
             "suggestion": self.suggestion,
             "facets": self.facets,
             "hits": [hit.to_dict() for hit in self.hits],

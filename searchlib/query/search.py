@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from time import perf_counter
 
-import numpy as np
-
 from searchlib.analysis import Analyzer
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
 from searchlib.errors import QueryError
+from searchlib.query.collectors import NOTHING_MORE, Collectors, facet_counts
 from searchlib.query.execute import Execution, execute
 from searchlib.query.parse import SHOULD, Bool, Word, parse_query
 from searchlib.query.plan import Filter, Highlight, compile_query
@@ -28,8 +27,6 @@ from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.suggest import suggest
 
 __all__ = [
-    "FACET_LIMIT",
-    "facet_counts",
     "filter_plan",
     "run_search",
     "run_similar",
@@ -38,25 +35,7 @@ __all__ = [
     "similar_terms",
 ]
 
-FACET_LIMIT = 20
 SIMILAR_TERMS = 25
-
-
-def facet_counts(
-    snapshot: Snapshot, docs: np.ndarray, limit: int | None = FACET_LIMIT
-) -> dict[str, dict[str, int]]:
-    """Matches per category and source value, most first (``limit`` values each, or
-    all: a shard's complete counts, which a cluster sums)."""
-    out: dict[str, dict[str, int]] = {}
-    for name, codes, values in (
-        ("category", snapshot.category, snapshot.category_values),
-        ("source", snapshot.source, snapshot.source_values),
-    ):
-        # Codes shifted by one: -1 (no value) counts in bin 0, which is dropped.
-        counts = np.bincount(codes[docs] + 1, minlength=len(values) + 1)[1:]
-        present = [(-int(counts[i]), values[i]) for i in np.flatnonzero(counts).tolist()]
-        out[name] = {value: -negative for negative, value in sorted(present)[:limit]}
-    return out
 
 
 def _hits(
@@ -111,6 +90,7 @@ def run_search(
     explain: bool,
     snippet_size: int,
     started: float,
+    collectors: Collectors = NOTHING_MORE,
 ) -> Results:
     tree = parse_query(query)
     plan = compile_query(tree, snapshot, analyzer, ranking, filter_plan(filters, bounds))
@@ -126,13 +106,15 @@ def run_search(
         snippet_size,
         explain,
     )
-    found_nothing = not len(execution.matches)
-    suggestion = (
-        suggest(snapshot, plan, query, found_nothing=found_nothing) if snapshot.doc_count else None
-    )
+    suggestion = None
+    if collectors.suggest and snapshot.doc_count:
+        suggestion = suggest(snapshot, plan, query, found_nothing=not len(execution.matches))
+    facets = facet_counts(snapshot, execution.matches, collectors.facets)
     took = (perf_counter() - started) * 1000
-    facets = facet_counts(snapshot, execution.matches)
-    return Results(query, hits, len(execution.matches), took, facets, suggestion, offset, limit)
+    total = len(execution.matches)
+    results = Results(query, hits, total, took, facets, suggestion, offset, limit)
+    results.scored = execution.scored
+    return results
 
 
 def similar_counts(snapshot: Snapshot, analyzer: Analyzer, docnum: int) -> Counter[str]:
@@ -192,13 +174,7 @@ def run_similar(
         plan.root, snapshot, replace(ranking, coordination=False), limit, exclude=docnum
     )
     hits = _hits(snapshot, analyzer, execution, 0, None, 160, False)
-    return Results(
-        f"similar:{doc_id}",
-        hits,
-        len(execution.matches),
-        (perf_counter() - started) * 1000,
-        facet_counts(snapshot, execution.matches),
-        None,
-        0,
-        limit,
-    )
+    took = (perf_counter() - started) * 1000
+    results = Results(f"similar:{doc_id}", hits, len(execution.matches), took, {}, None, 0, limit)
+    results.scored = execution.scored
+    return results

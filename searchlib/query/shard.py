@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from searchlib.analysis import Analyzer
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
+from searchlib.query.collectors import facet_counts
 from searchlib.query.execute import execute
 from searchlib.query.plan import BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit
-from searchlib.query.search import facet_counts, similar_counts
+from searchlib.query.search import similar_counts
 from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.statistics import LocalStatistics, Statistics
 from searchlib.query.suggest import suggest
@@ -59,6 +60,7 @@ class ShardRanking:
     keys: list[tuple[float, float, str]]  # (primary, score, id): coordination or date first
     facets: dict[str, dict[str, int]] = field(default_factory=dict)  # complete counts
     suggestion: str | None = None
+    scored: int = 0
 
 
 def plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
@@ -109,9 +111,11 @@ class ShardSearcher:
         ranking: Ranking,
         statistics: Statistics,
         exclude: str | None = None,
+        facets: tuple[str, ...] = (),
     ) -> ShardRanking:
         """The first ``wanted`` matches (never the article ``exclude``); ``text``, the
-        query as typed, is what a suggestion corrects (None: no suggestion)."""
+        query as typed, is what a suggestion corrects (None: no suggestion); complete
+        facet counts of the fields ``facets`` names."""
         if plan.root is None:
             return ShardRanking(0, [])
         left_out = None if exclude is None else self.snapshot.docnum_of(exclude)
@@ -123,8 +127,8 @@ class ShardSearcher:
         suggestion = None
         if text is not None and self.snapshot.doc_count:
             suggestion = suggest(self.snapshot, plan, text, found_nothing=not len(run.matches))
-        facets = facet_counts(self.snapshot, run.matches, limit=None)
-        return ShardRanking(len(run.matches), keys, facets, suggestion)
+        counts = facet_counts(self.snapshot, run.matches, facets, limit=None)
+        return ShardRanking(len(run.matches), keys, counts, suggestion, run.scored)
 
     def hits(
         self,
@@ -166,11 +170,12 @@ class ShardSearcher:
         snippets: bool,
         explain: bool,
         snippet_size: int,
+        facets: tuple[str, ...] = (),
     ) -> tuple[ShardRanking, list[Hit]]:
         """A whole search in one step, for an index of one shard: its own statistics
         are the global ones, and its first hits are the page."""
         statistics = LocalStatistics(self.snapshot)
-        ranked = self.rank(plan, text, offset + limit, sort, ranking, statistics, exclude)
+        ranked = self.rank(plan, text, offset + limit, sort, ranking, statistics, exclude, facets)
         keys = [(doc_id, offset + n + 1, score)
                 for n, (_p, score, doc_id) in enumerate(ranked.keys[offset:])]  # fmt: skip
         hits = self.hits(keys, plan, ranking, statistics, snippets, explain, snippet_size)
