@@ -16,7 +16,14 @@ from typing import Any
 from searchlib.dates import parse_datetime
 from searchlib.errors import DocumentError
 
-__all__ = ["KNOWN_FIELDS", "MAX_TEXT_LENGTH", "Article", "normalize_record", "public_fields"]
+__all__ = [
+    "KNOWN_FIELDS",
+    "MAX_TEXT_LENGTH",
+    "Article",
+    "CheckedRecord",
+    "normalize_record",
+    "public_fields",
+]
 
 KNOWN_FIELDS = ("id", "title", "body", "url", "published", "category", "source", "related")
 MAX_ID_LENGTH = 512
@@ -74,8 +81,16 @@ def _check_json_value(value: Any, where: str, depth: int = 0) -> None:
     raise ValueError(f"{where} has a value of type {type(value).__name__}")
 
 
+class CheckedRecord(dict):  # type: ignore[type-arg]
+    """A record ``normalize_record`` validated and made canonical: given to it again
+    (``Index.add`` after ``search index`` or the HTTP API checked it) it is taken as it
+    is, so every record is validated once, by one set of rules."""
+
+
 def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``record`` and return the canonical dict stored in the index."""
+    if type(record) is CheckedRecord:
+        return record
     if isinstance(record, Article):
         record = record.to_dict()
     if not isinstance(record, Mapping):
@@ -155,7 +170,7 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
             raise DocumentError(f"{label}: field {key!r}: {exc}", record=record, field=key) from exc
         extra[key] = value
     out["extra"] = extra
-    return out
+    return CheckedRecord(out)
 
 
 def public_fields(stored: Mapping[str, Any]) -> dict[str, Any]:

@@ -232,15 +232,9 @@ def read_records(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record | B
 
 
 def _checked(item: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
-    """A file's records, a record without a body reported as bad."""
+    """A file's records as read (``normalize_record`` validates them, once)."""
     try:
-        for entry in _READERS[_kind(item) or ""](item, stream):
-            if isinstance(entry, Record):
-                body = entry.data.get("body")
-                if body is None or (isinstance(body, str) and not body.strip()):
-                    yield BadRecord(entry.location, "missing body")
-                    continue
-            yield entry
+        yield from _READERS[_kind(item) or ""](item, stream)
     except (OSError, EOFError) as exc:  # a damaged gzip stream, a read error
         yield BadRecord(str(item), f"cannot read: {exc}")
 
@@ -297,7 +291,7 @@ def index_paths(
             continue
         if doc["id"] in batch:
             flush()  # the same id twice: the later record must replace the earlier
-        batch[doc["id"]] = entry.data
+        batch[doc["id"]] = doc  # validated: Index.add takes it as it is
         if len(batch) >= batch_size:
             flush()
     flush()

@@ -194,11 +194,9 @@ def create_app(
         good = []
         for number, record in enumerate(records, start=1):
             try:
-                normalize_record(record)
+                good.append(normalize_record(record))  # validated once: add takes it as is
             except DocumentError as exc:
                 errors.append({"record": number, "error": str(exc)})
-                continue
-            good.append(record)
         try:
             added = index.add(good) if good else 0
         except IndexLockedError as exc:

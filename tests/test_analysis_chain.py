@@ -174,3 +174,26 @@ def test_cli_analyze_uses_the_index_analyzer(tmp_path):
     assert own.exit_code == 0 and default.exit_code == 0, own.output + default.output
     assert '"why": "stopword"' in own.output
     assert '"why": "stopword"' not in default.output
+
+
+@register_step
+class AccentFold(Step):
+    """A user's normalizing step: folds accents, so it also runs on prefix words."""
+
+    name = "accent_fold"
+    normalizes = True
+
+    def apply(self, word: Word, chain) -> Word | None:
+        word.norm = word.term = word.norm.translate(str.maketrans("éèà", "eea"))
+        return word
+
+
+def test_prefix_and_fuzzy_words_go_through_the_chains_normalization(tmp_path):
+    assert Analyzer().normalize("ＫＡＢＵＬ Évakuasi") == "kabul évakuasi"
+    analyzer = Analyzer().insert(AccentFold(), after="normalize")
+    assert analyzer.normalize("Café") == "cafe"
+    assert Analyzer().remove("normalize").normalize("Kabul") == "Kabul"
+    with Index.create(tmp_path / "ix", analyzer=analyzer) as ix:
+        ix.add([{"id": "1", "body": "Kafe baru: cafeteria di Bandung"}])
+        assert ix.search("CAFÉ*").ids() == ["1"]  # folded as the index was
+        assert ix.search("cafétèria~1").ids() == ["1"]

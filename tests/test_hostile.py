@@ -155,7 +155,7 @@ def test_hostile_ingestion_files(tmp_path):
     assert "mixed-4" in ids  # no id: one is made from the file name and line
     assert summary.skipped == 9
     assert "invalid UTF-8" in reasons["mixed.jsonl:2"]
-    assert reasons["mixed.jsonl:3"] == "missing body"
+    assert "needs a non-empty 'title' or 'body'" in reasons["mixed.jsonl:3"]
     assert "too long" in reasons["mixed.jsonl:10"]
     assert "invalid JSON" in reasons["mixed.jsonl:9"]
     assert "binary" in reasons["binary.txt"]

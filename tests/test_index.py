@@ -237,3 +237,22 @@ def test_backup_is_a_consistent_copy(tmp_path):
     with Index.open(copy) as restored:
         assert len(restored) == 30 and "later" not in restored
         assert restored.check() == [] and restored.search("gempa").total == 30
+
+
+def test_every_record_is_validated_once_by_one_rule(tmp_path, monkeypatch):
+    from searchlib import document
+    from searchlib.ingest import index_paths
+
+    calls = []
+    describe = document._describe
+    monkeypatch.setattr(document, "_describe", lambda *a: calls.append(a) or describe(*a))
+    source = tmp_path / "a.jsonl"
+    lines = [{"id": f"r{n}", "body": f"gempa {n}"} for n in range(5)]
+    lines.append({"id": "headline", "title": "hanya judul"})  # a title alone is an article
+    source.write_text("\n".join(json.dumps(r) for r in lines), "utf-8")
+    with Index.create(tmp_path / "ix") as ix:
+        summary = index_paths(ix, [source])
+        assert summary.added == 6 and len(calls) == 6
+        calls.clear()
+        ix.add([{"id": "x", "title": "judul saja"}])
+        assert len(calls) == 1 and ix.get("x")["body"] == ""

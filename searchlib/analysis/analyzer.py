@@ -264,6 +264,19 @@ class Analyzer(WhooshAnalyzer):
             current = applied
         return current
 
+    def normalize(self, text: str) -> str:
+        """``text`` through the chain's normalizing steps only (``Step.normalizes``:
+        NFKC + casefold, a user's folding): how a prefix or fuzzy query word is
+        compared with the index's terms, as Lucene's ``Analyzer.normalize``."""
+        word = Word(text, text, text)
+        for step in self.steps:
+            if step.normalizes:
+                applied = step.apply(word, self)
+                if applied is None:
+                    return ""
+                word = applied
+        return word.norm
+
     def guarded(self, term: str) -> str:
         for guard in self._guards:
             term = guard.exclusions.get(term, term)

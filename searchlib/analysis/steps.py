@@ -81,6 +81,10 @@ class Step:
     """One named step; ``apply`` returns the word (changed or not) or None to drop it."""
 
     name: ClassVar[str]
+    # A step that only normalizes characters (case, width, accents): it also runs on
+    # the words of prefix and fuzzy queries (``Analyzer.normalize``), which are never
+    # stemmed or dropped (Lucene's ``Analyzer.normalize``).
+    normalizes: ClassVar[bool] = False
 
     def apply(self, word: Word, chain: WordChain) -> Word | None:  # pragma: no cover
         raise NotImplementedError
@@ -103,6 +107,7 @@ class Normalize(Step):
     """NFKC + casefold; Unicode hyphens become ``-``."""
 
     name = "normalize"
+    normalizes = True
 
     def apply(self, word: Word, chain: WordChain) -> Word | None:
         word.norm = word.term = normalize_text(word.surface).translate(_HYPHEN_VARIANTS)

@@ -15,7 +15,6 @@ may correct, so nothing downstream analyzes the query again.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -290,7 +289,7 @@ class _Compiler:
         return PhrasePlan([t.term for t in tokens], offsets, self._fields(node.field))
 
     def _expansion(self, node: Prefix | Fuzzy) -> TermsPlan | None:
-        word = unicodedata.normalize("NFKC", node.text).casefold()
+        word = self.analyzer.normalize(node.text)  # the chain's own normalization
         if not word:
             return None
         # Expand over the stems (bangun* finds membangun) and the exact forms.
