@@ -24,7 +24,6 @@ from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer, Token
-from searchlib.analysis.stemmer import STEMS
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, write_error
@@ -36,7 +35,6 @@ from searchlib.query.ranking import DEFAULT_RANKING, Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import run_search, run_similar
 from searchlib.query.shard import ShardSearcher
-from searchlib.stemcache import load_stem_cache, save_stem_cache
 
 __all__ = ["Index"]
 
@@ -61,13 +59,11 @@ class Index:
         self.workers = default_workers() if workers is None else max(1, int(workers))
         # Writers of one process queue here instead of failing on the file lock.
         self._write_mutex = threading.Lock()
-        self._stems_saved = load_stem_cache(engine.path)
 
     def _save_stems(self) -> None:
-        """Keep the stems computed so far with the index, so re-indexing and later
-        adds never stem a word twice."""
-        if len(STEMS) > self._stems_saved:
-            self._stems_saved = save_stem_cache(self._engine.path)
+        """Keep the stems computed so far with the index (when they are many), so
+        re-indexing and later adds never stem a word twice."""
+        self._engine.stems.save()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -119,7 +115,6 @@ class Index:
             return cls.create(path, analyzer=analyzer, lock_timeout=lock_timeout, workers=workers)
 
     def close(self) -> None:
-        self._save_stems()
         self._engine.close()
 
     def __enter__(self) -> Index:

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from searchlib.analysis import Analyzer
-from searchlib.analysis.stemmer import STEMS
+from searchlib.analysis.stemmer import STEMS, StemCache
 from searchlib.analysis.tokenizer import HYPHENS
 from searchlib.dates import to_timestamp
 from searchlib.engine import TEXT_FIELDS, Engine
@@ -66,18 +66,24 @@ def _current_job() -> tuple[list[list[dict[str, Any]]], Analyzer]:
     return _job
 
 
+def _stems(analyzer: Analyzer) -> StemCache:
+    """The stem cache the analyzer's stem step uses (the index's)."""
+    cache = analyzer.stem_cache
+    return STEMS if cache is None else cache
+
+
 def _learned_since(
     stems: set[str], surfaces: set[str], analyzer: Analyzer
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """The stems and classified surface forms this worker added to its caches."""
-    new_stems = {w: s for w, s in STEMS.export().items() if w not in stems}
+    new_stems = {w: s for w, s in _stems(analyzer).export().items() if w not in stems}
     new_surfaces = {w: i for w, i in analyzer.cached_surfaces().items() if w not in surfaces}
     return new_stems, new_surfaces
 
 
 def _worker(path: str, part: int) -> tuple[Any, dict[str, str], dict[str, Any]]:
     parts, analyzer = _current_job()  # the parent's analyzer: the index's, caches warm
-    stems, surfaces = set(STEMS.export()), set(analyzer.cached_surfaces())
+    stems, surfaces = set(_stems(analyzer).export()), set(analyzer.cached_surfaces())
     segment = Engine.open(path).write_segment(engine_document(analyzer, doc) for doc in parts[part])
     return segment, *_learned_since(stems, surfaces, analyzer)
 
@@ -91,7 +97,7 @@ def _classify_share(part: int) -> tuple[dict[str, str], dict[str, Any]]:
     """Classify (and so stem) the new words of part ``part`` that fall to it by hash:
     words shared by several parts are then classified by one worker, not by all."""
     parts, analyzer = _current_job()
-    stems, surfaces = set(STEMS.export()), set(analyzer.cached_surfaces())
+    stems, surfaces = set(_stems(analyzer).export()), set(analyzer.cached_surfaces())
     words: set[str] = set()
     for doc in parts[part]:
         for name in TEXT_FIELDS:
@@ -121,14 +127,14 @@ def build_segments(
             # would stem the batch's common new words on its own. Share that out first.
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 for stems, surfaces in pool.map(_classify_share, range(len(parts))):
-                    STEMS.update(stems)
+                    _stems(analyzer).update(stems)
                     analyzer.remember_surfaces(surfaces)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             results = list(pool.map(_worker, [path] * len(parts), range(len(parts))))
     finally:
         _job = None
     for _segment, stems, surfaces in results:
-        STEMS.update(stems)
+        _stems(analyzer).update(stems)
         analyzer.remember_surfaces(surfaces)
     return [segment for segment, _stems, _surfaces in results]
 

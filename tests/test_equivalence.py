@@ -9,14 +9,14 @@ import random
 import pytest
 
 import searchlib
-from searchlib.analysis import Analyzer
+from searchlib.analysis import Analyzer, stemmer
 from searchlib.analysis.stemmer import STEMS
 from searchlib.document import normalize_record
 from searchlib.engine import EXACT, TEXT_FIELDS
 from searchlib.engine.arrays import term_key
 from searchlib.engine.merge import MergePolicy
+from searchlib.engine.stems import STEM_FILE
 from searchlib.query.ranking import Ranking
-from searchlib.stemcache import STEM_FILE
 
 from .conftest import ARTICLES
 from .test_bm25 import _bm25f_reference
@@ -114,24 +114,35 @@ def test_bulk_and_parallel_paths_answer_like_brute_force_bm25f(tmp_path, monkeyp
     assert len(parallel) == len(docs) and parallel.check() == []
 
 
-def test_stem_cache_persists_with_the_index(tmp_path):
+def test_stem_cache_persists_with_the_index_and_is_read_lazily(tmp_path, monkeypatch):
     path = tmp_path / "ix"
     with searchlib.Index.create(path) as ix:
         ix.add({"id": "1", "body": "Pemerintah membangun jembatan penyeberangan"})
+        assert ix.analyzer.stem_cache is not STEMS  # the index's own, not the process's
     assert (path / STEM_FILE).exists()
-    saved = STEMS.export()
-    STEMS.clear()  # as in a fresh process
-    try:
-        searchlib.Index.open(path).close()
-        assert STEMS.export().get("membangun") == "bangun"
-    finally:
-        STEMS.update(saved)
+    stemmed = []
+    real = stemmer._sastrawi
+
+    def counting():
+        stemmed.append(1)
+        return real()
+
+    monkeypatch.setattr(stemmer, "_sastrawi", counting)
+    with searchlib.Index.open(path) as ix:
+        cache = ix.analyzer.stem_cache
+        assert len(cache) == 0 and len(cache.backing) >= 3  # nothing loaded: mapped
+        assert cache.stem("membangun") == "bangun" and not stemmed  # from the file
+        ix.add({"id": "2", "body": "Pembangunan jalan"})
+        assert ix.search("bangun").total == 2
+    other = searchlib.Index.create(tmp_path / "other")
+    assert other.analyzer.stem_cache.backing is None  # no stems of another index
+    other.close()
 
 
 def test_damaged_stem_cache_is_ignored(tmp_path):
     path = tmp_path / "ix"
     searchlib.Index.create(path).close()
-    (path / STEM_FILE).write_bytes(b"not gzip")
+    (path / STEM_FILE).write_bytes(b"not a stem table")
     with searchlib.Index.open(path) as ix:
         ix.add({"id": "1", "body": "membangun"})
         assert ix.search("bangun").ids() == ["1"]

@@ -33,6 +33,7 @@ from searchlib.analysis.lexicon import (
     default_stopwords,
 )
 from searchlib.analysis.registry import step_from_data, step_to_data
+from searchlib.analysis.stemmer import StemCache
 from searchlib.analysis.steps import (
     Colloquial,
     CompoundParts,
@@ -248,6 +249,12 @@ class Analyzer(WhooshAnalyzer):
     def colloquial(self) -> Mapping[str, str]:
         found = self.step("colloquial")
         return MappingProxyType(found.mapping if isinstance(found, Colloquial) else {})
+
+    @property
+    def stem_cache(self) -> StemCache | None:
+        """The stem step's cache (None without one)."""
+        found = self.step("stem")
+        return found.cache if isinstance(found, Stem) else None
 
     @property
     def stemming(self) -> bool:

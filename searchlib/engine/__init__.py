@@ -44,6 +44,7 @@ from searchlib.engine.schema import (
 )
 from searchlib.engine.segment import SegmentBuilder
 from searchlib.engine.snapshot import SCORED_FIELDS, SegmentColumns, Snapshot
+from searchlib.engine.stems import STEM_FILE, IndexStems, with_index_stems
 from searchlib.engine.storage import (
     LOCK_NAME,
     MARKER,
@@ -77,7 +78,6 @@ __all__ = [
     "write_error",
 ]
 
-STEM_FILE = "stems.json.gz"
 # Files of an index directory that belong to no commit and stay.
 _KEPT = (MARKER, LOCK_NAME, "writer.json", STEM_FILE)
 
@@ -87,7 +87,9 @@ class Engine:
 
     def __init__(self, path: Path, analyzer: Analyzer) -> None:
         self.path = path
-        self.analyzer = analyzer
+        # The index's own stem cache, read lazily (engine.stems).
+        self.stems = IndexStems(path)
+        self.analyzer = with_index_stems(analyzer, self.stems)
         self._snapshot: Snapshot | None = None
         self._segments: dict[str, SegmentColumns] = {}
         self._refresh_lock = threading.Lock()
@@ -157,8 +159,9 @@ class Engine:
         return engine
 
     def close(self) -> None:
-        """Let a running background merge finish, then drop what is open."""
+        """Let a running background merge finish, save new stems, drop what is open."""
         self.merger.close()
+        self.stems.save(force=True)
         self._snapshot = None
         self._segments.clear()
 

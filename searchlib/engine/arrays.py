@@ -525,6 +525,10 @@ class SegmentArrays:
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"index file {str(self._path)!r} is damaged: {exc}") from exc
 
+    def array(self, name: str) -> np.ndarray:
+        """A named array of the file (``KeyError`` if it has none)."""
+        return self._data[name]
+
     def column(self, name: str) -> np.ndarray | None:
         """A numeric per-document column saved with the segment, if it was."""
         return self._data.get(f"{COLUMN}{name}")

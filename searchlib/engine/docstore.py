@@ -175,6 +175,14 @@ class DocStoreReader:
             raise IndexCorruptError(f"index file {str(self.path)!r}: document {docnum} is damaged")
         return document
 
+    def release(self) -> None:
+        """Drop the pages of the file this process has read from its resident memory
+        (they stay in the page cache): a merge reads every block once."""
+        with self._lock:
+            self._cache.clear()
+        if hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)
+
     def close(self) -> None:
         with self._lock:
             self._cache.clear()

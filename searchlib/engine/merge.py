@@ -170,6 +170,7 @@ def merge_segments(
                 {name: int(column[docnum]) for name, column in numbers.items()},
                 {name: values[docnum] for name, values in labels.items()},
             )
+        reader.store.release()  # each source's documents are read once
 
     def release() -> None:
         for reader, _live, _docmap in sources:
