@@ -252,3 +252,23 @@ def test_seed_article_search(tmp_path, seed_file):
         assert "Kabul" in hit.snippet.text()
         assert ix.get(hit.id)["related"][0] == "Rusia Nilai Indonesia Sangat Klop dengan BRICS"
         assert ix.get(hit.id)["source"] == "jpnn.com"
+
+
+def test_numbers_and_codes_are_not_typos(tmp_path):
+    docs = [
+        {"id": "y2024", "body": "Anggaran tahun 2024 disahkan"},
+        {"id": "y2025", "body": "Anggaran tahun 2025 disahkan"},
+        {"id": "y2014", "body": "Anggaran tahun 2014 disahkan"},
+        {"id": "plat", "body": "Mobil berpelat B-1234 ditilang"},
+        {"id": "plat2", "body": "Mobil berpelat B-1235 ditilang"},
+        *({"id": f"e{i}", "body": "Pesawat A320 dan evakuasi"} for i in range(6)),
+    ]
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add(docs)
+        assert ix.search("2024~").ids() == ["y2024"]
+        assert ix.search("2024~2").ids() == ["y2024"]
+        assert ix.search("b-1234~").ids() == ["plat"]
+        assert set(ix.search("anggaran~").ids()) == {"y2024", "y2025", "y2014"}  # words are
+        assert ix.search("2023", suggest=True).suggestion is None  # never "corrected"
+        assert ix.search("A321", suggest=True).suggestion is None
+        assert ix.search("evakuas1", suggest=True).suggestion == "evakuasi"  # a typo

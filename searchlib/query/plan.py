@@ -48,6 +48,7 @@ __all__ = [
     "TermsPlan",
     "Vocabulary",
     "compile_query",
+    "is_number_or_code",
 ]
 
 MAX_EXPANSIONS = 64  # terms a prefix or fuzzy clause expands to, most frequent first
@@ -164,6 +165,15 @@ def compile_query(
     if root is not None:
         root.filters.extend(filters)
     return Plan(root, compiler.highlight, compiler.words)
+
+
+def is_number_or_code(word: str) -> bool:
+    """A number (``2024``, ``1.500``) or a code (``b-1234``, ``a320``, ``covid19``):
+    a word with a digit and either two digits or at most three letters. Typo tolerance
+    never changes one (Meilisearch's ``disableOnNumbers``); ``evakuas1`` is a typo."""
+    digits = sum(c.isdigit() for c in word)
+    letters = sum(c.isalpha() for c in word)
+    return digits > 0 and (digits >= 2 or letters <= 3)
 
 
 class _Compiler:
@@ -288,10 +298,13 @@ class _Compiler:
         offsets = [t.position - tokens[0].position for t in tokens]
         return PhrasePlan([t.term for t in tokens], offsets, self._fields(node.field))
 
-    def _expansion(self, node: Prefix | Fuzzy) -> TermsPlan | None:
+    def _expansion(self, node: Prefix | Fuzzy) -> PlanNode | None:
         word = self.analyzer.normalize(node.text)  # the chain's own normalization
         if not word:
             return None
+        if isinstance(node, Fuzzy) and is_number_or_code(word):
+            # 2024~ must not find 2025 or 2014: numbers and codes match as they are.
+            return self._word(Word(node.text, node.field, node.position), suggestible=False)
         # Expand over the stems (bangun* finds membangun) and the exact forms.
         found: dict[tuple[str, str], Token] = {}
         for name, _boost in self._fields(node.field):

@@ -22,7 +22,7 @@ from weakref import WeakKeyDictionary
 from rapidfuzz.distance import OSA
 
 from searchlib.engine import EXACT, Snapshot
-from searchlib.query.plan import Plan
+from searchlib.query.plan import Plan, is_number_or_code
 
 __all__ = ["edit_distance", "suggest"]
 
@@ -89,8 +89,8 @@ def suggest(
     must be ``MIN_FACTOR`` times as frequent."""
     replacements: list[tuple[int, int, str]] = []
     for word, norm in plan.words:
-        if len(norm) < 4 or not any(c.isalpha() for c in norm):
-            continue
+        if len(norm) < 4 or not any(c.isalpha() for c in norm) or is_number_or_code(norm):
+            continue  # numbers and codes are never "corrected"
         seen = _frequency(snapshot, norm)
         if seen >= RARE_DOCS:
             continue
