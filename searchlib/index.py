@@ -30,7 +30,7 @@ from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, write_error
 from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, QueryError
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
-from searchlib.query.collectors import Collectors
+from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
 from searchlib.query.ranking import DEFAULT_RANKING, Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import run_search, run_similar
@@ -285,6 +285,7 @@ class Index:
         snippet_size: int = 160,
         facets: Iterable[str] | None = None,
         suggest: bool = False,
+        track_total_hits: int | bool = TRACK_TOTAL_HITS,
     ) -> Results:
         """Search; see ``searchlib.query`` for the query syntax.
 
@@ -293,11 +294,13 @@ class Index:
         whole year, month or day), ``sort`` is ``relevance``, ``newest`` or ``oldest``.
         Only what is asked for is collected beside the page: ``facets`` names the
         fields to count matches by (``"category"``, ``"source"``), ``suggest`` looks
-        up a "did you mean" (``Results.suggestion``).
+        up a "did you mean" (``Results.suggestion``). ``Results.total`` is exact up to
+        ``track_total_hits`` matches (True: always); past it, when the page needs no
+        full count, it is a lower bound and ``Results.total_relation`` is ``"gte"``.
         """
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
-        collectors = Collectors.of(facets, suggest)
+        collectors = Collectors.of(facets, suggest, track_total_hits)
         return run_search(
             self._engine.snapshot(),
             self.analyzer,

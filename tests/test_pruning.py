@@ -122,3 +122,51 @@ def test_maxscore_scores_fewer_documents_than_match(index):
     results = ix.search(f"{common} {docs[1]['title']}", ranking=ranking, snippets=False)
     assert 0 < results.scored < results.total
     assert results.to_dict()["scored"] == results.scored
+
+
+@pytest.mark.parametrize("track", [0, 5, 50])
+def test_a_tracked_total_past_its_threshold_skips_the_full_count(index, track):
+    # With coordination, a page the documents matching every clause fill needs neither
+    # the union of the clauses nor their counts: the total is then a lower bound.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking()
+    rng = random.Random(track)
+    fast_pages = 0
+    for _ in range(120):
+        query = _random_query(rng, docs)
+        plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking)
+        if plan.root is None:
+            continue
+        wanted = rng.choice((1, 3, 10))
+        tracked = execute(plan.root, snapshot, ranking, wanted, track_total=track)
+        full = execute(plan.root, snapshot, ranking, wanted, prune=False)
+        assert tracked.top.tolist() == full.top.tolist(), query
+        np.testing.assert_allclose(tracked.top_scores, full.top_scores, rtol=1e-12)
+        if tracked.relation == "gte":
+            fast_pages += 1
+            assert tracked._matches is None  # the union was never built
+            assert track <= tracked.total <= len(full.matches)
+            assert tracked.scored <= len(full.matches)
+            assert tracked.matches.tolist() == full.matches.tolist()  # on demand, exact
+        else:
+            assert tracked.total == len(full.matches)
+    assert fast_pages > 10
+
+
+def test_track_total_hits_through_the_search_api(index):
+    ix, _docs = index
+    common = "gempa warga"
+    exact = ix.search(common, track_total_hits=True)
+    assert exact.total_relation == "eq" and exact.total > 20
+    bound = ix.search(common, track_total_hits=10)
+    assert bound.ids() == exact.ids()
+    if bound.total_relation == "gte":
+        assert 10 <= bound.total <= exact.total
+        assert bound.to_dict()["total_relation"] == "gte"
+    else:
+        assert bound.total == exact.total
+    faceted = ix.search(common, track_total_hits=10, facets=["category"])
+    assert faceted.total_relation == "eq" and faceted.total == exact.total  # facets count all
+    with pytest.raises(searchlib.QueryError, match="track_total_hits"):
+        ix.search(common, track_total_hits=-1)

@@ -106,7 +106,9 @@ def query_command(
         shown = f"{results.offset + 1}-{results.offset + len(results)}" if results.hits else "0"
         console.print(
             Text(
-                f"{results.total} results, showing {shown} ({results.took_ms:.1f} ms)", style="dim"
+                f"{'at least ' if results.total_relation == 'gte' else ''}{results.total} "
+                f"results, showing {shown} ({results.took_ms:.1f} ms)",
+                style="dim",
             )
         )
         if explain:

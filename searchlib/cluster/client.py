@@ -26,7 +26,7 @@ from searchlib.cluster.search import ScatterGather
 from searchlib.errors import QueryError
 from searchlib.ingest import BadRecord, IngestSummary, input_files
 from searchlib.query.arguments import check_search
-from searchlib.query.collectors import Collectors
+from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import similar_query, similar_terms
@@ -334,11 +334,12 @@ class ClusterIndex:
         snippet_size: int = 160,
         facets: Iterable[str] | None = None,
         suggest: bool = False,
+        track_total_hits: int | bool = TRACK_TOTAL_HITS,
     ) -> Results:
         """``Index.search`` over every shard, ranked exactly as one index would."""
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
-        collectors = Collectors.of(facets, suggest)
+        collectors = Collectors.of(facets, suggest, track_total_hits)
         return self._searcher.run(
             query, query, limit, offset, checked.filters, checked.bounds, sort,
             checked.ranking, (snippets, explain, snippet_size), started,

@@ -148,24 +148,28 @@ class ScatterGather:
             pages: dict[int, Any] = {}
         elif statistics is None:  # one shard: the whole search in one step
             whole = ("page", plan, text, offset, limit, sort, ranking, exclude)
-            answers, missing = self.replicas.scatter({0: (*whole, *hit_options, fields)})
+            answers, missing = self.replicas.scatter(
+                {0: (*whole, *hit_options, fields, collectors.track_total)}
+            )
             pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
             found = {shard: hits for shard, (_ranked, hits) in answers.items()}
         else:
             ranked = ("rank", plan, text, offset + limit, sort, ranking, statistics, exclude)
             calls = {
-                shard: (*ranked, fields)
+                shard: (*ranked, fields, collectors.track_total)
                 for shard in range(self.replicas.catalog.shards)
                 if shard not in failures
             }
             pages, missing = self.replicas.scatter(calls)
         failures.update(missing)
-        total, suggestion, scored = 0, None, 0
+        total, suggestion, scored, relation = 0, None, 0, "eq"
         facets: dict[str, dict[str, int]] = {name: {} for name in fields}
         keys: list[tuple[float, float, int, int, str]] = []
         for shard, page in sorted(pages.items()):
             total += page.total
             scored += page.scored
+            if page.relation == "gte":
+                relation = "gte"  # a shard counted a lower bound: so is the sum
             for name, counts in page.facets.items():
                 for value, count in counts.items():
                     facets[name][value] = facets[name].get(value, 0) + count
@@ -189,6 +193,7 @@ class ScatterGather:
             label, page_hits, total, took, top_facets(facets), suggestion, offset, limit
         )
         results.scored = scored
+        results.total_relation = relation
         results.shards = {
             "total": self.replicas.catalog.shards,
             "successful": self.replicas.catalog.shards - len(failures),

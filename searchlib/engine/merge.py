@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MergePolicy", "run_merges", "select_merges"]
 
+# Stored documents copied between drops of the pages read (about 30 MB of text).
+RELEASE_EVERY = 15_000
 # Merge rounds after one commit at most (a merge can complete a level above it).
 MAX_MERGE_ROUNDS = 8
 
@@ -163,14 +165,16 @@ def merge_segments(
         count = len(live)
         numbers = {name: _column(arrays, name, count) for name in NUMBER_COLUMNS}
         ids, labels = _keys(arrays, count)
-        for docnum in np.flatnonzero(live).tolist():
+        for copied, docnum in enumerate(np.flatnonzero(live).tolist(), start=1):
             builder.copy(
                 reader.store.raw(docnum),
                 ids[docnum],
                 {name: int(column[docnum]) for name, column in numbers.items()},
                 {name: values[docnum] for name, values in labels.items()},
             )
-        reader.store.release()  # each source's documents are read once
+            if not copied % RELEASE_EVERY:
+                reader.store.release()  # documents are read once: keep few pages resident
+        reader.store.release()
 
     def release() -> None:
         for reader, _live, _docmap in sources:

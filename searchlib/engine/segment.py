@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,8 @@ class SegmentBuilder:
         self._postings = {
             name: ScoredPostings(positional=name in TEXT_FIELDS) for name in SCORED_FIELDS
         }
-        self._numbers: dict[str, list[int]] = {name: [] for name in NUMBER_COLUMNS}
+        # Compact per-document columns (a merge builds a million-document segment).
+        self._numbers: dict[str, array[int]] = {name: array("Q") for name in NUMBER_COLUMNS}
         self._labels: dict[str, list[str | None]] = {name: [] for name in LABEL_COLUMNS}
         self._ids: list[str] = []
 
@@ -112,7 +114,10 @@ class SegmentBuilder:
             os.replace(self._store_temp, self._store_path)
             count = len(self._ids)
             numbers = {
-                name: np.asarray(values, dtype=np.uint64) for name, values in self._numbers.items()
+                name: np.frombuffer(values, dtype=np.uint64)
+                if len(values)
+                else np.zeros(0, np.uint64)
+                for name, values in self._numbers.items()
             }
             labels = {name: label_codes(values, count) for name, values in self._labels.items()}
             arrays = SegmentFileWriter(self.folder / f"{self.id}{POSTINGS_SUFFIX}")

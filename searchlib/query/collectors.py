@@ -1,9 +1,10 @@
 """What a search collects beside its ranked page, each only when asked for.
 
 An execution (``execute``) matches a plan and ranks the page (the top-k collector, with
-exact pruning); the other collectors read its matches: the count of matches (always),
-facet counts by label for the fields ``facets`` names, and the "did you mean"
-suggestion when ``suggest`` is on (tantivy's ``Collector`` tuple, Lucene's
+exact pruning); the other collectors read its matches: the count of matches (exact up
+to ``track_total`` and a lower bound past it, as Elasticsearch's ``track_total_hits``),
+facet counts by label for the fields ``facets`` names (which needs every match), and
+the "did you mean" suggestion when ``suggest`` is on (tantivy's ``Collector`` tuple, Lucene's
 ``MultiCollector``). A search that asks for no facets never counts labels over its
 matches; one that asks for no suggestion never looks one up.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "FACET_FIELDS",
     "FACET_LIMIT",
     "NOTHING_MORE",
+    "TRACK_TOTAL_HITS",
     "Collectors",
     "facet_counts",
     "top_facets",
@@ -30,6 +32,7 @@ __all__ = [
 
 FACET_FIELDS = LABEL_COLUMNS  # the fields facets can count: category, source
 FACET_LIMIT = 20
+TRACK_TOTAL_HITS = 10_000  # Elasticsearch's default
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,30 @@ class Collectors:
 
     facets: tuple[str, ...] = ()
     suggest: bool = False
+    # Matches counted exactly up to this many (None: always); past it a lower bound.
+    track_total: int | None = TRACK_TOTAL_HITS
 
     @classmethod
-    def of(cls, facets: Iterable[str] | str | None, suggest: bool) -> Collectors:
-        """Checked: ``facets`` names fields of ``FACET_FIELDS`` (or is None)."""
+    def of(
+        cls,
+        facets: Iterable[str] | str | None,
+        suggest: bool,
+        track_total_hits: int | bool = 10_000,
+    ) -> Collectors:
+        """Checked: ``facets`` names fields of ``FACET_FIELDS`` (or is None);
+        ``track_total_hits`` is True (always exact) or a count."""
+        if track_total_hits is True:
+            track: int | None = None
+        elif (
+            isinstance(track_total_hits, int)
+            and not isinstance(track_total_hits, bool)
+            and track_total_hits >= 0
+        ):
+            track = track_total_hits
+        else:
+            raise QueryError(
+                f"track_total_hits must be True or a count >= 0, not {track_total_hits!r}"
+            )
         if facets is None:
             names: tuple[str, ...] = ()
         elif isinstance(facets, str):
@@ -57,7 +80,7 @@ class Collectors:
                 )
         if not isinstance(suggest, bool):
             raise QueryError(f"suggest must be True or False, not {suggest!r}")
-        return cls(tuple(dict.fromkeys(names)), suggest)
+        return cls(tuple(dict.fromkeys(names)), suggest, track)
 
 
 # The page and the count only.

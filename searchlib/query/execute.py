@@ -18,8 +18,6 @@ only the documents that can still reach the page, and the pruning is exact:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from searchlib.engine import MISSING_DATE, Snapshot
@@ -330,16 +328,43 @@ def scorer(context: _Context, node: PlanNode) -> Scorer:
     return _BoolScorer(context, node)
 
 
-@dataclass
 class Execution:
-    """The matches of a plan and the first ``wanted`` of them in result order."""
+    """The first ``wanted`` matches of a plan in result order, with how many match:
+    ``total`` is exact (``relation`` ``"eq"``) or, when the page came from the top
+    clause tier alone and at least the tracked number match, a lower bound
+    (``"gte"``, Elasticsearch's ``track_total_hits``). ``matches`` (every matching
+    document, ascending) is computed only if a collector reads it."""
 
-    matches: np.ndarray  # every matching document, ascending
-    top: np.ndarray  # the first `wanted`, in result order
-    top_scores: np.ndarray
-    root: Scorer
-    top_primary: np.ndarray  # what orders before the score: clause count or date
-    scored: int = 0  # documents whose score was computed (pruning keeps it small)
+    def __init__(
+        self,
+        root: Scorer,
+        top: np.ndarray,
+        top_scores: np.ndarray,
+        top_primary: np.ndarray,
+        scored: int,
+        matches: np.ndarray | None,
+        *,
+        total: int | None = None,
+        exclude: int | None = None,
+    ) -> None:
+        self.root = root
+        self.top = top  # the first `wanted`, in result order
+        self.top_scores = top_scores
+        self.top_primary = top_primary  # what orders before the score: clause count or date
+        self.scored = scored  # documents whose score was computed (pruning keeps it small)
+        self._matches = matches
+        self._exclude = exclude
+        self.total = len(matches) if matches is not None else int(total or 0)
+        self.relation = "eq" if matches is not None else "gte"
+
+    @property
+    def matches(self) -> np.ndarray:
+        if self._matches is None:
+            found = self.root.docs()
+            if self._exclude is not None:
+                found = found[found != self._exclude]
+            self._matches = found
+        return self._matches
 
     def explain(self, doc: int) -> list[TermScore]:
         return self.root.explain(doc)
@@ -355,17 +380,31 @@ def execute(
     *,
     prune: bool = True,
     statistics: Statistics | None = None,
+    track_total: int | None = None,
 ) -> Execution:
     """Match ``plan`` and rank its first ``wanted`` documents (``exclude``: a document
     never returned). ``prune=False`` scores every match (the reference for tests);
-    ``statistics`` replaces the snapshot's own (a shard scoring with a cluster's)."""
+    ``statistics`` replaces the snapshot's own (a shard scoring with a cluster's);
+    ``track_total``: count matches exactly up to this many, past it a lower bound may
+    do (None: always exact)."""
     stats = LocalStatistics(snapshot) if statistics is None else statistics
     root = _BoolScorer(_Context(snapshot, ranking, stats), plan)
+    if (
+        track_total is not None
+        and prune
+        and wanted > 0
+        and sort == "relevance"
+        and ranking.coordination
+        and exclude is None
+    ):
+        fast = _top_tier_page(root, wanted, track_total)
+        if fast is not None:
+            return fast
     matches = root.docs()
     if exclude is not None:
         matches = matches[matches != exclude]
     if wanted <= 0 or not len(matches):
-        return Execution(matches, _EMPTY, np.zeros(0), root, np.zeros(0), 0)
+        return Execution(root, _EMPTY, np.zeros(0), np.zeros(0), 0, matches)
     if sort != "relevance":
         candidates, primary = matches, _date_key(snapshot, matches, sort)
     elif ranking.coordination:
@@ -380,7 +419,27 @@ def execute(
     scores = root.scores(candidates)
     order = _order(candidates, scores, primary, wanted)
     scored = len(candidates) + (sampled if sort == "relevance" and not ranking.coordination else 0)
-    return Execution(matches, candidates[order], scores[order], root, primary[order], scored)
+    return Execution(root, candidates[order], scores[order], primary[order], scored, matches)
+
+
+def _top_tier_page(root: _BoolScorer, wanted: int, track_total: int) -> Execution | None:
+    """The page when the documents matching every clause are enough to fill it: with
+    coordination they rank first, so neither the union of the clauses nor the clause
+    counts of the rest are needed. Only when at least ``track_total`` documents are
+    known to match (the largest clause, with no must, filter or exclusion), else None."""
+    clauses = [*root.must, *root.should]
+    if len(root.should) < 2 or root.must or root.filters or root.must_not:
+        return None
+    lower = max(len(clause.docs()) for clause in clauses)
+    if lower < max(track_total, 1):
+        return None
+    top = intersect([clause.docs() for clause in clauses])
+    if len(top) < wanted:
+        return None
+    scores = root.scores(top)
+    primary = np.full(len(top), float(len(clauses)))
+    order = _order(top, scores, primary, wanted)
+    return Execution(root, top[order], scores[order], primary[order], len(top), None, total=lower)
 
 
 def _top_tiers(

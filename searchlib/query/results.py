@@ -90,7 +90,8 @@ def _snippet_dict(snippet: Snippet) -> dict[str, Any]:
 
 @dataclass
 class Results:
-    """A page of hits; ``total`` counts every match; ``facets`` (by category/source,
+    """A page of hits; ``total`` counts the matches (exact, or a lower bound past
+    ``track_total_hits``: ``total_relation``); ``facets`` (by category/source,
     for the fields a search asked for) and ``suggestion`` (when asked for)."""
 
     query: str
@@ -106,6 +107,9 @@ class Results:
     shards: dict[str, Any] | None = None
     # Documents whose score was computed: with exact pruning far fewer than ``total``.
     scored: int = 0
+    # "eq": ``total`` is exact; "gte": at least ``total`` match (past the search's
+    # ``track_total_hits``, counting every match was not needed for the page).
+    total_relation: str = "eq"
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -125,6 +129,7 @@ class Results:
             **shards,
             "query": self.query,
             "total": self.total,
+            "total_relation": self.total_relation,
             "offset": self.offset,
             "limit": self.limit,
             "took_ms": round(self.took_ms, 3),

@@ -96,7 +96,9 @@ def run_search(
     plan = compile_query(tree, snapshot, analyzer, ranking, filter_plan(filters, bounds))
     if plan.root is None:
         return Results(query, [], 0, (perf_counter() - started) * 1000, {}, None, offset, limit)
-    execution = execute(plan.root, snapshot, ranking, offset + limit, sort)
+    # Facets need every match: the total is then exact anyway.
+    track = None if collectors.facets else collectors.track_total
+    execution = execute(plan.root, snapshot, ranking, offset + limit, sort, track_total=track)
     hits = _hits(
         snapshot,
         analyzer,
@@ -108,11 +110,13 @@ def run_search(
     )
     suggestion = None
     if collectors.suggest and snapshot.doc_count:
-        suggestion = suggest(snapshot, plan, query, found_nothing=not len(execution.matches))
-    facets = facet_counts(snapshot, execution.matches, collectors.facets)
+        suggestion = suggest(snapshot, plan, query, found_nothing=not execution.total)
+    facets = (
+        facet_counts(snapshot, execution.matches, collectors.facets) if collectors.facets else {}
+    )
     took = (perf_counter() - started) * 1000
-    total = len(execution.matches)
-    results = Results(query, hits, total, took, facets, suggestion, offset, limit)
+    results = Results(query, hits, execution.total, took, facets, suggestion, offset, limit)
+    results.total_relation = execution.relation
     results.scored = execution.scored
     return results
 

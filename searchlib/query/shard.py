@@ -61,6 +61,7 @@ class ShardRanking:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)  # complete counts
     suggestion: str | None = None
     scored: int = 0
+    relation: str = "eq"  # "gte": total is a lower bound
 
 
 def plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
@@ -112,6 +113,7 @@ class ShardSearcher:
         statistics: Statistics,
         exclude: str | None = None,
         facets: tuple[str, ...] = (),
+        track_total: int | None = None,
     ) -> ShardRanking:
         """The first ``wanted`` matches (never the article ``exclude``); ``text``, the
         query as typed, is what a suggestion corrects (None: no suggestion); complete
@@ -119,16 +121,18 @@ class ShardSearcher:
         if plan.root is None:
             return ShardRanking(0, [])
         left_out = None if exclude is None else self.snapshot.docnum_of(exclude)
+        track = None if facets else track_total
         run = execute(
-            plan.root, self.snapshot, ranking, wanted, sort, left_out, statistics=statistics
-        )
+            plan.root, self.snapshot, ranking, wanted, sort, left_out,
+            statistics=statistics, track_total=track,
+        )  # fmt: skip
         ids = [self.snapshot.doc_id(d) for d in run.top.tolist()]
         keys = list(zip(run.top_primary.tolist(), run.top_scores.tolist(), ids, strict=True))
         suggestion = None
         if text is not None and self.snapshot.doc_count:
-            suggestion = suggest(self.snapshot, plan, text, found_nothing=not len(run.matches))
-        counts = facet_counts(self.snapshot, run.matches, facets, limit=None)
-        return ShardRanking(len(run.matches), keys, counts, suggestion, run.scored)
+            suggestion = suggest(self.snapshot, plan, text, found_nothing=not run.total)
+        counts = facet_counts(self.snapshot, run.matches, facets, limit=None) if facets else {}
+        return ShardRanking(run.total, keys, counts, suggestion, run.scored, run.relation)
 
     def hits(
         self,
@@ -171,6 +175,7 @@ class ShardSearcher:
         explain: bool,
         snippet_size: int,
         facets: tuple[str, ...] = (),
+        track_total: int | None = None,
     ) -> tuple[ShardRanking, list[Hit]]:
         """A whole search in one step, for an index of one shard: its own statistics
         are the global ones, and its first hits are the page."""
