@@ -85,13 +85,13 @@ def test_pruning_scores_fewer_documents_than_match(index, monkeypatch):
     query = f"{common} {docs[1]['title']}"
     plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking)
     scored: list[int] = []
-    original = execute_module._BoolScorer.scores
+    original = execute_module.BoolScorer.scores
 
     def counting(self, ids):
         scored.append(len(ids))
         return original(self, ids)
 
-    monkeypatch.setattr(execute_module._BoolScorer, "scores", counting)
+    monkeypatch.setattr(execute_module.BoolScorer, "scores", counting)
     execution = execute(plan.root, snapshot, ranking, 1)
     assert scored == [scored[0]] and scored[0] < len(execution.matches) / 4
 
