@@ -16,7 +16,7 @@ import pytest
 
 import searchlib
 from searchlib import IndexCorruptError, SearchlibError
-from searchlib.engine.arrays import SegmentFileWriter, _map, _read_arrays
+from searchlib.engine.arrayfile import ArrayFileWriter, map_file, read_arrays
 from searchlib.engine.checksum import dump_checked_json, load_checked_json
 
 from .test_equivalence import _corpus
@@ -127,9 +127,9 @@ def test_truncated_and_empty_files_are_caught(tmp_path, kind):
 def _rewrite_postings(path: Path, change) -> None:
     """Rewrite a postings file with ``change`` applied to its arrays and a valid
     checksum, and make its commit agree: a crafted file, not a damaged one."""
-    arrays = {name: np.array(a) for name, a in _read_arrays(path, _map(path)).items()}
+    arrays = {name: np.array(a) for name, a in read_arrays(path, map_file(path)).items()}
     change(arrays)
-    writer = SegmentFileWriter(path)
+    writer = ArrayFileWriter(path)
     for name, array in arrays.items():
         writer.add(name, array)
     writer.close()

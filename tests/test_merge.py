@@ -9,13 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from searchlib.engine.arrays import (
-    FieldArrays,
-    SegmentArrays,
-    SegmentFileWriter,
-    encode_docs,
-    field_parts,
-)
+from searchlib.engine.arrayfile import ArrayFileWriter
+from searchlib.engine.arrays import FieldArrays, SegmentArrays, encode_docs, field_parts
 from searchlib.engine.merge import MergePolicy, select_merges
 from searchlib.engine.postings_merge import MergeSource, _term_ids, merge_postings
 
@@ -116,7 +111,7 @@ def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segm
                     expected.setdefault(term.encode(), []).append((int(docmap[number]), positions))
         base += sum(live)
         sources.append(MergeSource(_field(docs), docmap.astype(np.int64)))
-    writer = SegmentFileWriter(path)
+    writer = ArrayFileWriter(path)
     merge_postings(writer, "body", sources)
     writer.close()
     merged = SegmentArrays.load(path)

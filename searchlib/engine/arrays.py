@@ -1,7 +1,8 @@
 """The segment postings file: every scored field's postings, with positions, as arrays.
 
-A segment's postings live once, here (``<segment id>.slp``); Whoosh keeps only the
-stored fields, the id postings and the commit. Per scored field the file holds:
+A segment's postings live once, here (``<segment id>.slp``, an arrays file:
+``engine.arrayfile``), beside its stored documents (``engine.docstore``). Per scored
+field the file holds:
 
 - ``hash`` (uint64, ascending): a 64-bit hash of each term's bytes; ``blob`` and
   ``terms`` (offsets) the term bytes in the same order; ``lex`` the term numbers in byte
@@ -16,37 +17,28 @@ stored fields, the id postings and the commit. Per scored field the file holds:
 
 Terms are ordered by hash, so a lookup is a binary search, and a merge can walk every
 segment's terms in one global order, a hash range at a time, with bounded memory.
-Per-document columns (exact field lengths, dates, category and source) are kept too.
-
-Layout: ``MAGIC``, the arrays (8-byte aligned), a JSON table naming each array's type,
-shape and offset, the table's length, ``MAGIC`` again, and the checksum footer
-(``engine.checksum``). A table at the end lets a merge stream arrays of unknown size.
-Readers memory-map the file; the table is checked against the file (known types,
-every array inside it) before any array is made from it.
+Per-document columns (exact field lengths, dates, category and source) and the id
+table (id -> document, by hash) are kept too. Opening a segment checks that the arrays
+fit together (``validate``), so a crafted file fails as damaged, not deep in a query.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import mmap
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
-from searchlib.engine import storage
-from searchlib.engine.checksum import FOOTER_SIZE, ChecksumWriter, check_footer
+from searchlib.engine.arrayfile import ArrayFileWriter, map_file, read_arrays
 from searchlib.errors import IndexCorruptError
 
 __all__ = [
     "FieldArrays",
     "SegmentArrays",
-    "SegmentFileWriter",
     "arrays_path",
     "column_parts",
     "concat_ranges",
@@ -57,12 +49,11 @@ __all__ = [
     "member",
     "narrow_unsigned",
     "term_key",
+    "write_columns",
+    "write_field",
 ]
 
 SUFFIX = ".slp"
-MAGIC = b"SLP3"
-# The array types a postings file may hold (a table naming another is damaged).
-_DTYPES = frozenset(np.dtype(t).str for t in ("u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f8"))
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
 FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", "gaps", "exc", "excoff", "tfs")
 ESCAPE = 0xFFFF  # a gap of 16 bits that stands for the next exception
@@ -103,79 +94,29 @@ def label_codes(values: Iterable[str | None], count: int) -> tuple[np.ndarray, l
     return codes, list(table)
 
 
-class SegmentFileWriter:
-    """Writes a postings file array by array; ``close`` adds the footer and publishes
-    it durably under its final name (until then it is ``<name>.partial``)."""
+def write_columns(
+    writer: ArrayFileWriter,
+    ids: list[str],
+    numbers: dict[str, np.ndarray],
+    labels: dict[str, tuple[np.ndarray, list[str]]],
+) -> None:
+    """A segment's per-document columns into its postings file (see ``column_parts``)."""
+    for name, array in column_parts(ids, numbers, labels).items():
+        writer.add(name, array)
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._temp = path.with_name(path.name + ".partial")
-        self._file: BinaryIO = storage.create_data_file(self._temp)
-        self._handle = ChecksumWriter(self._file)
-        self._handle.write(MAGIC + b"\0" * 4)
-        self._entries: dict[str, dict] = {}
 
-    def _pad(self) -> None:
-        self._handle.write(b"\0" * (-self._handle.tell() % 8))
-
-    def add(self, name: str, array: np.ndarray) -> None:
-        array = np.ascontiguousarray(array)
-        self._entries[name] = {
-            "dtype": array.dtype.str,
-            "shape": list(array.shape),
-            "offset": self._handle.tell(),
-        }
-        self._handle.write(array.tobytes())
-        self._pad()
-
-    def add_spilled(self, name: str, dtype: np.dtype, count: int, source: Path) -> None:
-        """An array whose ``count`` items of ``dtype`` were written raw to ``source``."""
-        self._entries[name] = {
-            "dtype": np.dtype(dtype).str,
-            "shape": [count],
-            "offset": self._handle.tell(),
-        }
-        with open(source, "rb") as spilled:
-            shutil.copyfileobj(spilled, self._handle, 1 << 22)
-        self._pad()
-
-    def add_columns(
-        self,
-        ids: list[str],
-        numbers: dict[str, np.ndarray],
-        labels: dict[str, tuple[np.ndarray, list[str]]],
-    ) -> None:
-        """The per-document columns (see ``column_parts``)."""
-        for name, array in column_parts(ids, numbers, labels).items():
-            self.add(name, array)
-
-    def add_field(
-        self,
-        name: str,
-        terms: list[bytes],
-        starts: np.ndarray,
-        docs: np.ndarray,
-        tfs: np.ndarray,
-        positions: np.ndarray | None = None,
-    ) -> None:
-        """One field's postings in memory (see ``field_parts``)."""
-        for part, array in field_parts(terms, starts, docs, tfs, positions).items():
-            self.add(f"{name}.{part}", array)
-
-    def close(self) -> None:
-        footer = json.dumps(self._entries).encode()
-        handle = self._handle
-        handle.write(footer + len(footer).to_bytes(8, "little") + MAGIC)
-        self.crc = handle.finish()
-        self.size = handle.tell() + FOOTER_SIZE
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._temp, self.path)
-
-    def abort(self) -> None:
-        self._file.close()
-        self._temp.unlink(missing_ok=True)
+def write_field(
+    writer: ArrayFileWriter,
+    name: str,
+    terms: list[bytes],
+    starts: np.ndarray,
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    positions: np.ndarray | None = None,
+) -> None:
+    """One field's postings, in memory, into a postings file (see ``field_parts``)."""
+    for part, array in field_parts(terms, starts, docs, tfs, positions).items():
+        writer.add(f"{name}.{part}", array)
 
 
 def column_parts(
@@ -298,38 +239,8 @@ def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     )
 
 
-def _map(path: Path) -> mmap.mmap:
-    with open(path, "rb") as handle:
-        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-
-
-def _read_arrays(path: Path, mapped: mmap.mmap) -> dict[str, np.ndarray]:
-    _crc, size = check_footer(path, mapped)
-    if size < 20 or mapped[:4] != MAGIC or mapped[size - 4 : size] != MAGIC:
-        raise ValueError("not a searchlib postings file")
-    table_size = int.from_bytes(mapped[size - 12 : size - 4], "little")
-    if not 0 < table_size <= size - 20:
-        raise ValueError("array table length out of range")
-    table_start = size - 12 - table_size
-    entries = json.loads(mapped[table_start : size - 12])
-    if not isinstance(entries, dict):
-        raise ValueError("array table is not an object")
-    arrays = {}
-    for name, entry in entries.items():
-        dtype = np.dtype(entry["dtype"]) if entry["dtype"] in _DTYPES else None
-        shape = entry["shape"]
-        if dtype is None or not isinstance(shape, list) or len(shape) != 1:
-            raise ValueError(f"array {name!r} has an unknown type or shape")
-        count, offset = int(shape[0]), int(entry["offset"])
-        if count < 0 or offset < 8 or offset + count * dtype.itemsize > table_start:
-            raise ValueError(f"array {name!r} lies outside the file")
-        # Plain arrays over the map (np.memmap's Python-level indexing is slow).
-        arrays[name] = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
-    return arrays
-
-
 class FieldArrays:
-    """One field's postings in a segment: the arrays ``SegmentFileWriter`` describes."""
+    """One field's postings in a segment: the arrays ``ArrayFileWriter`` describes."""
 
     def __init__(self, parts: dict[str, np.ndarray]) -> None:
         self.hash = parts["hash"]
@@ -490,13 +401,13 @@ class SegmentArrays:
     def load(cls, path: Path) -> SegmentArrays:
         """The arrays at ``path``; ``IndexCorruptError`` when unreadable or damaged."""
         try:
-            mapped = _map(path)
+            mapped = map_file(path)
         except FileNotFoundError:
             raise  # merged away meanwhile: the caller opens the newer commit
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"index file {str(path)!r} is unreadable: {exc}") from exc
         try:
-            return cls(_read_arrays(path, mapped), mapped, path)
+            return cls(read_arrays(path, mapped), mapped, path)
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
 

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter
+from searchlib.engine.arrayfile import ArrayFileWriter
+from searchlib.engine.arrays import SegmentArrays
 from searchlib.engine.commit import CommitPoint, SegmentInfo
 from searchlib.engine.postings_merge import MergeSource, merge_postings
 from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, SCORED_FIELDS
@@ -180,7 +181,7 @@ def merge_segments(
         for reader, _live, _docmap in sources:
             reader.arrays.release()
 
-    def postings(file: SegmentFileWriter) -> None:
+    def postings(file: ArrayFileWriter) -> None:
         for name in SCORED_FIELDS:
             merge_postings(
                 file,

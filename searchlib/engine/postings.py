@@ -13,7 +13,8 @@ from array import array
 
 import numpy as np
 
-from searchlib.engine.arrays import SegmentFileWriter, concat_ranges
+from searchlib.engine.arrayfile import ArrayFileWriter
+from searchlib.engine.arrays import concat_ranges, write_field
 
 __all__ = ["ScoredPostings"]
 
@@ -54,7 +55,7 @@ class ScoredPostings:
             del self._term_ids[keep:]
             del self._tfs[keep:]
 
-    def write(self, writer: SegmentFileWriter, name: str) -> None:
+    def write(self, writer: ArrayFileWriter, name: str) -> None:
         """Write these postings as field ``name`` of a postings file."""
         keys = list(self._ids)
         sparse_ids = np.fromiter(self._ids.values(), dtype=np.int64, count=len(keys))
@@ -81,4 +82,4 @@ class ScoredPostings:
         if len(kept) < len(keys):
             starts = np.concatenate(([0], np.cumsum(per_term[kept])))
         encoded = [keys[i].encode("utf-8", "surrogateescape") for i in kept.tolist()]
-        writer.add_field(name, encoded, starts, docs[perm], tfs[perm], positions)
+        write_field(writer, name, encoded, starts, docs[perm], tfs[perm], positions)

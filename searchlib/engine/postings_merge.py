@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from searchlib.engine import storage
-from searchlib.engine.arrays import FieldArrays, SegmentFileWriter, concat_ranges, encode_docs
+from searchlib.engine.arrayfile import ArrayFileWriter
+from searchlib.engine.arrays import FieldArrays, concat_ranges, encode_docs
 
 __all__ = ["MergeSource", "merge_postings"]
 
@@ -39,7 +40,7 @@ class MergeSource:
 
 
 def merge_postings(
-    writer: SegmentFileWriter,
+    writer: ArrayFileWriter,
     name: str,
     sources: list[MergeSource],
     release: Callable[[], None] | None = None,
@@ -226,7 +227,5 @@ class _Spill:
     def read(self, name: str, dtype: np.dtype) -> np.ndarray:
         return np.fromfile(self._paths[name], dtype=dtype)
 
-    def add_to(
-        self, writer: SegmentFileWriter, array_name: str, name: str, dtype: np.dtype
-    ) -> None:
+    def add_to(self, writer: ArrayFileWriter, array_name: str, name: str, dtype: np.dtype) -> None:
         writer.add_spilled(array_name, dtype, self._counts[name], self._paths[name])

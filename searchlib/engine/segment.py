@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from searchlib.engine import storage
-from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter, label_codes
+from searchlib.engine.arrayfile import ArrayFileWriter
+from searchlib.engine.arrays import SegmentArrays, label_codes, write_columns
 from searchlib.engine.checksum import verify
 from searchlib.engine.commit import SegmentInfo, new_segment_id, read_deletions
 from searchlib.engine.docstore import DOCSTORE_SUFFIX, DocStoreReader, DocStoreWriter
@@ -48,7 +49,7 @@ POSTINGS_SUFFIX = ".slp"
 VERIFY_AT_OPEN = 32 << 20
 
 # Writes a merged segment's postings into its postings file.
-PostingsSource = Callable[[SegmentFileWriter], None]
+PostingsSource = Callable[[ArrayFileWriter], None]
 
 
 class SegmentBuilder:
@@ -120,9 +121,9 @@ class SegmentBuilder:
                 for name, values in self._numbers.items()
             }
             labels = {name: label_codes(values, count) for name, values in self._labels.items()}
-            arrays = SegmentFileWriter(self.folder / f"{self.id}{POSTINGS_SUFFIX}")
+            arrays = ArrayFileWriter(self.folder / f"{self.id}{POSTINGS_SUFFIX}")
             try:
-                arrays.add_columns(self._ids, numbers, labels)
+                write_columns(arrays, self._ids, numbers, labels)
                 if postings_source is not None:
                     postings_source(arrays)
                 else:

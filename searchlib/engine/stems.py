@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from searchlib.analysis import Analyzer, Stem, StemCache
-from searchlib.engine.arrays import SegmentArrays, SegmentFileWriter, hash_terms, term_key
+from searchlib.engine.arrayfile import ArrayFileWriter
+from searchlib.engine.arrays import SegmentArrays, hash_terms, term_key
 from searchlib.engine.checksum import verify
 from searchlib.errors import IndexCorruptError
 
@@ -119,7 +120,7 @@ def write_stem_file(folder: Path, stems: dict[str, str]) -> StemFile | None:
     ordered_stems = [values[i].encode("utf-8") for i in order.tolist()]
     path = Path(folder) / STEM_FILE
     try:
-        writer = SegmentFileWriter(path)
+        writer = ArrayFileWriter(path)
         try:
             word_blob, word_offsets = _blob(ordered_words)
             stem_blob, stem_offsets = _blob(ordered_stems)
