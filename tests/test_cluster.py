@@ -12,7 +12,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from searchlib import Index, Ranking
+from searchlib import Index, QueryError, Ranking
 from searchlib.cli import cli
 
 distributed = pytest.importorskip("distributed")
@@ -467,3 +467,28 @@ def test_one_shard_answers_in_one_step_and_equals_one_index(tmp_path, local_clus
                 _same_ranking(got, want)
                 assert [h.rank for h in got] == [h.rank for h in want]
             assert set(steps) <= {"page", "prefix_counts", "near_counts"}
+
+
+def test_a_query_error_from_a_shard_is_not_a_replica_failure(tmp_path, local_cluster):
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=2, replicas=2
+    ) as cluster:
+        cluster.add(_corpus(20))
+        replicas = cluster.replicas
+        before = dict(replicas._actors)
+        calls: list[tuple] = []
+        call = replicas.call
+
+        def counted(*args):
+            calls.append(args)
+            return call(*args)
+
+        replicas.call = counted  # type: ignore[method-assign]
+        with pytest.raises(QueryError, match="unknown search step"):
+            replicas.read(0, "search_step", "no_such_step")
+        assert len(calls) == 1  # no retry on the other replica, no second round
+        with pytest.raises(QueryError, match="unknown search step"):
+            replicas.scatter({0: ("no_such_step",), 1: ("no_such_step",)})
+        assert replicas._actors == before  # no replica forgotten or recreated
+        assert cluster.catalog.stale == []
+        assert cluster.search("gempa").shards["failed"] == 0

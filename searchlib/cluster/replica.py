@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.errors import QueryError
 from searchlib.index import Index
 from searchlib.query.shard import SEARCH_STEPS
 
@@ -74,7 +75,7 @@ class ShardReplica:
         """One step of a distributed search (``ShardSearcher.statistics``, ``rank`` or
         ``hits``) on this replica's current snapshot."""
         if step not in SEARCH_STEPS:
-            raise ValueError(f"unknown search step {step!r} (one of {SEARCH_STEPS})")
+            raise QueryError(f"unknown search step {step!r} (one of {SEARCH_STEPS})")
         return getattr(self.index.shard_searcher(), step)(*args)
 
     def close(self) -> None:

@@ -22,6 +22,12 @@ from typing import Any
 from searchlib.analysis import Analyzer
 from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError
 from searchlib.cluster.replica import ShardReplica
+from searchlib.errors import AnalyzerError, DocumentError, QueryError
+
+# A caller's own error, the same from any replica: raised at once, never retried on
+# another replica, and the replica that raised it stays healthy. Anything else (a lost
+# worker or connection, a damaged replica) fails over.
+CALLER_ERRORS = (QueryError, DocumentError, AnalyzerError)
 
 __all__ = ["CALL_TIMEOUT", "ReplicaSet"]
 
@@ -143,7 +149,7 @@ class ReplicaSet:
         """One actor call; a replica that fails is forgotten (recreated next time)."""
         try:
             return getattr(self.actor(shard, replica), method)(*args).result(timeout=CALL_TIMEOUT)
-        except ClusterError:
+        except (ClusterError, *CALLER_ERRORS):
             raise
         except Exception:
             self.forget(shard, replica)
@@ -156,6 +162,8 @@ class ReplicaSet:
             for replica in self.healthy(shard):
                 try:
                     return self.call(shard, replica, method, *args)
+                except CALLER_ERRORS:
+                    raise
                 except Exception as exc:
                     errors.append(f"replica {replica}: {type(exc).__name__}: {exc}"[:300])
         raise ClusterError(f"shard {shard}: no replica answered ({'; '.join(errors[-3:])})")
@@ -185,6 +193,8 @@ class ReplicaSet:
                 if future is None:
                     raise ClusterError("no actor")
                 answers[shard] = future.result(timeout=CALL_TIMEOUT)
+            except CALLER_ERRORS:
+                raise
             except Exception:
                 self.forget(shard, replica)
                 try:
@@ -212,6 +222,8 @@ class ReplicaSet:
         for replica, future in futures.items():
             try:
                 answers.append(future.result(timeout=CALL_TIMEOUT))
+            except CALLER_ERRORS:
+                raise  # the write's own fault: no replica missed anything
             except Exception as exc:
                 self.forget(shard, replica)
                 failed.append((replica, exc))
