@@ -283,7 +283,7 @@ class FieldArrays:
         for part, (offsets, end) in ends.items():
             if terms and (int(offsets[0]) != 0 or int(offsets[-1]) != end):
                 raise ValueError(f"{part} does not span its data")
-            if terms and bool((np.diff(offsets) < 0).any()):
+            if terms and bool(np.any(offsets[1:] < offsets[:-1])):
                 raise ValueError(f"{part} is not ascending")
         if len(self.tfs) != postings:
             raise ValueError("frequencies and postings differ in number")
@@ -431,7 +431,7 @@ class SegmentArrays:
             strings = self._data[f"{COLUMN}id.strings"]
             if len(offsets) != doc_count + 1 or int(offsets[-1]) != len(strings):
                 raise ValueError("the ids do not span their data")
-            if bool((np.diff(offsets) < 0).any()):
+            if bool(np.any(offsets[1:] < offsets[:-1])):
                 raise ValueError("the id offsets are not ascending")
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"index file {str(self._path)!r} is damaged: {exc}") from exc
@@ -455,6 +455,18 @@ class SegmentArrays:
             return [data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets.tolist())]
         except UnicodeDecodeError:
             return None
+
+    def id_at(self, doc: int) -> str:
+        """Document ``doc``'s id (one id decoded, not the column)."""
+        offsets = self._data[f"{COLUMN}id.stroffsets"]
+        start, end = offsets[doc : doc + 2].tolist()
+        raw = self._data[f"{COLUMN}id.strings"][start:end].tobytes()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise IndexCorruptError(
+                f"index file {str(self._path)!r}: the id of document {doc} is damaged"
+            ) from exc
 
     def id_documents(self, wanted: list[str], keys: np.ndarray) -> list[tuple[int, int]]:
         """``(i, document)`` for every document whose id is ``wanted[i]``; ``keys`` are

@@ -7,17 +7,17 @@ decodes one block, not the segment, and many short
 articles share one compression context (a document compressed alone compresses far
 worse). Layout::
 
-    MAGIC | block 0 | block 1 | ... | index | index length (8 bytes) | footer
+    MAGIC | blocks | block offsets | block firsts | header | header length | footer
 
-The index (JSON) gives each block's offset and first document; each block starts
-with its documents' offsets into the decompressed block (``uint32``, one more than
-documents). The checksum footer (``engine.checksum``) covers everything before it.
+The block index is two ``uint64`` arrays (each block's offset, one more for the end;
+each block's first document), mapped, not parsed; the header (JSON) counts documents
+and blocks. Each block starts with its documents' offsets into the decompressed block
+(``uint32``, one more than documents). The checksum footer (``engine.checksum``) covers everything before it.
 Readers memory-map the file and keep a few decoded blocks.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import mmap
 import threading
@@ -78,10 +78,12 @@ class DocStoreWriter:
     def finish(self) -> None:
         """Write the last block, the index and the footer."""
         self._flush()
-        index = json.dumps(
-            {"count": self.count, "blocks": self._blocks, "end": self._out.tell()}
-        ).encode()
-        self._out.write(index + len(index).to_bytes(8, "little"))
+        end = self._out.tell()
+        offsets = np.array([b[0] for b in self._blocks] + [end], dtype=np.uint64)
+        firsts = np.array([b[1] for b in self._blocks], dtype=np.uint64)
+        self._out.write(offsets.tobytes() + firsts.tobytes())
+        header = json.dumps({"count": self.count, "blocks": len(self._blocks)}).encode()
+        self._out.write(header + len(header).to_bytes(8, "little"))
         self.crc = self._out.finish()
 
 
@@ -102,22 +104,26 @@ class DocStoreReader:
         try:
             if self._map[:4] != MAGIC or size < 12:
                 raise ValueError("no doc store magic")
-            index_size = int.from_bytes(self._map[size - 8 : size], "little")
-            if not 0 < index_size <= size - 12:
+            header_size = int.from_bytes(self._map[size - 8 : size], "little")
+            if not 0 < header_size <= size - 12:
                 raise ValueError("index length out of range")
-            index = json.loads(self._map[size - 8 - index_size : size - 8])
-            self.count = int(index["count"])
-            blocks = [(int(offset), int(first)) for offset, first in index["blocks"]]
-            end = int(index["end"])
+            header = json.loads(self._map[size - 8 - header_size : size - 8])
+            self.count = int(header["count"])
+            blocks = int(header["blocks"])
+            index_start = size - 8 - header_size - 8 * (2 * blocks + 1)
+            if blocks < 0 or self.count < 0 or index_start < len(MAGIC):
+                raise ValueError("block index out of range")
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
-        self._offsets = [offset for offset, _first in blocks] + [end]
-        self._firsts = [first for _offset, first in blocks]
+        # The block index as arrays over the map: offsets (one more: the end), firsts.
+        self._offsets = np.frombuffer(self._map, np.uint64, blocks + 1, index_start)
+        self._firsts = np.frombuffer(self._map, np.uint64, blocks, index_start + 8 * (blocks + 1))
         if (
-            end > size - 8 - index_size
-            or self._offsets != sorted(self._offsets)
-            or self._firsts != sorted(self._firsts)
-            or (blocks and (self._firsts[0] != 0 or self._offsets[0] != len(MAGIC)))
+            int(self._offsets[-1]) != index_start
+            or bool(np.any(self._offsets[1:] < self._offsets[:-1]))
+            or bool(np.any(self._firsts[1:] < self._firsts[:-1]))
+            or (blocks and (int(self._firsts[0]) != 0 or int(self._offsets[0]) != len(MAGIC)))
+            or (blocks and int(self._firsts[-1]) >= max(self.count, 1))
             or (self.count and not blocks)
         ):
             raise IndexCorruptError(f"index file {str(path)!r} has a damaged block index")
@@ -133,9 +139,9 @@ class DocStoreReader:
             if cached is not None:
                 self._cache.move_to_end(number)
                 return cached
-        start, end = self._offsets[number], self._offsets[number + 1]
-        first = self._firsts[number]
-        last = self._firsts[number + 1] if number + 1 < len(self._firsts) else self.count
+        start, end = int(self._offsets[number]), int(self._offsets[number + 1])
+        first = int(self._firsts[number])
+        last = int(self._firsts[number + 1]) if number + 1 < len(self._firsts) else self.count
         try:
             # A decompressor per block: they are not safe to share between threads.
             raw = zstandard.ZstdDecompressor().decompress(self._map[start:end])
@@ -158,9 +164,9 @@ class DocStoreReader:
         """Document ``docnum`` as its JSON bytes."""
         if not 0 <= docnum < self.count:
             raise IndexError(f"document {docnum} is not in {str(self.path)!r}")
-        number = bisect.bisect_right(self._firsts, docnum) - 1
+        number = int(np.searchsorted(self._firsts, np.uint64(docnum), side="right")) - 1
         offsets, text = self._block(number)
-        local = docnum - self._firsts[number]
+        local = docnum - int(self._firsts[number])
         return text[int(offsets[local]) : int(offsets[local + 1])]
 
     def get(self, docnum: int) -> dict[str, Any]:

@@ -74,10 +74,6 @@ class SegmentColumns:
                     f"index file of segment {reader.info.id!r} has a damaged {name} column"
                 )
             self.labels[name] = found
-        ids = self.arrays.ids()
-        if ids is None:
-            raise IndexCorruptError(f"index file of segment {reader.info.id!r} has damaged ids")
-        self.ids = ids
 
 
 def most_frequent(counts: dict[str, int], limit: int) -> list[str]:
@@ -312,7 +308,7 @@ class Snapshot:
     def doc_id(self, docnum: int) -> str:
         """Document ``docnum``'s id, from the id column (no stored document decoded)."""
         columns, local = self._locate(docnum)
-        return columns.ids[local]
+        return columns.arrays.id_at(local)
 
     def docnum_of(self, doc_id: str) -> int | None:
         """The live document with ``doc_id``, or None."""
