@@ -12,8 +12,8 @@ worse). Layout::
 The block index is two ``uint64`` arrays (each block's offset, one more for the end;
 each block's first document), mapped, not parsed; the header (JSON) counts documents
 and blocks. Each block starts with its documents' offsets into the decompressed block
-(``uint32``, one more than documents). The checksum footer (``engine.checksum``) covers everything before it.
-Readers memory-map the file and keep a few decoded blocks.
+(``uint32``, one more than documents). The checksum footer (``engine.checksum``)
+covers everything before it. Readers memory-map the file and keep a few decoded blocks.
 """
 
 from __future__ import annotations
