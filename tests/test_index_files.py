@@ -228,3 +228,26 @@ def test_no_index_file_is_a_pickle(tmp_path):
         head = file.read_bytes()[:2]
         assert not head.startswith(b"\x80"), file.name  # pickle protocol 2+
         assert os.path.getsize(file) > 0 or file.name == "WRITELOCK"
+
+
+@pytest.mark.parametrize("kind", [".slp", ".sld", ".del", "commit"])
+def test_a_fifo_in_place_of_an_index_file_never_blocks(tmp_path, kind):
+    path = tmp_path / "ix"
+    _built(path).close()
+    target = _kinds(path)[kind]
+    target.unlink()
+    os.mkfifo(target)  # opening it for reading would wait for a writer forever
+    with pytest.raises(IndexCorruptError, match="not a regular file"):
+        _everything(path)
+
+
+def test_a_deeply_nested_marker_or_commit_is_damage(tmp_path):
+    path = tmp_path / "ix"
+    _built(path).close()
+    (commit,) = path.glob("commit.*.json")
+    commit.write_text("[" * 100_000 + "]" * 100_000, "utf-8")
+    with pytest.raises(IndexCorruptError, match=commit.name):
+        searchlib.Index.open(path)
+    (path / "searchlib.json").write_text("[" * 100_000 + "]" * 100_000, "utf-8")
+    with pytest.raises(SearchlibError):
+        searchlib.Index.open(path)

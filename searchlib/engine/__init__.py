@@ -314,7 +314,7 @@ def _marker_info(marker: Path, data: bytes) -> dict[str, Any]:
     except IndexCorruptError:
         try:
             old = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise IndexNotFoundError(f"{str(marker)!r} is not a searchlib index marker") from exc
         if isinstance(old, dict) and "format" in old and old.get("format") != FORMAT_VERSION:
             return old  # an older format: the caller says to rebuild

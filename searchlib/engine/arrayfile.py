@@ -82,6 +82,7 @@ class ArrayFileWriter:
 
 
 def map_file(path: Path) -> mmap.mmap:
+    storage.regular_file_size(path)  # never open a FIFO or a device in its place
     with open(path, "rb") as handle:
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 

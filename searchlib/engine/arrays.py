@@ -408,7 +408,7 @@ class SegmentArrays:
             raise IndexCorruptError(f"index file {str(path)!r} is unreadable: {exc}") from exc
         try:
             return cls(read_arrays(path, mapped), mapped, path)
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
             raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
 
     def validate(self, doc_count: int) -> None:

@@ -123,7 +123,7 @@ def load_checked_json(path: Path, data: bytes) -> Any:
     """The body of a checked JSON file; ``IndexCorruptError`` if it is not one."""
     try:
         wrapper = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise IndexCorruptError(f"index file {str(path)!r} is not valid JSON (damaged)") from exc
     if not isinstance(wrapper, dict) or set(wrapper) != {"body", "crc32"}:
         raise IndexCorruptError(f"index file {str(path)!r} is not a searchlib file")

@@ -143,6 +143,7 @@ def commit_path(folder: Path, generation: int) -> Path:
 
 def read_commit(folder: Path, generation: int) -> CommitPoint:
     path = commit_path(folder, generation)
+    storage.regular_file_size(path)
     body = load_checked_json(path, path.read_bytes())
     try:
         if int(body["generation"]) != generation:
@@ -191,6 +192,7 @@ def read_deletions(folder: Path, segment: SegmentInfo) -> np.ndarray:
     if segment.deletions is None:
         return np.zeros(segment.doc_count, dtype=bool)
     path = Path(folder) / segment.deletions
+    storage.regular_file_size(path)
     data = path.read_bytes()
     crc, length = check_footer(path, data)
     expected = segment.deletion_file

@@ -29,6 +29,7 @@ import numpy as np
 import zstandard
 
 from searchlib.engine.checksum import FOOTER_SIZE, ChecksumWriter, check_footer
+from searchlib.engine.storage import regular_file_size
 from searchlib.errors import IndexCorruptError
 
 __all__ = ["DOCSTORE_SUFFIX", "DocStoreReader", "DocStoreWriter"]
@@ -93,6 +94,7 @@ class DocStoreReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
+            regular_file_size(path)  # never open a FIFO or a device in its place
             with open(path, "rb") as handle:
                 self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except FileNotFoundError:
@@ -113,7 +115,7 @@ class DocStoreReader:
             index_start = size - 8 - header_size - 8 * (2 * blocks + 1)
             if blocks < 0 or self.count < 0 or index_start < len(MAGIC):
                 raise ValueError("block index out of range")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
         # The block index as arrays over the map: offsets (one more: the end), firsts.
         self._offsets = np.frombuffer(self._map, np.uint64, blocks + 1, index_start)
@@ -173,7 +175,7 @@ class DocStoreReader:
         raw = self.raw(docnum)
         try:
             document = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise IndexCorruptError(
                 f"index file {str(self.path)!r}: document {docnum} is damaged"
             ) from exc

@@ -169,7 +169,7 @@ class SegmentReader:
         for name, (size, crc) in info.files.items():
             path = self.folder / name
             try:
-                found = path.stat().st_size
+                found = storage.regular_file_size(path)
             except FileNotFoundError:
                 raise
             except OSError as exc:

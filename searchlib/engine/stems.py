@@ -70,7 +70,7 @@ class StemFile:
     def open(cls, folder: Path) -> StemFile | None:
         """The index's stem file, or None (missing, damaged, another stemmer's)."""
         path = Path(folder) / STEM_FILE
-        if not path.exists():
+        if not path.is_file():  # missing (or not a regular file: never opened)
             return None
         try:
             verify(path)  # whole: a flipped stem would silently change terms

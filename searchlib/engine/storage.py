@@ -17,13 +17,14 @@ import json
 import os
 import shutil
 import socket
+import stat
 import time
 from pathlib import Path
 from typing import BinaryIO
 
 from whoosh.filedb.filestore import FileStorage
 
-from searchlib.errors import IndexLockedError
+from searchlib.errors import IndexCorruptError, IndexLockedError
 
 __all__ = [
     "LOCK_NAME",
@@ -32,6 +33,7 @@ __all__ = [
     "create_data_file",
     "from_unfinished_create",
     "fsync_directory",
+    "regular_file_size",
     "remove_leftovers",
     "remove_temp_files",
     "write_atomically",
@@ -73,6 +75,15 @@ def write_atomically(path: Path, data: bytes) -> None:
             temp.unlink()
         raise
     fsync_directory(path.parent)
+
+
+def regular_file_size(path: Path) -> int:
+    """The size of ``path``, an index file; a FIFO, device or directory in its place
+    (a crafted index: opening one could block or read without end) is damage."""
+    info = os.stat(path)  # FileNotFoundError passes: a commit replaced the file
+    if not stat.S_ISREG(info.st_mode):
+        raise IndexCorruptError(f"index file {str(path)!r} is not a regular file")
+    return info.st_size
 
 
 class WriterLock:
