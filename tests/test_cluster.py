@@ -492,3 +492,27 @@ def test_a_query_error_from_a_shard_is_not_a_replica_failure(tmp_path, local_clu
         assert replicas._actors == before  # no replica forgotten or recreated
         assert cluster.catalog.stale == []
         assert cluster.search("gempa").shards["failed"] == 0
+
+
+def test_writes_go_to_every_shard_before_any_is_awaited(tmp_path, local_cluster):
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=4
+    ) as cluster:
+        replicas = cluster.replicas
+        events: list[tuple[str, int]] = []
+        start, finish = replicas.start_write, replicas.finish_write
+
+        def started(shard, *args):
+            events.append(("start", shard))
+            return start(shard, *args)
+
+        def finished(pending):
+            events.append(("finish", pending.shard))
+            return finish(pending)
+
+        replicas.start_write = started  # type: ignore[method-assign]
+        replicas.finish_write = finished  # type: ignore[method-assign]
+        assert cluster.add(_corpus(40)) == 40
+        kinds = [kind for kind, _shard in events]
+        assert kinds == ["start"] * 4 + ["finish"] * 4  # all sent, then all awaited
+        assert len(cluster) == 40 and cluster.check() == []

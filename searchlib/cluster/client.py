@@ -135,7 +135,18 @@ class ClusterIndex:
     def _write(self, method: str, parts: dict[int, tuple[Any, ...]]) -> list[Any]:
         self.replicas.refresh()
         try:
-            return [self.replicas.write(shard, method, *args) for shard, args in parts.items()]
+            # Every shard's write goes out before any is waited for: shards write in
+            # parallel; each is acknowledged when all its replicas have committed.
+            pending = [self.replicas.start_write(s, method, *args) for s, args in parts.items()]
+            answers, errors = [], []
+            for write in pending:
+                try:
+                    answers.append(self.replicas.finish_write(write))
+                except ClusterError as exc:
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+            return answers
         finally:
             self.replicas.bump()
 

@@ -16,6 +16,7 @@ import contextlib
 import os
 import shutil
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,18 @@ from searchlib.errors import AnalyzerError, DocumentError, QueryError
 # worker or connection, a damaged replica) fails over.
 CALLER_ERRORS = (QueryError, DocumentError, AnalyzerError)
 
-__all__ = ["CALL_TIMEOUT", "ReplicaSet"]
+__all__ = ["CALL_TIMEOUT", "PendingWrite", "ReplicaSet"]
 
 CALL_TIMEOUT = 120.0  # seconds an actor call may take before its replica counts as down
+
+
+@dataclass
+class PendingWrite:
+    """A write sent to a shard's replicas, not yet acknowledged."""
+
+    shard: int
+    futures: dict[int, Any] = field(default_factory=dict)
+    failed: list[tuple[int, BaseException]] = field(default_factory=list)
 
 
 class ReplicaSet:
@@ -205,21 +215,30 @@ class ReplicaSet:
 
     def write(self, shard: int, method: str, *args: Any) -> Any:
         """Send a write to every replica of ``shard``; acknowledged when all commit."""
-        futures: dict[int, Any] = {}
-        failed: list[tuple[int, BaseException]] = []
-        answers: list[Any] = []
+        return self.finish_write(self.start_write(shard, method, *args))
+
+    def start_write(self, shard: int, method: str, *args: Any) -> PendingWrite:
+        """Send a write to every replica of ``shard`` without waiting: writes to many
+        shards go out together, then ``finish_write`` waits for each."""
+        pending = PendingWrite(shard)
         actors: dict[int, Any] = {}
         for replica in range(self.catalog.replicas):  # stale ones repaired before any write
             try:
                 actors[replica] = self.actor(shard, replica)
             except Exception as exc:
-                failed.append((replica, exc))
+                pending.failed.append((replica, exc))
         for replica, actor in actors.items():
             try:
-                futures[replica] = getattr(actor, method)(*args)
+                pending.futures[replica] = getattr(actor, method)(*args)
             except Exception as exc:
-                failed.append((replica, exc))
-        for replica, future in futures.items():
+                pending.failed.append((replica, exc))
+        return pending
+
+    def finish_write(self, pending: PendingWrite) -> Any:
+        """Wait for a write ``start_write`` sent; ``ClusterError`` unless every replica
+        committed (those that missed it are marked stale when others committed)."""
+        shard, failed, answers = pending.shard, pending.failed, []
+        for replica, future in pending.futures.items():
             try:
                 answers.append(future.result(timeout=CALL_TIMEOUT))
             except CALLER_ERRORS:
