@@ -374,8 +374,7 @@ class Index:
         """
         problems: list[str] = []
         try:
-            snapshot = self._engine.snapshot()
-            self._engine.verify()
+            snapshot = self._engine.verify()  # the commit whose files were verified
         except IndexCorruptError as exc:
             return [str(exc)]
         seen: dict[str, int] = {}

@@ -7,7 +7,7 @@ import os
 import threading
 
 import searchlib
-from searchlib.engine import scheduler
+from searchlib.engine import Snapshot, scheduler
 from searchlib.engine.merge import MergePolicy
 
 from .test_equivalence import _answers, _corpus, _queries
@@ -103,3 +103,25 @@ def test_a_killed_merge_leaves_only_its_folder_removed_at_open(tmp_path):
     mine.mkdir()
     searchlib.Index.open(tmp_path / "ix").close()
     assert not dead.exists() and mine.exists()  # a live process's merge is left alone
+
+
+def test_check_follows_a_merge_that_replaced_its_commit(tmp_path, monkeypatch):
+    docs = _corpus(90)
+    started, release = _held_merges(monkeypatch)
+    ix = _index(tmp_path)
+    for start in range(0, 90, 30):
+        ix.add(docs[start : start + 30])
+    assert started.wait(10)
+    verify = Snapshot.verify
+    generations = []
+
+    def merge_first(snapshot):
+        generations.append(snapshot.generation)
+        if len(generations) == 1:  # the merge commits while this check has begun
+            release.set()
+            ix.wait_for_merges()
+        return verify(snapshot)
+
+    monkeypatch.setattr(Snapshot, "verify", merge_first)
+    assert ix.check() == []
+    assert len(generations) == 2 and generations[0] < generations[1]

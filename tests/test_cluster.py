@@ -516,3 +516,28 @@ def test_writes_go_to_every_shard_before_any_is_awaited(tmp_path, local_cluster)
         kinds = [kind for kind, _shard in events]
         assert kinds == ["start"] * 4 + ["finish"] * 4  # all sent, then all awaited
         assert len(cluster) == 40 and cluster.check() == []
+
+
+def test_the_suggestion_sums_the_shards_frequencies(tmp_path, local_cluster):
+    # "evakuasu" is in two articles, on two shards: rare on each, not in the index.
+    typo_ids = []
+    for number in range(200):
+        doc_id = f"t{number}"
+        if shard_of(doc_id, 4) not in {shard_of(i, 4) for i in typo_ids}:
+            typo_ids.append(doc_id)
+        if len(typo_ids) == 2:
+            break
+    docs = [{"id": f"e{n}", "body": f"Evakuasi warga hari ke {n}"} for n in range(40)]
+    docs += [{"id": doc_id, "body": "Evakuasu warga ditunda"} for doc_id in typo_ids]
+    single = Index.create(tmp_path / "single")
+    single.add(docs)
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=4
+    ) as cluster:
+        cluster.add(docs)
+        for text in ("evakuasu", "evakuasu warga", "evakuas1 warga", "Evakuasy"):
+            want = single.search(text, suggest=True).suggestion
+            assert cluster.search(text, suggest=True).suggestion == want, text
+        assert single.search("evakuasu", suggest=True).suggestion is None  # two articles
+        assert cluster.search("evakuas1", suggest=True).suggestion == "evakuasi"
+    single.close()

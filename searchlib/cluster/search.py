@@ -31,6 +31,7 @@ from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit, Results
 from searchlib.query.search import filter_plan
 from searchlib.query.statistics import GlobalStatistics, gather_statistics
+from searchlib.query.suggest import Evidence, choose, sum_evidence
 
 __all__ = ["STATISTICS_CACHE", "ClusterVocabulary", "ScatterGather"]
 
@@ -162,7 +163,8 @@ class ScatterGather:
             }
             pages, missing = self.replicas.scatter(calls)
         failures.update(missing)
-        total, suggestion, scored, relation = 0, None, 0, "eq"
+        total, scored, relation, doc_count = 0, 0, "eq", 0
+        evidence: list[Evidence] = []
         facets: dict[str, dict[str, int]] = {name: {} for name in fields}
         keys: list[tuple[float, float, int, int, str]] = []
         for shard, page in sorted(pages.items()):
@@ -173,8 +175,15 @@ class ScatterGather:
             for name, counts in page.facets.items():
                 for value, count in counts.items():
                     facets[name][value] = facets[name].get(value, 0) + count
-            suggestion = suggestion or page.suggestion
+            doc_count += page.doc_count
+            if page.evidence is not None:
+                evidence.append(page.evidence)
             keys += [(p, s, shard, i, doc_id) for i, (p, s, doc_id) in enumerate(page.keys)]
+        suggestion = None
+        if text is not None and evidence and doc_count:
+            # The shards' frequencies summed: the suggestion one index would make.
+            summed = sum_evidence(evidence)
+            suggestion = choose(plan, text, summed, doc_count, found_nothing=not total)
         keys.sort(key=lambda k: (-k[0], -k[1], k[2], k[3]))
         chosen = keys[offset : offset + limit]
         owners: dict[int, list[tuple[str, int, float]]] = {}

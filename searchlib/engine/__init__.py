@@ -290,9 +290,20 @@ class Engine:
             shutil.copy2(self.path / MARKER, destination / MARKER)  # last: it marks an index
         fsync_directory(destination)
 
-    def verify(self) -> None:
-        """Recompute every file checksum of the current commit (``search check``)."""
-        self.snapshot().verify()
+    def verify(self) -> Snapshot:
+        """Recompute every file checksum of the current commit (``search check``) and
+        return its snapshot; a commit replaced meanwhile (a background merge) is
+        followed to the newer one."""
+        for attempt in range(20):
+            snapshot = self.snapshot()
+            try:
+                snapshot.verify()
+                return snapshot
+            except FileNotFoundError:
+                if attempt == 19:
+                    raise
+                self.forget_snapshot()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())

@@ -98,6 +98,8 @@ def verify(path: Path) -> int:
         with open(path, "rb") as handle:
             handle.seek(max(0, size - FOOTER_SIZE))
             tail = handle.read()
+    except FileNotFoundError:
+        raise  # merged away meanwhile: the caller verifies the newer commit
     except OSError as exc:
         raise IndexCorruptError(f"index file {str(path)!r} is unreadable: {exc}") from exc
     if size < FOOTER_SIZE:

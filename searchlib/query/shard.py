@@ -30,7 +30,7 @@ from searchlib.query.results import Hit
 from searchlib.query.search import similar_counts
 from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.statistics import LocalStatistics, Statistics
-from searchlib.query.suggest import suggest
+from searchlib.query.suggest import Evidence, suggestion_evidence
 
 __all__ = ["SEARCH_STEPS", "ShardRanking", "ShardSearcher", "ShardStatistics"]
 
@@ -59,9 +59,11 @@ class ShardRanking:
     total: int
     keys: list[tuple[float, float, str]]  # (primary, score, id): coordination or date first
     facets: dict[str, dict[str, int]] = field(default_factory=dict)  # complete counts
-    suggestion: str | None = None
+    # What this shard knows for the suggestion (``suggest.suggestion_evidence``).
+    evidence: Evidence | None = None
     scored: int = 0
     relation: str = "eq"  # "gte": total is a lower bound
+    doc_count: int = 0  # live articles
 
 
 def plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
@@ -128,11 +130,14 @@ class ShardSearcher:
         )  # fmt: skip
         ids = [self.snapshot.doc_id(d) for d in run.top.tolist()]
         keys = list(zip(run.top_primary.tolist(), run.top_scores.tolist(), ids, strict=True))
-        suggestion = None
+        evidence = None
         if text is not None and self.snapshot.doc_count:
-            suggestion = suggest(self.snapshot, plan, text, found_nothing=not run.total)
+            # The client sums every shard's and chooses, as one index would.
+            evidence = suggestion_evidence(self.snapshot, plan)
         counts = facet_counts(self.snapshot, run.matches, facets, limit=None) if facets else {}
-        return ShardRanking(run.total, keys, counts, suggestion, run.scored, run.relation)
+        return ShardRanking(
+            run.total, keys, counts, evidence, run.scored, run.relation, self.snapshot.doc_count
+        )
 
     def hits(
         self,

@@ -24,7 +24,7 @@ from rapidfuzz.distance import OSA
 from searchlib.engine import EXACT, Snapshot
 from searchlib.query.plan import Plan, is_number_or_code
 
-__all__ = ["edit_distance", "suggest"]
+__all__ = ["Evidence", "choose", "edit_distance", "suggest", "suggestion_evidence", "sum_evidence"]
 
 RARE_DOCS = 2
 MIN_FACTOR = 5
@@ -81,6 +81,115 @@ def _frequency(snapshot: Snapshot, norm: str) -> int:
     return max(snapshot.document_frequency(EXACT[name], norm) for name in ("title", "body"))
 
 
+def _suggestible(norm: str) -> bool:
+    # Numbers and codes are never "corrected".
+    return len(norm) >= 4 and any(c.isalpha() for c in norm) and not is_number_or_code(norm)
+
+
+def _limit(norm: str) -> int:
+    return 1 if len(norm) <= 7 else 2
+
+
+def _related(word: str, candidate: str) -> bool:
+    """What the one-delete index finds: the two words share a one-letter deletion (or
+    one is the other, or the other with a letter deleted)."""
+    return bool(({word} | _deletes(word)) & ({candidate} | _deletes(candidate)))
+
+
+# Per query word: (its exact-form document frequency per field, and each candidate's).
+Evidence = dict[str, tuple[dict[str, int], dict[str, dict[str, int]]]]
+
+
+def suggestion_evidence(snapshot: Snapshot, plan: Plan) -> Evidence:
+    """What a shard knows for a cluster's suggestion: for each rare-here query word,
+    its document frequencies and its candidates' (every word within reach, counted
+    per field), which the client sums over the shards and chooses from as one index
+    would (``choose``)."""
+    out: Evidence = {}
+    fields = [EXACT[name] for name in ("title", "body")]
+    for _word, norm in plan.words:
+        if not _suggestible(norm) or norm in out:
+            continue
+        seen = {field: snapshot.document_frequency(field, norm) for field in fields}
+        if max(seen.values()) >= RARE_DOCS:
+            out[norm] = (seen, {})  # common here: common in the sum too
+            continue
+        candidates: dict[str, dict[str, int]] = {}
+        for field in fields:
+            near = snapshot.near_counts(field, norm, _limit(norm) + 1)
+            for candidate, (count, _edits) in near.items():
+                if len(candidate) >= 3 and candidate.isalpha() and _related(norm, candidate):
+                    candidates.setdefault(candidate, {})[field] = count
+        out[norm] = (seen, candidates)
+    return out
+
+
+def sum_evidence(parts: list[Evidence]) -> Evidence:
+    """The shards' evidence added up, field by field."""
+    total: Evidence = {}
+    for part in parts:
+        for norm, (seen, candidates) in part.items():
+            into_seen, into_candidates = total.setdefault(norm, ({}, {}))
+            for field, count in seen.items():
+                into_seen[field] = into_seen.get(field, 0) + count
+            for candidate, counts in candidates.items():
+                into = into_candidates.setdefault(candidate, {})
+                for field, count in counts.items():
+                    into[field] = into.get(field, 0) + count
+    return total
+
+
+def choose(
+    plan: Plan, text: str, evidence: Evidence, doc_count: int, *, found_nothing: bool
+) -> str | None:
+    """The corrected query string from summed evidence (a cluster's), by the rules of
+    ``suggest``."""
+    min_docs = 1 if doc_count < SMALL_INDEX else MIN_DOCS
+    replacements: list[tuple[int, int, str]] = []
+    for word, norm in plan.words:
+        if norm not in evidence:
+            continue
+        seen_by_field, candidates = evidence[norm]
+        seen = max(seen_by_field.values(), default=0)
+        if seen >= RARE_DOCS:
+            continue
+        counts = {c: max(by_field.values()) for c, by_field in candidates.items()}
+        best = _best(norm, counts, seen, min_docs, found_nothing)
+        if best is not None:
+            start = text.find(word.text, word.position)
+            if start >= 0:
+                replacements.append((start, start + len(word.text), best))
+    return _replaced(text, replacements)
+
+
+def _best(
+    norm: str, counts: dict[str, int], seen: int, min_docs: int, found_nothing: bool
+) -> str | None:
+    limit = _limit(norm)
+    factor = 1 if found_nothing else MIN_FACTOR
+    floor = max(min_docs, factor * max(seen, 1), seen + 1)
+    best, best_key = None, None
+    for candidate, count in counts.items():
+        if candidate == norm or count < floor:
+            continue
+        distance = edit_distance(norm, candidate, limit + 1)
+        if distance > limit:
+            continue
+        key = (distance, -count, candidate)
+        if best_key is None or key < best_key:
+            best, best_key = candidate, key
+    return best
+
+
+def _replaced(text: str, replacements: list[tuple[int, int, str]]) -> str | None:
+    if not replacements:
+        return None
+    out = text
+    for start, end, replacement in sorted(replacements, reverse=True):
+        out = out[:start] + replacement + out[end:]
+    return out
+
+
 def suggest(
     snapshot: Snapshot, plan: Plan, text: str, *, found_nothing: bool = False
 ) -> str | None:
@@ -89,33 +198,16 @@ def suggest(
     must be ``MIN_FACTOR`` times as frequent."""
     replacements: list[tuple[int, int, str]] = []
     for word, norm in plan.words:
-        if len(norm) < 4 or not any(c.isalpha() for c in norm) or is_number_or_code(norm):
-            continue  # numbers and codes are never "corrected"
+        if not _suggestible(norm):
+            continue
         seen = _frequency(snapshot, norm)
         if seen >= RARE_DOCS:
             continue
         vocabulary = _vocabulary(snapshot)
-        limit = 1 if len(norm) <= 7 else 2
-        best, best_key = None, None
-        factor = 1 if found_nothing else MIN_FACTOR
-        floor = max(vocabulary.min_docs, factor * max(seen, 1), seen + 1)
-        for candidate in vocabulary.candidates(norm):
-            count = vocabulary.counts[candidate]
-            if candidate == norm or count < floor:
-                continue
-            distance = edit_distance(norm, candidate, limit + 1)
-            if distance > limit:
-                continue
-            key = (distance, -count, candidate)
-            if best_key is None or key < best_key:
-                best, best_key = candidate, key
+        counts = {c: vocabulary.counts[c] for c in vocabulary.candidates(norm)}
+        best = _best(norm, counts, seen, vocabulary.min_docs, found_nothing)
         if best is not None:
             start = text.find(word.text, word.position)
             if start >= 0:
                 replacements.append((start, start + len(word.text), best))
-    if not replacements:
-        return None
-    out = text
-    for start, end, replacement in sorted(replacements, reverse=True):
-        out = out[:start] + replacement + out[end:]
-    return out
+    return _replaced(text, replacements)
