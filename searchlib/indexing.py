@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
@@ -21,6 +22,7 @@ from searchlib.analysis.tokenizer import HYPHENS
 from searchlib.dates import to_timestamp
 from searchlib.engine import TEXT_FIELDS, Engine
 from searchlib.engine.schema import EngineDocument
+from searchlib.engine.segment import write_segment
 
 __all__ = [
     "PARALLEL_MIN_DOCS",
@@ -84,7 +86,8 @@ def _learned_since(
 def _worker(path: str, part: int) -> tuple[Any, dict[str, str], dict[str, Any]]:
     parts, analyzer = _current_job()  # the parent's analyzer: the index's, caches warm
     stems, surfaces = set(_stems(analyzer).export()), set(analyzer.cached_surfaces())
-    segment = Engine.open(path).write_segment(engine_document(analyzer, doc) for doc in parts[part])
+    # A segment needs only the folder: no engine opened (marker, commit, stems) per worker.
+    segment = write_segment(Path(path), (engine_document(analyzer, doc) for doc in parts[part]))
     return segment, *_learned_since(stems, surfaces, analyzer)
 
 

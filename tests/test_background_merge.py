@@ -33,14 +33,21 @@ def _index(tmp_path, name="ix") -> searchlib.Index:
     return ix
 
 
-def test_commits_return_before_their_merge_and_writes_and_searches_go_on(tmp_path, monkeypatch):
-    docs = _corpus(120)
-    queries = _queries(docs, 30)
+def _merging(tmp_path, monkeypatch, docs: list[dict]) -> tuple[searchlib.Index, threading.Event]:
+    """Three commits of 30 of ``docs``, whose merge has started and waits for the
+    event returned."""
     started, release = _held_merges(monkeypatch)
     ix = _index(tmp_path)
     for start in range(0, 90, 30):
         ix.add(docs[start : start + 30])
     assert started.wait(10)  # the third commit returned; its merge is under way
+    return ix, release
+
+
+def test_commits_return_before_their_merge_and_writes_and_searches_go_on(tmp_path, monkeypatch):
+    docs = _corpus(120)
+    queries = _queries(docs, 30)
+    ix, release = _merging(tmp_path, monkeypatch, docs)
     assert ix._engine.merger.running and ix.stats()["segments"] == 3
     # Meanwhile: searches, a delete in a segment being merged, an upsert, a new add.
     assert ix.search("gempa").total > 0
@@ -65,11 +72,7 @@ def test_commits_return_before_their_merge_and_writes_and_searches_go_on(tmp_pat
 
 def test_a_merge_whose_sources_were_taken_meanwhile_is_dropped(tmp_path, monkeypatch):
     docs = _corpus(90)
-    started, release = _held_merges(monkeypatch)
-    ix = _index(tmp_path)
-    for start in range(0, 90, 30):
-        ix.add(docs[start : start + 30])
-    assert started.wait(10)
+    ix, release = _merging(tmp_path, monkeypatch, docs)
     ix._engine.background_merges = False
     ix.optimize()  # takes every segment, the merge's sources among them
     release.set()
@@ -107,11 +110,7 @@ def test_a_killed_merge_leaves_only_its_folder_removed_at_open(tmp_path):
 
 def test_check_follows_a_merge_that_replaced_its_commit(tmp_path, monkeypatch):
     docs = _corpus(90)
-    started, release = _held_merges(monkeypatch)
-    ix = _index(tmp_path)
-    for start in range(0, 90, 30):
-        ix.add(docs[start : start + 30])
-    assert started.wait(10)
+    ix, release = _merging(tmp_path, monkeypatch, docs)
     verify = Snapshot.verify
     generations = []
 

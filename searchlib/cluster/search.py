@@ -150,14 +150,14 @@ class ScatterGather:
         elif statistics is None:  # one shard: the whole search in one step
             whole = ("page", plan, text, offset, limit, sort, ranking, exclude)
             answers, missing = self.replicas.scatter(
-                {0: (*whole, *hit_options, fields, collectors.track_total)}
+                {0: (*whole, *hit_options, fields, collectors.count_up_to)}
             )
             pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
             found = {shard: hits for shard, (_ranked, hits) in answers.items()}
         else:
             ranked = ("rank", plan, text, offset + limit, sort, ranking, statistics, exclude)
             calls = {
-                shard: (*ranked, fields, collectors.track_total)
+                shard: (*ranked, fields, collectors.count_up_to)
                 for shard in range(self.replicas.catalog.shards)
                 if shard not in failures
             }

@@ -42,7 +42,7 @@ from searchlib.engine.schema import (
     TEXT_FIELDS,
     EngineDocument,
 )
-from searchlib.engine.segment import SegmentBuilder
+from searchlib.engine.segment import write_segment
 from searchlib.engine.snapshot import SCORED_FIELDS, SegmentColumns, Snapshot
 from searchlib.engine.stems import STEM_FILE, IndexStems, with_index_stems
 from searchlib.engine.storage import (
@@ -241,16 +241,10 @@ class Engine:
         """Write ``documents`` as a complete new segment and return it, without
         committing: it becomes visible when a writer commits it. The caller must hold
         the writer lock (workers of a writer do)."""
-        builder = SegmentBuilder(self.path)
         try:
-            for doc in documents:
-                builder.add(doc)
-            return builder.finish()
-        except BaseException as exc:
-            builder.abort()
-            if isinstance(exc, OSError):
-                raise write_error(self.path, "segment", exc) from exc
-            raise
+            return write_segment(self.path, documents)
+        except OSError as exc:
+            raise write_error(self.path, "segment", exc) from exc
 
     def merge(self, *, optimize: bool = False, policy: MergePolicy | None = None) -> int:
         """Merge segments as ``policy`` (default ``merge_policy``) asks, or all into

@@ -68,9 +68,14 @@ def check_footer(path: Path, data: bytes | memoryview | Any) -> tuple[int, int]:
     of the content before it); raises ``IndexCorruptError`` if it is missing or does
     not fit the file's size."""
     size = len(data)
+    return _footer(path, bytes(data[max(0, size - FOOTER_SIZE) :]), size)
+
+
+def _footer(path: Path, tail: bytes, size: int) -> tuple[int, int]:
+    """The footer ``tail`` (a file's last bytes) of a file of ``size`` bytes."""
     if size < FOOTER_SIZE:
         raise IndexCorruptError(f"index file {str(path)!r} is truncated ({size} bytes)")
-    magic, crc, length = _FOOTER.unpack(bytes(data[size - FOOTER_SIZE :]))
+    magic, crc, length = _FOOTER.unpack(tail)
     if magic != FOOTER_MAGIC or length != size - FOOTER_SIZE:
         raise IndexCorruptError(
             f"index file {str(path)!r} has no valid checksum footer (truncated or damaged)"
@@ -102,9 +107,7 @@ def verify(path: Path) -> int:
         raise  # merged away meanwhile: the caller verifies the newer commit
     except OSError as exc:
         raise IndexCorruptError(f"index file {str(path)!r} is unreadable: {exc}") from exc
-    if size < FOOTER_SIZE:
-        raise IndexCorruptError(f"index file {str(path)!r} is truncated ({size} bytes)")
-    expected, length = check_footer(path, b"\0" * (size - FOOTER_SIZE) + tail)
+    expected, length = _footer(path, tail, size)
     if crc32_of_file(path, length) != expected:
         raise IndexCorruptError(f"index file {str(path)!r} fails its checksum (damaged)")
     return expected

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from searchlib.engine.schema import (
 )
 from searchlib.errors import IndexCorruptError
 
-__all__ = ["POSTINGS_SUFFIX", "SegmentBuilder", "SegmentReader"]
+__all__ = ["POSTINGS_SUFFIX", "SegmentBuilder", "SegmentReader", "write_segment"]
 
 POSTINGS_SUFFIX = ".slp"
 
@@ -152,6 +152,20 @@ class SegmentBuilder:
         for path in self.folder.glob(f"{self.id}.*"):
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def write_segment(folder: Path, documents: Iterable[EngineDocument]) -> SegmentInfo:
+    """Write ``documents`` as one complete new segment in ``folder`` (not committed);
+    nothing is left behind if it fails. A writer's worker processes call this alone:
+    they need no engine of their own."""
+    builder = SegmentBuilder(folder)
+    try:
+        for doc in documents:
+            builder.add(doc)
+        return builder.finish()
+    except BaseException:
+        builder.abort()
+        raise
 
 
 class SegmentReader:

@@ -148,11 +148,12 @@ class IndexStems:
 
     def save(self, *, force: bool = False) -> None:
         """Merge the new stems into the file when they are many (or ``force``)."""
-        new = self.cache.export()
         saved = self.cache.backing
         size = len(saved) if saved is not None else 0
-        if not new or (not force and len(new) < max(SAVE_AT_LEAST, size // 4)):
+        unsaved = len(self.cache)  # counted, not copied: this runs after every commit
+        if not unsaved or (not force and unsaved < max(SAVE_AT_LEAST, size // 4)):
             return
+        new = self.cache.export()
         current = StemFile.open(self.folder)  # another process may have saved since
         merged = current.items() if current is not None else {}
         merged.update(new)
@@ -163,9 +164,6 @@ class IndexStems:
 
 def with_index_stems(analyzer: Analyzer, stems: IndexStems) -> Analyzer:
     """``analyzer`` with its stem step drawing on the index's stem cache."""
-    if not analyzer.stemming:
-        return analyzer
-    step = analyzer.step("stem")
-    if not isinstance(step, Stem):
-        return analyzer
+    if not isinstance(analyzer.step("stem"), Stem):
+        return analyzer  # no stemming: nothing to cache
     return analyzer.replace("stem", Stem(stems.cache))

@@ -135,10 +135,8 @@ class WriterLock:
 
 def from_unfinished_create(name: str) -> bool:
     """Files an interrupted ``Engine.create`` may leave (it writes the marker last)."""
-    # Never a segment, so no documents can be lost.
-    return name in (LOCK_NAME, HOLDER_FILE, "commit.0.json") or name.startswith(
-        (MARKER, "commit.0.json")
-    )
+    # Never a segment, so no documents can be lost. Temporary names start alike.
+    return name in (LOCK_NAME, HOLDER_FILE) or name.startswith((MARKER, "commit.0.json"))
 
 
 def remove_temp_files(folder: Path) -> None:

@@ -50,7 +50,7 @@ class Collectors:
         cls,
         facets: Iterable[str] | str | None,
         suggest: bool,
-        track_total_hits: int | bool = 10_000,
+        track_total_hits: int | bool = TRACK_TOTAL_HITS,
     ) -> Collectors:
         """Checked: ``facets`` names fields of ``FACET_FIELDS`` (or is None);
         ``track_total_hits`` is True (always exact) or a count."""
@@ -81,6 +81,12 @@ class Collectors:
         if not isinstance(suggest, bool):
             raise QueryError(f"suggest must be True or False, not {suggest!r}")
         return cls(tuple(dict.fromkeys(names)), suggest, track)
+
+    @property
+    def count_up_to(self) -> int | None:
+        """How far an execution must count matches exactly (None: all of them):
+        facets read every match, so the count is then exact anyway."""
+        return None if self.facets else self.track_total
 
 
 # The page and the count only.

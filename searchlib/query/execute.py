@@ -107,6 +107,7 @@ def execute(
         matches = matches[matches != exclude]
     if wanted <= 0 or not len(matches):
         return Execution(root, _EMPTY, np.zeros(0), np.zeros(0), 0, matches)
+    sampled = 0  # documents MaxScore scored to find the score the page must reach
     if sort != "relevance":
         candidates, primary = matches, _date_key(snapshot, matches, sort)
     elif ranking.coordination:
@@ -120,7 +121,7 @@ def execute(
         primary = np.zeros(len(candidates))
     scores = root.scores(candidates)
     order = _order(candidates, scores, primary, wanted)
-    scored = len(candidates) + (sampled if sort == "relevance" and not ranking.coordination else 0)
+    scored = len(candidates) + sampled
     return Execution(root, candidates[order], scores[order], primary[order], scored, matches)
 
 

@@ -96,9 +96,9 @@ def run_search(
     plan = compile_query(tree, snapshot, analyzer, ranking, filter_plan(filters, bounds))
     if plan.root is None:
         return Results(query, [], 0, (perf_counter() - started) * 1000, {}, None, offset, limit)
-    # Facets need every match: the total is then exact anyway.
-    track = None if collectors.facets else collectors.track_total
-    execution = execute(plan.root, snapshot, ranking, offset + limit, sort, track_total=track)
+    execution = execute(
+        plan.root, snapshot, ranking, offset + limit, sort, track_total=collectors.count_up_to
+    )
     hits = _hits(
         snapshot,
         analyzer,

@@ -119,14 +119,14 @@ class ShardSearcher:
     ) -> ShardRanking:
         """The first ``wanted`` matches (never the article ``exclude``); ``text``, the
         query as typed, is what a suggestion corrects (None: no suggestion); complete
-        facet counts of the fields ``facets`` names."""
+        facet counts of the fields ``facets`` names; matches counted exactly up to
+        ``track_total`` (None: all; the client's ``Collectors.count_up_to``)."""
         if plan.root is None:
             return ShardRanking(0, [])
         left_out = None if exclude is None else self.snapshot.docnum_of(exclude)
-        track = None if facets else track_total
         run = execute(
             plan.root, self.snapshot, ranking, wanted, sort, left_out,
-            statistics=statistics, track_total=track,
+            statistics=statistics, track_total=track_total,
         )  # fmt: skip
         ids = [self.snapshot.doc_id(d) for d in run.top.tolist()]
         keys = list(zip(run.top_primary.tolist(), run.top_scores.tolist(), ids, strict=True))

@@ -17,6 +17,7 @@ each candidate is then checked with the true Damerau-Levenshtein distance.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from weakref import WeakKeyDictionary
 
 from rapidfuzz.distance import OSA
@@ -145,21 +146,18 @@ def choose(
     """The corrected query string from summed evidence (a cluster's), by the rules of
     ``suggest``."""
     min_docs = 1 if doc_count < SMALL_INDEX else MIN_DOCS
-    replacements: list[tuple[int, int, str]] = []
-    for word, norm in plan.words:
+
+    def best(norm: str) -> str | None:
         if norm not in evidence:
-            continue
+            return None
         seen_by_field, candidates = evidence[norm]
         seen = max(seen_by_field.values(), default=0)
         if seen >= RARE_DOCS:
-            continue
+            return None
         counts = {c: max(by_field.values()) for c, by_field in candidates.items()}
-        best = _best(norm, counts, seen, min_docs, found_nothing)
-        if best is not None:
-            start = text.find(word.text, word.position)
-            if start >= 0:
-                replacements.append((start, start + len(word.text), best))
-    return _replaced(text, replacements)
+        return _best(norm, counts, seen, min_docs, found_nothing)
+
+    return _corrected(plan, text, best)
 
 
 def _best(
@@ -181,7 +179,15 @@ def _best(
     return best
 
 
-def _replaced(text: str, replacements: list[tuple[int, int, str]]) -> str | None:
+def _corrected(plan: Plan, text: str, best: Callable[[str], str | None]) -> str | None:
+    """``text`` with each query word that ``best`` corrects replaced (None: none is)."""
+    replacements: list[tuple[int, int, str]] = []
+    for word, norm in plan.words:
+        found = best(norm) if _suggestible(norm) else None
+        if found is not None:
+            start = text.find(word.text, word.position)
+            if start >= 0:
+                replacements.append((start, start + len(word.text), found))
     if not replacements:
         return None
     out = text
@@ -196,18 +202,13 @@ def suggest(
     """The corrected query string, or None when every word looks fine. When the query
     found nothing, any close word more frequent than the query's will do; otherwise it
     must be ``MIN_FACTOR`` times as frequent."""
-    replacements: list[tuple[int, int, str]] = []
-    for word, norm in plan.words:
-        if not _suggestible(norm):
-            continue
+
+    def best(norm: str) -> str | None:
         seen = _frequency(snapshot, norm)
         if seen >= RARE_DOCS:
-            continue
+            return None
         vocabulary = _vocabulary(snapshot)
         counts = {c: vocabulary.counts[c] for c in vocabulary.candidates(norm)}
-        best = _best(norm, counts, seen, vocabulary.min_docs, found_nothing)
-        if best is not None:
-            start = text.find(word.text, word.position)
-            if start >= 0:
-                replacements.append((start, start + len(word.text), best))
-    return _replaced(text, replacements)
+        return _best(norm, counts, seen, vocabulary.min_docs, found_nothing)
+
+    return _corrected(plan, text, best)
