@@ -8,7 +8,7 @@ CORPUS ?= seeds/
 N ?= 0
 RUNS ?= 3
 
-.PHONY: demo test lint install dev bench clean
+.PHONY: demo test lint docs package install dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,16 +37,27 @@ demo: install
 	$(BIN)/search --index $(DEMO_INDEX) analyze "Kedutaan Besar Rusia di Kabul mengerahkan penerbangan evakuasi tambahan dari Afghanistan"
 
 lint: dev
-	$(BIN)/ruff check searchlib tests benchmarks
-	$(BIN)/ruff format --check searchlib tests benchmarks
+	$(BIN)/ruff check searchlib tests benchmarks docs
+	$(BIN)/ruff format --check searchlib tests benchmarks docs
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory docs package
+
+# The documentation site, strict: a broken link, reference or page fails the build.
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
+# The sdist and wheel, built from this tree and checked as PyPI would.
+package: dev
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null
+	$(BIN)/twine check --strict dist/*
 
 # searchlib against naive Whoosh, SQLite FTS5 and tantivy: build and query, side by side.
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_query.py --corpus $(CORPUS) --n $(N) --runs $(RUNS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_INDEX) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_INDEX) .pytest_cache .ruff_cache .hypothesis site dist

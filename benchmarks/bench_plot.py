@@ -6,7 +6,7 @@ corpus (resampled when it has fewer).
     python benchmarks/make_corpus.py --source ../shared/corpus/indosum-news.jsonl \\
         --n 1000000 --out /tmp/news-1m.jsonl
     python benchmarks/bench_plot.py --corpus /tmp/news-1m.jsonl --stacks searchlib,tantivy \\
-        --sizes 100000,250000,500000,1000000 --out benchmarks/scaling.png
+        --sizes 100000,250000,500000,1000000 --out docs/images/scaling.png
 """
 
 from __future__ import annotations

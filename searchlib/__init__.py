@@ -26,7 +26,7 @@ from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit, Results, TermScore
 from searchlib.query.snippets import Snippet
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Analyzer",

@@ -44,8 +44,9 @@ Record = Article | Mapping[str, Any]
 class Index:
     """A searchlib index directory. Thread-safe: share one instance in a process.
 
-    ``stream_chunk``: records validated, analyzed and written per step of ``add``
-    (its memory bound).
+    Get one from ``Index.create``, ``Index.open`` or ``Index.open_or_create`` (the
+    constructor takes the engine they open). ``stream_chunk``: records validated,
+    analyzed and written per step of ``add`` (its memory bound).
     """
 
     stream_chunk: int = 20_000

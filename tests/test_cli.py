@@ -233,12 +233,20 @@ def test_main_turns_errors_into_exit_codes(tmp_path, capsys):
     assert err.count("\n") == 1 and "hint:" in err
 
 
-def test_every_command_is_documented_in_the_readme():
+def test_every_command_has_a_section_with_an_example_in_the_cli_reference():
+    import importlib.util
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
-    for name in cli.commands:
-        assert f"`search {name}" in readme or f"search {name} " in readme, name
+    hooks = Path(__file__).resolve().parent.parent / "docs" / "hooks.py"
+    spec = importlib.util.spec_from_file_location("docs_hooks", hooks)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    reference = module.render_cli()
+    for name, command in cli.commands.items():
+        section = reference.split(f"### `search {name}`", 1)[1].split("### `", 1)[0]
+        assert "Usage: search " + name in section, name
+        if not hasattr(command, "commands"):  # a group's subcommands carry the examples
+            assert "Example" in section, name
 
 
 def test_a_damaged_index_is_a_one_line_error_and_check_names_the_file(runner, index_dir):
@@ -253,3 +261,17 @@ def test_a_damaged_index_is_a_one_line_error_and_check_names_the_file(runner, in
     assert "Traceback" not in result.output
     check = run(runner, "--index", index_dir, "check")
     assert check.exit_code == 6 and store.name in check.output
+
+
+def test_backup_copies_the_last_commit_and_refuses_an_existing_destination(
+    runner, index_dir, tmp_path
+):
+    target = tmp_path / "copy.idx"
+    result = run(runner, "--index", index_dir, "backup", target)
+    assert result.exit_code == 0, result.output
+    with Index.open(index_dir) as original, Index.open(target) as copy:
+        assert sorted(copy.ids()) == sorted(original.ids()) and len(copy) > 0
+    assert run(runner, "--index", target, "check").exit_code == 0
+    again = run(runner, "--index", index_dir, "backup", target)
+    assert again.exit_code == 1
+    assert "already exists" in again.output and "hint:" in again.output

@@ -520,8 +520,9 @@ _default: Analyzer | None = None
 def analyze(text: str) -> list[Token]:
     """Analyze ``text`` with the default Indonesian analyzer.
 
-    >>> [(t.text, t.term) for t in analyze("Kedutaan membangun hubungan")]
-    [('Kedutaan', 'duta'), ('membangun', 'bangun'), ('hubungan', 'hubung')]
+    Examples:
+        >>> [(t.text, t.term) for t in analyze("Kedutaan membangun hubungan")]
+        [('Kedutaan', 'duta'), ('membangun', 'bangun'), ('hubungan', 'hubung')]
     """
     global _default
     if _default is None:

@@ -5,11 +5,13 @@ live in ``search_commands`` (query, similar) and ``index_commands`` (the rest).
 
 Exit codes: 0 success (no results is not an error unless ``--fail-empty``), 1 an error
 (bad input, bad query, failed check), 2 usage error, 3 no index at the location,
-4 the index is locked by another writer, 5 the index needs a rebuild (old format).
+4 the index is locked by another writer, 5 the index needs a rebuild (old format),
+6 a damaged index file.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -85,7 +87,7 @@ class CliState:
         self.lock_timeout = lock_timeout
         self.cluster = cluster  # a Dask scheduler address: the index is a cluster's
         self.root = Path(root) if root else None
-        self.explicit = index_path is not None or bool(__import__("os").environ.get(ENV_INDEX))
+        self.explicit = index_path is not None or bool(os.environ.get(ENV_INDEX))
         self.path = Path(index_path) if index_path else default_index_path()
         self.debug = debug
         self.console = Console(highlight=False, soft_wrap=False)

@@ -235,6 +235,33 @@ def delete_command(state: CliState, ids: tuple[str, ...]) -> None:
     state.console.print(f"deleted {count} of {len(set(ids))}")
 
 
+@cli.command("backup")
+@click.argument("destination", type=click.Path(path_type=Path))
+@click.pass_obj
+def backup_command(state: CliState, destination: Path) -> None:
+    """Copy the index's last commit to DESTINATION (a new directory), consistently,
+    while searches go on; writes wait for the copy.
+
+    \b
+    Example:
+      search --index news.idx backup /backups/news-2024-04-10.idx
+    """
+    if state.cluster:
+        raise click.UsageError("backup copies one index; a cluster's replicas: cluster repair")
+    if destination.exists():
+        raise CliFailure(
+            f"backup destination {str(destination)!r} already exists",
+            "name a directory that does not exist yet",
+        )
+    try:
+        with state.open() as index:
+            target = index.backup(destination)
+            count = len(index)
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    state.console.print(f"backed up {count} articles to {target}")
+
+
 @cli.command("check")
 @click.pass_obj
 def check_command(state: CliState) -> None:

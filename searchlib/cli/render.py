@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +17,14 @@ from searchlib.query.snippets import clean_text
 
 __all__ = ["render_hit", "token_dict"]
 
-INDENT = (0, 0, 0, 3)  # a hit's lines start under its title's text
+INDENT = 3  # a hit's lines start under its title's text
+
+
+def _print_indented(console: Console, text: Text) -> None:
+    """``text`` wrapped to the console, every line indented, no trailing blanks."""
+    for line in text.wrap(console, max(console.width - INDENT, 20)):
+        line.rstrip()
+        console.print(Text(" " * INDENT) + line)
 
 
 def render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
@@ -34,13 +40,12 @@ def render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
     ]
     meta.append(f"id {clean_text(hit.id)}")
     meta.append(f"score {hit.score:.3f}")
-    # Padding keeps the hit's indent on every wrapped line.
-    console.print(Padding(Text(" · ".join(meta), style="dim"), INDENT, expand=False))
+    _print_indented(console, Text(" · ".join(meta), style="dim"))
     if hit.snippet is not None and hit.snippet.fragment:
         snippet = Text(hit.snippet.fragment)
         for start, end in hit.snippet.spans:
             snippet.stylize("bold yellow", start, end)
-        console.print(Padding(snippet, INDENT, expand=False))
+        _print_indented(console, snippet)
     if explain and hit.explanation:
         table = Table(
             "term",
