@@ -47,7 +47,7 @@ test: lint
 
 # The documentation site, strict: a broken link, reference or page fails the build.
 docs: dev
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # The sdist and wheel, built from this tree and checked as PyPI would.
 package: dev

@@ -7,7 +7,12 @@ Two kinds of query over the same 1,369 passages: the 2,495 questions as written
 rarest content words, the way people type into a search box). Each row is one
 ``Ranking``; the default is marked. Optionally ``--corpus`` adds a title-boost check on
 news articles: the query is three rare content words of an article's lead sentence and
-the article is the relevant answer.
+the article is the relevant answer; title fragments (three consecutive title words);
+and acronym queries: an article whose title names an acronym or a long form of the
+shipped synonyms (``searchlib/analysis/data/synonyms.txt``) is the answer to its other
+form with two more title words (``KPK periksa menteri`` for a title that writes
+"Komisi Pemberantasan Korupsi periksa menteri"). The ``synonyms off`` row searches the
+words as typed.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _corpus import ROOT, load_articles
 
-from searchlib import Analyzer, Index, Ranking
+from searchlib import Analyzer, Index, Ranking, Synonyms
 from searchlib.analysis.lexicon import function_stopwords, sastrawi_stopwords
+from searchlib.analysis.synonyms import SynonymTable
 from searchlib.query.ranking import DEFAULT_RANKING
 
 SYNTAX = re.compile(r'["()*~+:^\[\]{}]|(?<!\w)-|\b(?:AND|OR|NOT)\b')
@@ -63,10 +69,13 @@ def keyword_query(text: str, analyzer: Analyzer, doc_freq: Counter, words: int =
     return " ".join(seen[term] for term in ranked)
 
 
-def evaluate(ix: Index, queries: list[tuple[str, set[str]]], ranking: Ranking) -> tuple:
+def evaluate(
+    ix: Index, queries: list[tuple[str, set[str]]], ranking: Ranking, synonyms: bool = True
+) -> tuple:
     reciprocal, recalled = 0.0, 0
     for text, relevant in queries:
-        ids = ix.search(text, limit=10, ranking=ranking, snippets=False).ids()
+        found = ix.search(text, limit=10, ranking=ranking, snippets=False, synonyms=synonyms)
+        ids = found.ids()
         for rank, doc_id in enumerate(ids, start=1):
             if doc_id in relevant:
                 reciprocal += 1 / rank
@@ -92,6 +101,8 @@ def _grid() -> dict[str, Ranking]:
             )
     return out
 
+
+SYNONYMS_OFF = "default, synonyms off"
 
 # Plain BM25 over title and body as one field: the baseline a combined score must beat.
 ONE_FIELD = Ranking(field_boosts={"body": 1.0}, exact_boost=0.0, coordination=False)
@@ -129,6 +140,31 @@ def lead_queries(articles: list[dict], analyzer: Analyzer, count: int) -> list:
         text = keyword_query(lead, analyzer, doc_freq)
         if text:
             queries.append((text, {article["id"]}))
+    return queries
+
+
+def acronym_queries(articles: list[dict], analyzer: Analyzer, count: int) -> list:
+    """Known-item queries that name a title's acronym by its other form: the rule's
+    other entry and two more content words of the title; the article is the answer."""
+    table = SynonymTable(Synonyms.default(), analyzer)
+    rng = random.Random(13)
+    queries = []
+    for article in rng.sample(articles, len(articles)):
+        words = [t.norm for t in analyzer.analyze(article.get("title") or "") if t.primary]
+        for at in range(len(words)):
+            found = table.match(words, at)
+            if found is None:
+                continue
+            length, outputs = found
+            named = tuple(words[at : at + length])
+            others = [o for o in outputs if table.words(o) != named]
+            rest = [w for i, w in enumerate(words) if not at <= i < at + length and len(w) > 2]
+            if others and len(rest) >= 2:
+                chosen = rng.sample(rest, 2)
+                queries.append((f"{rng.choice(others)} {' '.join(chosen)}", {article["id"]}))
+            break
+        if len(queries) >= count:
+            break
     return queries
 
 
@@ -185,10 +221,13 @@ def main() -> None:
             news_flat.add(one_field(articles))
             leads = lead_queries(articles, analyzer, args.title_queries)
             fragments, _ = fragment_queries(articles, frozenset(), function_stopwords(), 1000)
+            acronyms = acronym_queries(articles, news.analyzer, 500)
             sets += [("news lead", news, news_flat, leads), ("titles", news, news_flat, fragments)]
+            sets += [("acronyms", news, news_flat, acronyms)]
             print(
                 f"News: {len(articles)} articles, {len(leads)} lead-sentence keyword queries, "
-                f"{len(fragments)} title fragments (known items)"
+                f"{len(fragments)} title fragments (known items), {len(acronyms)} acronym "
+                "queries"
             )
         print("MRR@10 (R@10)")
         print(f"{'ranking':30}" + "".join(f"{name:>18}" for name, *_ in sets))
@@ -196,11 +235,13 @@ def main() -> None:
         if not args.grid:
             rows["default"] = DEFAULT_RANKING
             rows["default, no coordination"] = replace(DEFAULT_RANKING, coordination=False)
+            rows[SYNONYMS_OFF] = DEFAULT_RANKING
         rows.update({spec: parse_ranking(spec) for spec in args.tries})
         for name, ranking in rows.items():
             cells = []
             for _set, ix, flat, judged in sets:
-                mrr, rec = evaluate(flat if ranking is ONE_FIELD else ix, judged, ranking)
+                index = flat if ranking is ONE_FIELD else ix
+                mrr, rec = evaluate(index, judged, ranking, synonyms=name != SYNONYMS_OFF)
                 cells.append(f"{mrr:.4f} ({rec:.3f})")
             print(f"{name:30}" + "".join(f"{cell:>18}" for cell in cells), flush=True)
         if args.corpus and args.stopwords:

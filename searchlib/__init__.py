@@ -10,7 +10,7 @@ parser and Lucene BM25 over posting arrays) -> ``snippets`` -> the ``Index`` API
 ['bangun', 'jembatan']
 """
 
-from searchlib.analysis import Analyzer, Token, analyze
+from searchlib.analysis import Analyzer, Synonyms, Token, analyze
 from searchlib.document import Article
 from searchlib.errors import (
     DocumentError,
@@ -43,6 +43,7 @@ __all__ = [
     "Results",
     "SearchlibError",
     "Snippet",
+    "Synonyms",
     "TermScore",
     "Token",
     "__version__",

@@ -24,6 +24,7 @@ from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer, Token
+from searchlib.analysis.synonyms import StoredSynonyms, SynonymError, Synonyms, SynonymTable
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, write_error
@@ -39,6 +40,7 @@ from searchlib.query.shard import ShardSearcher
 __all__ = ["Index"]
 
 Record = Article | Mapping[str, Any]
+SYNONYMS = "synonyms"  # where a commit keeps the synonyms, as data
 
 
 class Index:
@@ -60,6 +62,7 @@ class Index:
         self.workers = default_workers() if workers is None else max(1, int(workers))
         # Writers of one process queue here instead of failing on the file lock.
         self._write_mutex = threading.Lock()
+        self._synonyms = StoredSynonyms()  # the commit's, read by the analyzer
 
     def _save_stems(self) -> None:
         """Keep the stems computed so far with the index (when they are many), so
@@ -74,15 +77,19 @@ class Index:
         path: str | os.PathLike[str],
         *,
         analyzer: Analyzer | None = None,
+        synonyms: Synonyms | None = None,
         lock_timeout: float = 10.0,
         workers: int | None = None,
     ) -> Index:
         """Create a new, empty index in ``path`` (a missing or empty directory).
 
-        ``lock_timeout``: seconds a write waits for another process's writer;
-        ``workers``: processes that analyze large batches (default: one per core).
+        ``synonyms``: applied to queries (default: the shipped Indonesian acronyms;
+        ``Synonyms()`` for none); ``lock_timeout``: seconds a write waits for another
+        process's writer; ``workers``: processes that analyze large batches (default:
+        one per core).
         """
-        engine = Engine.create(path, analyzer or Analyzer())
+        chosen = Synonyms.default() if synonyms is None else synonyms
+        engine = Engine.create(path, analyzer or Analyzer(), {SYNONYMS: chosen.to_data()})
         return cls(engine, lock_timeout=lock_timeout, workers=workers)
 
     @classmethod
@@ -102,6 +109,7 @@ class Index:
         path: str | os.PathLike[str],
         *,
         analyzer: Analyzer | None = None,
+        synonyms: Synonyms | None = None,
         lock_timeout: float = 10.0,
         workers: int | None = None,
     ) -> Index:
@@ -113,7 +121,13 @@ class Index:
             folder = Path(path)
             if folder.exists() and not folder.is_dir():
                 raise
-            return cls.create(path, analyzer=analyzer, lock_timeout=lock_timeout, workers=workers)
+            return cls.create(
+                path,
+                analyzer=analyzer,
+                synonyms=synonyms,
+                lock_timeout=lock_timeout,
+                workers=workers,
+            )
 
     def close(self) -> None:
         self._engine.close()
@@ -135,6 +149,26 @@ class Index:
     def analyzer(self) -> Analyzer:
         """The analyzer stored in this index (used for indexing and for queries)."""
         return self._engine.analyzer
+
+    @property
+    def synonyms(self) -> Synonyms:
+        """The synonyms queries are expanded with (stored with the index's commits)."""
+        return self._synonym_table().synonyms
+
+    def set_synonyms(self, synonyms: Synonyms | None) -> None:
+        """Replace the synonyms (``None``: the shipped list; ``Synonyms()``: none), in
+        one commit; searches use them at once, and nothing is re-indexed."""
+        chosen = Synonyms.default() if synonyms is None else synonyms
+        if not isinstance(chosen, Synonyms):
+            raise SynonymError(f"synonyms must be a Synonyms, not {type(chosen).__name__}")
+        with self._writing() as writer:
+            writer.set_extra(SYNONYMS, chosen.to_data())
+            writer.commit()
+
+    def _synonym_table(self) -> SynonymTable:
+        """The current commit's synonyms, read by the analyzer once per change."""
+        data = self._engine.snapshot().commit.extra.get(SYNONYMS)
+        return self._synonyms.table(data, self.analyzer, where=f"index at {str(self.path)!r}")
 
     # -- writing -------------------------------------------------------------------
 
@@ -287,6 +321,7 @@ class Index:
         facets: Iterable[str] | None = None,
         suggest: bool = False,
         track_total_hits: int | bool = TRACK_TOTAL_HITS,
+        synonyms: bool = True,
     ) -> Results:
         """Search; see ``searchlib.query`` for the query syntax.
 
@@ -298,6 +333,7 @@ class Index:
         up a "did you mean" (``Results.suggestion``). ``Results.total`` is exact up to
         ``track_total_hits`` matches (True: always); past it, when the page needs no
         full count, it is a lower bound and ``Results.total_relation`` is ``"gte"``.
+        ``synonyms=False`` searches the words as typed (``Index.synonyms`` unused).
         """
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
@@ -317,6 +353,7 @@ class Index:
             snippet_size=snippet_size,
             started=started,
             collectors=collectors,
+            synonyms=self._synonym_table() if synonyms else None,
         )
 
     def backup(self, destination: str | os.PathLike[str]) -> Path:

@@ -57,8 +57,8 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, "status": status, **extra}, status_code=status)
 
 
-def _bool_param(request: Request, name: str) -> bool:
-    raw = (request.query_params.get(name) or "false").lower()
+def _bool_param(request: Request, name: str, default: bool = False) -> bool:
+    raw = (request.query_params.get(name) or str(default)).lower()
     if raw not in ("true", "false", "1", "0"):
         raise QueryError(f"{name} must be true or false, not {raw!r}")
     return raw in ("true", "1")
@@ -140,6 +140,7 @@ def create_app(
                 sort=params.get("sort") or "relevance",
                 facets=[f for v in params.getlist("facets") for f in v.split(",") if f],
                 suggest=_bool_param(request, "suggest"),
+                synonyms=_bool_param(request, "synonyms", default=True),
             )
         except QueryError as exc:
             return _error(400, str(exc), position=getattr(exc, "position", None))
@@ -214,6 +215,10 @@ def create_app(
     def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
+    def synonyms(request: Request) -> Response:
+        rules = index.synonyms
+        return JSONResponse({"count": len(rules), "rules": rules.to_data()})
+
     routes = [
         Route("/", page, methods=["GET"]),
         Route("/search", search, methods=["GET"]),
@@ -221,6 +226,7 @@ def create_app(
         Route("/articles/{doc_id:path}/similar", similar, methods=["GET"]),
         Route("/articles/{doc_id:path}", article, methods=["GET", "DELETE"]),
         Route("/health", health, methods=["GET"]),
+        Route("/synonyms", synonyms, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
 
@@ -286,6 +292,7 @@ _SEARCH_PARAMETERS = [
         "facets", "string", "fields to count matches by: category, source (comma-separated)"
     ),
     _query_param("suggest", "boolean", "look up a 'did you mean' suggestion", default=False),
+    _query_param("synonyms", "boolean", "expand words the index's synonyms name", default=True),
 ]
 
 OPENAPI: dict[str, Any] = {
@@ -304,7 +311,8 @@ OPENAPI: dict[str, Any] = {
                 "suggestion looked up only with `suggest=true`. The response holds `hits` "
                 "(each with its fields, `score`, `snippet` and `title_snippet` as text, HTML "
                 "and spans), `total` with `total_relation` (`eq`, or `gte` past 10,000 "
-                "matches), `scored`, `facets`, `suggestion` and `took_ms`.",
+                "matches), `scored`, `facets`, `suggestion`, `synonyms` (query words "
+                "synonyms expanded, with what they were searched as) and `took_ms`.",
                 "responses": {
                     "200": _response("hits, total, scored, facets, suggestion, took_ms"),
                     "400": _response("bad query or parameter (with the position in the query)"),
@@ -363,6 +371,15 @@ OPENAPI: dict[str, Any] = {
                     "200": _response("status, articles, version"),
                     "503": _response("the index cannot be read"),
                 },
+            }
+        },
+        "/synonyms": {
+            "get": {
+                "summary": "The synonyms queries are expanded with",
+                "description": "Each rule is `in` (entries that trigger it) and, for a "
+                "one-way rule, `out` (what they are searched as); an equivalence has no "
+                "`out`. Change them with `search synonyms --set FILE`.",
+                "responses": {"200": _response("count and rules")},
             }
         },
         "/openapi.json": {

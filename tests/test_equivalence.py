@@ -12,7 +12,7 @@ import searchlib
 from searchlib.analysis import Analyzer, stemmer
 from searchlib.analysis.stemmer import STEMS
 from searchlib.document import normalize_record
-from searchlib.engine import EXACT, TEXT_FIELDS
+from searchlib.engine import EXACT, STOP, TEXT_FIELDS
 from searchlib.engine.arrays import term_key
 from searchlib.engine.merge import MergePolicy
 from searchlib.engine.stems import STEM_FILE
@@ -73,6 +73,15 @@ def _reference_postings(docs: list[dict]) -> dict:
             for norm, positions in analyzed.norms.items():
                 found.setdefault((EXACT[name], norm.encode()), set()).add(
                     (record["id"], len(positions), None)
+                )
+            # Dropped stopwords by position, from the tokens (not from index_text).
+            stops: dict[str, list[int]] = {}
+            for token in analyzer.explain(record[name]):
+                if token.why == "stopword":
+                    stops.setdefault(token.term, []).append(token.position)
+            for word, positions in stops.items():
+                found.setdefault((STOP[name], word.encode()), set()).add(
+                    (record["id"], len(positions), tuple(positions))
                 )
         found["category", record["id"]] = record["category"]
         found["source", record["id"]] = record["source"]

@@ -18,6 +18,7 @@ import searchlib
 from searchlib import IndexCorruptError, SearchlibError
 from searchlib.engine.arrayfile import ArrayFileWriter, map_file, read_arrays
 from searchlib.engine.checksum import dump_checked_json, load_checked_json
+from searchlib.engine.schema import FORMAT_VERSION
 
 from .test_equivalence import _corpus
 
@@ -178,7 +179,7 @@ def test_the_marker_and_commit_are_plain_checked_json(tmp_path):
     path = tmp_path / "ix"
     _built(path).close()
     marker = json.loads((path / "searchlib.json").read_text("utf-8"))
-    assert marker["body"]["format"] == 5
+    assert marker["body"]["format"] == FORMAT_VERSION == 6
     assert marker["body"]["analyzer"]["steps"][0]["step"] == "normalize"
     (commit,) = path.glob("commit.*.json")
     wrapper = json.loads(commit.read_text("utf-8"))

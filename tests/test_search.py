@@ -272,3 +272,26 @@ def test_numbers_and_codes_are_not_typos(tmp_path):
         assert ix.search("2023", suggest=True).suggestion is None  # never "corrected"
         assert ix.search("A321", suggest=True).suggestion is None
         assert ix.search("evakuas1", suggest=True).suggestion == "evakuasi"  # a typo
+
+
+def test_a_phrase_keeps_its_stopwords(tmp_path):
+    with Index.create(tmp_path / "ix") as ix:
+        ix.add(
+            [
+                {"id": "dalam", "title": "Menteri Dalam Negeri lantik gubernur", "body": "x"},
+                {"id": "luar", "title": "Menteri Luar Negeri ke Jepang", "body": "x"},
+                {"id": "dari", "title": "Menteri dari negeri jiran", "body": "x"},
+                {"id": "gak", "title": "Warga gak setuju", "body": "x"},
+            ]
+        )
+        ix.optimize()
+        assert ix.search('"menteri dalam negeri"').ids() == ["dalam"]
+        assert ix.search('"menteri dari negeri"').ids() == ["dari"]
+        assert ix.search('"dalam negeri"').ids() == ["dalam"]  # a leading stopword too
+        assert set(ix.search("menteri negeri").ids()) == {"dalam", "luar", "dari"}
+        # A colloquial stopword is kept as its standard form: gak is tidak.
+        assert ix.search('"warga tidak setuju"').ids() == ["gak"]
+        plain = ix.search("menteri negeri", explain=True, synonyms=False)
+        # Stopword positions are never scored: a phrase-free query ranks as before.
+        for hit in plain:
+            assert all("_stop" not in part.field for part in hit.explanation)

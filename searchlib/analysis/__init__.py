@@ -3,7 +3,7 @@
 The chain: ``tokenizer`` (ICU segments, UTF-16 offsets fixed, hyphenated words joined)
 -> the named ``steps`` (normalize, colloquial, stopwords, stem_guard, stem,
 compound_parts), run by ``analyzer``; ``stemmer`` holds Sastrawi and the stem cache,
-``lexicon`` the word lists.
+``lexicon`` the word lists; ``synonyms`` the query-time synonyms and acronyms.
 """
 
 from searchlib.analysis.analyzer import AnalyzedText, Analyzer, analyze, default_steps
@@ -27,6 +27,7 @@ from searchlib.analysis.steps import (
     Stopwords,
     Word,
 )
+from searchlib.analysis.synonyms import SynonymError, SynonymRule, Synonyms, SynonymTable
 from searchlib.analysis.token import Token
 
 __all__ = [
@@ -41,6 +42,10 @@ __all__ = [
     "StemGuard",
     "Step",
     "Stopwords",
+    "SynonymError",
+    "SynonymRule",
+    "SynonymTable",
+    "Synonyms",
     "Token",
     "Word",
     "analyze",

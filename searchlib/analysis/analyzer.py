@@ -63,20 +63,29 @@ class AnalyzedText(str):
     """A string that carries its analysis, so the index analyzes each field only once.
 
     ``terms`` and ``norms`` map each index term (stemmed) and each normalized surface
-    form to its positions; ``length`` counts the words (not compound parts).
+    form to its positions; ``stops`` each dropped stopword (normalized) to its positions,
+    so a phrase can require it there; ``length`` counts the words (not compound parts
+    or stopwords).
     """
 
     terms: dict[str, list[int]]
     norms: dict[str, list[int]]
     length: int
+    stops: dict[str, list[int]]
 
     def __new__(
-        cls, text: str, terms: dict[str, list[int]], norms: dict[str, list[int]], length: int
+        cls,
+        text: str,
+        terms: dict[str, list[int]],
+        norms: dict[str, list[int]],
+        length: int,
+        stops: dict[str, list[int]] | None = None,
     ) -> AnalyzedText:
         value = super().__new__(cls, text)
         value.terms = terms
         value.norms = norms
         value.length = length
+        value.stops = stops or {}
         return value
 
 
@@ -177,6 +186,8 @@ class Analyzer(WhooshAnalyzer):
         )
         self._guards = tuple(s for s in self.steps if isinstance(s, StemGuard))
         self._memo: dict[str, _Info | None] = {}
+        # A dropped stopword's surface -> its normalized form (what a phrase asks for).
+        self._stop_forms: dict[str, str] = {}
         self._reverse: dict[str, frozenset[str]] | None = None
 
     # -- the chain -----------------------------------------------------------------
@@ -429,9 +440,13 @@ class Analyzer(WhooshAnalyzer):
         objects (the hot path of bulk indexing)."""
         terms: defaultdict[str, list[int]] = defaultdict(list)
         norms: defaultdict[str, list[int]] = defaultdict(list)
+        stops: defaultdict[str, list[int]] = defaultdict(list)
         length = 0
-        for position, info in enumerate(self._walk(text)[1]):
+        bounds, infos = self._walk(text)
+        for position, info in enumerate(infos):
             if info is None:
+                surface = text[bounds[2 * position] : bounds[2 * position + 1]]
+                stops[self.stop_form(surface)].append(position)
                 continue
             length += 1
             term, norm, _why, parts, _stop = info
@@ -441,7 +456,19 @@ class Analyzer(WhooshAnalyzer):
                 for part in parts:
                     terms[part[2]].append(position)
                     norms[part[3] or part[2]].append(position)
-        return AnalyzedText(text, dict(terms), dict(norms), length)
+        return AnalyzedText(text, dict(terms), dict(norms), length, dict(stops))
+
+    def stop_form(self, surface: str) -> str:
+        """A dropped stopword's normalized form (colloquial spellings mapped: ``gak`` is
+        ``tidak``), as the index keeps its positions and phrases ask for it."""
+        found = self._stop_forms.get(surface)
+        if found is None:
+            norm = normalize_text(surface)
+            found = self.colloquial.get(norm, norm)
+            if len(self._stop_forms) >= _CACHE_LIMIT:
+                self._stop_forms.clear()
+            self._stop_forms[surface] = found
+        return found
 
     def analyze(self, text: str) -> list[Token]:
         """The tokens of ``text`` without dropped stopwords (positions still count

@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 import searchlib
+from searchlib.analysis.synonyms import SynonymError
 from searchlib.errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -63,6 +64,8 @@ def fail(exc: SearchlibError, index_path: Path | None = None) -> NoReturn:
         )
     if isinstance(exc, QueryError):
         raise CliFailure(str(exc), 'check the query syntax in "search query --help"')
+    if isinstance(exc, SynonymError):
+        raise CliFailure(str(exc), "a synonyms file has rules like 'a, b, c' or 'a => b'")
     raise CliFailure(str(exc), "run again with --debug for details")
 
 

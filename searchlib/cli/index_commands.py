@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 import searchlib
+from searchlib.analysis.synonyms import Synonyms
 from searchlib.cli import (
     EXIT_USAGE,
     CliFailure,
@@ -19,6 +20,7 @@ from searchlib.cli import (
     fail,
 )
 from searchlib.cli.render import token_dict
+from searchlib.engine import MARKER
 from searchlib.errors import IndexNotFoundError, SearchlibError
 from searchlib.index import Index
 from searchlib.query.snippets import clean_text
@@ -38,6 +40,11 @@ from searchlib.query.snippets import clean_text
               help="With --cluster, when creating: how many shards.")  # fmt: skip
 @click.option("--replicas", default=1, show_default=True, type=click.IntRange(1),
               help="With --cluster, when creating: copies of each shard.")  # fmt: skip
+@click.option("--synonyms", "synonyms_file", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Synonyms to keep (Solr format; at create the default is the "
+                   "shipped acronyms).")  # fmt: skip
+@click.option("--no-synonyms", is_flag=True, help="When creating: keep no synonyms.")
 @click.pass_obj
 def index_command(
     state: CliState,
@@ -46,6 +53,8 @@ def index_command(
     batch_size: int,
     shards: int,
     replicas: int,
+    synonyms_file: Path | None,
+    no_synonyms: bool,
 ) -> None:
     """Add articles from files and folders (.jsonl, .json, .csv, .txt, each optionally .gz).
 
@@ -64,13 +73,23 @@ def index_command(
 
     if state.cluster and rebuild:
         raise click.UsageError("--rebuild does not apply to a cluster index (remove its --root)")
+    if synonyms_file and no_synonyms:
+        raise click.UsageError("--synonyms and --no-synonyms contradict each other")
     try:
+        chosen = Synonyms.read(synonyms_file) if synonyms_file else None
+        if no_synonyms:
+            chosen = Synonyms()
         if state.cluster:
-            index = open_or_create_cluster(state, shards, replicas)
+            index = open_or_create_cluster(state, shards, replicas, chosen)
         else:
             if rebuild:
                 _clear(state.path)
-            index = Index.open_or_create(state.path, lock_timeout=state.lock_timeout)
+            existed = (state.path / MARKER).is_file()
+            index = Index.open_or_create(
+                state.path, synonyms=chosen, lock_timeout=state.lock_timeout
+            )
+            if existed and synonyms_file:  # an index that exists takes the file's rules
+                index.set_synonyms(chosen)
         with (
             index,
             Progress(
@@ -109,19 +128,21 @@ def index_command(
     )
 
 
-def open_or_create_cluster(state: CliState, shards: int, replicas: int) -> Any:
+def open_or_create_cluster(
+    state: CliState, shards: int, replicas: int, synonyms: Synonyms | None = None
+) -> Any:
     from searchlib.cluster import CATALOG_FILE, ClusterIndex
 
     root = state.cluster_root()
     if (root / CATALOG_FILE).exists():
         return ClusterIndex.open(root, address=state.cluster)
-    return ClusterIndex.create(root, address=state.cluster, shards=shards, replicas=replicas)
+    return ClusterIndex.create(
+        root, address=state.cluster, shards=shards, replicas=replicas, synonyms=synonyms
+    )
 
 
 def _clear(path: Path) -> None:
     """Remove an index directory's files (only if it is a searchlib index)."""
-    from searchlib.engine import MARKER
-
     if not path.exists():
         return
     if not (path / MARKER).is_file():
@@ -233,6 +254,47 @@ def delete_command(state: CliState, ids: tuple[str, ...]) -> None:
     except SearchlibError as exc:
         fail(exc, state.path)
     state.console.print(f"deleted {count} of {len(set(ids))}")
+
+
+@cli.command("synonyms")
+@click.option("--set", "set_file", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Replace them with a file's rules (Solr format).")  # fmt: skip
+@click.option("--default", "use_default", is_flag=True, help="Restore the shipped list.")
+@click.option("--off", is_flag=True, help="Keep no synonyms.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON data.")
+@click.pass_obj
+def synonyms_command(
+    state: CliState, set_file: Path | None, use_default: bool, off: bool, as_json: bool
+) -> None:
+    """List the synonyms queries are expanded with, or replace them (no re-index).
+
+    The listing is itself a synonyms file (Solr format: "a, b, c" are equivalent,
+    "a => b" one way; an entry of several words is searched as a phrase).
+
+    \b
+    Examples:
+      search synonyms
+      search synonyms > mine.txt && search synonyms --set mine.txt
+      search synonyms --off
+    """
+    if sum((set_file is not None, use_default, off)) > 1:
+        raise click.UsageError("choose one of --set, --default and --off")
+    try:
+        replacement = Synonyms.read(set_file) if set_file else None
+        if off:
+            replacement = Synonyms()
+        with state.open() as index:
+            if replacement is not None or use_default:
+                index.set_synonyms(replacement)  # None: the shipped list
+            synonyms = index.synonyms
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    if as_json:
+        click.echo(json.dumps(synonyms.to_data(), ensure_ascii=False))
+        return
+    click.echo(f"# {len(synonyms)} synonym rules of {state.where}")
+    click.echo(synonyms.to_text(), nl=False)
 
 
 @cli.command("backup")

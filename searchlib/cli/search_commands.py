@@ -46,6 +46,7 @@ from searchlib.query.snippets import clean_text
 @click.option("--explain", is_flag=True, help="Show each hit's per-term, per-field scores.")
 @click.option("--facets", is_flag=True, help="Show counts by category and source.")
 @click.option("--fail-empty", is_flag=True, help="Exit with 1 when nothing matches.")
+@click.option("--no-synonyms", is_flag=True, help="Search the words as typed (no synonyms).")
 @click.pass_obj
 def query_command(
     state: CliState,
@@ -61,6 +62,7 @@ def query_command(
     explain: bool,
     facets: bool,
     fail_empty: bool,
+    no_synonyms: bool,
 ) -> None:
     """Search the index: ranked hits with highlighted snippets.
 
@@ -94,6 +96,7 @@ def query_command(
                 # Collected only for what is shown: facets with --facets (and in JSON).
                 facets=FACET_FIELDS if facets or as_json else None,
                 suggest=True,
+                synonyms=not no_synonyms,
             )
     except SearchlibError as exc:
         fail(exc, state.path)
@@ -115,6 +118,9 @@ def query_command(
             console.print(
                 Text(f"{results.total} matched, {results.scored} scored (pruning)", style="dim")
             )
+            for typed, entries in results.synonyms.items():
+                also = " | ".join(clean_text(e) for e in entries)
+                console.print(Text(f"synonyms: {clean_text(typed)} -> {also}", style="dim"))
         console.print()
         for hit in results:
             render_hit(console, hit, explain)

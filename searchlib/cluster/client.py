@@ -18,6 +18,7 @@ from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.analysis.synonyms import SynonymError, Synonyms
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError, shard_of
 from searchlib.cluster.ingest import FileReport, ingest_file, is_url
@@ -84,9 +85,11 @@ class ClusterIndex:
         replicas: int = 1,
         analyzer: Analyzer | None = None,
         workers: int = 2,
+        synonyms: Synonyms | None = None,
     ) -> ClusterIndex:
         """A new cluster index at ``root`` (a path every worker can read and write),
-        on the scheduler at ``address`` or on a ``LocalCluster`` of ``workers``."""
+        on the scheduler at ``address`` or on a ``LocalCluster`` of ``workers``;
+        ``synonyms`` as ``Index.create`` takes them."""
         for name, value in (("shards", shards), ("replicas", replicas)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ClusterError(f"{name} must be a positive integer, not {value!r}")
@@ -103,6 +106,8 @@ class ClusterIndex:
             for shard in range(shards):
                 for replica in range(replicas):
                     index.replicas.actor(shard, replica, analyzer)
+            if synonyms is not None:
+                index.set_synonyms(synonyms)
         except BaseException:
             index.close()
             raise
@@ -346,6 +351,7 @@ class ClusterIndex:
         facets: Iterable[str] | None = None,
         suggest: bool = False,
         track_total_hits: int | bool = TRACK_TOTAL_HITS,
+        synonyms: bool = True,
     ) -> Results:
         """``Index.search`` over every shard, ranked exactly as one index would."""
         started = perf_counter()
@@ -354,8 +360,24 @@ class ClusterIndex:
         return self._searcher.run(
             query, query, limit, offset, checked.filters, checked.bounds, sort,
             checked.ranking, (snippets, explain, snippet_size), started,
-            collectors=collectors,
+            collectors=collectors, synonyms=synonyms,
         )  # fmt: skip
+
+    @property
+    def synonyms(self) -> Synonyms:
+        """The synonyms queries are expanded with (every shard holds the same)."""
+        return self._searcher.synonyms().synonyms
+
+    def set_synonyms(self, synonyms: Synonyms | None) -> None:
+        """Replace the synonyms on every replica (``None``: the shipped list)."""
+        chosen = Synonyms.default() if synonyms is None else synonyms
+        if not isinstance(chosen, Synonyms):
+            raise SynonymError(f"synonyms must be a Synonyms, not {type(chosen).__name__}")
+        data = chosen.to_data()
+        try:
+            self._write("set_synonyms", dict.fromkeys(range(self.catalog.shards), (data,)))
+        finally:
+            self._searcher.forget_synonyms()
 
     def similar(self, doc_id: str, limit: int = 10, *, ranking: Ranking | None = None) -> Results:
         """Articles most like ``doc_id``, as ``Index.similar`` chooses them (its terms'

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from searchlib.analysis import Analyzer
+from searchlib.analysis import Analyzer, Synonyms
 from searchlib.errors import QueryError
 from searchlib.index import Index
 from searchlib.query.shard import SEARCH_STEPS
@@ -30,6 +30,13 @@ class ShardReplica:
     def analyzer(self) -> Analyzer:
         """The analyzer stored in this replica's index (the cluster's)."""
         return self.index.analyzer
+
+    def synonym_data(self) -> list[dict[str, list[str]]]:
+        """The synonyms this replica's index holds, as data."""
+        return self.index.synonyms.to_data()
+
+    def set_synonyms(self, data: list[dict[str, list[str]]]) -> None:
+        self.index.set_synonyms(Synonyms.from_data(data))
 
     def pid(self) -> int:
         return os.getpid()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.analysis.synonyms import SynonymError
 from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError
 from searchlib.cluster.replica import ShardReplica
 from searchlib.errors import AnalyzerError, DocumentError, QueryError
@@ -28,7 +29,7 @@ from searchlib.errors import AnalyzerError, DocumentError, QueryError
 # A caller's own error, the same from any replica: raised at once, never retried on
 # another replica, and the replica that raised it stays healthy. Anything else (a lost
 # worker or connection, a damaged replica) fails over.
-CALLER_ERRORS = (QueryError, DocumentError, AnalyzerError)
+CALLER_ERRORS = (QueryError, DocumentError, AnalyzerError, SynonymError)
 
 __all__ = ["CALL_TIMEOUT", "PendingWrite", "ReplicaSet"]
 

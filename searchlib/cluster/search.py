@@ -22,6 +22,7 @@ from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.analysis.synonyms import StoredSynonyms, SynonymTable
 from searchlib.cluster.replicas import ReplicaSet
 from searchlib.engine.snapshot import most_frequent, nearest
 from searchlib.query.collectors import NOTHING_MORE, Collectors, top_facets
@@ -77,6 +78,10 @@ class ScatterGather:
         self._prepared_generation = -1
         self._lock = threading.Lock()  # searches may run in many threads
         self._analyzer: Analyzer | None = None
+        # The shards' synonyms (every shard holds the same), fetched once; a
+        # ``ClusterIndex.set_synonyms`` forgets them.
+        self._synonym_data: Any = None
+        self._synonyms = StoredSynonyms()
 
     @property
     def analyzer(self) -> Analyzer:
@@ -85,16 +90,28 @@ class ScatterGather:
             self._analyzer = self.replicas.read(0, "analyzer")
         return self._analyzer
 
+    def synonyms(self) -> SynonymTable:
+        """The cluster's synonyms, read by its analyzer."""
+        if self._synonym_data is None:
+            self._synonym_data = self.replicas.read(0, "synonym_data")
+        return self._synonyms.table(self._synonym_data, self.analyzer, where="the cluster")
+
+    def forget_synonyms(self) -> None:
+        with self._lock:
+            self._synonym_data = None
+            self._prepared.clear()
+
     def prepare(
         self,
         query: str | Bool,
         filters: dict[str, list[str]],
         bounds: tuple[int | None, int | None],
         ranking: Ranking,
+        synonyms: bool = True,
     ) -> tuple[Plan, GlobalStatistics | None, dict[int, str]]:
         """The query compiled once and its statistics summed over the shards (None
         for an index of one shard: its own)."""
-        key = repr((query, sorted(filters.items()), bounds, ranking))
+        key = repr((query, sorted(filters.items()), bounds, ranking, synonyms))
         generation = self.replicas.refresh()
         with self._lock:
             if generation != self._prepared_generation:
@@ -107,7 +124,10 @@ class ScatterGather:
         failures: dict[int, str] = {}
         tree = parse_query(query) if isinstance(query, str) else query
         vocabulary = ClusterVocabulary(self.replicas, failures)
-        plan = compile_query(tree, vocabulary, self.analyzer, ranking, filter_plan(filters, bounds))
+        table = self.synonyms() if synonyms else None
+        plan = compile_query(
+            tree, vocabulary, self.analyzer, ranking, filter_plan(filters, bounds), table
+        )
         gathered: GlobalStatistics | None = None  # one shard: its own statistics are global
         if self.replicas.catalog.shards > 1:
             calls = dict.fromkeys(range(self.replicas.catalog.shards), ("statistics", plan))
@@ -138,9 +158,10 @@ class ScatterGather:
         exclude: str | None = None,
         failures: dict[int, str] | None = None,
         collectors: Collectors = NOTHING_MORE,
+        synonyms: bool = True,
     ) -> Results:
         failures = dict(failures or {})
-        plan, statistics, missing = self.prepare(query, filters, bounds, ranking)
+        plan, statistics, missing = self.prepare(query, filters, bounds, ranking, synonyms)
         failures.update(missing)
         text = query if isinstance(query, str) and collectors.suggest else None
         fields = collectors.facets
@@ -203,6 +224,7 @@ class ScatterGather:
         )
         results.scored = scored
         results.total_relation = relation
+        results.synonyms = plan.synonyms
         results.shards = {
             "total": self.replicas.catalog.shards,
             "successful": self.replicas.catalog.shards - len(failures),

@@ -39,6 +39,7 @@ from searchlib.engine.schema import (
     FORMAT_VERSION,
     LENGTH_FIELD,
     MISSING_DATE,
+    STOP,
     TEXT_FIELDS,
     EngineDocument,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "LENGTH_FIELD",
     "MISSING_DATE",
     "SCORED_FIELDS",
+    "STOP",
     "TEXT_FIELDS",
     "Engine",
     "EngineDocument",
@@ -101,7 +103,12 @@ class Engine:
     # -- lifecycle -----------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], analyzer: Analyzer) -> Engine:
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        analyzer: Analyzer,
+        extra: dict[str, Any] | None = None,
+    ) -> Engine:
         folder = Path(path)
         if folder.exists() and not folder.is_dir():
             raise SearchlibError(f"cannot create an index at {str(folder)!r}: not a directory")
@@ -117,7 +124,7 @@ class Engine:
             )
         for leftover in leftovers:  # a create that was killed before its marker
             shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-        write_commit(folder, CommitPoint(0))
+        write_commit(folder, CommitPoint(0, (), dict(extra or {})))
         info = {
             "format": FORMAT_VERSION,
             "created": time.time(),

@@ -28,7 +28,7 @@ from searchlib.engine.arrayfile import ArrayFileWriter
 from searchlib.engine.arrays import SegmentArrays
 from searchlib.engine.commit import CommitPoint, SegmentInfo
 from searchlib.engine.postings_merge import MergeSource, merge_postings
-from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, SCORED_FIELDS
+from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, POSTING_FIELDS
 from searchlib.engine.segment import SegmentBuilder, SegmentReader
 from searchlib.errors import SearchlibError
 
@@ -182,7 +182,7 @@ def merge_segments(
             reader.arrays.release()
 
     def postings(file: ArrayFileWriter) -> None:
-        for name in SCORED_FIELDS:
+        for name in POSTING_FIELDS:
             merge_postings(
                 file,
                 name,

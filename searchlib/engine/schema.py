@@ -2,9 +2,12 @@
 
 Each text field is indexed twice: stemmed (``title``, ``body``, with positions) and as
 the normalized surface form (``title_exact``, ``body_exact``), so an exact match can
-outrank a stem-only one. Exact token counts (``title_len``, ``body_len``), the
-publication time (``published_ts``) and the labels (``category``, ``source``) are
-per-document columns: filters, facets, lengths and date sorting read them as arrays.
+outrank a stem-only one. The stopwords the analyzer drops keep their positions in a
+third field (``title_stop``, ``body_stop``), never scored, never counted in lengths:
+a phrase with a stopword ("menteri dalam negeri") matches only that word there. Exact
+token counts (``title_len``, ``body_len``), the publication time (``published_ts``)
+and the labels (``category``, ``source``) are per-document columns: filters, facets,
+lengths and date sorting read them as arrays.
 """
 
 from __future__ import annotations
@@ -22,21 +25,26 @@ __all__ = [
     "LENGTH_FIELD",
     "MISSING_DATE",
     "NUMBER_COLUMNS",
+    "POSTING_FIELDS",
     "SCORED_FIELDS",
+    "STOP",
     "TEXT_FIELDS",
     "EngineDocument",
 ]
 
 # Bump when the files or the meaning of stored data change; old indexes must rebuild.
 # 5: searchlib's own files (commit points, doc store, deletions), all checksummed.
-FORMAT_VERSION = 5
+# 6: the positions of dropped stopwords (title_stop, body_stop), for phrases.
+FORMAT_VERSION = 6
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")
 EXACT = {name: f"{name}_exact" for name in TEXT_FIELDS}
 LENGTH_FIELD = {name: f"{name}_len" for name in TEXT_FIELDS}
-# The fields whose postings the segments' postings files hold.
+STOP = {name: f"{name}_stop" for name in TEXT_FIELDS}
+# The fields scored, and every field whose postings the segments' postings files hold.
 SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
+POSTING_FIELDS = (*SCORED_FIELDS, *STOP.values())
 # Per-document columns every snapshot loads as arrays (numbers, then strings).
 NUMBER_COLUMNS = (*LENGTH_FIELD.values(), "published_ts")
 LABEL_COLUMNS = ("category", "source")

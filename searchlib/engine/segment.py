@@ -33,7 +33,8 @@ from searchlib.engine.schema import (
     LABEL_COLUMNS,
     LENGTH_FIELD,
     NUMBER_COLUMNS,
-    SCORED_FIELDS,
+    POSTING_FIELDS,
+    STOP,
     TEXT_FIELDS,
     EngineDocument,
 )
@@ -64,7 +65,7 @@ class SegmentBuilder:
         self._store_file = storage.create_data_file(self._store_temp)
         self._store = DocStoreWriter(self._store_file)
         self._postings = {
-            name: ScoredPostings(positional=name in TEXT_FIELDS) for name in SCORED_FIELDS
+            name: ScoredPostings(positional=name not in EXACT.values()) for name in POSTING_FIELDS
         }
         # Compact per-document columns (a merge builds a million-document segment).
         self._numbers: dict[str, array[int]] = {name: array("Q") for name in NUMBER_COLUMNS}
@@ -82,6 +83,8 @@ class SegmentBuilder:
             analyzed = doc.text[name]
             self._postings[name].add(docnum, analyzed.terms)
             self._postings[EXACT[name]].add(docnum, analyzed.norms)
+            if analyzed.stops:
+                self._postings[STOP[name]].add(docnum, analyzed.stops)
         self._store.add(doc.stored)
         lengths = {LENGTH_FIELD[name]: doc.text[name].length for name in TEXT_FIELDS}
         published = 0 if doc.published_ts is None else doc.published_ts + DATE_OFFSET

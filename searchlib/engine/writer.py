@@ -14,7 +14,7 @@ import errno
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,12 +45,18 @@ class EngineWriter:
         # Segment id -> its deletions as this session changes them.
         self._deleted: dict[str, np.ndarray] = {}
         self._open = True
-        self._changed = False  # anything deleted in this session
+        self._changed = False  # anything deleted (or settings changed) in this session
+        self._extra: dict[str, Any] = {}  # settings this session changes (synonyms)
 
     @property
     def base(self) -> CommitPoint:
         """The commit this session started from (the newest: it holds the lock)."""
         return self._base
+
+    def set_extra(self, key: str, value: Any) -> None:
+        """Change a setting the commit carries (JSON data), from the next commit on."""
+        self._extra[key] = value
+        self._changed = True
 
     def delete(self, doc_id: str) -> int:
         """Delete every committed document with ``doc_id``; returns how many."""
@@ -115,7 +121,8 @@ class EngineWriter:
                 try:
                     kept = [self._with_deletions(s, generation) for s in self._base.segments]
                     added = [self._with_deletions(s, generation) for s in new]
-                    commit = CommitPoint(generation, tuple(kept + added), self._base.extra)
+                    extra = {**self._base.extra, **self._extra}
+                    commit = CommitPoint(generation, tuple(kept + added), extra)
                     self._engine.publish(commit)
                 except OSError as exc:
                     with contextlib.suppress(OSError, SearchlibError):

@@ -8,7 +8,10 @@ the stemmed fields and their exact twins, each a weighted ``TermRef``); a query'
 indexed stopwords are dropped when it has other words; prefixes and fuzzy words are
 expanded against the snapshot's vocabulary,
 ``category:``/``source:``/``id:``/``published:`` clauses and the ``filters``/``since``/
-``until`` given to ``Index.search`` become the same ``Filter`` nodes. The plan also
+``until`` given to ``Index.search`` become the same ``Filter`` nodes. Runs of query
+words a synonym rule names (``SynonymTable``) become one clause, ``AnyOfPlan``: the
+words as typed or what the rule searches them as (one-word synonyms merged into one
+``CombinedTerm``, Lucene's ``SynonymQuery``; several words as a phrase). The plan also
 records what snippets highlight (``Highlight``) and the plain words a "did you mean"
 may correct, so nothing downstream analyzes the query again.
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from searchlib.analysis import Analyzer, Token
+from searchlib.analysis.synonyms import SynonymTable
 from searchlib.engine import EXACT
 from searchlib.query.parse import (
     MUST,
@@ -34,9 +38,11 @@ from searchlib.query.parse import (
     Word,
 )
 from searchlib.query.ranking import Ranking
+from searchlib.query.synonym_spans import SynonymSpan, synonym_spans
 
 __all__ = [
     "MAX_EXPANSIONS",
+    "AnyOfPlan",
     "BoolPlan",
     "CombinedTerm",
     "Filter",
@@ -88,12 +94,14 @@ class TermsPlan:
 @dataclass
 class PhrasePlan:
     """Stems at consecutive positions (``offsets`` from the first) in one of ``fields``
-    (name, weight); scores the sum of the stems' BM25F, each stem's frequency counted
-    in the fields where the phrase occurs."""
+    (name, weight), and the phrase's dropped stopwords where it has them (``stops``:
+    offset, normalized word); scores the sum of the stems' BM25F, each stem's frequency
+    counted in the fields where the phrase occurs."""
 
     terms: list[str]
     offsets: list[int]
     fields: list[tuple[str, float]]
+    stops: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -119,7 +127,15 @@ class BoolPlan:
     filters: list[Filter] = field(default_factory=list)
 
 
-PlanNode = TermsPlan | PhrasePlan | BoolPlan
+@dataclass
+class AnyOfPlan:
+    """One clause that matches any of ``alternatives`` and scores the best of them
+    (a disjunction max: a synonym adds ways to match, never score)."""
+
+    alternatives: list[PlanNode]
+
+
+PlanNode = TermsPlan | PhrasePlan | BoolPlan | AnyOfPlan
 
 
 @dataclass
@@ -140,6 +156,8 @@ class Plan:
     root: BoolPlan | None
     highlight: Highlight
     words: list[tuple[Word, str]]
+    # The query words synonyms expanded -> what they were searched as, for explain.
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Vocabulary(Protocol):
@@ -157,14 +175,16 @@ def compile_query(
     analyzer: Analyzer,
     ranking: Ranking,
     filters: Iterable[Filter] = (),
+    synonyms: SynonymTable | None = None,
 ) -> Plan:
-    """The plan of a parsed query; ``filters`` (from the API) apply to every match."""
-    compiler = _Compiler(vocabulary, analyzer, ranking)
+    """The plan of a parsed query; ``filters`` (from the API) apply to every match;
+    ``synonyms`` expand the words they name."""
+    compiler = _Compiler(vocabulary, analyzer, ranking, synonyms)
     compiler.content = compiler.has_content(tree)
     root = compiler.clauses(tree)
     if root is not None:
         root.filters.extend(filters)
-    return Plan(root, compiler.highlight, compiler.words)
+    return Plan(root, compiler.highlight, compiler.words, compiler.expanded)
 
 
 def is_number_or_code(word: str) -> bool:
@@ -177,10 +197,18 @@ def is_number_or_code(word: str) -> bool:
 
 
 class _Compiler:
-    def __init__(self, vocabulary: Vocabulary, analyzer: Analyzer, ranking: Ranking) -> None:
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        analyzer: Analyzer,
+        ranking: Ranking,
+        synonyms: SynonymTable | None = None,
+    ) -> None:
         self.vocabulary = vocabulary
         self.analyzer = analyzer
         self.ranking = ranking
+        self.synonyms = synonyms if synonyms else None
+        self.expanded: dict[str, list[str]] = {}
         self.highlight = Highlight()
         self.words: list[tuple[Word, str]] = []
         self._negated = 0  # inside a MUST_NOT: nothing is highlighted or suggested
@@ -237,7 +265,9 @@ class _Compiler:
                     self.highlight.norms.add(token.norm)
         return [self._combined(token, fields) for token in tokens]
 
-    def node(self, node: Node) -> PlanNode | Filter | None:
+    def node(self, node: Node | SynonymSpan) -> PlanNode | Filter | None:
+        if isinstance(node, SynonymSpan):
+            return self._synonym_span(node)
         if isinstance(node, Bool):
             return self.clauses(node)
         if isinstance(node, Word):
@@ -256,7 +286,10 @@ class _Compiler:
 
     def clauses(self, node: Bool) -> BoolPlan | None:
         plan = BoolPlan()
-        for occur, child in node.clauses:
+        clauses: list[tuple[str, Node | SynonymSpan]] = list(node.clauses)
+        if self.synonyms is not None:
+            clauses = synonym_spans(node.clauses, self.synonyms, self._analyzed)
+        for occur, child in clauses:
             if occur == MUST_NOT:
                 self._negated += 1
                 compiled = self.node(child)
@@ -287,16 +320,25 @@ class _Compiler:
             self.words.append((node, primary[0].norm))
         return TermsPlan(self._terms(tokens, node.field))
 
-    def _phrase(self, node: Phrase) -> PlanNode | None:
-        tokens = [t for t in self._analyzed(node.text) if t.primary]
+    def _phrase(self, node: Phrase, *, expand: bool = True) -> PlanNode | None:
+        every = self.analyzer.tokens(node.text, keep_stopwords=True)
+        tokens = [t for t in every if t.primary and t.why != "stopword"]
         if not tokens:
             return None
-        if len(tokens) == 1:
+        if expand and self.synonyms is not None:  # a quoted entry: "komisi ... korupsi"
+            found = self.synonyms.match([t.norm for t in tokens], 0)
+            if found is not None and found[0] == len(tokens):
+                words = (Word(node.text, node.field, node.position),)
+                return self._synonym_span(SynonymSpan(words, tuple(found[1]), node.field))
+        first = tokens[0].position
+        # "menteri dalam negeri": the dropped stopword must be there too.
+        stops = [(t.position - first, t.norm) for t in every if t.why == "stopword"]
+        if len(tokens) == 1 and not stops:
             return self._word(Word(node.text, node.field, node.position), suggestible=False)
         if not self._negated:
             self.highlight.phrases.append(tuple(t.term for t in tokens))
-        offsets = [t.position - tokens[0].position for t in tokens]
-        return PhrasePlan([t.term for t in tokens], offsets, self._fields(node.field))
+        offsets = [t.position - first for t in tokens]
+        return PhrasePlan([t.term for t in tokens], offsets, self._fields(node.field), stops)
 
     def _expansion(self, node: Prefix | Fuzzy) -> PlanNode | None:
         word = self.analyzer.normalize(node.text)  # the chain's own normalization
@@ -320,3 +362,50 @@ class _Compiler:
                     norm = text if is_exact else ""
                     found.setdefault((term, norm), Token(term, text, 0, 0, 0, norm, "expansion"))
         return TermsPlan(self._terms(list(found.values())[: 2 * MAX_EXPANSIONS], node.field))
+
+    # -- synonyms ------------------------------------------------------------------------
+
+    def _synonym_span(self, span: SynonymSpan) -> PlanNode | None:
+        """The words as typed, or any entry the rule searches them as: one clause."""
+        table = self.synonyms
+        if table is None:  # pragma: no cover - spans come from the table
+            return None
+        typed = table.words(" ".join(w.text for w in span.words))
+        others = [e for e in span.outputs if table.words(e) != typed]
+        if not self._negated:
+            self.expanded[" ".join(w.text for w in span.words)] = list(span.outputs)
+        if len(span.words) == 1:
+            word = span.words[0]
+            original = (
+                self._word(word)
+                if isinstance(word, Word) and not word.text.count(" ")
+                else self._phrase(Phrase(word.text, word.field, word.position), expand=False)
+            )
+        else:
+            typed_plans: list[PlanNode] = [p for p in map(self._word, span.words) if p]
+            original = (
+                BoolPlan(must=typed_plans) if span.every_word else BoolPlan(should=typed_plans)
+            )
+        alternatives: list[PlanNode] = [original] if original is not None else []
+        singles: list[Token] = []
+        for entry in others:
+            if len(table.words(entry)) == 1:
+                singles.extend(t for t in self._analyzed(entry) if t.primary)
+            else:
+                compiled = self._phrase(Phrase(entry, span.field, 0), expand=False)
+                if compiled is not None:
+                    alternatives.append(compiled)
+        if singles:
+            merge = isinstance(original, TermsPlan) and len(original.terms) == 1
+            extra = self._terms(singles, span.field)
+            if merge:  # one term over every form: frequencies summed, one idf
+                assert isinstance(original, TermsPlan)
+                refs = list(original.terms[0].refs)
+                refs.extend(r for t in extra for r in t.refs if r not in refs)
+                merged = CombinedTerm(tuple(refs), original.terms[0].lengths)
+                alternatives[0] = TermsPlan([merged])
+            else:
+                alternatives.extend(TermsPlan([t]) for t in extra)
+        if not alternatives:
+            return None
+        return alternatives[0] if len(alternatives) == 1 else AnyOfPlan(alternatives)

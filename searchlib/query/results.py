@@ -110,6 +110,8 @@ class Results:
     # "eq": ``total`` is exact; "gte": at least ``total`` match (past the search's
     # ``track_total_hits``, counting every match was not needed for the page).
     total_relation: str = "eq"
+    # Query words synonyms expanded -> the entries they were also searched as.
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -136,5 +138,6 @@ class Results:
             "scored": self.scored,
             "suggestion": self.suggestion,
             "facets": self.facets,
+            "synonyms": self.synonyms,
             "hits": [hit.to_dict() for hit in self.hits],
         }

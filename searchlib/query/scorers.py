@@ -9,11 +9,14 @@ sized by the number of articles except a filter-only query (which matches by col
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from searchlib.engine import MISSING_DATE, Snapshot
+from searchlib.engine import MISSING_DATE, STOP, Snapshot
 from searchlib.engine.arrays import member
 from searchlib.query.plan import (
+    AnyOfPlan,
     BoolPlan,
     CombinedTerm,
     Filter,
@@ -140,7 +143,9 @@ class _CombinedPostings:
         for ref, postings in self.parts:
             tf = float(postings.at(single)[0])
             if tf and (allowed is None or allowed[ref.field][0]):
-                field_tf[ref.field] = tf
+                # A synonym's forms share a field: the later ones are named by term.
+                key = f"{ref.field}:{ref.term}" if ref.field in field_tf else ref.field
+                field_tf[key] = tf
         if not field_tf:
             return None
         return TermScore(
@@ -229,6 +234,16 @@ class _PhraseScorer(Scorer):
             keys = mine if keys is None else np.intersect1d(keys, mine, assume_unique=True)
             if not len(keys):
                 return _EMPTY
+        for offset, word in plan.stops:  # each stopword at its place (its own field)
+            if keys is None:
+                break
+            docs, positions = self.snapshot.positions_flat(STOP[name], word, np.unique(keys >> 32))
+            starts = positions.astype(np.int64) - offset
+            valid = starts >= 0
+            mine = np.unique((docs[valid] << 32) | starts[valid])
+            keys = np.intersect1d(keys, mine, assume_unique=True)
+            if not len(keys):
+                return _EMPTY
         return _EMPTY if keys is None else np.unique(keys >> 32)
 
     def _allowed(self, ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -311,11 +326,64 @@ class BoolScorer(Scorer):
         return out
 
 
+class _AnyOfScorer(Scorer):
+    """The first alternative (the words as typed) or another way to match them (a
+    synonym's entries), scoring the best: a disjunction max whose other alternatives
+    are scaled into the first's range (by the ratio of upper bounds), so an entry of
+    three words never outscores the one word typed just by being longer."""
+
+    def __init__(self, context: ScoringContext, plan: AnyOfPlan) -> None:
+        self.alternatives = [scorer(context, node) for node in plan.alternatives]
+        self.size = context.snapshot.max_doc
+        bounds = [s.upper_bound for s in self.alternatives]
+        first = bounds[0] if bounds else 0.0
+        # A typed word the index lacks (bound 0) sets no range: the others score as such.
+        self.scales = [1.0] + [
+            min(1.0, first / b) if b > 0 and first > 0 else 1.0 for b in bounds[1:]
+        ]
+        self.upper_bound = max(
+            (b * k for b, k in zip(bounds, self.scales, strict=True)), default=0.0
+        )
+        self._docs: np.ndarray | None = None
+
+    def docs(self) -> np.ndarray:
+        if self._docs is None:
+            self._docs = union([s.docs() for s in self.alternatives], self.size)
+        return self._docs
+
+    def _each(self, ids: np.ndarray) -> np.ndarray:
+        """Each alternative's scaled score at ``ids`` (0 where it does not match)."""
+        out = np.zeros((len(self.alternatives), len(ids)), dtype=np.float64)
+        for row, (alternative, scale) in enumerate(
+            zip(self.alternatives, self.scales, strict=True)
+        ):
+            inside = member(ids, alternative.docs())
+            if inside.any():
+                out[row, inside] = scale * alternative.scores(ids[inside])
+        return out
+
+    def scores(self, ids: np.ndarray) -> np.ndarray:
+        if not len(ids):
+            return np.zeros(0, dtype=np.float64)
+        return self._each(ids).max(axis=0)
+
+    def explain(self, doc: int) -> list[TermScore]:
+        each = self._each(np.array([doc], dtype=np.int64))[:, 0]
+        best = int(each.argmax())
+        parts = self.alternatives[best].explain(doc)
+        scale = self.scales[best]
+        if scale == 1.0:
+            return parts
+        return [replace(p, boost=p.boost * scale, score=p.score * scale) for p in parts]
+
+
 def scorer(context: ScoringContext, node: PlanNode) -> Scorer:
     if isinstance(node, TermsPlan):
         return _TermsScorer(context, node)
     if isinstance(node, PhrasePlan):
         return _PhraseScorer(context, node)
+    if isinstance(node, AnyOfPlan):
+        return _AnyOfScorer(context, node)
     return BoolScorer(context, node)
 
 

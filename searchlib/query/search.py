@@ -14,6 +14,7 @@ from dataclasses import replace
 from time import perf_counter
 
 from searchlib.analysis import Analyzer
+from searchlib.analysis.synonyms import SynonymTable
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
 from searchlib.errors import QueryError
@@ -91,9 +92,10 @@ def run_search(
     snippet_size: int,
     started: float,
     collectors: Collectors = NOTHING_MORE,
+    synonyms: SynonymTable | None = None,
 ) -> Results:
     tree = parse_query(query)
-    plan = compile_query(tree, snapshot, analyzer, ranking, filter_plan(filters, bounds))
+    plan = compile_query(tree, snapshot, analyzer, ranking, filter_plan(filters, bounds), synonyms)
     if plan.root is None:
         return Results(query, [], 0, (perf_counter() - started) * 1000, {}, None, offset, limit)
     execution = execute(
@@ -118,6 +120,7 @@ def run_search(
     results = Results(query, hits, execution.total, took, facets, suggestion, offset, limit)
     results.total_relation = execution.relation
     results.scored = execution.scored
+    results.synonyms = plan.synonyms
     return results
 
 

@@ -24,7 +24,7 @@ from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
 from searchlib.query.collectors import facet_counts
 from searchlib.query.execute import execute
-from searchlib.query.plan import BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan
+from searchlib.query.plan import AnyOfPlan, BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit
 from searchlib.query.search import similar_counts
@@ -78,6 +78,9 @@ def plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
                 yield name, stem
     elif isinstance(node, BoolPlan):
         for child in (*node.must, *node.should, *node.must_not):
+            yield from plan_terms(child)
+    elif isinstance(node, AnyOfPlan):
+        for child in node.alternatives:
             yield from plan_terms(child)
 
 
