@@ -32,6 +32,7 @@ from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteEr
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
 from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
+from searchlib.query.complete import Completions, complete
 from searchlib.query.ranking import DEFAULT_RANKING, Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import run_search, run_similar
@@ -355,6 +356,12 @@ class Index:
             collectors=collectors,
             synonyms=self._synonym_table() if synonyms else None,
         )
+
+    def complete(self, text: str, limit: int = 8, *, titles: int = 3) -> Completions:
+        """Search as you type: ``limit`` completions of ``text``'s last word (the
+        unstemmed forms articles hold, most frequent first, those in titles with the
+        words already typed before them) and up to ``titles`` whole titles."""
+        return complete(self._engine.snapshot(), self.analyzer, text, limit, titles)
 
     def backup(self, destination: str | os.PathLike[str]) -> Path:
         """A consistent copy of this index's last commit in ``destination`` (a new

@@ -215,6 +215,17 @@ def create_app(
     def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
+    def completions(request: Request) -> Response:
+        text = request.query_params.get("q", "")
+        if len(text) > limits.query_chars:
+            return _error(400, f"q is longer than {limits.query_chars} characters")
+        try:
+            limit = _int_param(request, "limit", 8, 0, 50)
+            found = index.complete(text, limit)
+        except QueryError as exc:
+            return _error(400, str(exc))
+        return JSONResponse(found.to_dict())
+
     def synonyms(request: Request) -> Response:
         rules = index.synonyms
         return JSONResponse({"count": len(rules), "rules": rules.to_data()})
@@ -227,6 +238,7 @@ def create_app(
         Route("/articles/{doc_id:path}", article, methods=["GET", "DELETE"]),
         Route("/health", health, methods=["GET"]),
         Route("/synonyms", synonyms, methods=["GET"]),
+        Route("/complete", completions, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
 
@@ -370,6 +382,23 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     "200": _response("status, articles, version"),
                     "503": _response("the index cannot be read"),
+                },
+            }
+        },
+        "/complete": {
+            "get": {
+                "summary": "Search as you type: the last word completed, and titles",
+                "parameters": [
+                    _query_param("q", "string", "the text typed so far"),
+                    _query_param("limit", "integer", "word completions, 0-50", default=8),
+                ],
+                "description": "`words`: the query with its last word completed (`text`), "
+                "the word, how many articles hold it (`count`) and how many of those hold "
+                "the earlier words in their title (`together`); `titles`: the newest "
+                "articles whose title holds the typed words (`id`, `title`).",
+                "responses": {
+                    "200": _response("words, titles, took_ms"),
+                    "400": _response("bad parameter"),
                 },
             }
         },

@@ -143,3 +143,30 @@ def test_search_page_end_to_end(server, browser, tmp_path):
     link[0].click()
     _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "li.hit"))
     print(f"\nbrowser test screenshots: {tmp_path / 'search.png'}, {tmp_path / 'facet.png'}")
+
+
+def test_search_as_you_type(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server)
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("pembangunan j")
+    options = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#completions li"))
+    words = [o.text for o in options if "word" in (o.get_attribute("class") or "")]
+    assert words and words[0].startswith("pembangunan jalan"), words
+    assert box.get_attribute("aria-expanded") == "true"
+    browser.save_screenshot(str(tmp_path / "completions.png"))
+    box.send_keys(Keys.ARROW_DOWN)
+    first = browser.find_element(By.ID, "completion-0")
+    assert first.get_attribute("aria-selected") == "true"
+    assert box.get_attribute("aria-activedescendant") == "completion-0"
+    box.send_keys(Keys.ENTER)  # picks the completion and searches it
+    hits = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "li.hit"))
+    assert box.get_attribute("value") == "pembangunan jalan"
+    assert "Bekasi" in hits[0].text
+    assert browser.find_element(By.ID, "completions").get_attribute("hidden")
+    box.send_keys(" t")
+    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#completions li"))
+    box.send_keys(Keys.ESCAPE)
+    _wait(lambda: browser.find_element(By.ID, "completions").get_attribute("hidden"))

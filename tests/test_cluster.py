@@ -168,6 +168,14 @@ def test_distributed_search_equals_one_index(tmp_path, local_cluster):
             hit = cluster.search("evakuasi kabul", explain=True)[0]
             assert hit.snippet is not None and hit.explanation
             assert sum(p.score for p in hit.explanation) == pytest.approx(hit.score)
+            for typed in ("p", "gempa w", "banjir "):  # search as you type, summed
+                got_words, want_words = cluster.complete(typed), single.complete(typed)
+                assert [(c.word, c.count, c.together, c.in_titles) for c in got_words.words] == [
+                    (c.word, c.count, c.together, c.in_titles) for c in want_words.words
+                ], typed
+                assert [t.published for t in got_words.titles] == [
+                    t.published for t in want_words.titles
+                ], typed
 
 
 def test_writes_upsert_delete_and_get(tmp_path, local_cluster):

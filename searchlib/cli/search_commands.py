@@ -155,3 +155,37 @@ def similar_command(state: CliState, doc_id: str, limit: int, as_json: bool) -> 
     state.console.print(Text(f"{results.total} similar articles", style="dim"))
     for hit in results:
         render_hit(state.console, hit, False)
+
+
+@cli.command("complete")
+@click.argument("text", nargs=-1)
+@click.option("-n", "--limit", default=8, show_default=True, type=click.IntRange(0, 50))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def complete_command(state: CliState, text: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Complete a query as it is typed: its last word, then whole titles.
+
+    \b
+    Examples:
+      search complete "banjir jak"
+      search complete "harga b" --json
+    """
+    typed = " ".join(text)
+    try:
+        with state.open() as index:
+            found = index.complete(typed, limit)
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), ensure_ascii=False))
+        return
+    for word in found.words:
+        line = Text(clean_text(word.text))
+        line.append(f"  {word.count} articles", style="dim")
+        if word.together:
+            line.append(f", {word.together} with the words before", style="dim")
+        state.console.print(line)
+    for title in found.titles:
+        state.console.print(Text(f"» {clean_text(title.title)}  (id {clean_text(title.id)})"))
+    if not found.words and not found.titles:
+        state.console.print(Text("no completions", style="dim"))

@@ -28,6 +28,13 @@ from searchlib.errors import QueryError
 from searchlib.ingest import BadRecord, IngestSummary, input_files
 from searchlib.query.arguments import check_search
 from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
+from searchlib.query.complete import (
+    Completions,
+    check_completion,
+    merge_completions,
+    newest_titles,
+    title_word,
+)
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import similar_query, similar_terms
@@ -378,6 +385,21 @@ class ClusterIndex:
             self._write("set_synonyms", dict.fromkeys(range(self.catalog.shards), (data,)))
         finally:
             self._searcher.forget_synonyms()
+
+    def complete(self, text: str, limit: int = 8, *, titles: int = 3) -> Completions:
+        """``Index.complete`` over every shard: each shard's candidates (twice as many)
+        with their counts summed, then the newest titles for the word chosen."""
+        started = perf_counter()
+        check_completion(text, limit, titles)
+        calls = dict.fromkeys(range(self.catalog.shards), ("complete", text, limit * 2, 0))
+        answers, _failures = self.replicas.scatter(calls)
+        found = merge_completions(list(answers.values()), text, limit)
+        if titles:
+            asked = ("complete_titles", text, title_word(found.words), titles)
+            parts, _failures = self.replicas.scatter(dict.fromkeys(answers, asked))
+            found.titles = newest_titles(list(parts.values()), titles)
+        found.took_ms = (perf_counter() - started) * 1000
+        return found
 
     def similar(self, doc_id: str, limit: int = 10, *, ranking: Ranking | None = None) -> Results:
         """Articles most like ``doc_id``, as ``Index.similar`` chooses them (its terms'

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from searchlib.engine.arrayfile import ArrayFileWriter, map_file, read_arrays
+from searchlib.engine.prefixes import PrefixIndex, bisect_terms
 from searchlib.errors import IndexCorruptError
 
 __all__ = [
@@ -257,6 +258,7 @@ class FieldArrays:
         self.positional = "positions" in parts
         self.pstart = parts.get("pstart", np.zeros(len(self.hash) + 1, dtype=np.int64))
         self.positions = parts.get("positions", np.zeros(0, dtype=np.uint8))
+        self.prefixes = PrefixIndex(self)  # frequent terms by prefix, computed on demand
 
     def validate(self, doc_count: int) -> None:
         """Raise ``ValueError`` unless the arrays fit together (lengths, offsets in
@@ -344,7 +346,7 @@ class FieldArrays:
     def terms_with_prefix(self, prefix: bytes) -> list[tuple[bytes, int]]:
         """``(term, document frequency)`` of every term starting with ``prefix``."""
         lex = self.lex
-        low = _bisect(self, lex, prefix)
+        low = bisect_terms(self, prefix)
         found = []
         for index in lex[low:].tolist():
             term = self.term(index)
@@ -362,17 +364,6 @@ class FieldArrays:
             blob[a:b]: df
             for (a, b), df in zip(itertools.pairwise(offsets), frequencies, strict=True)
         }
-
-
-def _bisect(field: FieldArrays, lex: np.ndarray, prefix: bytes) -> int:
-    low, high = 0, len(lex)
-    while low < high:
-        middle = (low + high) // 2
-        if field.term(int(lex[middle])) < prefix:
-            low = middle + 1
-        else:
-            high = middle
-    return low
 
 
 class SegmentArrays:

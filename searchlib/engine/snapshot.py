@@ -249,6 +249,29 @@ class Snapshot:
                     counts[term] = counts.get(term, 0) + frequency
         return {term.decode("utf-8", "replace"): count for term, count in counts.items()}
 
+    def frequent_with_prefix(self, field: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+        """The ``limit`` most frequent terms of ``field`` starting with ``prefix``, with
+        their document counts summed over segments: candidates from each segment's
+        ``PrefixIndex`` (no vocabulary scan), then exact counts for the best of them."""
+        wanted = prefix.encode("utf-8")
+        fields = [c.arrays.fields.get(field) for c in self._segments]
+        present = [f for f in fields if f is not None]
+        rough: dict[bytes, int] = {}
+        for arrays in present:
+            for term, frequency in arrays.prefixes.top(wanted, max(limit * 2, 16)):
+                rough[term] = rough.get(term, 0) + frequency
+        best = sorted(rough, key=lambda t: (-rough[t], t))[: limit * 2]
+        exact = []
+        for term in best:
+            key, total = term_key(term), 0
+            for arrays in present:
+                index = arrays.find(term, key)
+                if index >= 0:
+                    total += int(arrays.posts[index + 1] - arrays.posts[index])
+            exact.append((term.decode("utf-8", "replace"), total))
+        exact.sort(key=lambda pair: (-pair[1], pair[0]))
+        return exact[:limit]
+
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
         """Up to ``limit`` terms of ``field`` starting with ``prefix``, most frequent first."""
         return most_frequent(self.prefix_counts(field, prefix), limit)

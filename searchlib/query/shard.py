@@ -23,6 +23,7 @@ from searchlib.analysis import Analyzer
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
 from searchlib.query.collectors import facet_counts
+from searchlib.query.complete import Completions, TitleCompletion, complete, complete_titles
 from searchlib.query.execute import execute
 from searchlib.query.plan import AnyOfPlan, BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan
 from searchlib.query.ranking import Ranking
@@ -46,6 +47,8 @@ SEARCH_STEPS = (
     "body_doc_freqs",
     "prefix_counts",
     "near_counts",
+    "complete",
+    "complete_titles",
 )
 
 # (doc_counts, total_lengths, doc_freqs): what ``gather_statistics`` sums.
@@ -90,6 +93,13 @@ class ShardSearcher:
     def __init__(self, snapshot: Snapshot, analyzer: Analyzer) -> None:
         self.snapshot = snapshot
         self.analyzer = analyzer
+
+    def complete(self, text: str, limit: int, titles: int) -> Completions:
+        """This shard's completions (``query.complete``); a client sums the shards'."""
+        return complete(self.snapshot, self.analyzer, text, limit, titles)
+
+    def complete_titles(self, text: str, word: str | None, limit: int) -> list[TitleCompletion]:
+        return complete_titles(self.snapshot, self.analyzer, text, word, limit)
 
     def prefix_counts(self, field: str, prefix: str) -> dict[str, int]:
         return self.snapshot.prefix_counts(field, prefix)
