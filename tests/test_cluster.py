@@ -549,3 +549,40 @@ def test_the_suggestion_sums_the_shards_frequencies(tmp_path, local_cluster):
         assert single.search("evakuasu", suggest=True).suggestion is None  # two articles
         assert cluster.search("evakuas1", suggest=True).suggestion == "evakuasi"
     single.close()
+
+
+def test_shard_statistics_answer_in_one_round(tmp_path, local_cluster, monkeypatch):
+    docs = _corpus(200, seed=8)
+    with (
+        Index.create(tmp_path / "single", workers=1) as single,
+        ClusterIndex.create(
+            tmp_path / "cluster", address=local_cluster.scheduler_address, shards=3
+        ) as cluster,
+    ):
+        single.add(docs)
+        cluster.add(docs)
+        rounds: list[int] = []
+        scatter = cluster.replicas.scatter
+
+        def counting(calls):
+            rounds.append(len(calls))
+            return scatter(calls)
+
+        monkeypatch.setattr(cluster.replicas, "scatter", counting)
+        overlap = compared = 0
+        for text, options in _queries(40, seed=12):
+            if "*" in text:
+                continue  # a prefix is expanded over the shards' vocabularies first
+            rounds.clear()
+            got = cluster.search(text, statistics="shard", **options)
+            assert rounds == [3], text  # one request per shard, one round
+            want = single.search(text, **options)
+            assert got.total == want.total, text
+            assert [h.rank for h in got] == list(range(1, len(got) + 1))
+            assert all(h.snippet is not None for h in got)
+            compared += 1
+            overlap += len(set(got.ids()) & set(want.ids())) / max(1, len(want.ids()))
+        # Shards of ~67 articles have their own statistics: pages differ, but mostly agree.
+        assert compared >= 30 and overlap / compared >= 0.4
+        with pytest.raises(QueryError, match="statistics"):
+            cluster.search("gempa", statistics="local")

@@ -359,15 +359,23 @@ class ClusterIndex:
         suggest: bool = False,
         track_total_hits: int | bool = TRACK_TOTAL_HITS,
         synonyms: bool = True,
+        statistics: str = "global",
     ) -> Results:
-        """``Index.search`` over every shard, ranked exactly as one index would."""
+        """``Index.search`` over every shard, ranked exactly as one index would.
+
+        ``statistics="shard"`` ranks each shard with its own document frequencies and
+        lengths (Elasticsearch's ``query_then_fetch``): one round instead of three, and
+        a ranking that can differ from one index's where shards differ."""
         started = perf_counter()
+        if statistics not in ("global", "shard"):
+            raise QueryError(f"statistics must be 'global' or 'shard', not {statistics!r}")
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
         collectors = Collectors.of(facets, suggest, track_total_hits)
         return self._searcher.run(
             query, query, limit, offset, checked.filters, checked.bounds, sort,
             checked.ranking, (snippets, explain, snippet_size), started,
             collectors=collectors, synonyms=synonyms,
+            shard_statistics=statistics == "shard",
         )  # fmt: skip
 
     @property

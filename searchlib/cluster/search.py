@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from time import perf_counter
 from typing import Any
 
@@ -108,10 +109,11 @@ class ScatterGather:
         bounds: tuple[int | None, int | None],
         ranking: Ranking,
         synonyms: bool = True,
+        gather: bool = True,
     ) -> tuple[Plan, GlobalStatistics | None, dict[int, str]]:
         """The query compiled once and its statistics summed over the shards (None
-        for an index of one shard: its own)."""
-        key = repr((query, sorted(filters.items()), bounds, ranking, synonyms))
+        for an index of one shard, or when not ``gather``: each shard its own)."""
+        key = repr((query, sorted(filters.items()), bounds, ranking, synonyms, gather))
         generation = self.replicas.refresh()
         with self._lock:
             if generation != self._prepared_generation:
@@ -129,7 +131,7 @@ class ScatterGather:
             tree, vocabulary, self.analyzer, ranking, filter_plan(filters, bounds), table
         )
         gathered: GlobalStatistics | None = None  # one shard: its own statistics are global
-        if self.replicas.catalog.shards > 1:
+        if gather and self.replicas.catalog.shards > 1:
             calls = dict.fromkeys(range(self.replicas.catalog.shards), ("statistics", plan))
             answers, missing = self.replicas.scatter(calls)
             failures.update(missing)
@@ -159,20 +161,29 @@ class ScatterGather:
         failures: dict[int, str] | None = None,
         collectors: Collectors = NOTHING_MORE,
         synonyms: bool = True,
+        shard_statistics: bool = False,
     ) -> Results:
         failures = dict(failures or {})
-        plan, statistics, missing = self.prepare(query, filters, bounds, ranking, synonyms)
+        plan, statistics, missing = self.prepare(
+            query, filters, bounds, ranking, synonyms, gather=not shard_statistics
+        )
         failures.update(missing)
         text = query if isinstance(query, str) and collectors.suggest else None
         fields = collectors.facets
         found: dict[int, list[Hit]] = {}
         if plan.root is None:
             pages: dict[int, Any] = {}
-        elif statistics is None:  # one shard: the whole search in one step
-            whole = ("page", plan, text, offset, limit, sort, ranking, exclude)
+        elif statistics is None:
+            # One shard (its statistics are global), or each shard ranking with its
+            # own: the whole search in one step, each shard's top offset + limit
+            # with their hits, merged here.
+            shards = self.replicas.catalog.shards
+            first, count = (offset, limit) if shards == 1 else (0, offset + limit)
+            whole = ("page", plan, text, first, count, sort, ranking, exclude)
             answers, missing = self.replicas.scatter(
-                {0: (*whole, *hit_options, fields, collectors.count_up_to)}
-            )
+                {shard: (*whole, *hit_options, fields, collectors.count_up_to)
+                 for shard in range(shards) if shard not in failures}
+            )  # fmt: skip
             pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
             found = {shard: hits for shard, (_ranked, hits) in answers.items()}
         else:
@@ -217,7 +228,11 @@ class ScatterGather:
             )  # fmt: skip
             failures.update(missing)
         hits: dict[str, Hit] = {hit.id: hit for part in found.values() for hit in part}
-        page_hits = [hits[k[4]] for k in chosen if k[4] in hits]
+        page_hits = [
+            replace(hits[k[4]], rank=rank)  # a shard numbered its own hits
+            for rank, k in enumerate(chosen, start=offset + 1)
+            if k[4] in hits
+        ]
         took = (perf_counter() - started) * 1000
         results = Results(
             label, page_hits, total, took, top_facets(facets), suggestion, offset, limit
