@@ -33,60 +33,79 @@ class PrefixIndex:
     def __init__(self, arrays: FieldArrays) -> None:
         self.arrays = arrays
         self._short: dict[bytes, np.ndarray] | None = None  # prefix -> term indexes
+        self._heads: np.ndarray | None = None  # each term's first 8 bytes, in lex order
         self._lock = threading.Lock()
 
-    def document_frequency(self, index: int) -> int:
-        posts = self.arrays.posts
-        return int(posts[index + 1] - posts[index])
-
-    def top(self, prefix: bytes, limit: int) -> list[tuple[bytes, int]]:
-        """Up to ``limit`` (term, document frequency) starting with ``prefix``, the most
-        frequent first (``limit`` at most ``KEEP`` for one- and two-byte prefixes)."""
-        if not prefix or not len(self.arrays):
-            return []
+    def top_indexes(self, prefix: bytes, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``limit`` term numbers starting with ``prefix`` and their document
+        frequencies, the most frequent first (``limit`` at most ``KEEP`` for one- and
+        two-byte prefixes); nothing is decoded."""
+        arrays = self.arrays
+        if not prefix or not len(arrays):
+            return _NONE, _NONE
         if len(prefix) <= SHORT:
-            chosen = self._short_tops().get(prefix, np.zeros(0, dtype=np.int64))[:limit]
+            chosen = self._tables()[0].get(prefix, _NONE)[:limit]
         else:
             low, high = self._range(prefix)
             if low >= high:
-                return []
-            indexes = self.arrays.lex[low:high].astype(np.int64)
-            frequency = self.arrays.posts[indexes + 1] - self.arrays.posts[indexes]
-            if len(indexes) > limit:
+                return _NONE, _NONE
+            chosen = arrays.lex[low:high].astype(np.int64)
+            frequency = arrays.posts[chosen + 1] - arrays.posts[chosen]
+            if len(chosen) > limit:
                 part = np.argpartition(-frequency, limit - 1)[:limit]
-                indexes, frequency = indexes[part], frequency[part]
-            chosen = indexes[np.argsort(-frequency, kind="stable")]
-        return [(self.arrays.term(int(i)), self.document_frequency(int(i))) for i in chosen]
+                chosen, frequency = chosen[part], frequency[part]
+            chosen = chosen[np.argsort(-frequency, kind="stable")]
+        return chosen, (arrays.posts[chosen + 1] - arrays.posts[chosen]).astype(np.int64)
+
+    def top(self, prefix: bytes, limit: int) -> list[tuple[bytes, int]]:
+        """``top_indexes`` as (term, document frequency) pairs."""
+        chosen, frequency = self.top_indexes(prefix, limit)
+        terms = [self.arrays.term(i) for i in chosen.tolist()]
+        return list(zip(terms, frequency.tolist(), strict=True))
 
     def _range(self, prefix: bytes) -> tuple[int, int]:
-        """The slice of the lexicographic order holding the terms with ``prefix``."""
-        low = bisect_terms(self.arrays, prefix)
-        high = len(self.arrays.lex)
-        if prefix[-1] < 0xFF:
-            high = bisect_terms(self.arrays, prefix[:-1] + bytes([prefix[-1] + 1]), low)
+        """The slice of the lexicographic order holding the terms with ``prefix``: by
+        the terms' first eight bytes as numbers (one search each way), then, for a
+        longer prefix, a binary search of the terms inside that slice."""
+        heads = self._tables()[1]
+        head = prefix[:8]
+        low_key = int.from_bytes(head.ljust(8, b"\0"), "big")
+        high_key = int.from_bytes(head.ljust(8, b"\xff"), "big")
+        low = int(np.searchsorted(heads, np.uint64(low_key), side="left"))
+        high = int(np.searchsorted(heads, np.uint64(high_key), side="right"))
+        if len(prefix) > 8 and low < high:
+            low = bisect_terms(self.arrays, prefix, low, high)
+            if prefix[-1] < 0xFF:
+                high = bisect_terms(self.arrays, prefix[:-1] + bytes([prefix[-1] + 1]), low, high)
         return low, high
 
-    def _short_tops(self) -> dict[bytes, np.ndarray]:
+    def _tables(self) -> tuple[dict[bytes, np.ndarray], np.ndarray]:
         with self._lock:
-            if self._short is None:
-                self._short = self._compute_short_tops()
-            return self._short
+            if self._short is None or self._heads is None:
+                self._short, self._heads = self._compute()
+            return self._short, self._heads
 
-    def _compute_short_tops(self) -> dict[bytes, np.ndarray]:
+    def _compute(self) -> tuple[dict[bytes, np.ndarray], np.ndarray]:
+        """Once per segment field, vectorized: every term's first eight bytes (in lex
+        order, as big-endian numbers padded with zeros), and the most frequent terms of
+        every one- and two-byte prefix."""
         arrays = self.arrays
         order = arrays.lex.astype(np.int64)
         starts = arrays.term_offsets[order].astype(np.int64)
         lengths = arrays.term_offsets[order + 1].astype(np.int64) - starts
         frequency = (arrays.posts[order + 1] - arrays.posts[order]).astype(np.int64)
         blob = arrays.blob  # uint8
+        heads = np.zeros(len(order), dtype=np.uint64)
+        for byte in range(8):
+            has = lengths > byte
+            value = np.zeros(len(order), dtype=np.uint64)
+            value[has] = blob[starts[has] + byte]
+            heads = (heads << np.uint64(8)) | value
         tops: dict[bytes, np.ndarray] = {}
         for size in range(1, SHORT + 1):
             has = lengths >= size
-            where = starts[has]
-            key = np.zeros(len(where), dtype=np.int64)
-            for byte in range(size):
-                key = (key << 8) | blob[where + byte]
-            # Grouped by prefix, most frequent first within a group.
+            key = (heads[has] >> np.uint64(8 * (8 - size))).astype(np.int64)
+            # Grouped by prefix (already in order), most frequent first in a group.
             ranked = np.lexsort((-frequency[has], key))
             keys, indexes = key[ranked], order[has][ranked]
             firsts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
@@ -94,13 +113,16 @@ class PrefixIndex:
             for first, end in zip(firsts.tolist(), ends.tolist(), strict=True):
                 prefix = int(keys[first]).to_bytes(size, "big")
                 tops[prefix] = indexes[first : min(end, first + KEEP)]
-        return tops
+        return tops, heads
 
 
-def bisect_terms(arrays: FieldArrays, prefix: bytes, low: int = 0) -> int:
-    """The first place in the lexicographic order whose term is not below ``prefix``."""
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def bisect_terms(arrays: FieldArrays, prefix: bytes, low: int = 0, high: int | None = None) -> int:
+    """The first place in ``lex[low:high]`` whose term is not below ``prefix``."""
     lex = arrays.lex
-    high = len(lex)
+    high = len(lex) if high is None else high
     while low < high:
         middle = (low + high) // 2
         if arrays.term(int(lex[middle])) < prefix:

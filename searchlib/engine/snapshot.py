@@ -252,25 +252,55 @@ class Snapshot:
     def frequent_with_prefix(self, field: str, prefix: str, limit: int) -> list[tuple[str, int]]:
         """The ``limit`` most frequent terms of ``field`` starting with ``prefix``, with
         their document counts summed over segments: candidates from each segment's
-        ``PrefixIndex`` (no vocabulary scan), then exact counts for the best of them."""
+        ``PrefixIndex`` (no vocabulary scan), merged by their hash, then exact counts for
+        the best of them; terms are decoded only for the answer."""
         wanted = prefix.encode("utf-8")
-        fields = [c.arrays.fields.get(field) for c in self._segments]
-        present = [f for f in fields if f is not None]
-        rough: dict[bytes, int] = {}
-        for arrays in present:
-            for term, frequency in arrays.prefixes.top(wanted, max(limit * 2, 16)):
-                rough[term] = rough.get(term, 0) + frequency
-        best = sorted(rough, key=lambda t: (-rough[t], t))[: limit * 2]
-        exact = []
-        for term in best:
-            key, total = term_key(term), 0
-            for arrays in present:
-                index = arrays.find(term, key)
-                if index >= 0:
-                    total += int(arrays.posts[index + 1] - arrays.posts[index])
-            exact.append((term.decode("utf-8", "replace"), total))
-        exact.sort(key=lambda pair: (-pair[1], pair[0]))
-        return exact[:limit]
+        present = [f for f in (c.arrays.fields.get(field) for c in self._segments) if f]
+        found_keys, found_counts, where = [], [], []
+        for number, arrays in enumerate(present):
+            chosen, counts = arrays.prefixes.top_indexes(wanted, max(limit * 2, 16))
+            found_keys.append(arrays.hash[chosen])
+            found_counts.append(counts)
+            where.append(np.stack([np.full(len(chosen), number), chosen]))
+        if not present or not sum(len(k) for k in found_keys):
+            return []
+        keys, inverse = np.unique(np.concatenate(found_keys), return_inverse=True)
+        rough = np.bincount(inverse, weights=np.concatenate(found_counts))
+        best = np.argsort(-rough, kind="stable")[: limit * 2]
+        places = np.concatenate(where, axis=1)
+        first_place = np.full(len(keys), -1, dtype=np.int64)
+        first_place[inverse[::-1]] = np.arange(len(inverse))[::-1]
+        best_keys = keys[best]
+        exact = np.zeros(len(best), dtype=np.int64)
+        for arrays in present:  # each candidate's count in every segment, by its hash
+            at = np.searchsorted(arrays.hash, best_keys)
+            inside = at < len(arrays.hash)
+            hit = np.zeros(len(best), dtype=bool)
+            hit[inside] = arrays.hash[at[inside]] == best_keys[inside]
+            exact[hit] += arrays.posts[at[hit] + 1] - arrays.posts[at[hit]]
+        out = []
+        for slot, count in zip(best.tolist(), exact.tolist(), strict=True):
+            number, index = places[:, first_place[slot]].tolist()
+            out.append((present[number].term(index).decode("utf-8", "replace"), count))
+        out.sort(key=lambda pair: (-pair[1], pair[0]))
+        return out[:limit]
+
+    def document_counts(self, field: str, terms: list[str]) -> list[int]:
+        """Each term's document count in ``field`` over every segment (by hash)."""
+        keys = np.fromiter(
+            (term_key(t.encode("utf-8")) for t in terms), dtype=np.uint64, count=len(terms)
+        )
+        counts = np.zeros(len(terms), dtype=np.int64)
+        for columns in self._segments:
+            arrays = columns.arrays.fields.get(field)
+            if arrays is None or not len(arrays.hash):
+                continue
+            at = np.searchsorted(arrays.hash, keys)
+            inside = at < len(arrays.hash)
+            hit = np.zeros(len(terms), dtype=bool)
+            hit[inside] = arrays.hash[at[inside]] == keys[inside]
+            counts[hit] += arrays.posts[at[hit] + 1] - arrays.posts[at[hit]]
+        return counts.tolist()
 
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
         """Up to ``limit`` terms of ``field`` starting with ``prefix``, most frequent first."""

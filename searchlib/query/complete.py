@@ -40,7 +40,7 @@ __all__ = [
 MAX_TEXT = 200
 MAX_LIMIT = 50
 _LAST_WORD = re.compile(r"^(?P<head>.*?)(?P<last>\S*)$", re.DOTALL)
-# Where completions of a word come from: each text field's forms and stopwords.
+# Where completions of a word come from: each text field's exact forms and stopwords.
 _FIELDS = tuple(f for name in ("title", "body") for f in (EXACT[name], STOP[name]))
 
 
@@ -159,16 +159,17 @@ def _words(
 ) -> list[Completion]:
     counts: dict[str, int] = {}
     for name in _FIELDS:
-        for word, count in snapshot.frequent_with_prefix(name, prefix, limit * 2):
+        for word, count in snapshot.frequent_with_prefix(name, prefix, limit + 4):
             counts[word] = max(counts.get(word, 0), count)
+    words = sorted(counts, key=lambda w: (-counts[w], w))[: limit * 2]
+    in_titles = dict(zip(words, snapshot.document_counts(EXACT["title"], words), strict=True))
     together: dict[str, int] = {}
-    in_titles: dict[str, int] = {}
-    for word in counts:
-        ids, _tf = snapshot.postings(EXACT["title"], word)
-        in_titles[word] = len(ids)
-        if context is not None and len(context) and len(ids):
-            together[word] = int(np.count_nonzero(member(context, ids)))
-    ranked = sorted(counts, key=lambda w: (-together.get(w, 0), -counts[w], w))[:limit]
+    if context is not None and len(context):
+        for word in words:
+            if in_titles[word]:
+                ids, _tf = snapshot.postings(EXACT["title"], word)
+                together[word] = int(np.count_nonzero(member(context, ids)))
+    ranked = sorted(words, key=lambda w: (-together.get(w, 0), -counts[w], w))[:limit]
     return [Completion(head + w, w, counts[w], together.get(w, 0), in_titles[w]) for w in ranked]
 
 
