@@ -80,6 +80,9 @@ def index_command(
         if no_synonyms:
             chosen = Synonyms()
         if state.cluster:
+            from searchlib.cluster import CATALOG_FILE
+
+            existed = (state.cluster_root() / CATALOG_FILE).exists()
             index = open_or_create_cluster(state, shards, replicas, chosen)
         else:
             if rebuild:
@@ -88,8 +91,8 @@ def index_command(
             index = Index.open_or_create(
                 state.path, synonyms=chosen, lock_timeout=state.lock_timeout
             )
-            if existed and synonyms_file:  # an index that exists takes the file's rules
-                index.set_synonyms(chosen)
+        if existed and synonyms_file:  # an index that exists takes the file's rules
+            index.set_synonyms(chosen)
         with (
             index,
             Progress(
