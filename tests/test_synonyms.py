@@ -235,6 +235,7 @@ def test_set_synonyms_refuses_what_is_not_synonyms(index):
 
 
 def test_crafted_synonyms_in_a_commit_are_refused(index):
+    index.wait_for_merges()  # nothing reads the commit while it is rewritten
     generation = index._engine.snapshot().generation
     path = index.path / f"commit.{generation}.json"
     body = load_checked_json(path, path.read_bytes())
