@@ -32,7 +32,7 @@ from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteEr
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
 from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
-from searchlib.query.complete import Completions, complete
+from searchlib.query.complete import Completions, complete, prepare_completion
 from searchlib.query.ranking import DEFAULT_RANKING, Ranking
 from searchlib.query.results import Results
 from searchlib.query.search import run_search, run_similar
@@ -362,6 +362,11 @@ class Index:
         unstemmed forms articles hold, most frequent first, those in titles with the
         words already typed before them) and up to ``titles`` whole titles."""
         return complete(self._engine.snapshot(), self.analyzer, text, limit, titles)
+
+    def prepare_completion(self) -> None:
+        """Build the tables ``complete`` reads (once per segment; the first completion
+        of a process builds them otherwise): a server calls it in the background."""
+        prepare_completion(self._engine.snapshot())
 
     def backup(self, destination: str | os.PathLike[str]) -> Path:
         """A consistent copy of this index's last commit in ``destination`` (a new

@@ -11,8 +11,11 @@ loopback without one.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
+import threading
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -253,6 +256,15 @@ def create_app(
             return _error(500, str(exc))
         return _error(500, "internal error")
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The first keystroke of search-as-you-type should not pay for the segments'
+        # prefix tables: build them in the background as the server starts.
+        warm = getattr(index, "prepare_completion", None)
+        if warm is not None:
+            threading.Thread(target=warm, name="prepare-completion", daemon=True).start()
+        yield
+
     return Starlette(
         routes=routes,
         exception_handlers={
@@ -260,6 +272,7 @@ def create_app(
             405: not_found,
             Exception: server_error,
         },
+        lifespan=lifespan,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -148,3 +149,19 @@ def test_cli_and_http_complete(index, tmp_path):
         answer = client.get("/complete", params={"q": "banjir ja", "limit": 2}).json()
         assert len(answer["words"]) == 2 and answer["titles"][0]["id"] in {"a", "b"}
         assert client.get("/complete", params={"q": "ja", "limit": 99}).status_code == 400
+
+
+def test_a_server_prepares_completion_tables_as_it_starts(index):
+    from starlette.testclient import TestClient
+
+    from searchlib.server import create_app
+
+    segments = index._engine.snapshot()._segments
+    assert all(c.arrays.fields["body_exact"].prefixes._short is None for c in segments)
+    with TestClient(create_app(index)):  # runs the app's startup
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+            c.arrays.fields["body_exact"].prefixes._short is None for c in segments
+        ):
+            time.sleep(0.02)
+    assert all(c.arrays.fields["body_exact"].prefixes._short is not None for c in segments)

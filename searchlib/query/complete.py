@@ -33,6 +33,7 @@ __all__ = [
     "complete_titles",
     "merge_completions",
     "newest_titles",
+    "prepare_completion",
     "split_last_word",
     "title_word",
 ]
@@ -126,6 +127,16 @@ def complete_titles(
     check_completion(text, limit, limit)
     head, _last = split_last_word(text)
     return _titles(snapshot, _title_documents(snapshot, analyzer, head), word, limit)
+
+
+def prepare_completion(snapshot: Snapshot) -> None:
+    """Compute every segment's prefix tables now (what the first completion of a process
+    would otherwise pay): a server does it in the background when it starts."""
+    for columns in snapshot._segments:
+        for name in _FIELDS:
+            arrays = columns.arrays.fields.get(name)
+            if arrays is not None:
+                arrays.prefixes.top_indexes(b"a", 1)
 
 
 def check_completion(text: Any, limit: Any, titles: Any) -> None:
