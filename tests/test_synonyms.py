@@ -70,6 +70,7 @@ def test_solr_format_equivalences_one_way_rules_comments_and_escaped_commas():
         ("ok, fine\na => b => c\n", "line 2.*more than one '=>'"),
         ("a =>\n", "both sides"),
         ("x, " + " ".join(["kata"] * 9) + "\n", "longer than 8 words"),
+        (", ".join(f"kata{n}" for n in range(65)) + "\n", "more than 64 entries"),
     ],
 )
 def test_a_bad_rule_names_its_line(text, message):

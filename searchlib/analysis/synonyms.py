@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = ["StoredSynonyms", "SynonymError", "SynonymRule", "SynonymTable", "Synonyms"]
 
-MAX_RULES = 100_000
+MAX_RULES = 20_000  # kept in every commit point: a list, not a thesaurus
+MAX_TOTAL_ENTRIES = 100_000
+MAX_ENTRIES = 64  # per side of a rule: every entry of a rule maps to all of its outputs
 MAX_ENTRY_CHARS = 200
 MAX_ENTRY_WORDS = 8
 _SPLIT = re.compile(r"(?<!\\),")
@@ -77,6 +79,8 @@ def _entries(part: str, where: str) -> tuple[str, ...]:
             )
         if entry not in out:
             out.append(entry)
+        if len(out) > MAX_ENTRIES:
+            raise SynonymError(f"{where}: more than {MAX_ENTRIES} entries on one side of a rule")
     return tuple(out)
 
 
@@ -88,6 +92,9 @@ class Synonyms:
         self.rules: tuple[SynonymRule, ...] = tuple(rules)
         if len(self.rules) > MAX_RULES:
             raise SynonymError(f"{len(self.rules)} synonym rules: at most {MAX_RULES}")
+        entries = sum(len(r.inputs) + (0 if r.equivalent else len(r.outputs)) for r in self.rules)
+        if entries > MAX_TOTAL_ENTRIES:
+            raise SynonymError(f"synonym rules of {entries} entries: at most {MAX_TOTAL_ENTRIES}")
 
     # -- reading -------------------------------------------------------------------
 
@@ -155,7 +162,7 @@ class Synonyms:
             outputs = item.get("out", inputs) if isinstance(item, dict) else None
             ok = all(
                 isinstance(side, list)
-                and side
+                and 0 < len(side) <= MAX_ENTRIES
                 and all(isinstance(e, str) and 0 < len(e) <= MAX_ENTRY_CHARS for e in side)
                 for side in (inputs, outputs)
             )
@@ -198,7 +205,8 @@ class SynonymTable:
                 if not key:
                     continue
                 found = self._outputs.setdefault(key, [])
-                found.extend(o for o in rule.outputs if o not in found)
+                known = set(found)
+                found.extend(o for o in rule.outputs if o not in known)
         self.longest = max((len(k) for k in self._outputs), default=0)
 
     def words(self, entry: str) -> tuple[str, ...]:
