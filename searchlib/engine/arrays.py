@@ -310,6 +310,17 @@ class FieldArrays:
             index += 1
         return -1
 
+    def frequencies_of(self, keys: np.ndarray) -> np.ndarray:
+        """The document frequency of each term hash in ``keys`` (0 where absent): many
+        terms at once, by hash alone."""
+        out = np.zeros(len(keys), dtype=np.int64)
+        if not len(self.hash) or not len(keys):
+            return out
+        at = np.minimum(np.searchsorted(self.hash, keys), len(self.hash) - 1)
+        hit = self.hash[at] == keys
+        out[hit] = self.posts[at[hit] + 1] - self.posts[at[hit]]
+        return out
+
     @property
     def posting_count(self) -> int:
         return int(self.posts[-1]) if len(self.posts) else 0

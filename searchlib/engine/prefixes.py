@@ -79,6 +79,11 @@ class PrefixIndex:
                 high = bisect_terms(self.arrays, prefix[:-1] + bytes([prefix[-1] + 1]), low, high)
         return low, high
 
+    def prepare(self) -> None:
+        """Compute the tables now rather than on the first short prefix asked for."""
+        if len(self.arrays):
+            self._tables()
+
     def _tables(self) -> tuple[dict[bytes, np.ndarray], np.ndarray]:
         with self._lock:
             if self._short is None or self._heads is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
-from searchlib.engine.arrays import hash_terms, term_key
+from searchlib.engine.arrays import FieldArrays, hash_terms, term_key
 from searchlib.engine.commit import CommitPoint
 from searchlib.engine.schema import (
     DATE_OFFSET,
@@ -255,7 +255,7 @@ class Snapshot:
         ``PrefixIndex`` (no vocabulary scan), merged by their hash, then exact counts for
         the best of them; terms are decoded only for the answer."""
         wanted = prefix.encode("utf-8")
-        present = [f for f in (c.arrays.fields.get(field) for c in self._segments) if f]
+        present = self._field_arrays(field)
         found_keys, found_counts, where = [], [], []
         for number, arrays in enumerate(present):
             chosen, counts = arrays.prefixes.top_indexes(wanted, max(limit * 2, 16))
@@ -264,43 +264,46 @@ class Snapshot:
             where.append(np.stack([np.full(len(chosen), number), chosen]))
         if not present or not sum(len(k) for k in found_keys):
             return []
-        keys, inverse = np.unique(np.concatenate(found_keys), return_inverse=True)
+        keys, first, inverse = np.unique(
+            np.concatenate(found_keys), return_index=True, return_inverse=True
+        )
         rough = np.bincount(inverse, weights=np.concatenate(found_counts))
         best = np.argsort(-rough, kind="stable")[: limit * 2]
-        places = np.concatenate(where, axis=1)
-        first_place = np.full(len(keys), -1, dtype=np.int64)
-        first_place[inverse[::-1]] = np.arange(len(inverse))[::-1]
-        best_keys = keys[best]
-        exact = np.zeros(len(best), dtype=np.int64)
-        for arrays in present:  # each candidate's count in every segment, by its hash
-            at = np.searchsorted(arrays.hash, best_keys)
-            inside = at < len(arrays.hash)
-            hit = np.zeros(len(best), dtype=bool)
-            hit[inside] = arrays.hash[at[inside]] == best_keys[inside]
-            exact[hit] += arrays.posts[at[hit] + 1] - arrays.posts[at[hit]]
+        exact = self._counts_by_key(present, keys[best])
+        places = np.concatenate(where, axis=1)  # (segment, term number) of each candidate
         out = []
         for slot, count in zip(best.tolist(), exact.tolist(), strict=True):
-            number, index = places[:, first_place[slot]].tolist()
+            number, index = places[:, first[slot]].tolist()
             out.append((present[number].term(index).decode("utf-8", "replace"), count))
         out.sort(key=lambda pair: (-pair[1], pair[0]))
         return out[:limit]
+
+    def prepare_prefixes(self, fields: Iterable[str]) -> None:
+        """Build each segment's prefix tables of ``fields`` now (the first
+        ``frequent_with_prefix`` of a process would otherwise)."""
+        for field in fields:
+            for arrays in self._field_arrays(field):
+                arrays.prefixes.prepare()
 
     def document_counts(self, field: str, terms: list[str]) -> list[int]:
         """Each term's document count in ``field`` over every segment (by hash)."""
         keys = np.fromiter(
             (term_key(t.encode("utf-8")) for t in terms), dtype=np.uint64, count=len(terms)
         )
-        counts = np.zeros(len(terms), dtype=np.int64)
-        for columns in self._segments:
-            arrays = columns.arrays.fields.get(field)
-            if arrays is None or not len(arrays.hash):
-                continue
-            at = np.searchsorted(arrays.hash, keys)
-            inside = at < len(arrays.hash)
-            hit = np.zeros(len(terms), dtype=bool)
-            hit[inside] = arrays.hash[at[inside]] == keys[inside]
-            counts[hit] += arrays.posts[at[hit] + 1] - arrays.posts[at[hit]]
-        return counts.tolist()
+        present = self._field_arrays(field)
+        return self._counts_by_key(present, keys).tolist()
+
+    def _field_arrays(self, field: str) -> list[FieldArrays]:
+        """``field``'s arrays in each segment that has it."""
+        found = (c.arrays.fields.get(field) for c in self._segments)
+        return [arrays for arrays in found if arrays is not None]
+
+    @staticmethod
+    def _counts_by_key(fields: list[FieldArrays], keys: np.ndarray) -> np.ndarray:
+        counts = np.zeros(len(keys), dtype=np.int64)
+        for arrays in fields:
+            counts += arrays.frequencies_of(keys)
+        return counts
 
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
         """Up to ``limit`` terms of ``field`` starting with ``prefix``, most frequent first."""

@@ -124,7 +124,7 @@ def complete_titles(
 ) -> list[TitleCompletion]:
     """The titles ``complete`` offers once the last word's completion is ``word`` (a
     cluster chooses it from every shard's counts first)."""
-    check_completion(text, limit, limit)
+    check_completion(text, 0, limit)
     head, _last = split_last_word(text)
     return _titles(snapshot, _title_documents(snapshot, analyzer, head), word, limit)
 
@@ -132,11 +132,7 @@ def complete_titles(
 def prepare_completion(snapshot: Snapshot) -> None:
     """Compute every segment's prefix tables now (what the first completion of a process
     would otherwise pay): a server does it in the background when it starts."""
-    for columns in snapshot._segments:
-        for name in _FIELDS:
-            arrays = columns.arrays.fields.get(name)
-            if arrays is not None:
-                arrays.prefixes.top_indexes(b"a", 1)
+    snapshot.prepare_prefixes(_FIELDS)
 
 
 def check_completion(text: Any, limit: Any, titles: Any) -> None:
@@ -154,14 +150,12 @@ def _title_documents(snapshot: Snapshot, analyzer: Analyzer, head: str) -> np.nd
     terms = [t.term for t in analyzer.analyze(head) if t.primary and not t.stopword]
     if not terms:
         return None
-    docs: np.ndarray | None = None
-    for term in dict.fromkeys(terms):
-        ids, _tf = snapshot.postings("title", term)
-        docs = ids if docs is None else docs[member(docs, ids)]
+    unique = list(dict.fromkeys(terms))
+    docs, _tf = snapshot.postings("title", unique[0])
+    for term in unique[1:]:
         if not len(docs):
             break
-    if docs is None:  # pragma: no cover - terms is not empty
-        return None
+        docs = docs[member(docs, snapshot.postings("title", term)[0])]
     return docs[snapshot.live[docs]] if len(docs) else docs
 
 
