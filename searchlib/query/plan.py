@@ -329,7 +329,8 @@ class _Compiler:
             found = self.synonyms.match([t.norm for t in tokens], 0)
             if found is not None and found[0] == len(tokens):
                 words = (Word(node.text, node.field, node.position),)
-                return self._synonym_span(SynonymSpan(words, tuple(found[1]), node.field))
+                span = SynonymSpan(words, tuple(found[1]), node.field, quoted=True)
+                return self._synonym_span(span)
         first = tokens[0].position
         # "menteri dalam negeri": the dropped stopword must be there too.
         stops = [(t.position - first, t.norm) for t in every if t.why == "stopword"]
@@ -374,13 +375,12 @@ class _Compiler:
         others = [e for e in span.outputs if table.words(e) != typed]
         if not self._negated:
             self.expanded[" ".join(w.text for w in span.words)] = list(span.outputs)
-        if len(span.words) == 1:
+        original: PlanNode | None
+        if span.quoted:
             word = span.words[0]
-            original = (
-                self._word(word)
-                if isinstance(word, Word) and not word.text.count(" ")
-                else self._phrase(Phrase(word.text, word.field, word.position), expand=False)
-            )
+            original = self._phrase(Phrase(word.text, word.field, word.position), expand=False)
+        elif len(span.words) == 1:
+            original = self._word(span.words[0])
         else:
             typed_plans: list[PlanNode] = [p for p in map(self._word, span.words) if p]
             original = (
@@ -396,10 +396,9 @@ class _Compiler:
                 if compiled is not None:
                     alternatives.append(compiled)
         if singles:
-            merge = isinstance(original, TermsPlan) and len(original.terms) == 1
             extra = self._terms(singles, span.field)
-            if merge:  # one term over every form: frequencies summed, one idf
-                assert isinstance(original, TermsPlan)
+            if isinstance(original, TermsPlan) and len(original.terms) == 1:
+                # One term over every form: frequencies summed, one idf.
                 refs = list(original.terms[0].refs)
                 refs.extend(r for t in extra for r in t.refs if r not in refs)
                 merged = CombinedTerm(tuple(refs), original.terms[0].lengths)

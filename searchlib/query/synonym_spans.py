@@ -27,6 +27,7 @@ class SynonymSpan:
     outputs: tuple[str, ...]
     field: str | None
     every_word: bool = False  # typed as +a +b: as typed, all must match
+    quoted: bool = False  # one quoted phrase that is a rule's entry
 
 
 def synonym_spans(
