@@ -24,10 +24,10 @@ from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer, Token
-from searchlib.analysis.synonyms import StoredSynonyms, SynonymError, Synonyms, SynonymTable
+from searchlib.analysis.synonyms import StoredSynonyms, Synonyms, SynonymTable
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.document import Article, public_fields
-from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, write_error
+from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, Snapshot, write_error
 from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, QueryError
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
@@ -89,7 +89,7 @@ class Index:
         process's writer; ``workers``: processes that analyze large batches (default:
         one per core).
         """
-        chosen = Synonyms.default() if synonyms is None else synonyms
+        chosen = Synonyms.chosen(synonyms)
         engine = Engine.create(path, analyzer or Analyzer(), {SYNONYMS: chosen.to_data()})
         return cls(engine, lock_timeout=lock_timeout, workers=workers)
 
@@ -154,21 +154,19 @@ class Index:
     @property
     def synonyms(self) -> Synonyms:
         """The synonyms queries are expanded with (stored with the index's commits)."""
-        return self._synonym_table().synonyms
+        return self._synonym_table(self._engine.snapshot()).synonyms
 
     def set_synonyms(self, synonyms: Synonyms | None) -> None:
         """Replace the synonyms (``None``: the shipped list; ``Synonyms()``: none), in
         one commit; searches use them at once, and nothing is re-indexed."""
-        chosen = Synonyms.default() if synonyms is None else synonyms
-        if not isinstance(chosen, Synonyms):
-            raise SynonymError(f"synonyms must be a Synonyms, not {type(chosen).__name__}")
+        chosen = Synonyms.chosen(synonyms)
         with self._writing() as writer:
             writer.set_extra(SYNONYMS, chosen.to_data())
             writer.commit()
 
-    def _synonym_table(self) -> SynonymTable:
-        """The current commit's synonyms, read by the analyzer once per change."""
-        data = self._engine.snapshot().commit.extra.get(SYNONYMS)
+    def _synonym_table(self, snapshot: Snapshot) -> SynonymTable:
+        """The synonyms of ``snapshot``'s commit, read by the analyzer once per change."""
+        data = snapshot.commit.extra.get(SYNONYMS)
         return self._synonyms.table(data, self.analyzer, where=f"index at {str(self.path)!r}")
 
     # -- writing -------------------------------------------------------------------
@@ -339,8 +337,9 @@ class Index:
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
         collectors = Collectors.of(facets, suggest, track_total_hits)
+        snapshot = self._engine.snapshot()
         return run_search(
-            self._engine.snapshot(),
+            snapshot,
             self.analyzer,
             query,
             limit=limit,
@@ -354,7 +353,7 @@ class Index:
             snippet_size=snippet_size,
             started=started,
             collectors=collectors,
-            synonyms=self._synonym_table() if synonyms else None,
+            synonyms=self._synonym_table(snapshot) if synonyms else None,
         )
 
     def complete(self, text: str, limit: int = 8, *, titles: int = 3) -> Completions:

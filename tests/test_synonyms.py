@@ -144,7 +144,7 @@ def test_the_expansion_is_one_clause_that_does_not_inflate(index):
         index._engine.snapshot(),
         index.analyzer,
         searchlib.Ranking(),
-        synonyms=index._synonym_table(),
+        synonyms=index._synonym_table(index._engine.snapshot()),
     )
     assert plan.root is not None and len(plan.root.should) == 2  # kpk-or-long, menteri
     assert isinstance(plan.root.should[0], AnyOfPlan)
@@ -187,7 +187,8 @@ def test_pruned_pages_with_synonyms_are_the_exhaustive_pages(tmp_path):
     with searchlib.Index.create(tmp_path / "ix", workers=1) as ix:
         ix.add(docs)
         ix.set_synonyms(Synonyms.parse("\n".join(lines)))
-        snapshot, table = ix._engine.snapshot(), ix._synonym_table()
+        snapshot = ix._engine.snapshot()
+        table = ix._synonym_table(snapshot)
         expanded = 0
         for coordination in (True, False):
             ranking = searchlib.Ranking(coordination=coordination)

@@ -139,6 +139,15 @@ class Synonyms:
         text = resources.files("searchlib.analysis").joinpath("data/synonyms.txt")
         return cls.parse(text.read_text("utf-8"), source="searchlib/analysis/data/synonyms.txt")
 
+    @classmethod
+    def chosen(cls, value: Synonyms | None) -> Synonyms:
+        """``value``, or the shipped list for None; ``SynonymError`` for anything else."""
+        if value is None:
+            return cls.default()
+        if not isinstance(value, Synonyms):
+            raise SynonymError(f"synonyms must be a Synonyms, not {type(value).__name__}")
+        return value
+
     # -- as data -------------------------------------------------------------------
 
     def to_data(self) -> list[dict[str, list[str]]]:

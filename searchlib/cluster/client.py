@@ -18,7 +18,7 @@ from time import perf_counter
 from typing import Any
 
 from searchlib.analysis import Analyzer
-from searchlib.analysis.synonyms import SynonymError, Synonyms
+from searchlib.analysis.synonyms import Synonyms
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError, shard_of
 from searchlib.cluster.ingest import FileReport, ingest_file, is_url
@@ -385,10 +385,7 @@ class ClusterIndex:
 
     def set_synonyms(self, synonyms: Synonyms | None) -> None:
         """Replace the synonyms on every replica (``None``: the shipped list)."""
-        chosen = Synonyms.default() if synonyms is None else synonyms
-        if not isinstance(chosen, Synonyms):
-            raise SynonymError(f"synonyms must be a Synonyms, not {type(chosen).__name__}")
-        data = chosen.to_data()
+        data = Synonyms.chosen(synonyms).to_data()
         try:
             self._write("set_synonyms", dict.fromkeys(range(self.catalog.shards), (data,)))
         finally:
