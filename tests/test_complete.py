@@ -165,3 +165,31 @@ def test_a_server_prepares_completion_tables_as_it_starts(index):
         ):
             time.sleep(0.02)
     assert all(c.arrays.fields["body_exact"].prefixes._short is not None for c in segments)
+
+
+def test_completing_while_a_large_ingest_runs(tmp_path):
+    import threading
+
+    docs = _corpus(1200)
+    with searchlib.Index.create(tmp_path / "live", workers=1) as ix:
+        ix.add(docs[:100])
+        failures: list[BaseException] = []
+
+        def ingest():
+            try:
+                for start in range(100, len(docs), 100):  # commits and background merges
+                    ix.add(docs[start : start + 100])
+            except BaseException as exc:  # pragma: no cover - reported below
+                failures.append(exc)
+
+        writer = threading.Thread(target=ingest)
+        writer.start()
+        answered = 0
+        while writer.is_alive():
+            answered += bool(ix.complete("pem").words)
+        writer.join()
+        assert not failures and answered > 0
+        ix.wait_for_merges()
+        final = ix.complete("pem")
+        expected = ix._engine.snapshot().frequent_with_prefix("body_exact", "pem", 8)
+        assert final.words and final.words[0].count >= expected[0][1]
