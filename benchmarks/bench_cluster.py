@@ -3,6 +3,9 @@ on a LocalCluster of this machine (127.0.0.1 only), and as one in-process Index,
 peer, in the same run. Build docs/s (files read on the workers by ``add_files``),
 query p50/p95 with snippets (200 fixed title queries, top 10), and the scatter-gather
 overhead per query: the median over queries of (cluster time - local Index time).
+Then, on the largest shard count, the same queries while another thread keeps
+writing (``--ingest-writes`` calls of ``add``, each a copy of the first 3,463 articles under
+new ids, one after another): searches during a sustained ingest against idle ones.
 
     python benchmarks/bench_cluster.py --corpus /tmp/news-1m.jsonl --n 200000
 
@@ -18,6 +21,7 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from itertools import islice
@@ -66,6 +70,44 @@ def timed_queries(search, queries: list[str]) -> list[float]:
     return times
 
 
+INGEST_BATCH = 3_463  # articles per add call during the ingest run (the shared corpus)
+
+
+def searches_during_ingest(
+    index: ClusterIndex, sample: list[dict], queries: list[str], writes: int
+) -> tuple[list[float], list[float], int, float]:
+    """Query times while a thread writes ``writes`` copies of ``sample`` (new ids each
+    time), against the same queries idle just before: (during, idle, written, docs/s)."""
+    idle = timed_queries(lambda q: index.search(q, limit=10), queries)
+    done = threading.Event()
+    written = [0]
+
+    def ingest() -> None:
+        try:
+            for copy in range(writes):
+                batch = [{**a, "id": f"copy{copy}-{a['id']}"} for a in sample[:INGEST_BATCH]]
+                written[0] += index.add(batch)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=ingest)
+    started = time.perf_counter()
+    writer.start()
+    time.sleep(1.0)  # the first write has reached the replicas
+    during: list[float] = []
+    while not done.is_set():
+        for query in queries:
+            if done.is_set():
+                break
+            began = time.perf_counter()
+            for hit in index.search(query, limit=10):
+                if hit.snippet is not None:
+                    hit.snippet.html()
+            during.append((time.perf_counter() - began) * 1000)
+    writer.join()
+    return during, idle, written[0], written[0] / (time.perf_counter() - started)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -77,6 +119,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=0, help="articles (resampled if more)")
     parser.add_argument("--shards", default="1,4", help="shard counts to compare")
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    parser.add_argument("--replicas", type=int, default=2, help="replicas of each shard")
+    parser.add_argument(
+        "--ingest-writes", type=int, default=5, help="add calls during the ingest run"
+    )
     args = parser.parse_args()
     from distributed import LocalCluster
 
@@ -111,7 +157,7 @@ def main() -> None:
             for shards in (int(s) for s in args.shards.split(",")):
                 root = folder / f"cluster-{shards}"
                 with ClusterIndex.create(
-                    root, address=cluster.scheduler_address, shards=shards
+                    root, address=cluster.scheduler_address, shards=shards, replicas=args.replicas
                 ) as index:
                     started = time.perf_counter()
                     index.add_files(parts)
@@ -131,6 +177,8 @@ def main() -> None:
                     ]  # fmt: skip
                     differ = sum(a != b for a, b in pairs)
                     other_set = sum(set(a) != set(b) for a, b in pairs)
+                    if shards == max(int(s) for s in args.shards.split(",")):
+                        ingest = searches_during_ingest(index, sample, queries, args.ingest_writes)
                 name = f"cluster, {shards} shard{'s' * (shards > 1)}"
                 for label, taken in ((name, times), (f"{name}, statistics=shard", local)):
                     overhead = statistics.median(
@@ -147,7 +195,18 @@ def main() -> None:
             cluster.close()
         local_index.close()
 
-    print(f"\n{count:,} articles; {args.workers} worker processes; top 10 with snippets")
+    during, idle, written, write_rate = ingest
+    print(
+        f"\nsearches during a sustained ingest ({written:,} articles written at "
+        f"{write_rate:,.0f} docs/s, {len(during)} searches): p50 {statistics.median(during):.1f} "
+        f"ms, p95 {percentile(during, 0.95):.1f} ms, worst {max(during):.1f} ms; idle p50 "
+        f"{statistics.median(idle):.1f} ms, p95 {percentile(idle, 0.95):.1f} ms "
+        f"(p95 ratio {percentile(during, 0.95) / percentile(idle, 0.95):.2f}x)"
+    )
+    print(
+        f"\n{count:,} articles; {args.workers} worker processes; {args.replicas} replicas; "
+        "top 10 with snippets"
+    )
     print("| index | build docs/s | query p50 ms | query p95 ms | scatter-gather overhead ms |")
     print("|---|---|---|---|---|")
     for name, build, times, overhead in rows:

@@ -7,6 +7,7 @@ import json
 import os
 import random
 import signal
+import threading
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from searchlib import Index, QueryError, Ranking
 from searchlib.cli import cli
+from searchlib.engine.storage import WriterLock
 
 distributed = pytest.importorskip("distributed")
 
@@ -586,3 +588,40 @@ def test_shard_statistics_answer_in_one_round(tmp_path, local_cluster, monkeypat
         assert compared >= 30 and overlap / compared >= 0.4
         with pytest.raises(QueryError, match="statistics"):
             cluster.search("gempa", statistics="local")
+
+
+def test_searches_are_answered_while_a_write_runs(tmp_path, local_cluster):
+    """A replica answers searches from its current snapshot while its write waits:
+    the test holds both replicas' writer locks, so their write threads wait for them;
+    searches are answered meanwhile and see only what was committed before."""
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=1, replicas=2
+    ) as cluster:
+        cluster.add(_corpus(50))
+        paths = [cluster.catalog.replica_path(tmp_path / "c", 0, r) for r in range(2)]
+        locks = [WriterLock(path, timeout=5).acquire() for path in paths]
+        held = threading.Event()
+        held.set()
+
+        def release() -> None:
+            held.clear()
+            for lock in locks:
+                lock.release()
+
+        timer = threading.Timer(4.0, release)
+        timer.start()
+        try:
+            written = [{**doc, "id": f"w{n}"} for n, doc in enumerate(_corpus(30, seed=21))]
+            pending = cluster.replicas.start_write(0, "add", written)
+            answered = 0
+            while held.is_set() and answered < 10:
+                results = cluster.search("gempa banjir", limit=50)
+                count = len(cluster)
+                if held.is_set():  # answered while the write waited
+                    answered += 1
+                    assert count == 50 and not any(h.id.startswith("w") for h in results)
+        finally:
+            timer.join()
+        assert cluster.replicas.finish_write(pending) == 30
+        assert answered >= 3, "searches waited for the write"
+        assert len(cluster) == 80 and cluster.check() == []

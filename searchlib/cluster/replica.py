@@ -4,20 +4,32 @@ The actor is created on the worker that holds the replica and lives as long as t
 worker. Every method answers from the replica's own index directory, so a replica
 whose worker died is brought back by creating the actor again (on the same or another
 worker that can read the directory): the index reopens from its last commit.
+
+Dask runs an actor's plain methods one at a time on one thread, so a search would
+wait for the whole of a write before it. The methods are coroutines instead (Dask
+awaits them on the worker's event loop) that hand the work to two pools of the
+replica's own: writes one at a time on the write thread, reads on the read threads,
+each read from the index's current snapshot while a write runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from searchlib.analysis import Analyzer, Synonyms
 from searchlib.errors import QueryError
 from searchlib.index import Index
 from searchlib.query.shard import SEARCH_STEPS
 
-__all__ = ["ShardReplica"]
+__all__ = ["READ_THREADS", "ShardReplica"]
+
+READ_THREADS = 2  # searches of one replica answered at once
+T = TypeVar("T")
 
 
 class ShardReplica:
@@ -26,64 +38,86 @@ class ShardReplica:
     def __init__(self, path: str, analyzer: Analyzer | None = None) -> None:
         self.path = Path(path)
         self.index = Index.open_or_create(self.path, analyzer=analyzer, workers=1)
+        self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="searchlib-read")
+        self._writes = ThreadPoolExecutor(1, thread_name_prefix="searchlib-write")
 
-    def analyzer(self) -> Analyzer:
+    async def _read(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._reads, function, *args)
+
+    async def _write(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writes, function, *args)
+
+    # -- reads: from the current snapshot, beside a running write ---------------------
+
+    async def analyzer(self) -> Analyzer:
         """The analyzer stored in this replica's index (the cluster's)."""
         return self.index.analyzer
 
-    def synonym_data(self) -> list[dict[str, list[str]]]:
+    async def synonym_data(self) -> list[dict[str, list[str]]]:
         """The synonyms this replica's index holds, as data."""
-        return self.index.synonyms.to_data()
+        return await self._read(lambda: self.index.synonyms.to_data())
 
-    def set_synonyms(self, data: list[dict[str, list[str]]]) -> None:
-        self.index.set_synonyms(Synonyms.from_data(data))
-
-    def pid(self) -> int:
+    async def pid(self) -> int:
         return os.getpid()
 
-    def generation(self) -> int:
+    async def generation(self) -> int:
         """The commit generation this replica serves."""
-        return int(self.index.shard_searcher().snapshot.generation)
+        return await self._read(lambda: int(self.index.shard_searcher().snapshot.generation))
 
-    def add(self, records: list[dict[str, Any]]) -> int:
-        return self.index.add(records)
+    async def count_existing(self, ids: list[str]) -> int:
+        return await self._read(self.index.count_existing, ids)
 
-    def apply(self, adds: list[dict[str, Any]], deletes: list[str]) -> tuple[int, int]:
-        """Adds (upserts) and deletes in one atomic commit of this replica."""
-        batch = self.index.batch()
-        batch.add(adds)
-        batch.delete(deletes)
-        added, deleted = batch.commit()
-        return added, deleted
+    async def get(self, doc_id: str) -> dict[str, Any] | None:
+        return await self._read(self.index.get, doc_id)
 
-    def delete(self, ids: list[str]) -> int:
-        return self.index.delete(ids)
+    async def count(self) -> int:
+        return await self._read(self.index.__len__)
 
-    def backup(self, destination: str) -> str:
-        """A consistent copy of this replica (repairing another replica of its shard)."""
-        return str(self.index.backup(destination))
+    async def stats(self) -> dict[str, Any]:
+        return await self._read(self.index.stats)
 
-    def count_existing(self, ids: list[str]) -> int:
-        return self.index.count_existing(ids)
+    async def check(self) -> list[str]:
+        return await self._read(self.index.check)
 
-    def get(self, doc_id: str) -> dict[str, Any] | None:
-        return self.index.get(doc_id)
-
-    def count(self) -> int:
-        return len(self.index)
-
-    def stats(self) -> dict[str, Any]:
-        return self.index.stats()
-
-    def check(self) -> list[str]:
-        return self.index.check()
-
-    def search_step(self, step: str, *args: Any) -> Any:
+    async def search_step(self, step: str, *args: Any) -> Any:
         """One step of a distributed search (``ShardSearcher.statistics``, ``rank`` or
         ``hits``) on this replica's current snapshot."""
         if step not in SEARCH_STEPS:
             raise QueryError(f"unknown search step {step!r} (one of {SEARCH_STEPS})")
-        return getattr(self.index.shard_searcher(), step)(*args)
+        return await self._read(lambda: getattr(self.index.shard_searcher(), step)(*args))
 
-    def close(self) -> None:
-        self.index.close()
+    # -- writes: one at a time, on the write thread -----------------------------------
+
+    async def set_synonyms(self, data: list[dict[str, list[str]]]) -> None:
+        await self._write(lambda: self.index.set_synonyms(Synonyms.from_data(data)))
+
+    async def add(self, records: list[dict[str, Any]]) -> int:
+        return await self._write(self.index.add, records)
+
+    async def apply(self, adds: list[dict[str, Any]], deletes: list[str]) -> tuple[int, int]:
+        """Adds (upserts) and deletes in one atomic commit of this replica."""
+
+        def commit() -> tuple[int, int]:
+            batch = self.index.batch()
+            batch.add(adds)
+            batch.delete(deletes)
+            return batch.commit()
+
+        return await self._write(commit)
+
+    async def delete(self, ids: list[str]) -> int:
+        return await self._write(self.index.delete, ids)
+
+    async def backup(self, destination: str) -> str:
+        """A consistent copy of this replica (repairing another replica of its shard)."""
+        return await self._write(lambda: str(self.index.backup(destination)))
+
+    async def close(self) -> None:
+        """Close the index after the running write and reads are done."""
+
+        def close() -> None:
+            self._reads.shutdown(wait=True)
+            self.index.close()
+
+        await self._write(close)
+        self._writes.shutdown(wait=False)
