@@ -409,21 +409,73 @@ def test_prefix_and_fuzzy_expand_over_every_shard(tmp_path, local_cluster):
                 _same_ranking(got, want)
 
 
-def test_a_repeated_query_reuses_its_plan_and_statistics(tmp_path, local_cluster):
+def _record_rounds(cluster: ClusterIndex) -> list[dict[int, str]]:
+    """Each round of search steps the cluster sends from now on: shard -> step."""
+    rounds: list[dict[int, str]] = []
+    original = cluster.replicas.scatter
+
+    def recording(calls, method="search_step"):
+        rounds.append({shard: args[0] for shard, args in calls.items()})
+        return original(calls, method)
+
+    cluster.replicas.scatter = recording  # type: ignore[method-assign]
+    return rounds
+
+
+def test_expansions_and_statistics_take_one_round_cached_per_shard(tmp_path, local_cluster):
+    docs = _corpus(60, seed=13)
+    single = Index.create(tmp_path / "single", workers=1)
+    single.add(docs)
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=3
+    ) as cluster:
+        cluster.add(docs)
+        rounds = _record_rounds(cluster)
+        query = "war* pem* +gempu~ banjir"  # three prefix or fuzzy clauses
+        first = cluster.search(query)
+        # Expansions and statistics in one round, then rank, then the page's hits.
+        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank"}, {"hits"}]
+        assert len(rounds[0]) == 3
+        _same_ranking(first, single.search(query))
+        rounds.clear()
+        second = cluster.search(query)
+        assert [set(r.values()) for r in rounds] == [{"rank"}, {"hits"}]  # cached
+        assert [(h.id, h.score) for h in second] == [(h.id, h.score) for h in first]
+        # A write to one shard prepares that shard's part again, and only it.
+        written = {"id": "x", "title": "gempa warga", "body": "gempa warga pembangunan"}
+        cluster.add(written)
+        single.add(written)
+        rounds.clear()
+        third = cluster.search(query, limit=50)
+        assert rounds[0] == {shard_of("x", 3): "prepare"}
+        assert "x" in third.ids()
+        _same_ranking(third, single.search(query, limit=50))
+        # Words alone need no expansion: one index's statistics, prepared in one round.
+        rounds.clear()
+        cluster.search("gempa banjir")
+        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank"}, {"hits"}]
+    single.close()
+
+
+def test_an_expansion_too_wide_to_prepare_is_expanded_in_steps(tmp_path, local_cluster):
+    # 6,000 terms start with "kode" (3,000 a shard): more than one preparation carries.
+    docs = [
+        {"id": f"k{n}", "body": " ".join(f"kode{n * 20 + i}x" for i in range(20)) + " gempa"}
+        for n in range(300)
+    ]
+    docs += [{"id": f"g{n}", "body": "kode1x kode1x gempa"} for n in range(5)]
+    single = Index.create(tmp_path / "single", workers=1)
+    single.add(docs)
     with ClusterIndex.create(
         tmp_path / "c", address=local_cluster.scheduler_address, shards=2
     ) as cluster:
-        cluster.add(_corpus(30, seed=13))
-        steps = _record_steps(cluster)
-        first = cluster.search("gempa war*")
-        assert "statistics" in steps and "prefix_counts" in steps
-        steps.clear()
-        second = cluster.search("gempa war*")
-        assert "statistics" not in steps and "prefix_counts" not in steps
-        assert [(h.id, h.score) for h in second] == [(h.id, h.score) for h in first]
-        cluster.add({"id": "x", "body": "gempa warga"})  # a write: prepared again
-        steps.clear()
-        assert "x" in cluster.search("gempa war*", limit=50).ids() and "statistics" in steps
+        cluster.add(docs)
+        rounds = _record_rounds(cluster)
+        got = cluster.search("kode* gempa", limit=20)
+        steps = [set(r.values()) for r in rounds]
+        assert steps[0] == {"prepare"} and {"prefix_counts"} in steps and {"statistics"} in steps
+        _same_ranking(got, single.search("kode* gempa", limit=20))
+    single.close()
 
 
 def test_sigkill_during_a_write_marks_the_replica_stale_then_repairs_it(tmp_path, local_cluster):
@@ -476,7 +528,7 @@ def test_one_shard_answers_in_one_step_and_equals_one_index(tmp_path, local_clus
                 assert got.total == want.total and got.facets == want.facets, text
                 _same_ranking(got, want)
                 assert [h.rank for h in got] == [h.rank for h in want]
-            assert set(steps) <= {"page", "prefix_counts", "near_counts"}
+            assert set(steps) <= {"page", "prepare"}  # prepare: a query that expands
 
 
 def test_a_query_error_from_a_shard_is_not_a_replica_failure(tmp_path, local_cluster):

@@ -2,8 +2,9 @@
 
 It says how many shards and replicas there are, where each replica's index directory
 lives (relative to the root), which replicas are stale (missed an acknowledged write and
-must be copied from a healthy one before serving), and a generation that every write
-through a client moves on (so cached search statistics are known to be stale). It is
+must be copied from a healthy one before serving), and generations that every write
+through a client moves on, the cluster's and each written shard's (so cached search
+statistics are known to be stale, shard by shard). It is
 written atomically (temporary file, fsync, rename), so a restarted client or worker
 always finds a whole catalog.
 """
@@ -41,6 +42,20 @@ class Catalog:
     stale: list[list[int]] = field(default_factory=list)  # [shard, replica] pairs
     generation: int = 0  # moves on with every write through a client
     format: int = CATALOG_FORMAT
+    # Per shard: moves on with every write through a client that reached the shard.
+    shard_generations: list[int] = field(default_factory=list)
+
+    def shard_generation(self, shard: int) -> int:
+        found = self.shard_generations
+        return found[shard] if shard < len(found) else 0
+
+    def moved_on(self, shards: list[int] | None = None) -> None:
+        """A write reached ``shards`` (None: every shard)."""
+        self.generation += 1
+        found = self.shard_generations
+        found.extend([0] * (self.shards - len(found)))
+        for shard in range(self.shards) if shards is None else shards:
+            found[shard] += 1
 
     def replica_path(self, root: Path, shard: int, replica: int) -> Path:
         return root / f"shard-{shard:03d}" / f"replica-{replica}"

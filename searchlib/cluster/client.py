@@ -160,7 +160,7 @@ class ClusterIndex:
                 raise errors[0]
             return answers
         finally:
-            self.replicas.bump()
+            self.replicas.bump(sorted(parts))
 
     def _route(self, ids: Iterable[str]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}

@@ -259,8 +259,8 @@ class ReplicaSet:
             )
         return answers[0] if answers else None
 
-    def bump(self) -> None:
-        """After a write: the catalog's generation moves on (caches keyed by it are
-        void) and the stale replicas it found are recorded."""
-        self.catalog.generation += 1
+    def bump(self, shards: list[int] | None = None) -> None:
+        """After a write to ``shards`` (None: any): the catalog's generations move on
+        (caches keyed by them are void) and the stale replicas it found are recorded."""
+        self.catalog.moved_on(shards)
         self.save()

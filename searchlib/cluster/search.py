@@ -2,9 +2,10 @@
 
 0. compile, once, on the client: the index's analyzer, and for prefixes and fuzzy
    words the shards' vocabularies summed (``ClusterVocabulary``);
-1. statistics: every shard reports the plan's document frequencies and its field
-   totals; the client sums them (cached per query until the catalog's generation
-   moves on, that is until a write);
+1. prepare, one step: every shard reports its counts for the query's expansions and
+   the document frequencies of every term the query may score, with its field totals;
+   the client sums them, compiles and keeps the frequencies of the plan's terms
+   (cached per query and per shard: a write to a shard refreshes that shard's part);
 2. rank: every shard scores its matches with those global statistics and returns its
    first ``offset + limit`` keys; the client merges them (coordination or date, then
    score, then shard and shard order);
@@ -16,9 +17,11 @@ shard's complete counts. Shards that did not answer are listed in ``Results.shar
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from time import perf_counter
 from typing import Any
 
@@ -28,16 +31,17 @@ from searchlib.cluster.replicas import ReplicaSet
 from searchlib.engine.snapshot import most_frequent, nearest
 from searchlib.query.collectors import NOTHING_MORE, Collectors, top_facets
 from searchlib.query.parse import Bool, parse_query
-from searchlib.query.plan import Plan, compile_query
+from searchlib.query.plan import Filter, Plan, compile_query
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit, Results
 from searchlib.query.search import filter_plan
+from searchlib.query.shard import ShardPreparation, plan_terms
 from searchlib.query.statistics import GlobalStatistics, gather_statistics
 from searchlib.query.suggest import Evidence, choose, sum_evidence
 
 __all__ = ["STATISTICS_CACHE", "ClusterVocabulary", "ScatterGather"]
 
-STATISTICS_CACHE = 1024  # queries whose gathered statistics are kept per generation
+STATISTICS_CACHE = 1024  # queries whose preparation is kept
 
 
 class ClusterVocabulary:
@@ -69,14 +73,71 @@ class ClusterVocabulary:
         return nearest(counts, limit)
 
 
+class _NeedsVocabulary(Exception):
+    """A query with prefix or fuzzy words: the shards' vocabularies are needed."""
+
+
+class _NoVocabulary:
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
+        raise _NeedsVocabulary
+
+    def terms_within(self, field: str, word: str, distance: int, limit: int) -> list[str]:
+        raise _NeedsVocabulary
+
+
+_NO_VOCABULARY = _NoVocabulary()
+
+
+class _PreparedVocabulary:
+    """The expansions of the shards' preparations summed: the terms one index holding
+    every article would choose."""
+
+    def __init__(self, answers: Iterable[ShardPreparation]) -> None:
+        self.summed: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for answer in answers:
+            for key, counts in answer.expansions.items():
+                mine = self.summed.setdefault(key, {})
+                for term, count in counts.items():
+                    if key[0] == "prefix":
+                        mine[term] = mine.get(term, 0) + count
+                    else:  # (count, edits): the edits are the word's, the same everywhere
+                        mine[term] = (mine.get(term, (0, count[1]))[0] + count[0], count[1])
+
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
+        return most_frequent(self.summed.get(("prefix", field, prefix), {}), limit)
+
+    def terms_within(self, field: str, word: str, distance: int, limit: int) -> list[str]:
+        return nearest(self.summed.get(("near", field, word, distance), {}), limit)
+
+
+def _restricted(statistics: GlobalStatistics, plan: Plan) -> GlobalStatistics | None:
+    """Only the frequencies of the terms ``plan`` scores (what every shard is sent);
+    None if the preparations lack one (then they are gathered for the plan itself)."""
+    wanted = set(plan_terms(plan.root)) if plan.root is not None else set()
+    found = statistics.doc_freqs
+    if not wanted <= found.keys():
+        return None
+    freqs = {key: found[key] for key in wanted}
+    return GlobalStatistics(statistics.doc_counts, statistics.total_lengths, freqs)
+
+
+@dataclass
+class _Prepared:
+    """A query prepared: each shard's answer, from the shard generations named."""
+
+    generations: tuple[int, ...]
+    answers: dict[int, ShardPreparation]
+    plan: Plan
+    statistics: GlobalStatistics | None
+
+
 class ScatterGather:
     """The search side of a ``ClusterIndex``: one compile, global statistics (cached
     with the plan per query until the next write), scatter-gather of ranks and hits."""
 
     def __init__(self, replicas: ReplicaSet) -> None:
         self.replicas = replicas
-        self._prepared: OrderedDict[str, tuple[Plan, GlobalStatistics | None]] = OrderedDict()
-        self._prepared_generation = -1
+        self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
         self._lock = threading.Lock()  # searches may run in many threads
         self._analyzer: Analyzer | None = None
         # The shards' synonyms (every shard holds the same), fetched once; a
@@ -112,37 +173,83 @@ class ScatterGather:
         gather: bool = True,
     ) -> tuple[Plan, GlobalStatistics | None, dict[int, str]]:
         """The query compiled once and its statistics summed over the shards (None
-        for an index of one shard, or when not ``gather``: each shard its own)."""
+        for an index of one shard, or when not ``gather``: each shard its own).
+
+        One step on the shards does both (``ShardSearcher.prepare``), and only on the
+        shards written since this query was last prepared: each shard's answer is
+        kept with the shard's generation in the catalog. A query with no prefix or
+        fuzzy word that needs no statistics asks the shards nothing."""
         key = repr((query, sorted(filters.items()), bounds, ranking, synonyms, gather))
-        generation = self.replicas.refresh()
+        self.replicas.refresh()
+        catalog = self.replicas.catalog
+        generations = tuple(catalog.shard_generation(s) for s in range(catalog.shards))
         with self._lock:
-            if generation != self._prepared_generation:
-                self._prepared.clear()
-                self._prepared_generation = generation
             cached = self._prepared.get(key)
-            if cached is not None:
+            if cached is not None and cached.generations == generations:
                 self._prepared.move_to_end(key)
-                return (*cached, {})
+                return cached.plan, cached.statistics, {}
         failures: dict[int, str] = {}
         tree = parse_query(query) if isinstance(query, str) else query
-        vocabulary = ClusterVocabulary(self.replicas, failures)
         table = self.synonyms() if synonyms else None
-        plan = compile_query(
-            tree, vocabulary, self.analyzer, ranking, filter_plan(filters, bounds), table
-        )
-        gathered: GlobalStatistics | None = None  # one shard: its own statistics are global
-        if gather and self.replicas.catalog.shards > 1:
-            calls = dict.fromkeys(range(self.replicas.catalog.shards), ("statistics", plan))
-            answers, missing = self.replicas.scatter(calls)
-            failures.update(missing)
-            gathered = gather_statistics(answers.values())
+        restrictions = filter_plan(filters, bounds)
+        gathering = gather and catalog.shards > 1
+        answers = {} if cached is None else dict(cached.answers)
+        plan: Plan | None = None
+        statistics: GlobalStatistics | None = None
+        if not gathering:
+            # No statistics are needed: no step either, unless the query expands.
+            with contextlib.suppress(_NeedsVocabulary):
+                plan = compile_query(
+                    tree, _NO_VOCABULARY, self.analyzer, ranking, restrictions, table
+                )
+        if plan is None:
+            moved = [
+                s for s in range(catalog.shards)
+                if s not in answers or cached is None or cached.generations[s] != generations[s]
+            ]  # fmt: skip
+            if moved:
+                step = ("prepare", tree, restrictions, ranking, table)
+                fresh, failures = self.replicas.scatter(dict.fromkeys(moved, step))
+                answers.update(fresh)
+                for shard in failures:
+                    answers.pop(shard, None)
+            plan, statistics = self._compile(tree, restrictions, ranking, table, answers, failures)
+            if not gathering:
+                statistics = None
         if not failures:  # a partial answer is never cached
             with self._lock:
-                if generation == self._prepared_generation:
-                    self._prepared[key] = (plan, gathered)
-                    if len(self._prepared) > STATISTICS_CACHE:
-                        self._prepared.popitem(last=False)
-        return plan, gathered, failures
+                self._prepared[key] = _Prepared(generations, answers, plan, statistics)
+                self._prepared.move_to_end(key)
+                if len(self._prepared) > STATISTICS_CACHE:
+                    self._prepared.popitem(last=False)
+        return plan, statistics, failures
+
+    def _compile(
+        self,
+        tree: Bool,
+        restrictions: list[Filter],
+        ranking: Ranking,
+        table: SynonymTable | None,
+        answers: dict[int, ShardPreparation],
+        failures: dict[int, str],
+    ) -> tuple[Plan, GlobalStatistics]:
+        """The plan from the shards' preparations, with the statistics of its terms;
+        when an expansion was too wide to prepare in one step: expanded in steps, then
+        the plan's statistics gathered in another."""
+        if all(answer.complete for answer in answers.values()):
+            prepared = _PreparedVocabulary(answers.values())
+            plan = compile_query(tree, prepared, self.analyzer, ranking, restrictions, table)
+            gathered = gather_statistics(answer.statistics for answer in answers.values())
+            statistics = _restricted(gathered, plan)
+            if statistics is not None:
+                return plan, statistics
+        else:
+            vocabulary = ClusterVocabulary(self.replicas, failures)
+            plan = compile_query(tree, vocabulary, self.analyzer, ranking, restrictions, table)
+        calls = dict.fromkeys(range(self.replicas.catalog.shards), ("statistics", plan))
+        parts, missing = self.replicas.scatter(calls)
+        failures.update(missing)
+        return plan, gather_statistics(parts.values())
 
     def run(
         self,

@@ -18,6 +18,7 @@ may correct, so nothing downstream analyzes the query again.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -176,10 +177,16 @@ def compile_query(
     ranking: Ranking,
     filters: Iterable[Filter] = (),
     synonyms: SynonymTable | None = None,
+    *,
+    every_expansion: bool = False,
 ) -> Plan:
     """The plan of a parsed query; ``filters`` (from the API) apply to every match;
-    ``synonyms`` expand the words they name."""
+    ``synonyms`` expand the words they name. ``every_expansion``: prefix and fuzzy
+    clauses take every term the vocabulary offers, not the ``MAX_EXPANSIONS`` most
+    frequent (a shard preparing the statistics of whatever a cluster may choose)."""
     compiler = _Compiler(vocabulary, analyzer, ranking, synonyms)
+    if every_expansion:
+        compiler.max_expansions = None
     compiler.content = compiler.has_content(tree)
     root = compiler.clauses(tree)
     if root is not None:
@@ -208,6 +215,7 @@ class _Compiler:
         self.analyzer = analyzer
         self.ranking = ranking
         self.synonyms = synonyms if synonyms else None
+        self.max_expansions: int | None = MAX_EXPANSIONS  # terms per clause; None: all
         self.expanded: dict[str, list[str]] = {}
         self.highlight = Highlight()
         self.words: list[tuple[Word, str]] = []
@@ -350,19 +358,21 @@ class _Compiler:
             return self._word(Word(node.text, node.field, node.position), suggestible=False)
         # Expand over the stems (bangun* finds membangun) and the exact forms.
         found: dict[tuple[str, str], Token] = {}
+        limit = sys.maxsize if self.max_expansions is None else self.max_expansions
         for name, _boost in self._fields(node.field):
             for index_field, is_exact in ((name, False), (EXACT[name], True)):
                 if isinstance(node, Prefix):
-                    texts = self.vocabulary.expand_prefix(index_field, word, MAX_EXPANSIONS)
+                    texts = self.vocabulary.expand_prefix(index_field, word, limit)
                 else:
-                    texts = self.vocabulary.terms_within(
-                        index_field, word, node.distance, MAX_EXPANSIONS
-                    )
+                    texts = self.vocabulary.terms_within(index_field, word, node.distance, limit)
                 for text in texts:
                     term = (self.analyzer.term(text) or text) if is_exact else text
                     norm = text if is_exact else ""
                     found.setdefault((term, norm), Token(term, text, 0, 0, 0, norm, "expansion"))
-        return TermsPlan(self._terms(list(found.values())[: 2 * MAX_EXPANSIONS], node.field))
+        chosen = list(found.values())
+        if self.max_expansions is not None:
+            chosen = chosen[: 2 * self.max_expansions]
+        return TermsPlan(self._terms(chosen, node.field))
 
     # -- synonyms ------------------------------------------------------------------------
 

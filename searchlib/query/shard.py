@@ -1,13 +1,16 @@
 """The shard side of a distributed search: vocabulary, statistics, ranked keys, hits.
 
 A sharded index compiles a query once, on the client, with the index's analyzer and
-the shards' vocabularies summed (``prefix_counts``, ``near_counts``: the expansions one
-index holding every article would choose). Each shard then answers from its own
-snapshot, for that one plan:
+the shards' vocabularies summed (the expansions one index holding every article would
+choose). Each shard answers from its own snapshot:
 
-1. ``statistics``: the plan's terms with their local document frequencies, and the
-   fields' document counts and total lengths; the client sums them
-   (``gather_statistics``) so every shard scores as one index holding all articles;
+1. ``prepare``: in one step, its counts for every prefix and fuzzy expansion of the
+   query and the local document frequencies of every term the query may come to
+   score, whichever expansions the client chooses, with the fields' document counts
+   and total lengths; the client sums them (``gather_statistics``) so every shard
+   scores as one index holding all articles. (``prefix_counts`` and ``near_counts``,
+   then ``statistics`` of the compiled plan, are the same in two steps: the client's
+   way when an expansion has more candidates than one preparation carries.)
 2. ``rank``: the first ``wanted`` matches as ``(primary, score, id)`` keys scored with
    those global statistics, the total and complete facet counts; the client merges;
 3. ``hits``: the final page's hits (stored fields, snippets, explanations) from the
@@ -18,14 +21,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.analysis.synonyms import SynonymTable
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
+from searchlib.engine.snapshot import most_frequent, nearest
 from searchlib.query.collectors import facet_counts
 from searchlib.query.complete import Completions, TitleCompletion, complete, complete_titles
 from searchlib.query.execute import execute
-from searchlib.query.plan import AnyOfPlan, BoolPlan, PhrasePlan, Plan, PlanNode, TermsPlan
+from searchlib.query.parse import Bool
+from searchlib.query.plan import (
+    AnyOfPlan,
+    BoolPlan,
+    Filter,
+    PhrasePlan,
+    Plan,
+    PlanNode,
+    TermsPlan,
+    compile_query,
+)
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit
 from searchlib.query.search import similar_counts
@@ -33,12 +49,24 @@ from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.statistics import LocalStatistics, Statistics
 from searchlib.query.suggest import Evidence, suggestion_evidence
 
-__all__ = ["SEARCH_STEPS", "ShardRanking", "ShardSearcher", "ShardStatistics"]
+__all__ = [
+    "PREPARED_CANDIDATES",
+    "SEARCH_STEPS",
+    "ShardPreparation",
+    "ShardRanking",
+    "ShardSearcher",
+    "ShardStatistics",
+]
+
+# Candidates of one expansion a preparation carries at most (a shard's most frequent):
+# past it the client expands in steps of their own, as exactness needs.
+PREPARED_CANDIDATES = 2_000
 
 # What a client may ask a shard's searcher: a search's steps in the order they run,
 # more-like-this's (the article's terms, then everyone's body document frequencies),
 # and the vocabulary a client compiles against.
 SEARCH_STEPS = (
+    "prepare",
     "statistics",
     "rank",
     "hits",
@@ -53,6 +81,52 @@ SEARCH_STEPS = (
 
 # (doc_counts, total_lengths, doc_freqs): what ``gather_statistics`` sums.
 ShardStatistics = tuple[dict[str, int], dict[str, float], dict[tuple[str, str], int]]
+
+
+# An expansion asked of a vocabulary: ("prefix", field, prefix) with document counts,
+# ("near", field, word, distance) with (document count, edits).
+ExpansionKey = tuple[Any, ...]
+
+
+@dataclass
+class ShardPreparation:
+    """One shard's answer to ``prepare``: its counts for each expansion the query asks
+    for and the statistics of every term the query may score. ``complete`` is False
+    when an expansion had more than ``PREPARED_CANDIDATES`` candidates here (the client
+    then expands in steps: a term outside this shard's most frequent could still be
+    among the cluster's)."""
+
+    expansions: dict[ExpansionKey, dict[str, Any]]
+    statistics: ShardStatistics
+    complete: bool = True
+
+
+class _RecordingVocabulary:
+    """A shard's vocabulary offering every candidate of each expansion (its most
+    frequent ``PREPARED_CANDIDATES``), and keeping the counts it offered."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.expansions: dict[ExpansionKey, dict[str, Any]] = {}
+        self.complete = True
+
+    def _kept(self, key: ExpansionKey, counts: dict[str, Any], order: list[str]) -> list[str]:
+        if len(order) > PREPARED_CANDIDATES:
+            self.complete = False
+            order = order[:PREPARED_CANDIDATES]
+            counts = {term: counts[term] for term in order}
+        self.expansions[key] = counts
+        return order
+
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
+        counts = self.snapshot.prefix_counts(field, prefix)
+        order = most_frequent(counts, len(counts))
+        return self._kept(("prefix", field, prefix), counts, order)[:limit]
+
+    def terms_within(self, field: str, word: str, distance: int, limit: int) -> list[str]:
+        counts = self.snapshot.near_counts(field, word, distance)
+        order = nearest(counts, len(counts))
+        return self._kept(("near", field, word, distance), counts, order)[:limit]
 
 
 @dataclass
@@ -106,6 +180,22 @@ class ShardSearcher:
 
     def near_counts(self, field: str, word: str, distance: int) -> dict[str, tuple[int, int]]:
         return self.snapshot.near_counts(field, word, distance)
+
+    def prepare(
+        self,
+        tree: Bool,
+        filters: list[Filter],
+        ranking: Ranking,
+        synonyms: SynonymTable | None,
+    ) -> ShardPreparation:
+        """The query's expansions here and the statistics of every term it may score
+        (compiled with every candidate of each expansion, so whichever the client
+        chooses from the shards' summed counts has its frequencies here)."""
+        vocabulary = _RecordingVocabulary(self.snapshot)
+        plan = compile_query(
+            tree, vocabulary, self.analyzer, ranking, filters, synonyms, every_expansion=True
+        )
+        return ShardPreparation(vocabulary.expansions, self.statistics(plan), vocabulary.complete)
 
     def statistics(self, plan: Plan) -> ShardStatistics:
         snapshot = self.snapshot
