@@ -217,9 +217,9 @@ def _record_steps(cluster: ClusterIndex) -> list[str]:
     steps: list[str] = []
     original = cluster.replicas.scatter
 
-    def recording(calls, method="search_step"):
-        steps.extend(args[0] for args in calls.values() if args)
-        return original(calls, method)
+    def recording(calls, method="search_step", **options):
+        steps.extend(args[0] if method == "search_step" else method for args in calls.values())
+        return original(calls, method, **options)
 
     cluster.replicas.scatter = recording  # type: ignore[method-assign]
     return steps
@@ -414,9 +414,11 @@ def _record_rounds(cluster: ClusterIndex) -> list[dict[int, str]]:
     rounds: list[dict[int, str]] = []
     original = cluster.replicas.scatter
 
-    def recording(calls, method="search_step"):
-        rounds.append({shard: args[0] for shard, args in calls.items()})
-        return original(calls, method)
+    def recording(calls, method="search_step", **options):
+        rounds.append(
+            {shard: args[0] if method == "search_step" else method for shard, args in calls.items()}
+        )
+        return original(calls, method, **options)
 
     cluster.replicas.scatter = recording  # type: ignore[method-assign]
     return rounds
@@ -434,12 +436,12 @@ def test_expansions_and_statistics_take_one_round_cached_per_shard(tmp_path, loc
         query = "war* pem* +gempu~ banjir"  # three prefix or fuzzy clauses
         first = cluster.search(query)
         # Expansions and statistics in one round, then rank, then the page's hits.
-        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank"}, {"hits"}]
+        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank"}, {"fetch"}]
         assert len(rounds[0]) == 3
         _same_ranking(first, single.search(query))
         rounds.clear()
         second = cluster.search(query)
-        assert [set(r.values()) for r in rounds] == [{"rank"}, {"hits"}]  # cached
+        assert [set(r.values()) for r in rounds] == [{"rank"}, {"fetch"}]  # cached
         assert [(h.id, h.score) for h in second] == [(h.id, h.score) for h in first]
         # A write to one shard prepares that shard's part again, and only it.
         written = {"id": "x", "title": "gempa warga", "body": "gempa warga pembangunan"}
@@ -453,7 +455,7 @@ def test_expansions_and_statistics_take_one_round_cached_per_shard(tmp_path, loc
         # Words alone need no expansion: one index's statistics, prepared in one round.
         rounds.clear()
         cluster.search("gempa banjir")
-        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank"}, {"hits"}]
+        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank"}, {"fetch"}]
     single.close()
 
 
@@ -476,6 +478,36 @@ def test_an_expansion_too_wide_to_prepare_is_expanded_in_steps(tmp_path, local_c
         assert steps[0] == {"prepare"} and {"prefix_counts"} in steps and {"statistics"} in steps
         _same_ranking(got, single.search("kode* gempa", limit=20))
     single.close()
+
+
+def test_the_fetch_reads_the_commit_the_ranking_read(tmp_path, local_cluster):
+    """Point in time: a write committed between the rank and fetch rounds changes
+    nothing in the page: the hits come from the replica and commit that ranked them."""
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=2, replicas=2
+    ) as cluster:
+        cluster.add(_corpus(80, seed=31))
+        want = cluster.search("gempa banjir", limit=5)
+        top = want.hits[0]
+        original = cluster.replicas.scatter
+        changed: list[str] = []
+
+        def write_between(calls, method="search_step", **options):
+            answers = original(calls, method, **options)
+            if method == "search_step" and next(iter(calls.values()))[0] == "rank":
+                cluster.add({**top.fields, "id": top.id, "title": "diganti"})
+                cluster.delete(want.hits[1].id)
+                changed.append("written")
+            return answers
+
+        cluster.replicas.scatter = write_between  # type: ignore[method-assign]
+        got = cluster.search("gempa banjir", limit=5)
+        cluster.replicas.scatter = original  # type: ignore[method-assign]
+        assert changed == ["written"]
+        # Every ranked hit is there, as it was when ranked.
+        assert [(h.id, h.fields["title"]) for h in got] == [(h.id, h.fields["title"]) for h in want]
+        assert cluster.get(top.id)["title"] == "diganti"
+        assert want.hits[1].id not in cluster.search("gempa banjir", limit=50).ids()
 
 
 def test_sigkill_during_a_write_marks_the_replica_stale_then_repairs_it(tmp_path, local_cluster):

@@ -10,12 +10,19 @@ wait for the whole of a write before it. The methods are coroutines instead (Das
 awaits them on the worker's event loop) that hand the work to two pools of the
 replica's own: writes one at a time on the write thread, reads on the read threads,
 each read from the index's current snapshot while a write runs.
+
+A replica keeps the snapshots it ranked searches on for a while (``KEEP_SNAPSHOTS``,
+``KEEP_SECONDS``: Elasticsearch's point in time), so the fetch of a page reads the
+commit its ranking read, even when a write committed in between.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,11 +31,14 @@ from typing import Any, TypeVar
 from searchlib.analysis import Analyzer, Synonyms
 from searchlib.errors import QueryError
 from searchlib.index import Index
-from searchlib.query.shard import SEARCH_STEPS
+from searchlib.query.results import Hit
+from searchlib.query.shard import SEARCH_STEPS, ShardSearcher
 
-__all__ = ["READ_THREADS", "ShardReplica"]
+__all__ = ["KEEP_SECONDS", "KEEP_SNAPSHOTS", "READ_THREADS", "ShardReplica"]
 
 READ_THREADS = 2  # searches of one replica answered at once
+KEEP_SNAPSHOTS = 8  # snapshots kept for the fetch of pages ranked on them...
+KEEP_SECONDS = 60.0  # ...for at most this long (the newest is always kept)
 T = TypeVar("T")
 
 
@@ -40,6 +50,28 @@ class ShardReplica:
         self.index = Index.open_or_create(self.path, analyzer=analyzer, workers=1)
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="searchlib-read")
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="searchlib-write")
+        # generation -> (when last used, its searcher): the point in time of a search.
+        self._kept: OrderedDict[int, tuple[float, ShardSearcher]] = OrderedDict()
+        self._kept_lock = threading.Lock()
+
+    def _searcher(self, generation: int | None = None) -> ShardSearcher:
+        """The searcher of commit ``generation`` if still kept, else of the current one
+        (kept from now on)."""
+        now = time.monotonic()
+        with self._kept_lock:
+            if generation is not None and generation in self._kept:
+                searcher = self._kept[generation][1]
+            else:
+                searcher = self.index.shard_searcher()
+                generation = searcher.snapshot.generation
+            self._kept[generation] = (now, searcher)
+            self._kept.move_to_end(generation)
+            while len(self._kept) > 1 and (
+                len(self._kept) > KEEP_SNAPSHOTS
+                or next(iter(self._kept.values()))[0] < now - KEEP_SECONDS
+            ):
+                self._kept.popitem(last=False)
+            return searcher
 
     async def _read(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reads, function, *args)
@@ -62,7 +94,7 @@ class ShardReplica:
 
     async def generation(self) -> int:
         """The commit generation this replica serves."""
-        return await self._read(lambda: int(self.index.shard_searcher().snapshot.generation))
+        return await self._read(lambda: int(self._searcher().snapshot.generation))
 
     async def count_existing(self, ids: list[str]) -> int:
         return await self._read(self.index.count_existing, ids)
@@ -84,7 +116,12 @@ class ShardReplica:
         ``hits``) on this replica's current snapshot."""
         if step not in SEARCH_STEPS:
             raise QueryError(f"unknown search step {step!r} (one of {SEARCH_STEPS})")
-        return await self._read(lambda: getattr(self.index.shard_searcher(), step)(*args))
+        return await self._read(lambda: getattr(self._searcher(), step)(*args))
+
+    async def fetch(self, generation: int, *args: Any) -> list[Hit]:
+        """The page's hits (``ShardSearcher.hits``) from commit ``generation``, the one
+        the page was ranked on, if this replica still keeps it."""
+        return await self._read(lambda: self._searcher(generation).hits(*args))
 
     # -- writes: one at a time, on the write thread -----------------------------------
 

@@ -180,16 +180,27 @@ class ReplicaSet:
         raise ClusterError(f"shard {shard}: no replica answered ({'; '.join(errors[-3:])})")
 
     def scatter(
-        self, calls: dict[int, tuple[Any, ...]], method: str = "search_step"
+        self,
+        calls: dict[int, tuple[Any, ...]],
+        method: str = "search_step",
+        *,
+        prefer: dict[int, int] | None = None,
+        answered: dict[int, int] | None = None,
     ) -> tuple[dict[int, Any], dict[int, str]]:
         """``method(*calls[shard])`` on every shard at once: (answers, failures by
-        shard). A shard whose first replica fails is asked again through ``read``."""
+        shard). A shard whose first replica fails is asked again through ``read``.
+        ``prefer``: the replica to ask first, by shard; ``answered`` is filled with the
+        replica each shard's first answer came from."""
         self._turn += 1
         pending: dict[int, tuple[int, Any]] = {}
         for shard, args in calls.items():
             replicas = self.healthy(shard)
             if not replicas:
                 continue
+            chosen = None if prefer is None else prefer.get(shard)
+            if chosen in replicas:
+                replicas.remove(chosen)
+                replicas.insert(0, chosen)
             try:
                 future = getattr(self.actor(shard, replicas[0]), method)(*args)
             except Exception:
@@ -204,6 +215,8 @@ class ReplicaSet:
                 if future is None:
                     raise ClusterError("no actor")
                 answers[shard] = future.result(timeout=CALL_TIMEOUT)
+                if answered is not None:
+                    answered[shard] = replica
             except CALLER_ERRORS:
                 raise
             except Exception:

@@ -9,7 +9,8 @@
 2. rank: every shard scores its matches with those global statistics and returns its
    first ``offset + limit`` keys; the client merges them (coordination or date, then
    score, then shard and shard order);
-3. hits: only the final page's hits (stored fields, snippets) come from their shards.
+3. fetch: only the final page's hits (stored fields, snippets) come from their
+   shards, each from the replica and the commit that ranked it (point in time).
 
 Each step is sent to every shard at once. Totals and facets are summed from every
 shard's complete counts. Shards that did not answer are listed in ``Results.shards``.
@@ -278,6 +279,7 @@ class ScatterGather:
         text = query if isinstance(query, str) and collectors.suggest else None
         fields = collectors.facets
         found: dict[int, list[Hit]] = {}
+        rankers: dict[int, int] = {}  # the replica that ranked each shard's part
         if plan.root is None:
             pages: dict[int, Any] = {}
         elif statistics is None:
@@ -300,7 +302,7 @@ class ScatterGather:
                 for shard in range(self.replicas.catalog.shards)
                 if shard not in failures
             }
-            pages, missing = self.replicas.scatter(calls)
+            pages, missing = self.replicas.scatter(calls, answered=rankers)
         failures.update(missing)
         total, scored, relation, doc_count = 0, 0, "eq", 0
         evidence: list[Evidence] = []
@@ -329,9 +331,12 @@ class ScatterGather:
         for rank, (_p, score, shard, _i, doc_id) in enumerate(chosen, start=offset + 1):
             owners.setdefault(shard, []).append((doc_id, rank, score))
         if statistics is not None:
+            # Point in time: each page's hits from the replica and commit that ranked them.
             found, missing = self.replicas.scatter(
-                {shard: ("hits", mine, plan, ranking, statistics, *hit_options)
-                 for shard, mine in owners.items()}
+                {shard: (pages[shard].generation, mine, plan, ranking, statistics, *hit_options)
+                 for shard, mine in owners.items()},
+                "fetch",
+                prefer=rankers,
             )  # fmt: skip
             failures.update(missing)
         hits: dict[str, Hit] = {hit.id: hit for part in found.values() for hit in part}

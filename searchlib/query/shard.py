@@ -141,6 +141,7 @@ class ShardRanking:
     scored: int = 0
     relation: str = "eq"  # "gte": total is a lower bound
     doc_count: int = 0  # live articles
+    generation: int = 0  # the commit ranked: the fetch reads the same (point in time)
 
 
 def plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
@@ -239,7 +240,14 @@ class ShardSearcher:
             evidence = suggestion_evidence(self.snapshot, plan)
         counts = facet_counts(self.snapshot, run.matches, facets, limit=None) if facets else {}
         return ShardRanking(
-            run.total, keys, counts, evidence, run.scored, run.relation, self.snapshot.doc_count
+            run.total,
+            keys,
+            counts,
+            evidence,
+            run.scored,
+            run.relation,
+            self.snapshot.doc_count,
+            self.snapshot.generation,
         )
 
     def hits(
