@@ -510,6 +510,37 @@ def test_the_fetch_reads_the_commit_the_ranking_read(tmp_path, local_cluster):
         assert want.hits[1].id not in cluster.search("gempa banjir", limit=50).ids()
 
 
+class _CountingHost:
+    """A worker's host actor, counting the requests of each round sent to it."""
+
+    def __init__(self, actor, log: list[int]) -> None:
+        self.actor = actor
+        self.log = log
+
+    def steps(self, requests):
+        self.log.append(len(requests))
+        return self.actor.steps(requests)
+
+    def __getattr__(self, name):
+        return getattr(self.actor, name)
+
+
+def test_a_round_sends_one_request_per_worker(tmp_path, local_cluster):
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=6
+    ) as cluster:
+        cluster.add(_corpus(120, seed=41))
+        log: list[int] = []
+        for handle in cluster.replicas._actors.values():
+            handle.host = _CountingHost(handle.host, log)
+        rounds = _record_rounds(cluster)
+        results = cluster.search("gempa banjir", facets=FACETS)
+        assert results.total > 0 and results.shards["successful"] == 6
+        # Three rounds over 6 shards on 3 workers: 3 requests a round, not 6.
+        assert len(rounds) == 3 and len(log) <= 3 * len(rounds)
+        assert sum(log[:3]) == 6 and max(log) >= 2
+
+
 def test_sigkill_during_a_write_marks_the_replica_stale_then_repairs_it(tmp_path, local_cluster):
     docs = _corpus(400, seed=14)
     with ClusterIndex.create(

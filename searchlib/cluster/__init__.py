@@ -1,12 +1,14 @@
 """One searchlib index over many machines, on Dask distributed (``searchlib[cluster]``).
 
 ``ClusterIndex`` has the ``Index`` API over shards that are ordinary searchlib index
-directories, each kept open on a Dask worker (``ShardReplica``), mapped by a catalog
+directories, each kept open on a Dask worker (``ShardReplica``, in the worker's ``ShardHost``
+actor), mapped by a catalog
 at the cluster's root path. Searches are exact: shards score with global statistics.
 """
 
 from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError, shard_of
 from searchlib.cluster.client import ClusterIndex
+from searchlib.cluster.host import ShardHost
 from searchlib.cluster.ingest import FileReport
 from searchlib.cluster.replica import ShardReplica
 
@@ -16,6 +18,7 @@ __all__ = [
     "ClusterError",
     "ClusterIndex",
     "FileReport",
+    "ShardHost",
     "ShardReplica",
     "shard_of",
 ]

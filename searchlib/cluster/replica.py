@@ -1,12 +1,11 @@
-"""One shard replica, kept open on a Dask worker: a Dask actor around an ``Index``.
+"""One shard replica, kept open on a Dask worker by its ``ShardHost`` actor.
 
-The actor is created on the worker that holds the replica and lives as long as that
-worker. Every method answers from the replica's own index directory, so a replica
-whose worker died is brought back by creating the actor again (on the same or another
-worker that can read the directory): the index reopens from its last commit.
+Every method answers from the replica's own index directory, so a replica whose
+worker died is brought back by opening it again (on the same or another worker that
+can read the directory): the index reopens from its last commit.
 
 Dask runs an actor's plain methods one at a time on one thread, so a search would
-wait for the whole of a write before it. The methods are coroutines instead (Dask
+wait for the whole of a write before it. The methods are coroutines instead (the host
 awaits them on the worker's event loop) that hand the work to two pools of the
 replica's own: writes one at a time on the write thread, reads on the read threads,
 each read from the index's current snapshot while a write runs.

@@ -1,13 +1,14 @@
-"""How a cluster client reaches its shards: one ``ShardReplica`` actor per replica.
+"""How a cluster client reaches its shards: a ``ShardHost`` actor per worker, keeping
+that worker's replicas open (``cluster.host``).
 
-``ReplicaSet`` creates each actor on its worker (replica j of shard i on worker ``(i +
-j) % workers``, or any live one), forgets an actor whose call failed so the next call
-creates it again (the replica reopens from disk), and offers the three ways of calling:
-``read`` (one replica that answers), ``write`` (every replica; acknowledged only when
-all commit, a failed one marked stale; ``bump`` records it) and ``scatter`` (one step on
-every shard at once, each shard falling back to its other replicas). It also keeps the
-catalog current: a write bumps its generation, and another client's write is seen when
-the catalog file changes.
+``ReplicaSet`` opens each replica on its worker (replica j of shard i on worker ``(i +
+j) % workers``, or any live one), forgets a replica whose call failed so the next call
+opens it again (from disk), and offers the three ways of calling: ``read`` (one
+replica that answers), ``write`` (every replica; acknowledged only when all commit, a
+failed one marked stale; ``bump`` records it) and ``scatter`` (one step on every shard
+at once, in one request per worker carrying all of its shards, each shard falling back
+to its other replicas). It also keeps the catalog current: a write bumps its
+generations, and another client's write is seen when the catalog file changes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from searchlib.analysis import Analyzer
 from searchlib.analysis.synonyms import SynonymError
 from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError
-from searchlib.cluster.replica import ShardReplica
+from searchlib.cluster.host import ReplicaHandle, ShardHost
 from searchlib.errors import AnalyzerError, DocumentError, QueryError
 
 # A caller's own error, the same from any replica: raised at once, never retried on
@@ -50,7 +51,8 @@ class ReplicaSet:
         self.client = client
         self.root = root
         self.catalog = catalog
-        self._actors: dict[tuple[int, int], Any] = {}
+        self._actors: dict[tuple[int, int], ReplicaHandle] = {}
+        self._hosts: dict[str, Any] = {}  # worker address -> its ShardHost actor
         self._creating = threading.RLock()  # one actor per replica (a repair nests)
         self._turn = 0  # reads rotate over a shard's replicas
         self._stamp = self._catalog_stamp()
@@ -81,8 +83,8 @@ class ReplicaSet:
     def workers(self) -> list[str]:
         return sorted(self.client.scheduler_info()["workers"])
 
-    def actor(self, shard: int, replica: int, analyzer: Analyzer | None = None) -> Any:
-        """The replica's actor, created (on its worker, or any live one) when missing."""
+    def actor(self, shard: int, replica: int, analyzer: Analyzer | None = None) -> ReplicaHandle:
+        """The replica's handle, opened (on its worker, or any live one) when missing."""
         key = (shard, replica)
         actor = self._actors.get(key)
         if actor is not None:
@@ -93,23 +95,31 @@ class ReplicaSet:
                 actor = self._actors[key] = self._create(shard, replica, analyzer)
             return actor
 
-    def _create(self, shard: int, replica: int, analyzer: Analyzer | None) -> Any:
+    def _create(self, shard: int, replica: int, analyzer: Analyzer | None) -> ReplicaHandle:
         live = self.workers()
         if not live:
             raise ClusterError("the cluster has no live workers")
         path = self.catalog.replica_path(self.root, shard, replica)
         if self.catalog.is_stale(shard, replica):
             self._repair(shard, replica, path)
-        future = self.client.submit(
-            ShardReplica,
-            str(path),
-            analyzer,
-            actor=True,
-            workers=[live[(shard + replica) % len(live)]],
-            allow_other_workers=True,
-            pure=False,
-        )
-        return future.result(timeout=CALL_TIMEOUT)
+        address = live[(shard + replica) % len(live)]
+        host = self._host(address)
+        try:
+            host.open(shard, replica, str(path), analyzer).result(timeout=CALL_TIMEOUT)
+        except Exception:
+            self._hosts.pop(address, None)  # its worker may be gone: a new one next time
+            raise
+        return ReplicaHandle(host, address, shard, replica)
+
+    def _host(self, address: str) -> Any:
+        """The ShardHost actor of the worker at ``address``, started when missing."""
+        host = self._hosts.get(address)
+        if host is None:
+            future = self.client.submit(
+                ShardHost, actor=True, workers=[address], allow_other_workers=False, pure=False
+            )
+            host = self._hosts[address] = future.result(timeout=CALL_TIMEOUT)
+        return host
 
     def actors(self) -> list[list[Any]]:
         """Every replica's actor, by shard (for tasks that write from the workers)."""
@@ -139,14 +149,19 @@ class ReplicaSet:
         raise ClusterError(f"shard {shard} has no healthy replica to copy")
 
     def forget(self, shard: int, replica: int) -> None:
-        self._actors.pop((shard, replica), None)
+        """Forget a replica whose call failed (opened again at its next call), and its
+        host too when its worker is gone."""
+        handle = self._actors.pop((shard, replica), None)
+        if handle is not None and handle.address not in self.workers():
+            self._hosts.pop(handle.address, None)
 
     def close(self) -> None:
-        for actor in self._actors.values():
-            # A replica whose worker is gone has nothing to close.
+        for host in self._hosts.values():
+            # A host whose worker is gone has nothing to close.
             with contextlib.suppress(Exception):
-                actor.close().result(timeout=10)
+                host.close().result(timeout=10)
         self._actors.clear()
+        self._hosts.clear()
 
     # -- calls -----------------------------------------------------------------------
 
@@ -187,44 +202,61 @@ class ReplicaSet:
         prefer: dict[int, int] | None = None,
         answered: dict[int, int] | None = None,
     ) -> tuple[dict[int, Any], dict[int, str]]:
-        """``method(*calls[shard])`` on every shard at once: (answers, failures by
-        shard). A shard whose first replica fails is asked again through ``read``.
-        ``prefer``: the replica to ask first, by shard; ``answered`` is filled with the
-        replica each shard's first answer came from."""
+        """``method(*calls[shard])`` on every shard at once, one request per worker
+        carrying all of its shards: (answers, failures by shard). A shard whose
+        replica fails is asked again through ``read``. ``prefer``: the replica to ask
+        first, by shard; ``answered`` is filled with the replica each shard's first
+        answer came from."""
         self._turn += 1
-        pending: dict[int, tuple[int, Any]] = {}
-        for shard, args in calls.items():
+        chosen: dict[int, ReplicaHandle] = {}
+        for shard in calls:
             replicas = self.healthy(shard)
             if not replicas:
                 continue
-            chosen = None if prefer is None else prefer.get(shard)
-            if chosen in replicas:
-                replicas.remove(chosen)
-                replicas.insert(0, chosen)
+            wanted = None if prefer is None else prefer.get(shard)
+            first = wanted if wanted in replicas else replicas[0]
+            with contextlib.suppress(Exception):  # asked again below, through read
+                chosen[shard] = self.actor(shard, first)
+        by_host: dict[str, list[ReplicaHandle]] = {}
+        for handle in chosen.values():
+            by_host.setdefault(handle.address, []).append(handle)
+        sent = []
+        for handles in by_host.values():
+            requests = [(h.shard, h.replica, method, calls[h.shard]) for h in handles]
             try:
-                future = getattr(self.actor(shard, replicas[0]), method)(*args)
+                sent.append((handles, handles[0].host.steps(requests)))
             except Exception:
-                future = None
-            pending[shard] = (replicas[0], future)
+                sent.append((handles, None))
         answers: dict[int, Any] = {}
-        failures: dict[int, str] = {
-            shard: f"shard {shard}: no healthy replica" for shard in calls if shard not in pending
-        }
-        for shard, (replica, future) in pending.items():
+        retry: list[tuple[int, int]] = [(s, -1) for s in calls if s not in chosen]
+        for handles, future in sent:
             try:
                 if future is None:
-                    raise ClusterError("no actor")
-                answers[shard] = future.result(timeout=CALL_TIMEOUT)
-                if answered is not None:
-                    answered[shard] = replica
-            except CALLER_ERRORS:
-                raise
-            except Exception:
+                    raise ClusterError("no host")
+                results = future.result(timeout=CALL_TIMEOUT)
+            except Exception:  # the worker is gone: each of its shards asked again
+                retry += [(h.shard, h.replica) for h in handles]
+                continue
+            for handle, (ok, answer) in zip(handles, results, strict=True):
+                if ok:
+                    answers[handle.shard] = answer
+                    if answered is not None:
+                        answered[handle.shard] = handle.replica
+                elif isinstance(answer, CALLER_ERRORS):
+                    raise answer
+                else:
+                    retry.append((handle.shard, handle.replica))
+        failures: dict[int, str] = {}
+        for shard, replica in retry:
+            if replica >= 0:
                 self.forget(shard, replica)
-                try:
-                    answers[shard] = self.read(shard, method, *calls[shard])
-                except ClusterError as exc:
-                    failures[shard] = str(exc)
+            if not self.healthy(shard):
+                failures[shard] = f"shard {shard}: no healthy replica"
+                continue
+            try:
+                answers[shard] = self.read(shard, method, *calls[shard])
+            except ClusterError as exc:
+                failures[shard] = str(exc)
         return answers, failures
 
     def write(self, shard: int, method: str, *args: Any) -> Any:
