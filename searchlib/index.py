@@ -367,14 +367,16 @@ class Index:
         of a process builds them otherwise): a server calls it in the background."""
         prepare_completion(self._engine.snapshot())
 
-    def backup(self, destination: str | os.PathLike[str]) -> Path:
+    def backup(self, destination: str | os.PathLike[str], *, link: bool = False) -> Path:
         """A consistent copy of this index's last commit in ``destination`` (a new
-        directory), taken while no write of any process runs; returns its path."""
+        directory), taken while no write of any process runs; returns its path.
+        ``link``: hard links where the file system allows, taken in an instant (index
+        files never change once written, so the copy stays whole)."""
         target = Path(destination)
         if target.exists():
             raise IndexWriteError(f"backup destination {str(target)!r} already exists")
         with self._write_mutex:
-            self._engine.copy_to(target, self.lock_timeout)
+            self._engine.copy_to(target, self.lock_timeout, link=link)
         return target
 
     def shard_searcher(self) -> ShardSearcher:

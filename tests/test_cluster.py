@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,7 +21,8 @@ from searchlib.engine.storage import WriterLock
 
 distributed = pytest.importorskip("distributed")
 
-from searchlib.cluster import ClusterError, ClusterIndex, shard_of  # noqa: E402
+from searchlib.cluster import Catalog, ClusterError, ClusterIndex, shard_of  # noqa: E402
+from searchlib.cluster.replicas import ReplicaSet  # noqa: E402
 
 WORDS = [
     "gempa",
@@ -311,6 +314,25 @@ def test_cli_index_query_and_status_on_the_cluster(tmp_path, local_cluster):
     assert no_root.exit_code != 0 and "--root" in no_root.output
 
 
+def test_cli_keeps_replicas_on_the_workers_disks(tmp_path, local_cluster):
+    source = tmp_path / "news.jsonl"
+    source.write_text("\n".join(json.dumps(d) for d in _corpus(30)) + "\n", "utf-8")
+    runner = CliRunner()
+    base = ["--cluster", local_cluster.scheduler_address, "--root", str(tmp_path / "c")]
+    disks = str(tmp_path / "disk-{worker}")
+    made = runner.invoke(cli, [*base, "index", "--replicas", "2", "--data-dir", disks, str(source)])
+    assert made.exit_code == 0, made.output
+    assert [p.name for p in (tmp_path / "c").iterdir()] == ["catalog.json"]
+    assert len(_replica_dirs(tmp_path)) == 8  # 4 shards, 2 replicas, on the workers' disks
+    found = runner.invoke(cli, [*base, "query", "--json", "gempa"])
+    assert found.exit_code == 0 and json.loads(found.output)["total"] > 0
+    relative = runner.invoke(
+        cli, ["--cluster", local_cluster.scheduler_address, "--root", str(tmp_path / "d"),
+              "index", "--data-dir", "disks/{worker}", str(source)]
+    )  # fmt: skip
+    assert relative.exit_code != 0 and "absolute" in relative.output
+
+
 def test_add_files_reads_on_the_workers(tmp_path, local_cluster):
     docs = _corpus(50, seed=9)
     local = tmp_path / "part1.jsonl"
@@ -574,6 +596,70 @@ def test_sigkill_during_a_write_marks_the_replica_stale_then_repairs_it(tmp_path
         assert counts[(0, 0)] == counts[(0, 1)] and counts[(1, 0)] == counts[(1, 1)]
         cluster.add(docs[100:])  # the same write again, now acknowledged everywhere
         assert len(cluster) == 400
+
+
+def _replica_dirs(disks: Path) -> dict[tuple[str, int, int], Path]:
+    """Every replica directory on the workers' disks: (disk, shard, replica) -> path."""
+    found = {}
+    for path in disks.glob("disk-*/*/shard-*/replica-*"):
+        shard = int(path.parent.name.removeprefix("shard-"))
+        replica = int(path.name.removeprefix("replica-"))
+        found[path.parts[-4], shard, replica] = path
+    return found
+
+
+def test_local_disks_recover_a_lost_replica_from_a_peer(tmp_path, local_cluster):
+    """Each worker keeps its replicas on its own disk; a worker killed with its disk
+    lost gets them back by peer recovery (files copied between the workers through
+    Dask, checked), never served empty, while the other replicas answer."""
+    with ClusterIndex.create(
+        tmp_path / "c",
+        address=local_cluster.scheduler_address,
+        shards=2,
+        replicas=2,
+        data_dir=str(tmp_path / "disk-{worker}"),
+    ) as cluster:
+        docs = _corpus(120, seed=51)
+        cluster.add(docs)
+        assert [p.name for p in (tmp_path / "c").iterdir()] == ["catalog.json"]
+        placement = cluster.catalog.placement
+        dirs = _replica_dirs(tmp_path)
+        assert {(disk, s, r) for disk, s, r in dirs} == {
+            (f"disk-{placement[f'{s}/{r}']}", s, r) for s in range(2) for r in range(2)
+        }
+        assert placement["0/0"] != placement["0/1"] and placement["1/0"] != placement["1/1"]
+        want = [(h.id, h.score) for h in cluster.search("gempa banjir", limit=20)]
+        victim = placement["0/1"]
+        shutil.rmtree(tmp_path / f"disk-{victim}")  # the disk is lost with the worker
+        _kill_replica(cluster, 0, 1)
+        for _ in range(6):  # searches go on; each replica is asked in turn
+            got = cluster.search("gempa banjir", limit=20)
+            assert [(h.id, h.score) for h in got] == want
+        lost = [(s, r) for s in range(2) for r in range(2) if placement[f"{s}/{r}"] == victim]
+        for shard, replica in lost:  # each recovered from its peer, on the same worker
+            count = cluster.replicas.call(shard, replica, "count")
+            assert count == cluster.replicas.call(shard, 1 - replica, "count") > 0
+            assert (tmp_path / f"disk-{victim}").exists()
+        assert cluster.catalog.stale == [] and cluster.check() == []
+        assert len(cluster) == 120 and cluster.catalog.placement["0/1"] == victim
+
+
+def test_a_replica_whose_worker_is_gone_moves_to_another_worker(tmp_path):
+    """Placement on local disks: a replica whose worker left for good is placed on a
+    live worker holding no other replica of its shard, and marked for recovery."""
+    catalog = Catalog(2, 2, data_dir=str(tmp_path / "d-{worker}"), cluster_id="c1")
+    replicas = ReplicaSet(None, tmp_path, catalog)
+    names = {"tcp://a": "a", "tcp://b": "b", "tcp://c": "c"}
+    placed = {(s, r): names[replicas._place(s, r, names)] for s in range(2) for r in range(2)}
+    assert placed[0, 0] != placed[0, 1] and placed[1, 0] != placed[1, 1]
+    assert catalog.stale == []
+    gone = placed[0, 1]
+    alive = {address: name for address, name in names.items() if name != gone}
+    moved = alive[replicas._place(0, 1, alive)]
+    assert moved not in (gone, placed[0, 0]) and catalog.stale == [[0, 1]]
+    assert Catalog.read(tmp_path).placement["0/1"] == moved
+    path = catalog.replica_location(tmp_path, 0, 1, moved)
+    assert path == tmp_path / f"d-{moved}" / "c1" / "shard-000" / "replica-1"
 
 
 def test_one_shard_answers_in_one_step_and_equals_one_index(tmp_path, local_cluster):

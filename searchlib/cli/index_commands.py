@@ -40,6 +40,9 @@ from searchlib.query.snippets import clean_text
               help="With --cluster, when creating: how many shards.")  # fmt: skip
 @click.option("--replicas", default=1, show_default=True, type=click.IntRange(1),
               help="With --cluster, when creating: copies of each shard.")  # fmt: skip
+@click.option("--data-dir", metavar="DIR",
+              help="With --cluster, when creating: keep replicas on each worker's "
+                   "own disk under DIR ('{worker}': its name), not under --root.")  # fmt: skip
 @click.option("--synonyms", "synonyms_file", metavar="FILE",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Synonyms to keep (Solr format; at create the default is the "
@@ -53,6 +56,7 @@ def index_command(
     batch_size: int,
     shards: int,
     replicas: int,
+    data_dir: str | None,
     synonyms_file: Path | None,
     no_synonyms: bool,
 ) -> None:
@@ -66,6 +70,8 @@ def index_command(
       search index articles.jsonl
       search --index news.idx index --rebuild data/ seeds/
       search --cluster tcp://127.0.0.1:8786 --root /data/news index --shards 4 data/
+      search --cluster tcp://10.0.0.1:8786 --root ./news index --replicas 2 \\
+        --data-dir /var/lib/searchlib data/
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -83,7 +89,7 @@ def index_command(
             from searchlib.cluster import CATALOG_FILE
 
             existed = (state.cluster_root() / CATALOG_FILE).exists()
-            index = open_or_create_cluster(state, shards, replicas, chosen)
+            index = open_or_create_cluster(state, shards, replicas, chosen, data_dir)
         else:
             if rebuild:
                 _clear(state.path)
@@ -132,7 +138,11 @@ def index_command(
 
 
 def open_or_create_cluster(
-    state: CliState, shards: int, replicas: int, synonyms: Synonyms | None = None
+    state: CliState,
+    shards: int,
+    replicas: int,
+    synonyms: Synonyms | None = None,
+    data_dir: str | None = None,
 ) -> Any:
     from searchlib.cluster import CATALOG_FILE, ClusterIndex
 
@@ -140,7 +150,12 @@ def open_or_create_cluster(
     if (root / CATALOG_FILE).exists():
         return ClusterIndex.open(root, address=state.cluster)
     return ClusterIndex.create(
-        root, address=state.cluster, shards=shards, replicas=replicas, synonyms=synonyms
+        root,
+        address=state.cluster,
+        shards=shards,
+        replicas=replicas,
+        synonyms=synonyms,
+        data_dir=data_dir,
     )
 
 

@@ -1,12 +1,13 @@
 """The shard map of a cluster index: a small JSON file at the cluster's root path.
 
 It says how many shards and replicas there are, where each replica's index directory
-lives (relative to the root), which replicas are stale (missed an acknowledged write and
-must be copied from a healthy one before serving), and generations that every write
-through a client moves on, the cluster's and each written shard's (so cached search
-statistics are known to be stale, shard by shard). It is
-written atomically (temporary file, fsync, rename), so a restarted client or worker
-always finds a whole catalog.
+lives (under the root, a path every worker shares; or, with ``data_dir``, on the local
+disk of the worker it is placed on, ``placement``), which replicas are stale (missed an
+acknowledged write and must be copied from a healthy one before serving), and
+generations that every write through a client moves on, the cluster's and each written
+shard's (so cached search statistics are known to be stale, shard by shard). The
+catalog is the client's: no worker reads it. It is written atomically (temporary
+file, fsync, rename), so a restarted client always finds a whole catalog.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ class Catalog:
     format: int = CATALOG_FORMAT
     # Per shard: moves on with every write through a client that reached the shard.
     shard_generations: list[int] = field(default_factory=list)
+    # Local disks: each worker's own directory ("{worker}" is its name), and the worker
+    # each replica is placed on ("shard/replica" -> worker name). None: the shared root.
+    data_dir: str | None = None
+    cluster_id: str = ""
+    placement: dict[str, str] = field(default_factory=dict)
+
+    def replica_location(self, root: Path, shard: int, replica: int, worker: str) -> Path:
+        """Where replica ``replica`` of ``shard`` lives when opened on ``worker``."""
+        if self.data_dir is None:
+            return self.replica_path(root, shard, replica)
+        base = Path(self.data_dir.replace("{worker}", worker)) / self.cluster_id
+        return base / f"shard-{shard:03d}" / f"replica-{replica}"
 
     def shard_generation(self, shard: int) -> int:
         found = self.shard_generations

@@ -11,6 +11,8 @@ no answering replica makes the result partial, and says so in ``Results.shards``
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -93,18 +95,28 @@ class ClusterIndex:
         analyzer: Analyzer | None = None,
         workers: int = 2,
         synonyms: Synonyms | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> ClusterIndex:
-        """A new cluster index at ``root`` (a path every worker can read and write),
-        on the scheduler at ``address`` or on a ``LocalCluster`` of ``workers``;
-        ``synonyms`` as ``Index.create`` takes them."""
+        """A new cluster index at ``root``, on the scheduler at ``address`` or on a
+        ``LocalCluster`` of ``workers``; ``synonyms`` as ``Index.create`` takes them.
+
+        Where the replicas live: under ``root``, a path every worker can read and
+        write; or, with ``data_dir`` (an absolute path, ``{worker}`` standing for a
+        worker's name), on each worker's own disk, no path shared between workers:
+        ``root`` then holds only the catalog, on the client's machine, and a lost
+        replica is copied from a healthy one between the workers (peer recovery)."""
         for name, value in (("shards", shards), ("replicas", replicas)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ClusterError(f"{name} must be a positive integer, not {value!r}")
+        local = None if data_dir is None else os.fspath(data_dir)
+        if local is not None and not os.path.isabs(local):
+            raise ClusterError(f"data_dir must be an absolute path, not {local!r}")
         root = Path(root).absolute()
         if (root / CATALOG_FILE).exists():
             raise ClusterError(f"a cluster index already exists at {root}")
+        catalog = Catalog(shards, replicas, data_dir=local, cluster_id=uuid.uuid4().hex)
         client, own = cls._connect(address, workers)
-        index = cls(client, root, Catalog(shards, replicas), own=own)
+        index = cls(client, root, catalog, own=own)
         try:
             live = index.replicas.workers()
             if replicas > len(live):
@@ -112,7 +124,7 @@ class ClusterIndex:
             index.replicas.save()
             for shard in range(shards):
                 for replica in range(replicas):
-                    index.replicas.actor(shard, replica, analyzer)
+                    index.replicas.actor(shard, replica, analyzer, create=True)
             if synonyms is not None:
                 index.set_synonyms(synonyms)
         except BaseException:

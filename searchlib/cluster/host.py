@@ -7,19 +7,30 @@ replica through a ``ReplicaHandle``: the host's actor and the replica's (shard,
 replica) pair, called like the replica itself (``handle.add(records).result()``).
 A host whose worker died is gone with its replicas; the client opens them again on a
 live worker (the index reopens from its last commit).
+
+Peer recovery (``ShardHost.recover``): a stale or lost replica is rebuilt on its worker
+by pulling a healthy replica's committed files from that replica's worker, through
+Dask, in chunks, each file checked against its CRC-32, then swapped in whole; the
+source keeps serving searches meanwhile. No path is shared between the workers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import zlib
+from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
 from searchlib.cluster.replica import ShardReplica
+from searchlib.engine.storage import fsync_directory
 from searchlib.errors import SearchlibError
 
-__all__ = ["ReplicaHandle", "ReplicaNotOpen", "ShardHost"]
+__all__ = ["RECOVERY_CHUNK", "RecoveryError", "ReplicaHandle", "ReplicaNotOpen", "ShardHost"]
+
+RECOVERY_CHUNK = 4 << 20  # bytes per request of a peer recovery
 
 # One request of a round: (shard, replica, the replica's method, its arguments).
 Request = tuple[int, int, str, tuple[Any, ...]]
@@ -29,6 +40,10 @@ class ReplicaNotOpen(SearchlibError):
     """The worker does not keep this replica open (it was restarted, say)."""
 
 
+class RecoveryError(SearchlibError):
+    """A peer recovery could not copy a whole, intact replica."""
+
+
 class ShardHost:
     """The actor on one worker, keeping its replicas open by (shard, replica)."""
 
@@ -36,12 +51,15 @@ class ShardHost:
         self._replicas: dict[tuple[int, int], ShardReplica] = {}
         self._opening = asyncio.Lock()
 
-    async def open(self, shard: int, replica: int, path: str, analyzer: Analyzer | None) -> None:
-        """Open (or create, with ``analyzer``) the replica at ``path`` on this worker."""
+    async def open(
+        self, shard: int, replica: int, path: str, analyzer: Analyzer | None, create: bool
+    ) -> None:
+        """Open the replica at ``path`` on this worker (``create``: a new one, made
+        with ``analyzer`` if missing; else ``IndexNotFoundError`` if missing)."""
         async with self._opening:
             if (shard, replica) not in self._replicas:
                 loop = asyncio.get_running_loop()
-                opened = await loop.run_in_executor(None, ShardReplica, path, analyzer)
+                opened = await loop.run_in_executor(None, ShardReplica, path, analyzer, create)
                 self._replicas[shard, replica] = opened
 
     def _replica(self, shard: int, replica: int) -> ShardReplica:
@@ -75,6 +93,65 @@ class ShardHost:
     async def pid(self) -> int:
         return os.getpid()
 
+    async def recover(
+        self, shard: int, replica: int, path: str, source: Any, source_replica: int
+    ) -> int:
+        """Rebuild replica ``replica`` of ``shard`` at ``path`` on this worker from
+        replica ``source_replica`` on the worker of ``source`` (its ``ShardHost``
+        actor); returns the bytes copied. The old directory is replaced only once every
+        file arrived whole and checked."""
+        await self.close_replica(shard, replica)
+        target = Path(path)
+        incoming = target.with_name(f"{target.name}.incoming")
+        loop = asyncio.get_running_loop()
+        token, files = await source.call(shard, source_replica, "recovery_source")
+        try:
+            await loop.run_in_executor(None, _fresh_folder, incoming)
+            copied = 0
+            for name, size, crc in files:
+                copied += await self._pull(
+                    source, shard, source_replica, token, incoming, name, size, crc
+                )
+            await loop.run_in_executor(None, _swap_in, incoming, target)
+        finally:
+            await source.call(shard, source_replica, "recovery_done", token)
+        return copied
+
+    async def _pull(
+        self,
+        source: Any,
+        shard: int,
+        source_replica: int,
+        token: str,
+        folder: Path,
+        name: str,
+        size: int,
+        crc: int,
+    ) -> int:
+        """One file of a recovery, chunk by chunk, checked against its size and CRC."""
+        loop = asyncio.get_running_loop()
+        if Path(name).name != name or name.startswith("."):
+            raise RecoveryError(f"a recovery named an odd file: {name!r}")
+        handle = await loop.run_in_executor(None, open, folder / name, "wb")
+        try:
+            offset, running = 0, 0
+            while offset < size:
+                want = min(RECOVERY_CHUNK, size - offset)
+                chunk = await source.call(
+                    shard, source_replica, "recovery_chunk", token, name, offset, want
+                )
+                if not chunk:
+                    raise RecoveryError(f"{name!r} ended at {offset} of {size} bytes")
+                running = zlib.crc32(chunk, running)
+                await loop.run_in_executor(None, handle.write, chunk)
+                offset += len(chunk)
+            await loop.run_in_executor(None, _flush, handle)
+        finally:
+            handle.close()
+        if running != crc:
+            raise RecoveryError(f"{name!r} arrived damaged (CRC-32 {running:08x}, not {crc:08x})")
+        return size
+
 
 class ReplicaHandle:
     """One replica as the client calls it: ``handle.method(*args)`` is an actor future
@@ -90,3 +167,25 @@ class ReplicaHandle:
         if method.startswith("_"):
             raise AttributeError(method)
         return lambda *args: self.host.call(self.shard, self.replica, method, *args)
+
+
+def _fresh_folder(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+def _flush(handle: Any) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _swap_in(incoming: Path, target: Path) -> None:
+    """``incoming`` (whole and checked) in place of ``target``, durably."""
+    fsync_directory(incoming)
+    old = target.with_name(f"{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(incoming, target)
+    fsync_directory(target.parent)
+    shutil.rmtree(old, ignore_errors=True)

@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 import threading
 import time
+import uuid
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,20 +37,28 @@ from searchlib.index import Index
 from searchlib.query.results import Hit
 from searchlib.query.shard import SEARCH_STEPS, ShardSearcher
 
-__all__ = ["KEEP_SECONDS", "KEEP_SNAPSHOTS", "READ_THREADS", "ShardReplica"]
+__all__ = ["KEEP_SECONDS", "KEEP_SNAPSHOTS", "READ_THREADS", "RecoveryFile", "ShardReplica"]
 
 READ_THREADS = 2  # searches of one replica answered at once
 KEEP_SNAPSHOTS = 8  # snapshots kept for the fetch of pages ranked on them...
 KEEP_SECONDS = 60.0  # ...for at most this long (the newest is always kept)
 T = TypeVar("T")
+RecoveryFile = tuple[str, int, int]  # a file a peer pulls: name, size, CRC-32
+_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 class ShardReplica:
-    """The actor: ``path`` is created with ``analyzer`` if it holds no index yet."""
+    """One replica's index at ``path`` (created with ``analyzer`` when new)."""
 
-    def __init__(self, path: str, analyzer: Analyzer | None = None) -> None:
+    def __init__(self, path: str, analyzer: Analyzer | None = None, create: bool = True) -> None:
+        """``create``: make the index if ``path`` holds none (a new replica); else a
+        missing index raises ``IndexNotFoundError`` (a lost disk: recovered from a peer,
+        never served empty)."""
         self.path = Path(path)
-        self.index = Index.open_or_create(self.path, analyzer=analyzer, workers=1)
+        if create:
+            self.index = Index.open_or_create(self.path, analyzer=analyzer, workers=1)
+        else:
+            self.index = Index.open(self.path, workers=1)
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="searchlib-read")
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="searchlib-write")
         # generation -> (when last used, its searcher): the point in time of a search.
@@ -145,8 +157,50 @@ class ShardReplica:
         return await self._write(self.index.delete, ids)
 
     async def backup(self, destination: str) -> str:
-        """A consistent copy of this replica (repairing another replica of its shard)."""
+        """A consistent copy of this replica in ``destination`` on this worker."""
         return await self._write(lambda: str(self.index.backup(destination)))
+
+    # -- peer recovery: the source side -----------------------------------------------
+
+    def _recovery_folder(self, token: str) -> Path:
+        if not _TOKEN.fullmatch(token):
+            raise ValueError(f"not a recovery token: {token!r}")
+        return self.path.with_name(f"{self.path.name}.recovery-{token}")
+
+    async def recovery_source(self) -> tuple[str, list[RecoveryFile]]:
+        """This replica's last commit for a peer to copy: hard links to its files in a
+        folder beside it (taken in an instant, under the writer lock; the files never
+        change), kept until ``recovery_done``. Returns its token and files."""
+        token = uuid.uuid4().hex
+        folder = self._recovery_folder(token)
+        await self._write(lambda: self.index.backup(folder, link=True))
+
+        def listed() -> list[RecoveryFile]:
+            files = []
+            for item in sorted(folder.iterdir()):
+                crc = 0
+                with open(item, "rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        crc = zlib.crc32(chunk, crc)
+                files.append((item.name, item.stat().st_size, crc))
+            return files
+
+        return token, await self._read(listed)
+
+    async def recovery_chunk(self, token: str, name: str, offset: int, size: int) -> bytes:
+        """``size`` bytes at ``offset`` of file ``name`` of recovery ``token``."""
+        path = self._recovery_folder(token) / Path(name).name
+
+        def read() -> bytes:
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                return handle.read(size)
+
+        return await self._read(read)
+
+    async def recovery_done(self, token: str) -> None:
+        folder = self._recovery_folder(token)
+        await self._read(lambda: shutil.rmtree(folder, ignore_errors=True))
 
     async def close(self) -> None:
         """Close the index after the running write and reads are done."""

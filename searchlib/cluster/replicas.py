@@ -14,8 +14,6 @@ generations, and another client's write is seen when the catalog file changes.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,16 +23,17 @@ from searchlib.analysis import Analyzer
 from searchlib.analysis.synonyms import SynonymError
 from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError
 from searchlib.cluster.host import ReplicaHandle, ShardHost
-from searchlib.errors import AnalyzerError, DocumentError, QueryError
+from searchlib.errors import AnalyzerError, DocumentError, IndexNotFoundError, QueryError
 
 # A caller's own error, the same from any replica: raised at once, never retried on
 # another replica, and the replica that raised it stays healthy. Anything else (a lost
 # worker or connection, a damaged replica) fails over.
 CALLER_ERRORS = (QueryError, DocumentError, AnalyzerError, SynonymError)
 
-__all__ = ["CALL_TIMEOUT", "PendingWrite", "ReplicaSet"]
+__all__ = ["CALL_TIMEOUT", "RECOVERY_TIMEOUT", "PendingWrite", "ReplicaSet"]
 
 CALL_TIMEOUT = 120.0  # seconds an actor call may take before its replica counts as down
+RECOVERY_TIMEOUT = 3600.0  # seconds a peer recovery may take (it copies a whole replica)
 
 
 @dataclass
@@ -54,7 +53,7 @@ class ReplicaSet:
         self._actors: dict[tuple[int, int], ReplicaHandle] = {}
         self._hosts: dict[str, Any] = {}  # worker address -> its ShardHost actor
         self._creating = threading.RLock()  # one actor per replica (a repair nests)
-        self._turn = 0  # reads rotate over a shard's replicas
+        self._turns: dict[int, int] = {}  # by shard: reads rotate over its replicas
         self._stamp = self._catalog_stamp()
 
     # -- the catalog -----------------------------------------------------------------
@@ -83,8 +82,11 @@ class ReplicaSet:
     def workers(self) -> list[str]:
         return sorted(self.client.scheduler_info()["workers"])
 
-    def actor(self, shard: int, replica: int, analyzer: Analyzer | None = None) -> ReplicaHandle:
-        """The replica's handle, opened (on its worker, or any live one) when missing."""
+    def actor(
+        self, shard: int, replica: int, analyzer: Analyzer | None = None, create: bool = False
+    ) -> ReplicaHandle:
+        """The replica's handle, opened (on its worker, or any live one) when missing;
+        ``create``: a new replica, made with ``analyzer``."""
         key = (shard, replica)
         actor = self._actors.get(key)
         if actor is not None:
@@ -92,24 +94,63 @@ class ReplicaSet:
         with self._creating:
             actor = self._actors.get(key)
             if actor is None:
-                actor = self._actors[key] = self._create(shard, replica, analyzer)
+                actor = self._actors[key] = self._create(shard, replica, analyzer, create)
             return actor
 
-    def _create(self, shard: int, replica: int, analyzer: Analyzer | None) -> ReplicaHandle:
-        live = self.workers()
-        if not live:
+    def _create(
+        self, shard: int, replica: int, analyzer: Analyzer | None, create: bool
+    ) -> ReplicaHandle:
+        names = self.worker_names()
+        if not names:
             raise ClusterError("the cluster has no live workers")
-        path = self.catalog.replica_path(self.root, shard, replica)
+        address = self._place(shard, replica, names)
+        path = self.catalog.replica_location(self.root, shard, replica, names[address])
         if self.catalog.is_stale(shard, replica):
-            self._repair(shard, replica, path)
-        address = live[(shard + replica) % len(live)]
+            self._repair(shard, replica, address, path)
         host = self._host(address)
         try:
-            host.open(shard, replica, str(path), analyzer).result(timeout=CALL_TIMEOUT)
+            try:
+                host.open(shard, replica, str(path), analyzer, create).result(timeout=CALL_TIMEOUT)
+            except IndexNotFoundError:
+                # Its directory is gone (a lost disk): recovered, never served empty.
+                if not self.catalog.is_stale(shard, replica):
+                    self.catalog.stale.append([shard, replica])
+                self._repair(shard, replica, address, path)
+                host.open(shard, replica, str(path), None, False).result(timeout=CALL_TIMEOUT)
+        except IndexNotFoundError:
+            raise
         except Exception:
             self._hosts.pop(address, None)  # its worker may be gone: a new one next time
             raise
         return ReplicaHandle(host, address, shard, replica)
+
+    def _place(self, shard: int, replica: int, names: dict[str, str]) -> str:
+        """The live worker to open a replica on. On the shared root, any (replica j of
+        shard i on worker (i + j) % workers); on local disks, the worker it is placed
+        on, or, when that worker is gone, another one (preferring one holding no other
+        replica of the shard), and the replica must then be recovered from a peer."""
+        live = sorted(names)
+        chosen = live[(shard + replica) % len(live)]
+        if self.catalog.data_dir is None:
+            return chosen
+        key = f"{shard}/{replica}"
+        placed = self.catalog.placement.get(key)
+        by_name = {name: address for address, name in names.items()}
+        if placed in by_name:
+            return by_name[placed]
+        if placed is not None:  # its worker is gone, and its disk with it
+            taken = {
+                self.catalog.placement.get(f"{shard}/{other}")
+                for other in range(self.catalog.replicas)
+                if other != replica
+            }
+            free = [address for address in live if names[address] not in taken]
+            chosen = free[(shard + replica) % len(free)] if free else chosen
+            if not self.catalog.is_stale(shard, replica):
+                self.catalog.stale.append([shard, replica])
+        self.catalog.placement[key] = names[chosen]
+        self.save()
+        return chosen
 
     def _host(self, address: str) -> Any:
         """The ShardHost actor of the worker at ``address``, started when missing."""
@@ -128,25 +169,35 @@ class ReplicaSet:
             for shard in range(self.catalog.shards)
         ]
 
-    def _repair(self, shard: int, replica: int, path: Path) -> None:
-        """Replace a stale replica with a copy of a healthy one of the same shard, made
-        by that replica's actor under its index's writer lock (no commit meanwhile)."""
-        fresh = path.with_name(f"{path.name}.repair")
-        shutil.rmtree(fresh, ignore_errors=True)
+    def _repair(self, shard: int, replica: int, address: str, path: Path) -> None:
+        """Rebuild a stale replica at ``path`` on the worker at ``address`` by peer
+        recovery from a healthy replica of the same shard (``ShardHost.recover``)."""
+        errors = []
         for other in range(self.catalog.replicas):
             if other == replica or self.catalog.is_stale(shard, other):
                 continue
             try:
-                self.call(shard, other, "backup", str(fresh))
-            except Exception:
-                shutil.rmtree(fresh, ignore_errors=True)
+                source = self.actor(shard, other)
+                target = self._host(address)
+                target.recover(shard, replica, str(path), source.host, other).result(
+                    timeout=RECOVERY_TIMEOUT
+                )
+            except Exception as exc:
+                errors.append(f"from replica {other}: {type(exc).__name__}: {exc}"[:300])
+                self.forget(shard, other)
                 continue
-            shutil.rmtree(path, ignore_errors=True)
-            os.replace(fresh, path)
             self.catalog.stale.remove([shard, replica])
             self.save()
             return
-        raise ClusterError(f"shard {shard} has no healthy replica to copy")
+        raise ClusterError(
+            f"shard {shard} has no healthy replica to recover replica {replica} from"
+            + (f" ({'; '.join(errors)})" if errors else "")
+        )
+
+    def worker_names(self) -> dict[str, str]:
+        """The live workers: address -> name (stable across a worker's restarts)."""
+        workers = self.client.scheduler_info()["workers"]
+        return {address: str(info.get("name", address)) for address, info in workers.items()}
 
     def forget(self, shard: int, replica: int) -> None:
         """Forget a replica whose call failed (opened again at its next call), and its
@@ -165,10 +216,14 @@ class ReplicaSet:
 
     # -- calls -----------------------------------------------------------------------
 
-    def healthy(self, shard: int) -> list[int]:
-        """The shard's replicas that may serve, starting from this turn's."""
+    def healthy(self, shard: int, *, advance: bool = True) -> list[int]:
+        """The shard's replicas that may serve, starting from this turn's (``advance``:
+        the next call starts from the next replica)."""
         found = [r for r in range(self.catalog.replicas) if not self.catalog.is_stale(shard, r)]
-        start = self._turn % len(found) if found else 0
+        turn = self._turns.get(shard, 0)
+        if advance:
+            self._turns[shard] = turn + 1
+        start = turn % len(found) if found else 0
         return found[start:] + found[:start]
 
     def call(self, shard: int, replica: int, method: str, *args: Any) -> Any:
@@ -207,13 +262,12 @@ class ReplicaSet:
         replica fails is asked again through ``read``. ``prefer``: the replica to ask
         first, by shard; ``answered`` is filled with the replica each shard's first
         answer came from."""
-        self._turn += 1
         chosen: dict[int, ReplicaHandle] = {}
         for shard in calls:
-            replicas = self.healthy(shard)
+            wanted = None if prefer is None else prefer.get(shard)
+            replicas = self.healthy(shard, advance=wanted is None)
             if not replicas:
                 continue
-            wanted = None if prefer is None else prefer.get(shard)
             first = wanted if wanted in replicas else replicas[0]
             with contextlib.suppress(Exception):  # asked again below, through read
                 chosen[shard] = self.actor(shard, first)
@@ -250,7 +304,7 @@ class ReplicaSet:
         for shard, replica in retry:
             if replica >= 0:
                 self.forget(shard, replica)
-            if not self.healthy(shard):
+            if not self.healthy(shard, advance=False):
                 failures[shard] = f"shard {shard}: no healthy replica"
                 continue
             try:

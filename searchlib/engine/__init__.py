@@ -277,18 +277,25 @@ class Engine:
     def writer(self, timeout: float) -> EngineWriter:
         return EngineWriter(self, timeout)
 
-    def copy_to(self, destination: Path, timeout: float) -> None:
+    def copy_to(self, destination: Path, timeout: float, *, link: bool = False) -> None:
         """Copy the last commit's files to ``destination`` (a new directory) while
-        holding the writer lock, so no commit or merge changes them meanwhile."""
+        holding the writer lock, so no commit or merge changes them meanwhile.
+        ``link``: hard links where the file system allows (instant: every index file
+        is written once, under a temporary name, and never changed after)."""
         with WriterLock(self.path, timeout):
             commit = self.latest_commit()
             destination.mkdir(parents=True)
             names = commit.file_names() | {commit_path(self.path, commit.generation).name}
             if (self.path / STEM_FILE).exists():
                 names.add(STEM_FILE)
-            for name in sorted(names):
+            for name in [*sorted(names), MARKER]:  # the marker last: it marks an index
+                if link:
+                    try:
+                        os.link(self.path / name, destination / name)
+                        continue
+                    except OSError:
+                        pass  # another file system, or no hard links: copied
                 shutil.copy2(self.path / name, destination / name)
-            shutil.copy2(self.path / MARKER, destination / MARKER)  # last: it marks an index
         fsync_directory(destination)
 
     def verify(self) -> Snapshot:
