@@ -3,8 +3,8 @@ on a LocalCluster of this machine (127.0.0.1 only), and as one in-process Index,
 peer, in the same run. Build docs/s (files read on the workers by ``add_files``),
 query p50/p95 with snippets (200 fixed title queries, top 10), and the scatter-gather
 overhead per query: the median over queries of (cluster time - local Index time).
-Then, on the largest shard count, the same queries while another thread keeps
-writing (``--ingest-writes`` calls of ``add``, each a copy of the first 3,463 articles under
+Then, on the largest shard count, the same queries while another process (a client
+of its own: the ingest pipeline) keeps writing (``--ingest-writes`` calls of ``add``, each a copy of the first 3,463 articles under
 new ids, one after another): searches during a sustained ingest against idle ones.
 
     python benchmarks/bench_cluster.py --corpus /tmp/news-1m.jsonl --n 200000
@@ -20,8 +20,8 @@ import contextlib
 import json
 import statistics
 import sys
+import multiprocessing
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from itertools import islice
@@ -73,39 +73,45 @@ def timed_queries(search, queries: list[str]) -> list[float]:
 INGEST_BATCH = 3_463  # articles per add call during the ingest run (the shared corpus)
 
 
+def _ingest(root: str, address: str, batch: list[dict], writes: int, done) -> None:
+    """The ingest pipeline, a process and client of its own: ``writes`` copies of
+    ``batch`` under new ids, one ``add`` after another."""
+    with ClusterIndex.open(root, address=address) as index:
+        written = 0
+        for copy in range(writes):
+            written += index.add([{**a, "id": f"copy{copy}-{a['id']}"} for a in batch])
+    done.put(written)
+
+
 def searches_during_ingest(
-    index: ClusterIndex, sample: list[dict], queries: list[str], writes: int
+    index: ClusterIndex, address: str, sample: list[dict], queries: list[str], writes: int
 ) -> tuple[list[float], list[float], int, float]:
-    """Query times while a thread writes ``writes`` copies of ``sample`` (new ids each
-    time), against the same queries idle just before: (during, idle, written, docs/s)."""
+    """Query times while another process writes ``writes`` copies of the first
+    articles (new ids each time), against the same queries idle just before: (during,
+    idle, written, docs/s)."""
     idle = timed_queries(lambda q: index.search(q, limit=10), queries)
-    done = threading.Event()
-    written = [0]
-
-    def ingest() -> None:
-        try:
-            for copy in range(writes):
-                batch = [{**a, "id": f"copy{copy}-{a['id']}"} for a in sample[:INGEST_BATCH]]
-                written[0] += index.add(batch)
-        finally:
-            done.set()
-
-    writer = threading.Thread(target=ingest)
+    context = multiprocessing.get_context("spawn")
+    done = context.Queue()
+    writer = context.Process(
+        target=_ingest, args=(str(index.root), address, sample[:INGEST_BATCH], writes, done)
+    )
     started = time.perf_counter()
     writer.start()
-    time.sleep(1.0)  # the first write has reached the replicas
+    time.sleep(3.0)  # the writer has connected and its first write reached the replicas
     during: list[float] = []
-    while not done.is_set():
+    while writer.is_alive() and done.empty():
         for query in queries:
-            if done.is_set():
+            if not writer.is_alive() or not done.empty():
                 break
             began = time.perf_counter()
             for hit in index.search(query, limit=10):
                 if hit.snippet is not None:
                     hit.snippet.html()
             during.append((time.perf_counter() - began) * 1000)
+    written = done.get(timeout=600)
+    elapsed = time.perf_counter() - started
     writer.join()
-    return during, idle, written[0], written[0] / (time.perf_counter() - started)
+    return during, idle, written, written / elapsed
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -178,7 +184,9 @@ def main() -> None:
                     differ = sum(a != b for a, b in pairs)
                     other_set = sum(set(a) != set(b) for a, b in pairs)
                     if shards == max(int(s) for s in args.shards.split(",")):
-                        ingest = searches_during_ingest(index, sample, queries, args.ingest_writes)
+                        ingest = searches_during_ingest(
+                            index, cluster.scheduler_address, sample, queries, args.ingest_writes
+                        )
                 name = f"cluster, {shards} shard{'s' * (shards > 1)}"
                 for label, taken in ((name, times), (f"{name}, statistics=shard", local)):
                     overhead = statistics.median(

@@ -8,7 +8,9 @@ Dask runs an actor's plain methods one at a time on one thread, so a search woul
 wait for the whole of a write before it. The methods are coroutines instead (the host
 awaits them on the worker's event loop) that hand the work to two pools of the
 replica's own: writes one at a time on the write thread, reads on the read threads,
-each read from the index's current snapshot while a write runs.
+each read from the index's current snapshot while a write runs. The write thread only
+waits: the writing itself runs in the replica's writer process (``cluster.writer``),
+so its analysis never holds the worker's GIL.
 
 A replica keeps the snapshots it ranked searches on for a while (``KEEP_SNAPSHOTS``,
 ``KEEP_SECONDS``: Elasticsearch's point in time), so the fetch of a page reads the
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from searchlib.analysis import Analyzer, Synonyms
+from searchlib.cluster.writer import WriterProcess
 from searchlib.errors import QueryError
 from searchlib.index import Index
 from searchlib.query.results import Hit
@@ -61,6 +64,9 @@ class ShardReplica:
             self.index = Index.open(self.path, workers=1)
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="searchlib-read")
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="searchlib-write")
+        # Started from the write thread, which lives as long as the replica: the
+        # child is tied to it (it dies with its parent).
+        self._writer = self._writes.submit(WriterProcess, str(self.path)).result()
         # generation -> (when last used, its searcher): the point in time of a search.
         self._kept: OrderedDict[int, tuple[float, ShardSearcher]] = OrderedDict()
         self._kept_lock = threading.Lock()
@@ -137,24 +143,18 @@ class ShardReplica:
     # -- writes: one at a time, on the write thread -----------------------------------
 
     async def set_synonyms(self, data: list[dict[str, list[str]]]) -> None:
-        await self._write(lambda: self.index.set_synonyms(Synonyms.from_data(data)))
+        Synonyms.from_data(data)  # a bad list is the caller's error, raised here
+        await self._write(self._writer.set_synonyms, data)
 
     async def add(self, records: list[dict[str, Any]]) -> int:
-        return await self._write(self.index.add, records)
+        return await self._write(self._writer.add, records)
 
     async def apply(self, adds: list[dict[str, Any]], deletes: list[str]) -> tuple[int, int]:
         """Adds (upserts) and deletes in one atomic commit of this replica."""
-
-        def commit() -> tuple[int, int]:
-            batch = self.index.batch()
-            batch.add(adds)
-            batch.delete(deletes)
-            return batch.commit()
-
-        return await self._write(commit)
+        return await self._write(self._writer.apply, adds, deletes)
 
     async def delete(self, ids: list[str]) -> int:
-        return await self._write(self.index.delete, ids)
+        return await self._write(self._writer.delete, ids)
 
     async def backup(self, destination: str) -> str:
         """A consistent copy of this replica in ``destination`` on this worker."""
@@ -206,6 +206,7 @@ class ShardReplica:
         """Close the index after the running write and reads are done."""
 
         def close() -> None:
+            self._writer.close()
             self._reads.shutdown(wait=True)
             self.index.close()
 
