@@ -4,8 +4,9 @@ peer, in the same run. Build docs/s (files read on the workers by ``add_files``)
 query p50/p95 with snippets (200 fixed title queries, top 10), and the scatter-gather
 overhead per query: the median over queries of (cluster time - local Index time).
 Then, on the largest shard count, the same queries while another process (a client
-of its own: the ingest pipeline) keeps writing (``--ingest-writes`` calls of ``add``, each a copy of the first 3,463 articles under
-new ids, one after another): searches during a sustained ingest against idle ones.
+of its own: the ingest pipeline) keeps writing (``--ingest-writes`` calls of ``add``,
+each a copy of the first 3,463 articles under new ids, one after another): searches
+during a sustained ingest against idle ones.
 
     python benchmarks/bench_cluster.py --corpus /tmp/news-1m.jsonl --n 200000
 
@@ -18,9 +19,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import statistics
 import sys
-import multiprocessing
 import tempfile
 import time
 from collections.abc import Iterator
