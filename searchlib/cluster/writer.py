@@ -2,8 +2,8 @@
 
 Analysis is Python, so a write running in the worker's process would hold the GIL
 most of the time and every search on that worker would wait for it in 5 ms turns. A
-replica therefore writes through a child process (``python -m
-searchlib.cluster.writer PATH``) that keeps the index open for writing, with a lower
+replica therefore writes through a child process (``main`` of this module, given
+the index's path) that keeps the index open for writing, with a lower
 CPU priority, while the worker's own ``Index`` only reads: each search sees a commit
 of the child as soon as it lands (the index lets readers in other processes run
 beside its writer). Background merges run in the child too.
@@ -38,6 +38,8 @@ __all__ = ["WRITER_NICENESS", "WriterError", "WriterProcess"]
 WRITER_NICENESS = 10  # how much less CPU time writes get than the worker's searches
 _LENGTH = struct.Struct("<Q")
 _PR_SET_PDEATHSIG = 1
+# The child's program (not ``-m``: the package imports this module first).
+_CHILD = "from searchlib.cluster.writer import main; main()"
 
 
 class WriterError(SearchlibError):
@@ -68,7 +70,7 @@ class WriterProcess:
         self.path = path
         self._lock = threading.Lock()  # one request at a time
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "searchlib.cluster.writer", path],
+            [sys.executable, "-c", _CHILD, path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
