@@ -156,10 +156,6 @@ class ShardReplica:
     async def delete(self, ids: list[str]) -> int:
         return await self._write(self._writer.delete, ids)
 
-    async def backup(self, destination: str) -> str:
-        """A consistent copy of this replica in ``destination`` on this worker."""
-        return await self._write(lambda: str(self.index.backup(destination)))
-
     # -- peer recovery: the source side -----------------------------------------------
 
     def _recovery_folder(self, token: str) -> Path:
