@@ -110,3 +110,14 @@ def test_spans_say_what_the_tokens_say(text):
     assert ANALYZER.spans(text) == [
         (t.start, t.end, t.term, t.norm, t.position, t.primary) for t in ANALYZER.analyze(text)
     ]
+
+
+@settings(max_examples=200, suppress_health_check=list(HealthCheck), deadline=None)
+@given(texts)
+def test_norms_skip_stemming_but_agree_with_analysis(text):
+    # Synonym entries are read by `norms` (no stemmer): the same normalized words the
+    # full analysis gives its primary tokens, whether or not the words were seen before.
+    fresh = Analyzer()
+    unstemmed = fresh.norms(text)
+    assert unstemmed == [t.norm for t in fresh.analyze(text) if t.primary]
+    assert fresh.norms(text) == unstemmed  # now from the analysis's memo

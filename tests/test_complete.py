@@ -99,12 +99,12 @@ def test_completion_never_scans_a_vocabulary(index, monkeypatch):
 def test_short_prefix_tops_are_computed_once_per_segment(index):
     index.complete("j")
     snapshot = index._engine.snapshot()
-    tops = [c.arrays.fields["body_exact"].prefixes._short for c in snapshot._segments]
+    tops = [c.arrays.field("body_exact").prefixes._short for c in snapshot._segments]
     assert all(t is not None for t in tops)
     index.add({"id": "e", "title": "Baru", "body": "baru"})  # a new commit, new snapshot
     index.complete("j")
     again = [
-        c.arrays.fields["body_exact"].prefixes._short for c in index._engine.snapshot()._segments
+        c.arrays.field("body_exact").prefixes._short for c in index._engine.snapshot()._segments
     ]
     assert all(any(a is t for a in again) for t in tops)  # the old segments' tables kept
 
@@ -157,14 +157,14 @@ def test_a_server_prepares_completion_tables_as_it_starts(index):
     from searchlib.server import create_app
 
     segments = index._engine.snapshot()._segments
-    assert all(c.arrays.fields["body_exact"].prefixes._short is None for c in segments)
+    assert all(c.arrays.field("body_exact").prefixes._short is None for c in segments)
     with TestClient(create_app(index)):  # runs the app's startup
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(
-            c.arrays.fields["body_exact"].prefixes._short is None for c in segments
+            c.arrays.field("body_exact").prefixes._short is None for c in segments
         ):
             time.sleep(0.02)
-    assert all(c.arrays.fields["body_exact"].prefixes._short is not None for c in segments)
+    assert all(c.arrays.field("body_exact").prefixes._short is not None for c in segments)
 
 
 def test_completing_while_a_large_ingest_runs(tmp_path):

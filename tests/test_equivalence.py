@@ -181,7 +181,8 @@ def _postings_of(ix: searchlib.Index) -> dict:
     id_of = {d: snapshot.stored(d)["id"] for d in snapshot.live_docnums()}
     found: dict = {}
     for columns, offset in snapshot._leaves():
-        for field, arrays in columns.arrays.fields.items():
+        for field in columns.arrays.field_names:
+            arrays = columns.arrays.field(field)
             for term, _df in arrays.vocabulary().items():
                 index = arrays.find(term, term_key(term))
                 docs, tfs = arrays.postings(index)

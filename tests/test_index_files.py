@@ -163,6 +163,52 @@ def test_a_crafted_postings_file_with_a_valid_checksum_is_refused(tmp_path, chan
         _everything(path)
 
 
+def _interior(name: str, shift: int):
+    """Shift the inner values of an offsets array, keeping its ends (which opening checks)."""
+
+    def change(arrays):
+        values = arrays[name].copy()
+        values[1:-1] += shift
+        arrays[name] = values
+
+    return change
+
+
+def _everywhere(name: str, shift: int):
+    def change(arrays):
+        arrays[name] = arrays[name] + shift
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "query"),
+    [
+        (_interior("body.posts", 10**6), "gempa warga"),
+        (_everywhere("body.first", 10**6), "gempa warga"),
+        (_interior("body.pstart", 10**7), '"gempa warga"'),
+        (_everywhere("body_exact.lex", 10**6), "bang*"),
+    ],
+    ids=["posts", "first", "pstart", "lex"],
+)
+def test_damage_inside_a_term_table_is_found_by_the_read_that_meets_it(tmp_path, change, query):
+    # Opening checks a field's sizes and ends, not each of its terms (so it reads no
+    # term table): the read that meets crafted offsets refuses them, naming the file,
+    # and ``check`` finds them without a search.
+    path = tmp_path / "ix"
+    _built(path, deletions=False).close()
+    with searchlib.Index.open(path) as ix:
+        assert ix.search(query, limit=50).total  # the query reads the crafted part
+    for target in path.glob("*.slp"):
+        _rewrite_postings(target, change)
+    with searchlib.Index.open(path) as ix:
+        assert len(ix) == 120  # opened: the damage is inside the table
+        with pytest.raises(IndexCorruptError, match=r"seg_\w+\.slp"):
+            ix.search(query, limit=50)
+        problems = ix.check()
+    assert len(problems) == 1 and ".slp" in problems[0] and "damaged" in problems[0]
+
+
 def test_a_crafted_commit_cannot_name_files_outside_the_index(tmp_path):
     path = tmp_path / "ix"
     _built(path).close()
@@ -179,7 +225,7 @@ def test_the_marker_and_commit_are_plain_checked_json(tmp_path):
     path = tmp_path / "ix"
     _built(path).close()
     marker = json.loads((path / "searchlib.json").read_text("utf-8"))
-    assert marker["body"]["format"] == FORMAT_VERSION == 6
+    assert marker["body"]["format"] == FORMAT_VERSION == 7
     assert marker["body"]["analyzer"]["steps"][0]["step"] == "normalize"
     (commit,) = path.glob("commit.*.json")
     wrapper = json.loads(commit.read_text("utf-8"))

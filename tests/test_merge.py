@@ -116,7 +116,7 @@ def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segm
     writer.close()
     merged = SegmentArrays.load(path)
     assert merged is not None
-    field = merged.fields["body"]
+    field = merged.field("body")
     got = {}
     for position in range(len(field)):
         term = field.term(position)

@@ -295,6 +295,31 @@ class Analyzer(WhooshAnalyzer):
                 word = applied
         return word.norm
 
+    def norms(self, text: str) -> list[str]:
+        """The normalized form of each word of ``text`` the chain keeps (dropped
+        stopwords left out): every step but those that only choose the term
+        (``Step.keeps_norm``: the stem guard, the stemmer), so no word is stemmed.
+        What a synonym entry is matched by (query tokens' ``norm``)."""
+        out: list[str] = []
+        bounds = segment_words(text)
+        for i in range(0, len(bounds), 2):
+            surface = text[bounds[i] : bounds[i + 1]]
+            known = self._memo.get(surface, _MISSING)
+            if known is not _MISSING:
+                if known is not None:
+                    out.append(known[1])
+                continue
+            word: Word | None = Word(surface, surface, surface)
+            for step in self.steps:
+                if step.keeps_norm:
+                    continue
+                word = step.apply(word, self)  # type: ignore[arg-type]  # None ends it
+                if word is None:
+                    break
+            if word is not None:
+                out.append(word.norm)
+        return out
+
     def guarded(self, term: str) -> str:
         for guard in self._guards:
             term = guard.exclusions.get(term, term)

@@ -85,6 +85,9 @@ class Step:
     # the words of prefix and fuzzy queries (``Analyzer.normalize``), which are never
     # stemmed or dropped (Lucene's ``Analyzer.normalize``).
     normalizes: ClassVar[bool] = False
+    # A step that only chooses the term: it never changes ``norm`` nor drops a word
+    # (so ``Analyzer.norms`` can skip it).
+    keeps_norm: ClassVar[bool] = False
 
     def apply(self, word: Word, chain: WordChain) -> Word | None:  # pragma: no cover
         raise NotImplementedError
@@ -181,6 +184,7 @@ class StemGuard(Step):
 
     exclusions: dict[str, str] = field(default_factory=dict)
     name = "stem_guard"
+    keeps_norm = True
 
     def __post_init__(self) -> None:
         self.exclusions = _pairs(self.exclusions)
@@ -207,6 +211,7 @@ class Stem(Step):
     process's, which indexes share with their worker processes)."""
 
     name = "stem"
+    keeps_norm = True
 
     def __init__(self, cache: StemCache | None = None) -> None:
         self.cache = STEMS if cache is None else cache

@@ -222,8 +222,7 @@ class SynonymTable:
         """An entry's words as queries meet them: normalized, stopwords left out."""
         found = self._words.get(entry)
         if found is None:
-            tokens = self.analyzer.analyze(entry)
-            found = self._words[entry] = tuple(t.norm for t in tokens if t.primary)
+            found = self._words[entry] = tuple(self.analyzer.norms(entry))
         return found
 
     def match(self, norms: Sequence[str], start: int) -> tuple[int, list[str]] | None:

@@ -18,8 +18,10 @@ field the file holds:
 Terms are ordered by hash, so a lookup is a binary search, and a merge can walk every
 segment's terms in one global order, a hash range at a time, with bounded memory.
 Per-document columns (exact field lengths, dates, category and source) and the id
-table (id -> document, by hash) are kept too. Opening a segment checks that the arrays
-fit together (``validate``), so a crafted file fails as damaged, not deep in a query.
+table (id -> document, by hash) are kept too. Opening a segment checks that the columns
+fit together (``check_columns``) and each field's arrays are checked the first time the
+field is read (``SegmentArrays.field``; all at once by ``validate``), so a crafted file
+fails as damaged, not deep in a query, and opening reads no term table.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import hashlib
 import itertools
 import mmap
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,9 @@ SUFFIX = ".slp"
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
 FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", "gaps", "exc", "excoff", "tfs")
 ESCAPE = 0xFFFF  # a gap of 16 bits that stands for the next exception
+
+# More parts of a field made from its filed postings: (posts, docs, tfs) -> parts.
+ExtraParts = Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
 
 def _hash(term: bytes) -> int:
@@ -114,9 +119,10 @@ def write_field(
     docs: np.ndarray,
     tfs: np.ndarray,
     positions: np.ndarray | None = None,
+    extra: ExtraParts | None = None,
 ) -> None:
     """One field's postings, in memory, into a postings file (see ``field_parts``)."""
-    for part, array in field_parts(terms, starts, docs, tfs, positions).items():
+    for part, array in field_parts(terms, starts, docs, tfs, positions, extra).items():
         writer.add(f"{name}.{part}", array)
 
 
@@ -185,10 +191,13 @@ def field_parts(
     docs: np.ndarray,
     tfs: np.ndarray,
     positions: np.ndarray | None = None,
+    extra: ExtraParts | None = None,
 ) -> dict[str, np.ndarray]:
     """A field's arrays from its postings: term ``i`` owns ``docs[starts[i]:starts[i+1]]``
     (ascending) and their ``tfs``; ``positions``, if given, ``tf`` per posting in
-    posting order. Terms in any order, each with at least one posting."""
+    posting order. Terms in any order, each with at least one posting. ``extra``
+    makes more parts from the postings as filed (offsets per term, documents and
+    frequencies: ``engine.blocks``)."""
     starts = np.asarray(starts, dtype=np.int64)
     hashes = hash_terms(terms)
     order = np.lexsort((np.arange(len(terms)), hashes))
@@ -202,6 +211,8 @@ def field_parts(
     parts["posts"] = posts
     parts.update(encode_docs(np.asarray(docs, dtype=np.int64)[gather], posts))
     parts["tfs"] = ordered_tfs
+    if extra is not None:
+        parts.update(extra(posts, np.asarray(docs)[gather], ordered_tfs))
     if positions is not None:
         # Each posting's positions, in the new posting order.
         tf64 = tfs.astype(np.int64)
@@ -243,7 +254,9 @@ def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 class FieldArrays:
     """One field's postings in a segment: the arrays ``ArrayFileWriter`` describes."""
 
-    def __init__(self, parts: dict[str, np.ndarray]) -> None:
+    def __init__(self, parts: dict[str, np.ndarray], where: str = "a postings file") -> None:
+        self.where = where  # named in errors: the file and field
+        self.doc_count = int(np.iinfo(np.int32).max)  # bounds documents once validated
         self.hash = parts["hash"]
         self.blob = parts["blob"]
         self.term_offsets = parts["terms"]
@@ -258,11 +271,19 @@ class FieldArrays:
         self.positional = "positions" in parts
         self.pstart = parts.get("pstart", np.zeros(len(self.hash) + 1, dtype=np.int64))
         self.positions = parts.get("positions", np.zeros(0, dtype=np.uint8))
+        # Parts other modules define (the block maxima of ``engine.blocks``).
+        known = {*FIELD_PARTS, "pstart", "positions"}
+        self.extra = {name: array for name, array in parts.items() if name not in known}
         self.prefixes = PrefixIndex(self)  # frequent terms by prefix, computed on demand
 
-    def validate(self, doc_count: int) -> None:
-        """Raise ``ValueError`` unless the arrays fit together (lengths, offsets in
-        range, ascending): what a damaged or crafted file would break first."""
+    def validate(self, doc_count: int, *, full: bool = False) -> None:
+        """Raise ``ValueError`` unless the arrays fit together: their lengths and the
+        ends of their offsets at once (what a damaged or crafted file would break
+        first), with ``full`` every offset ascending and every document in range
+        too (``search check``, merges). Without ``full`` the reads check the part of
+        the arrays they use (``_span``, ``_docs_in_range``), so opening a field reads
+        none of its term table."""
+        self.doc_count = doc_count
         terms = len(self.hash)
         sized = {
             "terms": (len(self.term_offsets), terms + 1),
@@ -285,19 +306,47 @@ class FieldArrays:
         for part, (offsets, end) in ends.items():
             if terms and (int(offsets[0]) != 0 or int(offsets[-1]) != end):
                 raise ValueError(f"{part} does not span its data")
-            if terms and bool(np.any(offsets[1:] < offsets[:-1])):
+            if full and terms and bool(np.any(offsets[1:] < offsets[:-1])):
                 raise ValueError(f"{part} is not ascending")
         if len(self.tfs) != postings:
             raise ValueError("frequencies and postings differ in number")
-        if terms and not (int(self.first.min()) >= 0 and int(self.first.max()) < doc_count):
-            raise ValueError("a posting names a document outside the segment")
-        if terms and int(self.lex.max()) >= terms:
-            raise ValueError("the term order names a missing term")
+        if full and terms:
+            if not (int(self.first.min()) >= 0 and int(self.first.max()) < doc_count):
+                raise ValueError("a posting names a document outside the segment")
+            if int(self.lex.min()) < 0 or int(self.lex.max()) >= terms:
+                raise ValueError("the term order names a missing term")
+
+    def _damaged(self, what: str) -> IndexCorruptError:
+        return IndexCorruptError(f"{self.where} is damaged: {what}")
+
+    def _span(self, first: int, last: int) -> tuple[int, int]:
+        """The postings of terms ``first`` to ``last - 1`` (``posts[first]``,
+        ``posts[last]``), checked to lie in the file."""
+        if not 0 <= first <= last <= len(self.hash):
+            raise self._damaged(f"term {last} is outside its table")
+        low, high = int(self.posts[first]), int(self.posts[last])
+        if not 0 <= low <= high <= len(self.gaps):
+            raise self._damaged(f"the postings of term {first} lie outside the file")
+        return low, high
+
+    def lex_terms(self, low: int = 0, high: int | None = None) -> np.ndarray:
+        """Term numbers ``lex[low:high]`` (byte order), checked to name real terms."""
+        chosen = self.lex[low:high].astype(np.int64)
+        if len(chosen) and (int(chosen.min()) < 0 or int(chosen.max()) >= len(self.hash)):
+            raise self._damaged("the term order names a missing term")
+        return chosen
+
+    def _docs_in_range(self, docs: np.ndarray) -> np.ndarray:
+        if len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= self.doc_count):
+            raise self._damaged("a posting names a document outside the segment")
+        return docs
 
     def __len__(self) -> int:
         return len(self.hash)
 
     def term(self, index: int) -> bytes:
+        if not 0 <= index < len(self.hash):
+            raise self._damaged(f"term {index} is outside its table")
         start, end = self.term_offsets[index : index + 2].tolist()
         return self.blob[start:end].tobytes()
 
@@ -319,7 +368,7 @@ class FieldArrays:
         at = np.minimum(np.searchsorted(self.hash, keys), len(self.hash) - 1)
         hit = self.hash[at] == keys
         out[hit] = self.posts[at[hit] + 1] - self.posts[at[hit]]
-        return out
+        return np.maximum(out, 0)  # a crafted table's counts never go negative
 
     @property
     def posting_count(self) -> int:
@@ -327,29 +376,43 @@ class FieldArrays:
 
     def docs_between(self, first: int, last: int) -> np.ndarray:
         """The document numbers of terms ``first`` to ``last - 1``, in posting order."""
-        low, high = int(self.posts[first]), int(self.posts[last])
+        low, high = self._span(first, last)
         gaps = self.gaps[low:high].astype(np.int64)
         escaped = gaps == ESCAPE
         if escaped.any():
-            gaps[escaped] = self.exc[int(self.excoff[first]) : int(self.excoff[last])]
+            exc_low, exc_high = int(self.excoff[first]), int(self.excoff[last])
+            if not 0 <= exc_low <= exc_high <= len(self.exc) or exc_high - exc_low != int(
+                np.count_nonzero(escaped)
+            ):
+                raise self._damaged(f"the large gaps of term {first} do not fit")
+            gaps[escaped] = self.exc[exc_low:exc_high]
         running = np.cumsum(gaps)
         counts = np.diff(self.posts[first : last + 1])
+        if last - first > 1 and bool(np.any(counts < 0)):
+            raise self._damaged(f"the postings of terms {first} to {last} are not ascending")
         starts = self.posts[first:last] - low
+        if high == low:
+            return np.zeros(0, dtype=np.int64)
+        if bool(np.any(starts >= high - low)):
+            raise self._damaged(f"a term among {first} to {last} has no postings")
         # Each term restarts from its first document (its first gap is 0).
         base = self.first[first:last].astype(np.int64) - running[starts]
-        return running + np.repeat(base, counts)
+        return self._docs_in_range(running + np.repeat(base, counts))
 
     def postings(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        low, high = self.posts[index : index + 2].tolist()
+        low, high = self._span(index, index + 1)
         return self.docs_between(index, index + 1), self.tfs[low:high]
 
     def positions_flat(self, index: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every (document, position) of term ``index`` in ``docs`` (sorted segment
         numbers), as two parallel arrays."""
-        low, high = self.posts[index : index + 2].tolist()
+        low, high = self._span(index, index + 1)
         term_docs = self.docs_between(index, index + 1)
         counts = self.tfs[low:high].astype(np.int64)
-        first = int(self.pstart[index]) + np.concatenate(([0], np.cumsum(counts)[:-1]))
+        begin = int(self.pstart[index])
+        if not 0 <= begin <= begin + int(counts.sum()) <= len(self.positions):
+            raise self._damaged(f"the positions of term {index} lie outside the file")
+        first = begin + np.concatenate(([0], np.cumsum(counts)[:-1]))
         chosen = np.flatnonzero(member(term_docs, docs))
         where = concat_ranges(first[chosen], counts[chosen])
         return np.repeat(term_docs[chosen].astype(np.int64), counts[chosen]), self.positions[where]
@@ -386,7 +449,11 @@ class SegmentArrays:
         self._data = data
         self._path = path
         self._mapped = mapped
-        self.fields: dict[str, FieldArrays] = {}
+        self._fields: dict[str, FieldArrays] = {}
+        # Fields are checked when first read (``field``), for a segment of this many
+        # documents (``check_columns`` sets it): opening reads no term table.
+        self._doc_count: int | None = None
+        self._checked: set[str] = set()
         names = {
             key.removesuffix(".hash")
             for key in data
@@ -394,10 +461,11 @@ class SegmentArrays:
         }
         for name in names:
             parts = {part: data[f"{name}.{part}"] for part in FIELD_PARTS}
-            for part in ("pstart", "positions"):
-                if f"{name}.{part}" in data:
-                    parts[part] = data[f"{name}.{part}"]
-            self.fields[name] = FieldArrays(parts)
+            for key in data:
+                part = key[len(name) + 1 :]
+                if key.startswith(f"{name}.") and part not in parts:
+                    parts[part] = data[key]  # positions, block maxima (engine.blocks)
+            self._fields[name] = FieldArrays(parts, f"index file {str(path)!r}, field {name!r},")
 
     @classmethod
     def load(cls, path: Path) -> SegmentArrays:
@@ -414,14 +482,45 @@ class SegmentArrays:
             raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
 
     def validate(self, doc_count: int) -> None:
-        """Raise ``IndexCorruptError`` unless the file's columns and fields fit a
-        segment of ``doc_count`` documents."""
+        """Raise ``IndexCorruptError`` unless the file's columns and every field fit a
+        segment of ``doc_count`` documents (``search check``, merges)."""
+        self.check_columns(doc_count)
+        for name, found in self._fields.items():
+            try:
+                found.validate(doc_count, full=True)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise IndexCorruptError(
+                    f"index file {str(self._path)!r} is damaged: field {name!r}: {exc}"
+                ) from exc
+            self._checked.add(name)
+
+    def field(self, name: str) -> FieldArrays | None:
+        """Field ``name``'s postings (None if the segment has none), checked to fit the
+        segment the first time it is read: ``IndexCorruptError`` if they do not."""
+        found = self._fields.get(name)
+        if found is None or name in self._checked:
+            return found
+        # A file read on its own, not as a segment, bounds documents by their type.
+        doc_count = np.iinfo(np.int32).max if self._doc_count is None else self._doc_count
         try:
-            for name, field in self.fields.items():
-                try:
-                    field.validate(doc_count)
-                except ValueError as exc:
-                    raise ValueError(f"field {name!r}: {exc}") from exc
+            found.validate(doc_count)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"index file {str(self._path)!r} is damaged: field {name!r}: {exc}"
+            ) from exc
+        self._checked.add(name)
+        return found
+
+    @property
+    def field_names(self) -> list[str]:
+        return list(self._fields)
+
+    def check_columns(self, doc_count: int) -> None:
+        """Raise ``IndexCorruptError`` unless the per-document columns and the id table
+        fit a segment of ``doc_count`` documents (cheap: opening a segment does it);
+        its fields are then checked as they are first read."""
+        self._doc_count = doc_count
+        try:
             for key, array in self._data.items():
                 sized = key.endswith((".codes", ".docs", ".hash")) or "." not in key
                 if key.startswith(COLUMN) and sized and len(array) != doc_count:
@@ -513,14 +612,14 @@ class SegmentArrays:
             self._mapped.madvise(mmap.MADV_DONTNEED)
 
     def has_field(self, field: str) -> bool:
-        return field in self.fields
+        return field in self._fields
 
     def postings(
         self, field: str, term: str | bytes, key: np.uint64 | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Segment doc numbers and frequencies of ``term``; None if it is not there.
         ``key`` (``term_key``) saves hashing the term again for every segment."""
-        arrays = self.fields.get(field)
+        arrays = self.field(field)
         if arrays is None:
             return None
         wanted = term.encode("utf-8") if isinstance(term, str) else term

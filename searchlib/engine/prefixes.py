@@ -49,7 +49,7 @@ class PrefixIndex:
             low, high = self._range(prefix)
             if low >= high:
                 return _NONE, _NONE
-            chosen = arrays.lex[low:high].astype(np.int64)
+            chosen = arrays.lex_terms(low, high)
             frequency = arrays.posts[chosen + 1] - arrays.posts[chosen]
             if len(chosen) > limit:
                 part = np.argpartition(-frequency, limit - 1)[:limit]
@@ -95,7 +95,7 @@ class PrefixIndex:
         order, as big-endian numbers padded with zeros), and the most frequent terms of
         every one- and two-byte prefix."""
         arrays = self.arrays
-        order = arrays.lex.astype(np.int64)
+        order = arrays.lex_terms()
         starts = arrays.term_offsets[order].astype(np.int64)
         lengths = arrays.term_offsets[order + 1].astype(np.int64) - starts
         frequency = (arrays.posts[order + 1] - arrays.posts[order]).astype(np.int64)

@@ -34,6 +34,7 @@ from searchlib.engine.schema import (
     LENGTH_FIELD,
     NUMBER_COLUMNS,
     POSTING_FIELDS,
+    SCORED_FIELDS,
     STOP,
     TEXT_FIELDS,
     EngineDocument,
@@ -130,8 +131,9 @@ class SegmentBuilder:
                 if postings_source is not None:
                     postings_source(arrays)
                 else:
+                    lengths = {name: numbers[LENGTH_FIELD[name]] for name in TEXT_FIELDS}
                     for name, postings in self._postings.items():
-                        postings.write(arrays, name)
+                        postings.write(arrays, name, lengths if name in SCORED_FIELDS else None)
             except BaseException:
                 arrays.abort()
                 raise
@@ -198,7 +200,10 @@ class SegmentReader:
             if verify_all or size <= VERIFY_AT_OPEN:
                 _verify_against(path, crc)
         self.arrays = SegmentArrays.load(self.folder / f"{info.id}{POSTINGS_SUFFIX}")
-        self.arrays.validate(info.doc_count)
+        if verify_all:
+            self.arrays.validate(info.doc_count)
+        else:  # each field is checked when first read
+            self.arrays.check_columns(info.doc_count)
         self.store = DocStoreReader(self.folder / f"{info.id}{DOCSTORE_SUFFIX}")
         if len(self.store) != info.doc_count:
             raise IndexCorruptError(
@@ -218,9 +223,11 @@ class SegmentReader:
         return self.store.get(docnum)
 
     def verify(self) -> None:
-        """Recompute every file's checksum (``search check``)."""
+        """Recompute every file's checksum and check every field's arrays whole
+        (``search check``)."""
         for name, (_size, crc) in self.info.files.items():
             _verify_against(self.folder / name, crc)
+        self.arrays.validate(self.info.doc_count)
 
 
 def _verify_against(path: Path, crc: int) -> None:

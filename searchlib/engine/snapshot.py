@@ -2,7 +2,7 @@
 
 A ``Snapshot`` is one commit point's segments (``engine.segment``), exposing what
 queries need as numpy arrays over global document numbers: posting ids, term
-frequencies and positions, vocabularies, exact field lengths, live documents,
+frequencies and positions, block maxima, vocabularies, exact field lengths, live documents,
 category/source codes and publication timestamps, and stored documents by number.
 Segments are immutable, so their readers and columns are shared across snapshots
 (only deletions change between commits): a refresh after a small commit opens only the
@@ -22,6 +22,7 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
 from searchlib.engine.arrays import FieldArrays, hash_terms, term_key
+from searchlib.engine.blocks import TermBlocks, term_blocks
 from searchlib.engine.commit import CommitPoint
 from searchlib.engine.schema import (
     DATE_OFFSET,
@@ -215,7 +216,7 @@ class Snapshot:
         hashed = term_key(encoded)
         doc_parts, position_parts = [], []
         for columns, offset in self._leaves():
-            arrays = columns.arrays.fields.get(field)
+            arrays = columns.arrays.field(field)
             if arrays is None or not arrays.positional:
                 continue
             low, high = np.searchsorted(docs, [offset, offset + columns.reader.doc_count])
@@ -230,6 +231,19 @@ class Snapshot:
             return _EMPTY_IDS, _EMPTY_IDS
         return np.concatenate(doc_parts), np.concatenate(position_parts)
 
+    def blocks(self, field: str, term: str) -> TermBlocks:
+        """The block maxima of ``term`` in ``field`` over every segment (global
+        document numbers, deleted documents included: a bound, not a count)."""
+        encoded = term.encode("utf-8")
+        hashed = term_key(encoded)
+        parts = []
+        for columns, offset in self._leaves():
+            arrays = columns.arrays.field(field)
+            index = -1 if arrays is None else arrays.find(encoded, hashed)
+            if arrays is not None and index >= 0:
+                parts.append(term_blocks(arrays, index, self.lengths, offset))
+        return TermBlocks.join(parts, list(self.lengths))
+
     def document_frequency(self, field: str, term: str) -> int:
         """Live documents containing ``term`` in ``field``."""
         ids, _ = self.postings(field, term)
@@ -243,7 +257,7 @@ class Snapshot:
         counts: dict[bytes, int] = {}
         wanted = prefix.encode("utf-8")
         for columns in self._segments:
-            arrays = columns.arrays.fields.get(field)
+            arrays = columns.arrays.field(field)
             if arrays is not None:
                 for term, frequency in arrays.terms_with_prefix(wanted):
                     counts[term] = counts.get(term, 0) + frequency
@@ -295,7 +309,7 @@ class Snapshot:
 
     def _field_arrays(self, field: str) -> list[FieldArrays]:
         """``field``'s arrays in each segment that has it."""
-        found = (c.arrays.fields.get(field) for c in self._segments)
+        found = (c.arrays.field(field) for c in self._segments)
         return [arrays for arrays in found if arrays is not None]
 
     @staticmethod
@@ -331,7 +345,7 @@ class Snapshot:
             return cached
         counts: dict[bytes, int] = {}
         for columns in self._segments:
-            arrays = columns.arrays.fields.get(field)
+            arrays = columns.arrays.field(field)
             if arrays is not None:
                 for term, frequency in arrays.vocabulary().items():
                     counts[term] = counts.get(term, 0) + frequency

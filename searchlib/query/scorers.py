@@ -2,7 +2,9 @@
 
 Every plan node becomes a scorer with two steps: ``docs()``, the sorted live document
 numbers it matches, found from posting ids alone; and ``scores(ids)``, its BM25F at
-some of those documents, each term's postings looked up by binary search. Nothing is
+some of those documents, each term's postings looked up by binary search. Beside
+them, ``bounds(ids)`` bounds each score from the block maxima the index keeps
+(``engine.blocks``) without reading a posting, and ``max_score`` bounds them all. Nothing is
 sized by the number of articles except a filter-only query (which matches by columns).
 ``execute`` decides which documents are worth scoring.
 """
@@ -15,6 +17,7 @@ import numpy as np
 
 from searchlib.engine import MISSING_DATE, STOP, Snapshot
 from searchlib.engine.arrays import member
+from searchlib.query.idsets import intersect, union
 from searchlib.query.plan import (
     AnyOfPlan,
     BoolPlan,
@@ -25,154 +28,34 @@ from searchlib.query.plan import (
     TermRef,
     TermsPlan,
 )
-from searchlib.query.ranking import Ranking, bm25_idf, bm25_term_scores
 from searchlib.query.results import TermScore
-from searchlib.query.statistics import Statistics
+from searchlib.query.term_scoring import ScoringContext, TermPostings
 
-__all__ = ["BoolScorer", "Scorer", "ScoringContext", "intersect", "passes", "scorer", "union"]
+__all__ = ["BoolScorer", "Scorer", "passes", "scorer"]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-class ScoringContext:
-    """What every scorer of one execution shares: the snapshot, the ranking, the
-    collection statistics and the postings already read (live documents only)."""
-
-    def __init__(self, snapshot: Snapshot, ranking: Ranking, statistics: Statistics) -> None:
-        self.snapshot = snapshot
-        self.ranking = ranking
-        self.statistics = statistics
-        self._postings: dict[tuple[str, str], _Postings] = {}
-        self._terms: dict[CombinedTerm, _CombinedPostings] = {}
-
-    def postings(self, field: str, term: str) -> _Postings:
-        found = self._postings.get((field, term))
-        if found is None:
-            found = self._postings[field, term] = _Postings(self.snapshot, field, term)
-        return found
-
-    def combined(self, term: CombinedTerm) -> _CombinedPostings:
-        found = self._terms.get(term)
-        if found is None:
-            found = self._terms[term] = _CombinedPostings(self, term)
-        return found
-
-
-class _Postings:
-    """One term's live postings in one field."""
-
-    def __init__(self, snapshot: Snapshot, field: str, term: str) -> None:
-        ids, tf = snapshot.postings(field, term)
-        if len(ids):
-            live = snapshot.live[ids]
-            if not live.all():
-                ids, tf = ids[live], tf[live]
-        self.ids, self.tf = ids, tf
-
-    def at(self, ids: np.ndarray) -> np.ndarray:
-        """The term's frequency at each of ``ids`` (0 where it is absent)."""
-        out = np.zeros(len(ids), dtype=np.float64)
-        if not len(self.ids) or not len(ids):
-            return out
-        where = np.searchsorted(self.ids, ids)
-        where[where == len(self.ids)] = 0
-        hit = self.ids[where] == ids
-        out[hit] = self.tf[where[hit]]
-        return out
-
-
-class _CombinedPostings:
-    """One query term as one BM25F field: frequencies and lengths of its fields added
-    with their weights, then one saturation and one idf (Lucene's ``CombinedFieldQuery``:
-    df is the largest of the fields' document frequencies, N the largest document count,
-    avgdl the weighted total length over N)."""
-
-    def __init__(self, context: ScoringContext, term: CombinedTerm) -> None:
-        stats = context.statistics
-        snapshot = context.snapshot
-        self.term = term
-        self.k1, self.b = context.ranking.k1, context.ranking.b
-        self.parts = [(ref, context.postings(ref.field, ref.term)) for ref in term.refs]
-        self.doc_freq = max(
-            (stats.doc_freq(ref.field, ref.term, len(p.ids)) for ref, p in self.parts),
-            default=0,
-        )
-        self.doc_count = max((stats.doc_count(name) for name, _w in term.lengths), default=0)
-        total = sum(w * stats.total_length(name) for name, w in term.lengths)
-        self.avg = total / self.doc_count if self.doc_count else 0.0
-        self.idf = bm25_idf(self.doc_count, self.doc_freq) if self.doc_freq else 0.0
-        self.lengths = [(snapshot.lengths[name], w) for name, w in term.lengths]
-        self.size = snapshot.max_doc
-        # tf / (tf + norm) < 1: no document scores more than this.
-        self.upper_bound = self.idf * (self.k1 + 1.0)
-        self._docs: np.ndarray | None = None
-
-    def docs(self) -> np.ndarray:
-        if self._docs is None:
-            self._docs = union([p.ids for _ref, p in self.parts], self.size)
-        return self._docs
-
-    def frequencies(
-        self, ids: np.ndarray, allowed: dict[str, np.ndarray] | None = None
-    ) -> np.ndarray:
-        """The weighted frequency at ``ids``; ``allowed`` (field -> mask over ``ids``)
-        counts a field only where its mask holds (a phrase's fields)."""
-        tf = np.zeros(len(ids), dtype=np.float64)
-        for ref, postings in self.parts:
-            found = postings.at(ids)
-            if allowed is not None:
-                found *= allowed[ref.field]
-            tf += ref.weight * found
-        return tf
-
-    def scores(self, ids: np.ndarray, allowed: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        out = np.zeros(len(ids), dtype=np.float64)
-        if not len(ids) or not self.idf:
-            return out
-        tf = self.frequencies(ids, allowed)
-        hit = tf > 0
-        if hit.any():
-            docs = ids[hit]
-            length = sum(w * lengths[docs] for lengths, w in self.lengths)
-            out[hit] = bm25_term_scores(tf[hit], length, self.avg, self.idf, self.k1, self.b)
-        return out
-
-    def explain(self, doc: int, allowed: dict[str, np.ndarray] | None = None) -> TermScore | None:
-        single = np.array([doc], dtype=np.int64)
-        field_tf = {}
-        for ref, postings in self.parts:
-            tf = float(postings.at(single)[0])
-            if tf and (allowed is None or allowed[ref.field][0]):
-                # A synonym's forms share a field: the later ones are named by term.
-                key = f"{ref.field}:{ref.term}" if ref.field in field_tf else ref.field
-                field_tf[key] = tf
-        if not field_tf:
-            return None
-        return TermScore(
-            field="+".join(field_tf),
-            term=self.term.term,
-            tf=float(self.frequencies(single, allowed)[0]),
-            doc_freq=self.doc_freq,
-            doc_count=self.doc_count,
-            idf=self.idf,
-            length=float(sum(w * lengths[doc] for lengths, w in self.lengths)),
-            avg_length=self.avg,
-            boost=1.0,
-            score=float(self.scores(single, allowed)[0]),
-            field_tf=field_tf,
-        )
-
-
 class Scorer:
-    """A plan node bound to a snapshot."""
+    """A plan node bound to a snapshot: ``docs`` (what it matches), ``scores`` (at
+    some of them), ``bounds`` (an upper bound of each score, from block maxima,
+    reading no postings) and ``max_score`` (no document scores more)."""
 
-    upper_bound: float = 0.0
+    upper_bound: float = 0.0  # the score range (scales synonyms' alternatives)
 
     def docs(self) -> np.ndarray:  # pragma: no cover - every scorer overrides
         raise NotImplementedError
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
         """Scores at ``ids``, which this scorer matches."""
+        raise NotImplementedError  # pragma: no cover
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        """At least the score at each of ``ids`` (0 where it cannot match)."""
+        raise NotImplementedError  # pragma: no cover
+
+    @property
+    def max_score(self) -> float:
         raise NotImplementedError  # pragma: no cover
 
     def explain(self, doc: int) -> list[TermScore]:
@@ -197,6 +80,16 @@ class _TermsScorer(Scorer):
             total += term.scores(ids)
         return total
 
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(ids), dtype=np.float64)
+        for term in self.terms:
+            total += term.bounds(ids)
+        return total
+
+    @property
+    def max_score(self) -> float:
+        return sum(term.max_score for term in self.terms)
+
     def explain(self, doc: int) -> list[TermScore]:
         found = (t.explain(doc) for t in self.terms)
         return [c for c in found if c is not None]
@@ -220,7 +113,7 @@ class _PhraseScorer(Scorer):
         self.upper_bound = sum(t.upper_bound for t in self.terms)
         self._docs = union(list(self.found.values()), self.snapshot.max_doc)
 
-    def _matches(self, name: str, plan: PhrasePlan, postings: list[_Postings]) -> np.ndarray:
+    def _matches(self, name: str, plan: PhrasePlan, postings: list[TermPostings]) -> np.ndarray:
         candidates = intersect([p.ids for p in postings])
         if not len(candidates):
             return _EMPTY
@@ -258,6 +151,16 @@ class _PhraseScorer(Scorer):
         for term in self.terms:
             total += term.scores(ids, allowed)
         return total
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(ids), dtype=np.float64)
+        for term in self.terms:
+            total += term.bounds(ids)  # the phrase counts no more than the words
+        return total
+
+    @property
+    def max_score(self) -> float:
+        return sum(term.max_score for term in self.terms)
 
     def explain(self, doc: int) -> list[TermScore]:
         allowed = self._allowed(np.array([doc], dtype=np.int64))
@@ -301,6 +204,18 @@ class BoolScorer(Scorer):
             if inside.any():
                 total[inside] += child.scores(ids[inside])
         return total
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(ids), dtype=np.float64)
+        for child in self.must:
+            total += child.bounds(ids)
+        for child in self.should:  # a bound may count a clause a document lacks
+            total += child.bounds(ids)
+        return total
+
+    @property
+    def max_score(self) -> float:
+        return sum(child.max_score for child in (*self.must, *self.should))
 
     def matched(self, ids: np.ndarray) -> np.ndarray:
         """How many of the scoring clauses each of ``ids`` matches (``ids`` are
@@ -367,6 +282,17 @@ class _AnyOfScorer(Scorer):
             return np.zeros(0, dtype=np.float64)
         return self._each(ids).max(axis=0)
 
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=np.float64)
+        for alternative, scale in zip(self.alternatives, self.scales, strict=True):
+            np.maximum(out, scale * alternative.bounds(ids), out=out)
+        return out
+
+    @property
+    def max_score(self) -> float:
+        pairs = zip(self.alternatives, self.scales, strict=True)
+        return max((scale * alternative.max_score for alternative, scale in pairs), default=0.0)
+
     def explain(self, doc: int) -> list[TermScore]:
         each = self._each(np.array([doc], dtype=np.int64))[:, 0]
         best = int(each.argmax())
@@ -385,39 +311,6 @@ def scorer(context: ScoringContext, node: PlanNode) -> Scorer:
     if isinstance(node, AnyOfPlan):
         return _AnyOfScorer(context, node)
     return BoolScorer(context, node)
-
-
-# -- sorted id sets ------------------------------------------------------------------
-
-
-def union(arrays: list[np.ndarray], size: int) -> np.ndarray:
-    """The sorted union of sorted id arrays (a bitmap when they are large)."""
-    arrays = [a for a in arrays if len(a)]
-    if not arrays:
-        return _EMPTY
-    if len(arrays) == 1:
-        return arrays[0]
-    total = sum(len(a) for a in arrays)
-    if total * 16 > size:
-        seen = np.zeros(size, dtype=bool)
-        for array in arrays:
-            seen[array] = True
-        return np.flatnonzero(seen).astype(np.int64)
-    joined = np.sort(np.concatenate(arrays), kind="stable")  # merges the sorted runs
-    return joined[np.concatenate(([True], joined[1:] != joined[:-1]))]
-
-
-def intersect(arrays: list[np.ndarray]) -> np.ndarray:
-    """The sorted intersection of sorted id arrays, smallest first."""
-    if not arrays:
-        return _EMPTY
-    ordered = sorted(arrays, key=len)
-    out = ordered[0]
-    for array in ordered[1:]:
-        if not len(out):
-            break
-        out = out[member(out, array)]
-    return out
 
 
 def passes(snapshot: Snapshot, restriction: Filter, ids: np.ndarray) -> np.ndarray:
