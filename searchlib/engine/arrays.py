@@ -30,7 +30,7 @@ import hashlib
 import itertools
 import mmap
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +60,6 @@ SUFFIX = ".slp"
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
 FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", "gaps", "exc", "excoff", "tfs")
 ESCAPE = 0xFFFF  # a gap of 16 bits that stands for the next exception
-
-# More parts of a field made from its filed postings: (posts, docs, tfs) -> parts.
-ExtraParts = Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
 
 def _hash(term: bytes) -> int:
@@ -119,10 +116,9 @@ def write_field(
     docs: np.ndarray,
     tfs: np.ndarray,
     positions: np.ndarray | None = None,
-    extra: ExtraParts | None = None,
 ) -> None:
     """One field's postings, in memory, into a postings file (see ``field_parts``)."""
-    for part, array in field_parts(terms, starts, docs, tfs, positions, extra).items():
+    for part, array in field_parts(terms, starts, docs, tfs, positions).items():
         writer.add(f"{name}.{part}", array)
 
 
@@ -191,13 +187,10 @@ def field_parts(
     docs: np.ndarray,
     tfs: np.ndarray,
     positions: np.ndarray | None = None,
-    extra: ExtraParts | None = None,
 ) -> dict[str, np.ndarray]:
     """A field's arrays from its postings: term ``i`` owns ``docs[starts[i]:starts[i+1]]``
     (ascending) and their ``tfs``; ``positions``, if given, ``tf`` per posting in
-    posting order. Terms in any order, each with at least one posting. ``extra``
-    makes more parts from the postings as filed (offsets per term, documents and
-    frequencies: ``engine.blocks``)."""
+    posting order. Terms in any order, each with at least one posting."""
     starts = np.asarray(starts, dtype=np.int64)
     hashes = hash_terms(terms)
     order = np.lexsort((np.arange(len(terms)), hashes))
@@ -211,8 +204,6 @@ def field_parts(
     parts["posts"] = posts
     parts.update(encode_docs(np.asarray(docs, dtype=np.int64)[gather], posts))
     parts["tfs"] = ordered_tfs
-    if extra is not None:
-        parts.update(extra(posts, np.asarray(docs)[gather], ordered_tfs))
     if positions is not None:
         # Each posting's positions, in the new posting order.
         tf64 = tfs.astype(np.int64)
@@ -271,9 +262,6 @@ class FieldArrays:
         self.positional = "positions" in parts
         self.pstart = parts.get("pstart", np.zeros(len(self.hash) + 1, dtype=np.int64))
         self.positions = parts.get("positions", np.zeros(0, dtype=np.uint8))
-        # Parts other modules define (the block maxima of ``engine.blocks``).
-        known = {*FIELD_PARTS, "pstart", "positions"}
-        self.extra = {name: array for name, array in parts.items() if name not in known}
         self.prefixes = PrefixIndex(self)  # frequent terms by prefix, computed on demand
 
     def validate(self, doc_count: int, *, full: bool = False) -> None:
@@ -461,10 +449,9 @@ class SegmentArrays:
         }
         for name in names:
             parts = {part: data[f"{name}.{part}"] for part in FIELD_PARTS}
-            for key in data:
-                part = key[len(name) + 1 :]
-                if key.startswith(f"{name}.") and part not in parts:
-                    parts[part] = data[key]  # positions, block maxima (engine.blocks)
+            for part in ("pstart", "positions"):
+                if f"{name}.{part}" in data:
+                    parts[part] = data[f"{name}.{part}"]
             self._fields[name] = FieldArrays(parts, f"index file {str(path)!r}, field {name!r},")
 
     @classmethod

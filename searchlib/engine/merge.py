@@ -28,14 +28,7 @@ from searchlib.engine.arrayfile import ArrayFileWriter
 from searchlib.engine.arrays import SegmentArrays
 from searchlib.engine.commit import CommitPoint, SegmentInfo
 from searchlib.engine.postings_merge import MergeSource, merge_postings
-from searchlib.engine.schema import (
-    LABEL_COLUMNS,
-    LENGTH_FIELD,
-    NUMBER_COLUMNS,
-    POSTING_FIELDS,
-    SCORED_FIELDS,
-    TEXT_FIELDS,
-)
+from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, POSTING_FIELDS
 from searchlib.engine.segment import SegmentBuilder, SegmentReader
 from searchlib.errors import SearchlibError
 
@@ -188,14 +181,6 @@ def merge_segments(
         for reader, _live, _docmap in sources:
             reader.arrays.release()
 
-    # The merged documents' lengths, for the scored fields' block maxima.
-    lengths = {
-        name: np.concatenate(
-            [_column(r.arrays, LENGTH_FIELD[name], len(live))[live] for r, live, _d in sources]
-        )
-        for name in TEXT_FIELDS
-    }
-
     def postings(file: ArrayFileWriter) -> None:
         for name in POSTING_FIELDS:
             merge_postings(
@@ -203,7 +188,6 @@ def merge_segments(
                 name,
                 [MergeSource(r.arrays.field(name), docmap) for r, _l, docmap in sources],
                 release,
-                lengths if name in SCORED_FIELDS else None,
             )
 
     return builder.finish(postings), [docmap for _r, _l, docmap in sources]

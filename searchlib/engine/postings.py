@@ -3,21 +3,18 @@
 ``ScoredPostings`` takes a document's terms (each with its positions) as the analysis
 made them, appending to flat arrays; ``write`` groups them by term with one stable
 argsort (documents stay ascending per term) and hands them to the postings file
-(``engine.arrays``), which orders terms by hash; a scored field's block maxima
-(``engine.blocks``) are made from them there.
+(``engine.arrays``), which orders terms by hash.
 """
 
 from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Mapping
 
 import numpy as np
 
 from searchlib.engine.arrayfile import ArrayFileWriter
 from searchlib.engine.arrays import concat_ranges, write_field
-from searchlib.engine.blocks import block_parts, finish_blocks
 
 __all__ = ["ScoredPostings"]
 
@@ -58,11 +55,8 @@ class ScoredPostings:
             del self._term_ids[keep:]
             del self._tfs[keep:]
 
-    def write(
-        self, writer: ArrayFileWriter, name: str, lengths: Mapping[str, np.ndarray] | None = None
-    ) -> None:
-        """Write these postings as field ``name`` of a postings file; with ``lengths``
-        (per-document lengths by text field: a scored field) its block maxima too."""
+    def write(self, writer: ArrayFileWriter, name: str) -> None:
+        """Write these postings as field ``name`` of a postings file."""
         keys = list(self._ids)
         sparse_ids = np.fromiter(self._ids.values(), dtype=np.int64, count=len(keys))
         dense = np.zeros(int(sparse_ids.max(initial=-1)) + 1, dtype=np.int64)
@@ -88,11 +82,4 @@ class ScoredPostings:
         if len(kept) < len(keys):
             starts = np.concatenate(([0], np.cumsum(per_term[kept])))
         encoded = [keys[i].encode("utf-8", "surrogateescape") for i in kept.tolist()]
-        extra = None
-        if lengths is not None:
-            chosen = lengths
-
-            def extra(posts: np.ndarray, docs: np.ndarray, tfs: np.ndarray) -> dict:
-                return finish_blocks(block_parts(posts, docs, tfs, chosen))
-
-        write_field(writer, name, encoded, starts, docs[perm], tfs[perm], positions, extra)
+        write_field(writer, name, encoded, starts, docs[perm], tfs[perm], positions)

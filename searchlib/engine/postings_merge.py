@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,6 @@ import numpy as np
 from searchlib.engine import storage
 from searchlib.engine.arrayfile import ArrayFileWriter
 from searchlib.engine.arrays import FieldArrays, concat_ranges, encode_docs
-from searchlib.engine.blocks import MIN_PREFIX, block_parts, finish_blocks
 
 __all__ = ["MergeSource", "merge_postings"]
 
@@ -45,15 +44,10 @@ def merge_postings(
     name: str,
     sources: list[MergeSource],
     release: Callable[[], None] | None = None,
-    doc_lengths: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """Write field ``name`` of the merged segment: the sources' postings, renumbered;
-    ``release`` is called after each hash range (to drop the pages read so far);
-    ``doc_lengths`` (the merged documents' lengths by text field: a scored field) adds
-    its block maxima (``engine.blocks``)."""
+    ``release`` is called after each hash range (to drop the pages read so far)."""
     present = [(s.field, s.docmap) for s in sources if s.field is not None and len(s.field)]
-    block_names = [] if doc_lengths is None else ["bterms", "bcount", "blast", "btf"]
-    block_names += [f"{MIN_PREFIX}{text}" for text in doc_lengths or ()]
     positional = any(field.positional for field, _docmap in present)
     total = sum(field.posting_count for field, _docmap in present)
     chunks = max(1, -(-total // CHUNK_POSTINGS))
@@ -61,9 +55,9 @@ def merge_postings(
     tf_type = _widest([field.tfs.dtype for field, _docmap in present])
     position_type = _widest([field.positions.dtype for field, _ in present if field.positional])
     with tempfile.TemporaryDirectory(dir=writer.path.parent, suffix=".tmp") as folder:
-        spill = _Spill(Path(folder), SPILLED + block_names)
+        spill = _Spill(Path(folder), SPILLED)
         for low, high in itertools.pairwise(bounds):
-            _merge_range(spill, present, low, high, positional, tf_type, position_type, doc_lengths)
+            _merge_range(spill, present, low, high, positional, tf_type, position_type)
             if release is not None:
                 release()
         spill.close()
@@ -96,17 +90,6 @@ def merge_postings(
             np.cumsum(tf_sums, out=pstart[1:])
             writer.add(f"{name}.pstart", pstart)
             spill.add_to(writer, f"{name}.positions", "pos", position_type)
-        if doc_lengths is not None:
-            # One entry per BLOCK postings: small enough to read back and narrow.
-            kinds = {"bterms": np.int32, "blast": np.int32}
-            blocks = {
-                part: spill.read(
-                    part, np.dtype(kinds.get(part, np.int64 if part == "bcount" else np.uint32))
-                )
-                for part in block_names
-            }
-            for part, array in finish_blocks(blocks).items():
-                writer.add(f"{name}.{part}", array)
 
 
 def _merge_range(
@@ -117,10 +100,8 @@ def _merge_range(
     positional: bool,
     tf_type: np.dtype,
     position_type: np.dtype,
-    doc_lengths: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Merge the terms whose hashes fall in ``[low, high)`` (``doc_lengths``: for the
-    block maxima of a scored field)."""
+    """Merge the terms whose hashes fall in ``[low, high)``."""
     entry_hashes, entry_bytes, entry_lengths = [], [], []
     post_entries, post_docs, post_tfs, post_pos = [], [], [], []
     entries = 0
@@ -179,14 +160,7 @@ def _merge_range(
     spill.write("tfsum", np.rint(tf_sums[alive]).astype(np.int64))
     term_posts = np.zeros(int(alive.sum()) + 1, dtype=np.int64)
     np.cumsum(counts[alive], out=term_posts[1:])
-    merged_docs = np.concatenate(post_docs)[order]
-    if doc_lengths is not None:
-        term_base = spill.count("hash") - int(alive.sum())  # terms of earlier ranges
-        for part, array in block_parts(
-            term_posts, merged_docs, tfs[order], doc_lengths, term_base
-        ).items():
-            spill.write(part, array)
-    coded = encode_docs(merged_docs, term_posts)
+    coded = encode_docs(np.concatenate(post_docs)[order], term_posts)
     spill.write("first", coded["first"])
     spill.write("gaps", coded["gaps"])
     spill.write("exc", coded["exc"])
@@ -245,10 +219,6 @@ class _Spill:
     def write(self, name: str, array: np.ndarray) -> None:
         self._files[name].write(np.ascontiguousarray(array).tobytes())
         self._counts[name] += len(array)
-
-    def count(self, name: str) -> int:
-        """Values written to stream ``name`` so far."""
-        return self._counts[name]
 
     def close(self) -> None:
         for handle in self._files.values():

@@ -35,8 +35,7 @@ __all__ = [
 # Bump when the files or the meaning of stored data change; old indexes must rebuild.
 # 5: searchlib's own files (commit points, doc store, deletions), all checksummed.
 # 6: the positions of dropped stopwords (title_stop, body_stop), for phrases.
-# 7: block maxima of the scored fields' postings (engine.blocks), for pruning.
-FORMAT_VERSION = 7
+FORMAT_VERSION = 6
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")

@@ -34,7 +34,6 @@ from searchlib.engine.schema import (
     LENGTH_FIELD,
     NUMBER_COLUMNS,
     POSTING_FIELDS,
-    SCORED_FIELDS,
     STOP,
     TEXT_FIELDS,
     EngineDocument,
@@ -131,9 +130,8 @@ class SegmentBuilder:
                 if postings_source is not None:
                     postings_source(arrays)
                 else:
-                    lengths = {name: numbers[LENGTH_FIELD[name]] for name in TEXT_FIELDS}
                     for name, postings in self._postings.items():
-                        postings.write(arrays, name, lengths if name in SCORED_FIELDS else None)
+                        postings.write(arrays, name)
             except BaseException:
                 arrays.abort()
                 raise

@@ -2,7 +2,7 @@
 
 A ``Snapshot`` is one commit point's segments (``engine.segment``), exposing what
 queries need as numpy arrays over global document numbers: posting ids, term
-frequencies and positions, block maxima, vocabularies, exact field lengths, live documents,
+frequencies and positions, vocabularies, exact field lengths, live documents,
 category/source codes and publication timestamps, and stored documents by number.
 Segments are immutable, so their readers and columns are shared across snapshots
 (only deletions change between commits): a refresh after a small commit opens only the
@@ -22,7 +22,6 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
 from searchlib.engine.arrays import FieldArrays, hash_terms, term_key
-from searchlib.engine.blocks import TermBlocks, term_blocks
 from searchlib.engine.commit import CommitPoint
 from searchlib.engine.schema import (
     DATE_OFFSET,
@@ -230,19 +229,6 @@ class Snapshot:
         if not doc_parts:
             return _EMPTY_IDS, _EMPTY_IDS
         return np.concatenate(doc_parts), np.concatenate(position_parts)
-
-    def blocks(self, field: str, term: str) -> TermBlocks:
-        """The block maxima of ``term`` in ``field`` over every segment (global
-        document numbers, deleted documents included: a bound, not a count)."""
-        encoded = term.encode("utf-8")
-        hashed = term_key(encoded)
-        parts = []
-        for columns, offset in self._leaves():
-            arrays = columns.arrays.field(field)
-            index = -1 if arrays is None else arrays.find(encoded, hashed)
-            if arrays is not None and index >= 0:
-                parts.append(term_blocks(arrays, index, self.lengths, offset))
-        return TermBlocks.join(parts, list(self.lengths))
 
     def document_frequency(self, field: str, term: str) -> int:
         """Live documents containing ``term`` in ``field``."""

@@ -7,14 +7,10 @@ scores only the documents that can still reach the page, and the pruning is exac
   clause-count tiers that fill the page are scored; when the documents matching every
   clause fill it and the total may be a lower bound (``track_total``), the union of the
   clauses is not even built;
-- without it, MaxScore (Turtle and Flood, 1995): clauses sorted by their largest
-  score (``max_score``, from the block maxima); those whose bounds add up to less than
-  a score already reached by ``wanted`` documents cannot lift a document into the page
-  on their own, so only documents matching one of the other clauses are scored;
-- then block-max (as in block-max WAND and MaxScore: Ding and Suel, 2011): each
-  remaining candidate's score is bounded from the blocks of postings it falls in,
-  and candidates are scored best bound first until the page's last entry beats every
-  bound left (``_block_max``).
+- without it, MaxScore (Turtle and Flood, 1995): clauses sorted by their score upper
+  bound; those whose bounds add up to less than a score already reached by ``wanted``
+  documents cannot lift a document into the page on their own, so only documents
+  matching one of the other clauses are scored.
 """
 
 from __future__ import annotations
@@ -34,8 +30,6 @@ from searchlib.query.term_scoring import ScoringContext
 __all__ = ["Execution", "Scorer", "execute"]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
-# Candidates below this many are scored outright (bounding them costs about as much).
-BLOCK_MAX_FROM = 512
 
 
 class Execution:
@@ -127,53 +121,10 @@ def execute(
     else:
         candidates, sampled = _maxscore(root, matches, wanted) if prune else (matches, 0)
         primary = np.zeros(len(candidates))
-    if prune and sort == "relevance" and len(candidates) > max(BLOCK_MAX_FROM, 4 * wanted):
-        top, top_scores, top_primary, scored = _block_max(root, candidates, primary, wanted)
-        return Execution(root, top, top_scores, top_primary, scored + sampled, matches)
     scores = root.scores(candidates)
     order = _order(candidates, scores, primary, wanted)
     scored = len(candidates) + sampled
     return Execution(root, candidates[order], scores[order], primary[order], scored, matches)
-
-
-def _block_max(
-    root: BoolScorer, candidates: np.ndarray, primary: np.ndarray, wanted: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The first ``wanted`` of ``candidates`` by (primary, score), scoring as few as
-    the block maxima allow: each candidate's score is bounded from the blocks it
-    falls in (``Scorer.bounds``, no posting read), candidates are scored in
-    descending (primary, bound) order, a growing batch at a time, and the rest are
-    left once the page's last entry beats the best (primary, bound) still unscored:
-    a bound is never below the score, so none of them could enter. Returns the page
-    (documents, scores, primaries) and how many documents were scored."""
-    # Rounding may put a bound a hair under the score it bounds: widen it.
-    bounds = root.bounds(candidates) * (1.0 + 1e-9) + 1e-12
-    order = np.lexsort((-bounds, -primary))
-    batch = max(4 * wanted, BLOCK_MAX_FROM // 2)
-    done = 0
-    ids, scores, primaries = [], [], []
-    while done < len(order):
-        chosen = np.sort(order[done : done + batch])  # ascending documents
-        done += len(chosen)
-        ids.append(candidates[chosen])
-        scores.append(root.scores(candidates[chosen]))
-        primaries.append(primary[chosen])
-        batch *= 2
-        if done >= len(order) or done < wanted:
-            continue
-        page = _order(
-            np.concatenate(ids), np.concatenate(scores), np.concatenate(primaries), wanted
-        )
-        last_primary = np.concatenate(primaries)[page[-1]]
-        last_score = np.concatenate(scores)[page[-1]]
-        best = order[done]
-        if primary[best] < last_primary or (
-            primary[best] == last_primary and bounds[best] < last_score
-        ):
-            break
-    found, found_scores, found_primary = (np.concatenate(a) for a in (ids, scores, primaries))
-    page = _order(found, found_scores, found_primary, wanted)
-    return found[page], found_scores[page], found_primary[page], len(found)
 
 
 def _top_tier_page(root: BoolScorer, wanted: int, track_total: int) -> Execution | None:
@@ -222,12 +173,12 @@ def _maxscore(root: BoolScorer, matches: np.ndarray, wanted: int) -> tuple[np.nd
     if len(sample) < wanted:
         return matches, 0
     reached = np.partition(root.scores(sample), len(sample) - wanted)[len(sample) - wanted]
-    bounds = sorted(clauses, key=lambda c: c.max_score)
+    bounds = sorted(clauses, key=lambda c: c.upper_bound)
     total, cut = 0.0, 0
     for clause in bounds:
-        if total + clause.max_score >= reached * (1.0 - 1e-9):
+        if total + clause.upper_bound >= reached:
             break
-        total += clause.max_score
+        total += clause.upper_bound
         cut += 1
     if not cut:
         return matches, len(sample)

@@ -2,9 +2,7 @@
 
 Every plan node becomes a scorer with two steps: ``docs()``, the sorted live document
 numbers it matches, found from posting ids alone; and ``scores(ids)``, its BM25F at
-some of those documents, each term's postings looked up by binary search. Beside
-them, ``bounds(ids)`` bounds each score from the block maxima the index keeps
-(``engine.blocks``) without reading a posting, and ``max_score`` bounds them all. Nothing is
+some of those documents, each term's postings looked up by binary search. Nothing is
 sized by the number of articles except a filter-only query (which matches by columns).
 ``execute`` decides which documents are worth scoring.
 """
@@ -38,24 +36,15 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 
 class Scorer:
     """A plan node bound to a snapshot: ``docs`` (what it matches), ``scores`` (at
-    some of them), ``bounds`` (an upper bound of each score, from block maxima,
-    reading no postings) and ``max_score`` (no document scores more)."""
+    some of them) and ``upper_bound`` (no document scores more)."""
 
-    upper_bound: float = 0.0  # the score range (scales synonyms' alternatives)
+    upper_bound: float = 0.0
 
     def docs(self) -> np.ndarray:  # pragma: no cover - every scorer overrides
         raise NotImplementedError
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
         """Scores at ``ids``, which this scorer matches."""
-        raise NotImplementedError  # pragma: no cover
-
-    def bounds(self, ids: np.ndarray) -> np.ndarray:
-        """At least the score at each of ``ids`` (0 where it cannot match)."""
-        raise NotImplementedError  # pragma: no cover
-
-    @property
-    def max_score(self) -> float:
         raise NotImplementedError  # pragma: no cover
 
     def explain(self, doc: int) -> list[TermScore]:
@@ -79,16 +68,6 @@ class _TermsScorer(Scorer):
         for term in self.terms:
             total += term.scores(ids)
         return total
-
-    def bounds(self, ids: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(ids), dtype=np.float64)
-        for term in self.terms:
-            total += term.bounds(ids)
-        return total
-
-    @property
-    def max_score(self) -> float:
-        return sum(term.max_score for term in self.terms)
 
     def explain(self, doc: int) -> list[TermScore]:
         found = (t.explain(doc) for t in self.terms)
@@ -118,26 +97,21 @@ class _PhraseScorer(Scorer):
         if not len(candidates):
             return _EMPTY
         keys: np.ndarray | None = None
-        for term, offset in zip(plan.terms, plan.offsets, strict=True):
-            docs, positions = self.snapshot.positions_flat(name, term, candidates)
-            starts = positions.astype(np.int64) - offset
-            valid = starts >= 0
-            # One key per (document, phrase start) this term allows.
-            mine = np.unique((docs[valid] << 32) | starts[valid])
-            keys = mine if keys is None else np.intersect1d(keys, mine, assume_unique=True)
+        # Rarest word first, and each next word's positions read only in the documents
+        # the words before it left: a phrase of common words reads few positions.
+        words = sorted(
+            zip(plan.terms, plan.offsets, postings, strict=True), key=lambda w: len(w[2].ids)
+        )
+        places = [(name, term, offset) for term, offset, _postings in words]
+        places += [(STOP[name], word, offset) for offset, word in plan.stops]
+        for field_name, term, offset in places:  # each stopword at its place too
+            docs, positions = self.snapshot.positions_flat(field_name, term, candidates)
+            mine = _phrase_keys(docs, positions, offset)
+            keys = mine if keys is None else _common(keys, mine)
             if not len(keys):
                 return _EMPTY
-        for offset, word in plan.stops:  # each stopword at its place (its own field)
-            if keys is None:
-                break
-            docs, positions = self.snapshot.positions_flat(STOP[name], word, np.unique(keys >> 32))
-            starts = positions.astype(np.int64) - offset
-            valid = starts >= 0
-            mine = np.unique((docs[valid] << 32) | starts[valid])
-            keys = np.intersect1d(keys, mine, assume_unique=True)
-            if not len(keys):
-                return _EMPTY
-        return _EMPTY if keys is None else np.unique(keys >> 32)
+            candidates = _distinct(keys >> 32)
+        return _EMPTY if keys is None else candidates
 
     def _allowed(self, ids: np.ndarray) -> dict[str, np.ndarray]:
         return {name: member(ids, found) for name, found in self.found.items()}
@@ -151,16 +125,6 @@ class _PhraseScorer(Scorer):
         for term in self.terms:
             total += term.scores(ids, allowed)
         return total
-
-    def bounds(self, ids: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(ids), dtype=np.float64)
-        for term in self.terms:
-            total += term.bounds(ids)  # the phrase counts no more than the words
-        return total
-
-    @property
-    def max_score(self) -> float:
-        return sum(term.max_score for term in self.terms)
 
     def explain(self, doc: int) -> list[TermScore]:
         allowed = self._allowed(np.array([doc], dtype=np.int64))
@@ -204,18 +168,6 @@ class BoolScorer(Scorer):
             if inside.any():
                 total[inside] += child.scores(ids[inside])
         return total
-
-    def bounds(self, ids: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(ids), dtype=np.float64)
-        for child in self.must:
-            total += child.bounds(ids)
-        for child in self.should:  # a bound may count a clause a document lacks
-            total += child.bounds(ids)
-        return total
-
-    @property
-    def max_score(self) -> float:
-        return sum(child.max_score for child in (*self.must, *self.should))
 
     def matched(self, ids: np.ndarray) -> np.ndarray:
         """How many of the scoring clauses each of ``ids`` matches (``ids`` are
@@ -282,17 +234,6 @@ class _AnyOfScorer(Scorer):
             return np.zeros(0, dtype=np.float64)
         return self._each(ids).max(axis=0)
 
-    def bounds(self, ids: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(ids), dtype=np.float64)
-        for alternative, scale in zip(self.alternatives, self.scales, strict=True):
-            np.maximum(out, scale * alternative.bounds(ids), out=out)
-        return out
-
-    @property
-    def max_score(self) -> float:
-        pairs = zip(self.alternatives, self.scales, strict=True)
-        return max((scale * alternative.max_score for alternative, scale in pairs), default=0.0)
-
     def explain(self, doc: int) -> list[TermScore]:
         each = self._each(np.array([doc], dtype=np.int64))[:, 0]
         best = int(each.argmax())
@@ -301,6 +242,30 @@ class _AnyOfScorer(Scorer):
         if scale == 1.0:
             return parts
         return [replace(p, boost=p.boost * scale, score=p.score * scale) for p in parts]
+
+
+def _phrase_keys(docs: np.ndarray, positions: np.ndarray, offset: int) -> np.ndarray:
+    """One key per (document, phrase start) a word at ``offset`` in the phrase allows,
+    ascending: postings come by document, and positions ascend within each."""
+    starts = positions.astype(np.int64) - offset
+    valid = starts >= 0
+    keys = (docs[valid] << 32) | starts[valid]
+    if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
+        keys = np.unique(keys)  # a word listed twice at one place (compound parts)
+    return keys
+
+
+def _common(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The keys in both ascending, distinct arrays (the smaller one looked up)."""
+    if len(first) > len(second):
+        first, second = second, first
+    return first[member(first, second)]
+
+
+def _distinct(ascending: np.ndarray) -> np.ndarray:
+    if len(ascending) < 2:
+        return ascending
+    return ascending[np.concatenate(([True], ascending[1:] != ascending[:-1]))]
 
 
 def scorer(context: ScoringContext, node: PlanNode) -> Scorer:
