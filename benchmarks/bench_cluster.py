@@ -3,7 +3,9 @@ on a LocalCluster of this machine (127.0.0.1 only), and as one in-process Index,
 peer, in the same run. Build docs/s (files read on the workers by ``add_files``),
 query p50/p95 with snippets (200 fixed title queries, top 10), and the scatter-gather
 overhead per query: the median over queries of (cluster time - local Index time).
-Then, on the largest shard count, the same queries while another process (a client
+Then, on the largest shard count: queries per second with 1, 2 and 4 concurrent
+clients (processes) against the one Index's, the wall time of one ``search`` command
+(a fresh process) on each, and the same queries while another process (a client
 of its own: the ingest pipeline) keeps writing (``--ingest-writes`` calls of ``add``,
 each a copy of the first 3,463 articles under new ids, one after another): searches
 during a sustained ingest against idle ones.
@@ -21,6 +23,7 @@ import contextlib
 import json
 import multiprocessing
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +75,7 @@ def timed_queries(search, queries: list[str]) -> list[float]:
 
 
 INGEST_BATCH = 3_463  # articles per add call during the ingest run (the shared corpus)
+CLIENTS = (1, 2, 4)  # concurrent search clients for the throughput figures
 
 
 def _ingest(root: str, address: str, batch: list[dict], writes: int, done) -> None:
@@ -115,6 +119,58 @@ def searches_during_ingest(
     return during, idle, written, written / elapsed
 
 
+def _client(root: str, address: str | None, queries: list[str], start, done) -> None:
+    """One search client, a process of its own: warm, wait for the others, then run
+    every query once (top 10 with snippets); puts (queries, seconds)."""
+    index = ClusterIndex.open(root, address=address) if address else searchlib.Index.open(root)
+    try:
+        for query in queries[:10]:
+            index.search(query, limit=10)
+        start.wait()
+        began = time.perf_counter()
+        for query in queries:
+            for hit in index.search(query, limit=10):
+                if hit.snippet is not None:
+                    hit.snippet.html()
+        done.put((len(queries), time.perf_counter() - began))
+    finally:
+        index.close()
+
+
+def throughput(root: Path, address: str | None, queries: list[str], clients: int) -> float:
+    """Queries per second with ``clients`` concurrent clients (processes), each
+    running every query once: all queries answered over the slowest client's time.
+    ``address`` None: the clients open the one Index at ``root``."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(clients)
+    done = context.Queue()
+    processes = [
+        context.Process(target=_client, args=(str(root), address, queries, start, done))
+        for _ in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    answers = [done.get(timeout=1200) for _ in processes]
+    for process in processes:
+        process.join()
+    return sum(count for count, _seconds in answers) / max(s for _c, s in answers)
+
+
+def cli_seconds(arguments: list[str], query: str, runs: int = 5) -> float:
+    """Median wall time of one ``search`` command answering ``query`` (a fresh
+    process each time: import, connect or open, search, print)."""
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "searchlib", *arguments, query],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -134,6 +190,7 @@ def main() -> None:
     from distributed import LocalCluster
 
     rows = []
+    qps: dict[int, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as temp:
         folder = Path(temp)
         parts, count, sample = write_parts(stream(args.corpus, args.n), folder, 2 * args.workers)
@@ -185,8 +242,18 @@ def main() -> None:
                     differ = sum(a != b for a, b in pairs)
                     other_set = sum(set(a) != set(b) for a, b in pairs)
                     if shards == max(int(s) for s in args.shards.split(",")):
+                        address = cluster.scheduler_address
+                        for clients in CLIENTS:
+                            qps[clients] = (
+                                throughput(folder / "local", None, queries, clients),
+                                throughput(root, address, queries, clients),
+                            )
+                        cli = (
+                            cli_seconds(["--index", str(folder / "local")], queries[0]),
+                            cli_seconds(["--cluster", address, "--root", str(root)], queries[0]),
+                        )
                         ingest = searches_during_ingest(
-                            index, cluster.scheduler_address, sample, queries, args.ingest_writes
+                            index, address, sample, queries, args.ingest_writes
                         )
                 name = f"cluster, {shards} shard{'s' * (shards > 1)}"
                 for label, taken in ((name, times), (f"{name}, statistics=shard", local)):
@@ -211,6 +278,16 @@ def main() -> None:
         f"ms, p95 {percentile(during, 0.95):.1f} ms, worst {max(during):.1f} ms; idle p50 "
         f"{statistics.median(idle):.1f} ms, p95 {percentile(idle, 0.95):.1f} ms "
         f"(p95 ratio {percentile(during, 0.95) / percentile(idle, 0.95):.2f}x)"
+    )
+    largest = max(int(s) for s in args.shards.split(","))
+    print(f"\nqueries per second, top 10 with snippets ({largest} shards; clients are processes):")
+    print("| clients | one Index | cluster | cluster / one Index |")
+    print("|---|---|---|---|")
+    for clients, (alone, spread) in qps.items():
+        print(f"| {clients} | {alone:.1f} | {spread:.1f} | {spread / alone:.2f} |")
+    print(
+        f"\none `search` command (fresh process, median of 5): one Index {cli[0]:.2f} s, "
+        f"cluster {cli[1]:.2f} s"
     )
     print(
         f"\n{count:,} articles; {args.workers} worker processes; {args.replicas} replicas; "

@@ -814,3 +814,24 @@ def test_searches_are_answered_while_a_write_runs(tmp_path, local_cluster):
         assert cluster.replicas.finish_write(pending) == 30
         assert answered >= 3, "searches waited for the write"
         assert len(cluster) == 80 and cluster.check() == []
+
+
+def test_clients_share_the_workers_hosts_and_their_open_replicas(tmp_path, local_cluster):
+    # A second client (a `search` command, another process) finds each worker's host
+    # with the replicas open, even after the first client left; `release` closes them,
+    # and the next client opens them again from disk.
+    address = local_cluster.scheduler_address
+    root = tmp_path / "c"
+    with ClusterIndex.create(root, address=address, shards=2, replicas=2) as first:
+        first.add(_corpus(40))
+        expected = first.search("gempa", limit=10).ids()
+        hosts = {a: first.replicas._host(a).key for a in first.replicas.workers()}
+    with ClusterIndex.open(root, address=address) as second:
+        assert second.search("gempa", limit=10).ids() == expected
+        assert {a: second.replicas._host(a).key for a in second.replicas.workers()} == hosts
+        second.close(release=True)
+    with ClusterIndex.open(root, address=address) as third:
+        assert third.search("gempa", limit=10).ids() == expected
+        again = {a: third.replicas._host(a).key for a in third.replicas.workers()}
+        assert not set(again.values()) & set(hosts.values())
+        third.close(release=True)

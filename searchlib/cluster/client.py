@@ -142,7 +142,11 @@ class ClusterIndex:
         client, own = cls._connect(address, workers)
         return cls(client, root, catalog, own=own)
 
-    def close(self) -> None:
+    def close(self, *, release: bool = False) -> None:
+        """Disconnect. The workers keep the replicas open for the cluster's other
+        clients (the next ``open`` finds them ready); ``release=True`` closes them."""
+        if release:
+            self.replicas.shutdown()
         self.replicas.close()
         self.client.close()
         if self._own_cluster is not None:

@@ -5,8 +5,10 @@ that a round of a search sends one request per worker, carrying every step for t
 worker's shards (``ShardHost.steps``), instead of one per shard. The client reaches a
 replica through a ``ReplicaHandle``: the host's actor and the replica's (shard,
 replica) pair, called like the replica itself (``handle.add(records).result()``).
-A host whose worker died is gone with its replicas; the client opens them again on a
-live worker (the index reopens from its last commit).
+Every client of a cluster index uses the same host on a worker (published on the
+scheduler by the first: ``ReplicaSet``), so a new client, a ``search`` command say,
+finds the replicas open. A host whose worker died is gone with its replicas; the client
+opens them again on a live worker (the index reopens from its last commit).
 
 Peer recovery (``ShardHost.recover``): a stale or lost replica is rebuilt on its worker
 by pulling a healthy replica's committed files from that replica's worker, through

@@ -10,7 +10,9 @@ awaits them on the worker's event loop) that hand the work to two pools of the
 replica's own: writes one at a time on the write thread, reads on the read threads,
 each read from the index's current snapshot while a write runs. The write thread only
 waits: the writing itself runs in the replica's writer process (``cluster.writer``),
-so its analysis never holds the worker's GIL.
+so its analysis never holds the worker's GIL. That process starts with the first write
+and stops after ``WRITER_IDLE`` seconds without one: a replica that is only read
+costs no process.
 
 A replica keeps the snapshots it ranked searches on for a while (``KEEP_SNAPSHOTS``,
 ``KEEP_SECONDS``: Elasticsearch's point in time), so the fetch of a page reads the
@@ -40,11 +42,19 @@ from searchlib.index import Index
 from searchlib.query.results import Hit
 from searchlib.query.shard import SEARCH_STEPS, ShardSearcher
 
-__all__ = ["KEEP_SECONDS", "KEEP_SNAPSHOTS", "READ_THREADS", "RecoveryFile", "ShardReplica"]
+__all__ = [
+    "KEEP_SECONDS",
+    "KEEP_SNAPSHOTS",
+    "READ_THREADS",
+    "WRITER_IDLE",
+    "RecoveryFile",
+    "ShardReplica",
+]
 
 READ_THREADS = 2  # searches of one replica answered at once
 KEEP_SNAPSHOTS = 8  # snapshots kept for the fetch of pages ranked on them...
 KEEP_SECONDS = 60.0  # ...for at most this long (the newest is always kept)
+WRITER_IDLE = 30.0  # seconds without a write before the writing child stops
 T = TypeVar("T")
 RecoveryFile = tuple[str, int, int]  # a file a peer pulls: name, size, CRC-32
 _TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -64,9 +74,12 @@ class ShardReplica:
             self.index = Index.open(self.path, workers=1)
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="searchlib-read")
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="searchlib-write")
-        # Started from the write thread, which lives as long as the replica: the
-        # child is tied to it (it dies with its parent).
-        self._writer = self._writes.submit(WriterProcess, str(self.path)).result()
+        # The writing child: started by the first write, from the write thread (the
+        # child is tied to the thread that started it: it dies with it), and stopped
+        # once idle for WRITER_IDLE seconds, so a replica only read costs no process.
+        self._writer: WriterProcess | None = None
+        self._last_write = 0.0
+        self._closed = False
         # generation -> (when last used, its searcher): the point in time of a search.
         self._kept: OrderedDict[int, tuple[float, ShardSearcher]] = OrderedDict()
         self._kept_lock = threading.Lock()
@@ -95,6 +108,31 @@ class ShardReplica:
 
     async def _write(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writes, function, *args)
+
+    async def _through_writer(self, method: str, *args: Any) -> Any:
+        """One write by the writing child (started if it is not running)."""
+
+        def write() -> Any:
+            if self._writer is None:
+                self._writer = WriterProcess(str(self.path))
+            try:
+                return getattr(self._writer, method)(*args)
+            finally:
+                self._last_write = time.monotonic()
+
+        answer = await self._write(write)
+        asyncio.get_running_loop().call_later(WRITER_IDLE, self._stop_writer_if_idle)
+        return answer
+
+    def _stop_writer_if_idle(self) -> None:
+        def stop() -> None:
+            idle = time.monotonic() - self._last_write >= WRITER_IDLE * 0.99
+            if self._writer is not None and idle:
+                self._writer.close()
+                self._writer = None
+
+        if not self._closed:
+            self._writes.submit(stop)
 
     # -- reads: from the current snapshot, beside a running write ---------------------
 
@@ -144,17 +182,18 @@ class ShardReplica:
 
     async def set_synonyms(self, data: list[dict[str, list[str]]]) -> None:
         Synonyms.from_data(data)  # a bad list is the caller's error, raised here
-        await self._write(self._writer.set_synonyms, data)
+        await self._through_writer("set_synonyms", data)
 
     async def add(self, records: list[dict[str, Any]]) -> int:
-        return await self._write(self._writer.add, records)
+        return int(await self._through_writer("add", records))
 
     async def apply(self, adds: list[dict[str, Any]], deletes: list[str]) -> tuple[int, int]:
         """Adds (upserts) and deletes in one atomic commit of this replica."""
-        return await self._write(self._writer.apply, adds, deletes)
+        added, deleted = await self._through_writer("apply", adds, deletes)
+        return int(added), int(deleted)
 
     async def delete(self, ids: list[str]) -> int:
-        return await self._write(self._writer.delete, ids)
+        return int(await self._through_writer("delete", ids))
 
     # -- peer recovery: the source side -----------------------------------------------
 
@@ -202,7 +241,10 @@ class ShardReplica:
         """Close the index after the running write and reads are done."""
 
         def close() -> None:
-            self._writer.close()
+            self._closed = True
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
             self._reads.shutdown(wait=True)
             self.index.close()
 

@@ -153,14 +153,40 @@ class ReplicaSet:
         return chosen
 
     def _host(self, address: str) -> Any:
-        """The ShardHost actor of the worker at ``address``, started when missing."""
+        """The ShardHost actor of the worker at ``address`` for this cluster index."""
         host = self._hosts.get(address)
         if host is None:
-            future = self.client.submit(
-                ShardHost, actor=True, workers=[address], allow_other_workers=False, pure=False
-            )
-            host = self._hosts[address] = future.result(timeout=CALL_TIMEOUT)
+            host = self._hosts[address] = self._shared_host(address)
         return host
+
+    def _host_name(self, address: str) -> str:
+        return f"searchlib-host/{self.catalog.cluster_id or self.root}/{address}"
+
+    def _shared_host(self, address: str) -> Any:
+        """The worker's ShardHost, shared by every client of this cluster index: the
+        first client starts it and publishes it on the scheduler (a published dataset
+        keeps the actor alive after that client leaves), later clients (another
+        process, a ``search`` command) find its replicas already open. One whose
+        worker was lost is unpublished and started again."""
+        name = self._host_name(address)
+        for _attempt in range(3):
+            try:
+                future = self.client.get_dataset(name)
+            except KeyError:
+                future = self.client.submit(
+                    ShardHost, actor=True, workers=[address], allow_other_workers=False, pure=False
+                )
+                try:
+                    self.client.publish_dataset(future, name=name)
+                except KeyError:  # another client published its own first: take that one
+                    self.client.cancel(future)
+                    continue
+            try:
+                return future.result(timeout=CALL_TIMEOUT)
+            except Exception:  # its worker is gone (or restarted at the same address)
+                with contextlib.suppress(KeyError):
+                    self.client.unpublish_dataset(name)
+        raise ClusterError(f"could not start the shard host of the worker at {address}")
 
     def actors(self) -> list[list[Any]]:
         """Every replica's actor, by shard (for tasks that write from the workers)."""
@@ -207,12 +233,20 @@ class ReplicaSet:
             self._hosts.pop(handle.address, None)
 
     def close(self) -> None:
-        for host in self._hosts.values():
-            # A host whose worker is gone has nothing to close.
-            with contextlib.suppress(Exception):
-                host.close().result(timeout=10)
+        """Forget this client's handles; the hosts and their replicas stay open for
+        the cluster's other clients (``shutdown`` closes them)."""
         self._actors.clear()
         self._hosts.clear()
+
+    def shutdown(self) -> None:
+        """Close every replica on every worker and unpublish the hosts (the cluster
+        index is no longer served until a client opens it again)."""
+        for address in self.workers():
+            with contextlib.suppress(Exception):
+                self._host(address).close().result(timeout=10)
+            with contextlib.suppress(KeyError):
+                self.client.unpublish_dataset(self._host_name(address))
+        self.close()
 
     # -- calls -----------------------------------------------------------------------
 
