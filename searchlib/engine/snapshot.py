@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,8 @@ class SegmentColumns:
             numbers[name] = column
         # The numeric columns as stored (uint64), also what a postings file saves.
         self.numbers = numbers
-        self.lengths = {
-            name: self.numbers[LENGTH_FIELD[name]].astype(np.float64) for name in TEXT_FIELDS
-        }
+        # Exact token counts by text field, as stored (the snapshot converts them once).
+        self.lengths = {name: self.numbers[LENGTH_FIELD[name]] for name in TEXT_FIELDS}
         self.published = (self.numbers["published_ts"] - np.uint64(DATE_OFFSET)).view(np.int64)
         # Per label column: (code per document, -1 for none; the strings coded).
         self.labels: dict[str, tuple[np.ndarray, list[str]]] = {}
@@ -128,35 +128,16 @@ class Snapshot:
         return zip(self._segments, self._offsets, strict=True)
 
     def _build_arrays(self, deletions: list[np.ndarray]) -> None:
+        """What every search reads: live documents and field lengths (the dates and
+        labels are built when first read: ``published``, ``category``, ``source``)."""
         size = self.max_doc
         self.live = np.zeros(size, dtype=bool)
         self.lengths = {name: np.zeros(size, dtype=np.float64) for name in TEXT_FIELDS}
-        self.published = np.full(size, MISSING_DATE, dtype=np.int64)
-        self.category_values: list[str] = []
-        self.source_values: list[str] = []
-        self.category = np.full(size, -1, dtype=np.int32)
-        self.source = np.full(size, -1, dtype=np.int32)
-        codes_by_label: dict[str, dict[str, int]] = {"category": {}, "source": {}}
         for (columns, offset), deleted in zip(self._leaves(), deletions, strict=True):
             window = slice(offset, offset + columns.reader.doc_count)
             self.live[window] = ~deleted
             for name in TEXT_FIELDS:
                 self.lengths[name][window] = columns.lengths[name]
-            self.published[window] = columns.published
-            for name, (codes, strings) in columns.labels.items():
-                table = codes_by_label[name]
-                names = self.category_values if name == "category" else self.source_values
-                target = self.category if name == "category" else self.source
-                # Segment codes -> snapshot codes (a segment's own code table is small).
-                mapping = np.empty(len(strings) + 1, dtype=np.int32)
-                mapping[-1] = -1
-                for local, value in enumerate(strings):
-                    code = table.get(value)
-                    if code is None:
-                        code = table[value] = len(names)
-                        names.append(value)
-                    mapping[local] = code
-                target[window] = mapping[codes]
         self.field_docs = {}
         self.total_length = {}
         self.avg_length = {}
@@ -167,6 +148,54 @@ class Snapshot:
             self.field_docs[name] = docs
             self.total_length[name] = total
             self.avg_length[name] = total / docs if docs else 0.0
+
+    @cached_property
+    def published(self) -> np.ndarray:
+        """Each document's publication time (seconds UTC; ``MISSING_DATE`` if none)."""
+        published = np.full(self.max_doc, MISSING_DATE, dtype=np.int64)
+        for columns, offset in self._leaves():
+            published[offset : offset + columns.reader.doc_count] = columns.published
+        return published
+
+    @cached_property
+    def _labels(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        """Per label column: each document's code (-1 for none) into the snapshot's
+        strings (segments' own codes mapped to one table)."""
+        out = {}
+        for name in LABEL_COLUMNS:
+            names: list[str] = []
+            table: dict[str, int] = {}
+            target = np.full(self.max_doc, -1, dtype=np.int32)
+            for columns, offset in self._leaves():
+                codes, strings = columns.labels[name]
+                # Segment codes -> snapshot codes (a segment's own code table is small).
+                mapping = np.empty(len(strings) + 1, dtype=np.int32)
+                mapping[-1] = -1
+                for local, value in enumerate(strings):
+                    code = table.get(value)
+                    if code is None:
+                        code = table[value] = len(names)
+                        names.append(value)
+                    mapping[local] = code
+                target[offset : offset + columns.reader.doc_count] = mapping[codes]
+            out[name] = (target, names)
+        return out
+
+    @property
+    def category(self) -> np.ndarray:
+        return self._labels["category"][0]
+
+    @property
+    def category_values(self) -> list[str]:
+        return self._labels["category"][1]
+
+    @property
+    def source(self) -> np.ndarray:
+        return self._labels["source"][0]
+
+    @property
+    def source_values(self) -> list[str]:
+        return self._labels["source"][1]
 
     @property
     def segment_count(self) -> int:
