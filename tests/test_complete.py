@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import searchlib
 from searchlib.cli import cli
-from searchlib.engine.arrays import FieldArrays
+from searchlib.engine.arrays_read import FieldArrays
 from searchlib.errors import QueryError
 
 from .test_equivalence import _corpus

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import FieldArrays, SegmentArrays, encode_docs, field_parts
+from searchlib.engine.arrays import encode_docs, field_parts
+from searchlib.engine.arrays_read import FieldArrays, SegmentArrays
 from searchlib.engine.merge import MergePolicy, select_merges
 from searchlib.engine.postings_merge import MergeSource, _term_ids, merge_postings
 

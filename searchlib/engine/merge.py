@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import SegmentArrays
+from searchlib.engine.arrays_read import SegmentArrays
 from searchlib.engine.commit import CommitPoint, SegmentInfo
 from searchlib.engine.postings_merge import MergeSource, merge_postings
 from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, POSTING_FIELDS

@@ -19,7 +19,8 @@ import numpy as np
 
 from searchlib.engine import storage
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import FieldArrays, concat_ranges, encode_docs
+from searchlib.engine.arrays import concat_ranges, encode_docs
+from searchlib.engine.arrays_read import FieldArrays
 
 __all__ = ["MergeSource", "merge_postings"]
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from searchlib.engine.arrays import FieldArrays
+    from searchlib.engine.arrays_read import FieldArrays
 
 __all__ = ["KEEP", "PrefixIndex", "bisect_terms"]
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from searchlib.engine import storage
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import SegmentArrays, label_codes, write_columns
+from searchlib.engine.arrays import label_codes, write_columns
+from searchlib.engine.arrays_read import SegmentArrays
 from searchlib.engine.checksum import verify
 from searchlib.engine.commit import SegmentInfo, new_segment_id, read_deletions
 from searchlib.engine.docstore import DOCSTORE_SUFFIX, DocStoreReader, DocStoreWriter

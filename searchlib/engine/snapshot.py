@@ -22,7 +22,8 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
-from searchlib.engine.arrays import FieldArrays, hash_terms, term_key
+from searchlib.engine.arrays import hash_terms, term_key
+from searchlib.engine.arrays_read import FieldArrays
 from searchlib.engine.commit import CommitPoint
 from searchlib.engine.schema import (
     DATE_OFFSET,

@@ -22,7 +22,8 @@ import numpy as np
 
 from searchlib.analysis import Analyzer, Stem, StemCache
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import SegmentArrays, hash_terms, term_key
+from searchlib.engine.arrays import hash_terms, term_key
+from searchlib.engine.arrays_read import SegmentArrays
 from searchlib.engine.checksum import verify
 from searchlib.errors import IndexCorruptError
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from searchlib.engine.arrays import SegmentArrays, hash_terms
+from searchlib.engine.arrays import hash_terms
+from searchlib.engine.arrays_read import SegmentArrays
 from searchlib.engine.commit import CommitPoint, SegmentInfo, read_deletions, write_deletions
 from searchlib.engine.segment import POSTINGS_SUFFIX
 from searchlib.engine.storage import WriterLock

@@ -1,0 +1,396 @@
+"""Reading a segment postings file (``engine.arrays`` describes its layout).
+
+``SegmentArrays`` maps one file and checks its per-document columns when it is opened
+(``check_columns``); ``FieldArrays`` is one field's term table and postings, checked
+the first time the field is read (``SegmentArrays.field``: sizes and the ends of its
+offsets) while each read checks the offsets it uses, and whole by ``validate``
+(``search check``, merges). A crafted file thus fails as damaged, naming itself, not
+deep in a query, and opening reads no term table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import mmap
+from pathlib import Path
+
+import numpy as np
+
+from searchlib.engine.arrayfile import map_file, read_arrays
+from searchlib.engine.arrays import COLUMN, ESCAPE, FIELD_PARTS, concat_ranges, member, term_key
+from searchlib.engine.prefixes import PrefixIndex, bisect_terms
+from searchlib.errors import IndexCorruptError
+
+__all__ = ["FieldArrays", "SegmentArrays"]
+
+
+class FieldArrays:
+    """One field's postings in a segment: the arrays ``ArrayFileWriter`` describes."""
+
+    def __init__(self, parts: dict[str, np.ndarray], where: str = "a postings file") -> None:
+        self.where = where  # named in errors: the file and field
+        self.doc_count = int(np.iinfo(np.int32).max)  # bounds documents once validated
+        self.hash = parts["hash"]
+        self.blob = parts["blob"]
+        self.term_offsets = parts["terms"]
+        self.lex = parts["lex"]
+        self.posts = parts["posts"]
+        self.first = parts["first"]
+        self.gaps = parts["gaps"]
+        self.exc = parts["exc"]
+        self.excoff = parts["excoff"]
+        self.tfs = parts["tfs"]
+        # Positional fields only; empty elsewhere (`positional` says which).
+        self.positional = "positions" in parts
+        self.pstart = parts.get("pstart", np.zeros(len(self.hash) + 1, dtype=np.int64))
+        self.positions = parts.get("positions", np.zeros(0, dtype=np.uint8))
+        self.prefixes = PrefixIndex(self)  # frequent terms by prefix, computed on demand
+
+    def validate(self, doc_count: int, *, full: bool = False) -> None:
+        """Raise ``ValueError`` unless the arrays fit together: their lengths and the
+        ends of their offsets at once (what a damaged or crafted file would break
+        first), with ``full`` every offset ascending and every document in range
+        too (``search check``, merges). Without ``full`` the reads check the part of
+        the arrays they use (``_span``, ``_docs_in_range``), so opening a field reads
+        none of its term table."""
+        self.doc_count = doc_count
+        terms = len(self.hash)
+        sized = {
+            "terms": (len(self.term_offsets), terms + 1),
+            "lex": (len(self.lex), terms),
+            "posts": (len(self.posts), terms + 1),
+            "first": (len(self.first), terms),
+            "excoff": (len(self.excoff), terms + 1),
+            "pstart": (len(self.pstart), terms + 1),
+        }
+        for part, (found, expected) in sized.items():
+            if found != expected:
+                raise ValueError(f"{part} holds {found} values, not {expected}")
+        postings = len(self.gaps)
+        ends = {
+            "terms": (self.term_offsets, len(self.blob)),
+            "posts": (self.posts, postings),
+            "excoff": (self.excoff, len(self.exc)),
+            "pstart": (self.pstart, len(self.positions) if self.positional else 0),
+        }
+        for part, (offsets, end) in ends.items():
+            if terms and (int(offsets[0]) != 0 or int(offsets[-1]) != end):
+                raise ValueError(f"{part} does not span its data")
+            if full and terms and bool(np.any(offsets[1:] < offsets[:-1])):
+                raise ValueError(f"{part} is not ascending")
+        if len(self.tfs) != postings:
+            raise ValueError("frequencies and postings differ in number")
+        if full and terms:
+            if not (int(self.first.min()) >= 0 and int(self.first.max()) < doc_count):
+                raise ValueError("a posting names a document outside the segment")
+            if int(self.lex.min()) < 0 or int(self.lex.max()) >= terms:
+                raise ValueError("the term order names a missing term")
+
+    def _damaged(self, what: str) -> IndexCorruptError:
+        return IndexCorruptError(f"{self.where} is damaged: {what}")
+
+    def _span(self, first: int, last: int) -> tuple[int, int]:
+        """The postings of terms ``first`` to ``last - 1`` (``posts[first]``,
+        ``posts[last]``), checked to lie in the file."""
+        if not 0 <= first <= last <= len(self.hash):
+            raise self._damaged(f"term {last} is outside its table")
+        low, high = int(self.posts[first]), int(self.posts[last])
+        if not 0 <= low <= high <= len(self.gaps):
+            raise self._damaged(f"the postings of term {first} lie outside the file")
+        return low, high
+
+    def lex_terms(self, low: int = 0, high: int | None = None) -> np.ndarray:
+        """Term numbers ``lex[low:high]`` (byte order), checked to name real terms."""
+        chosen = self.lex[low:high].astype(np.int64)
+        if len(chosen) and (int(chosen.min()) < 0 or int(chosen.max()) >= len(self.hash)):
+            raise self._damaged("the term order names a missing term")
+        return chosen
+
+    def _docs_in_range(self, docs: np.ndarray) -> np.ndarray:
+        if len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= self.doc_count):
+            raise self._damaged("a posting names a document outside the segment")
+        return docs
+
+    def __len__(self) -> int:
+        return len(self.hash)
+
+    def term(self, index: int) -> bytes:
+        if not 0 <= index < len(self.hash):
+            raise self._damaged(f"term {index} is outside its table")
+        start, end = self.term_offsets[index : index + 2].tolist()
+        return self.blob[start:end].tobytes()
+
+    def find(self, term: bytes, key: np.uint64) -> int:
+        """The term number of ``term``, or -1."""
+        index = int(self.hash.searchsorted(key))
+        while index < len(self.hash) and self.hash[index] == key:
+            if self.term(index) == term:
+                return index
+            index += 1
+        return -1
+
+    def frequencies_of(self, keys: np.ndarray) -> np.ndarray:
+        """The document frequency of each term hash in ``keys`` (0 where absent): many
+        terms at once, by hash alone."""
+        out = np.zeros(len(keys), dtype=np.int64)
+        if not len(self.hash) or not len(keys):
+            return out
+        at = np.minimum(np.searchsorted(self.hash, keys), len(self.hash) - 1)
+        hit = self.hash[at] == keys
+        out[hit] = self.posts[at[hit] + 1] - self.posts[at[hit]]
+        return np.maximum(out, 0)  # a crafted table's counts never go negative
+
+    @property
+    def posting_count(self) -> int:
+        return int(self.posts[-1]) if len(self.posts) else 0
+
+    def docs_between(self, first: int, last: int) -> np.ndarray:
+        """The document numbers of terms ``first`` to ``last - 1``, in posting order."""
+        low, high = self._span(first, last)
+        gaps = self.gaps[low:high].astype(np.int64)
+        escaped = gaps == ESCAPE
+        if escaped.any():
+            exc_low, exc_high = int(self.excoff[first]), int(self.excoff[last])
+            if not 0 <= exc_low <= exc_high <= len(self.exc) or exc_high - exc_low != int(
+                np.count_nonzero(escaped)
+            ):
+                raise self._damaged(f"the large gaps of term {first} do not fit")
+            gaps[escaped] = self.exc[exc_low:exc_high]
+        running = np.cumsum(gaps)
+        counts = np.diff(self.posts[first : last + 1])
+        if last - first > 1 and bool(np.any(counts < 0)):
+            raise self._damaged(f"the postings of terms {first} to {last} are not ascending")
+        starts = self.posts[first:last] - low
+        if high == low:
+            return np.zeros(0, dtype=np.int64)
+        if bool(np.any(starts >= high - low)):
+            raise self._damaged(f"a term among {first} to {last} has no postings")
+        # Each term restarts from its first document (its first gap is 0).
+        base = self.first[first:last].astype(np.int64) - running[starts]
+        return self._docs_in_range(running + np.repeat(base, counts))
+
+    def postings(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        low, high = self._span(index, index + 1)
+        return self.docs_between(index, index + 1), self.tfs[low:high]
+
+    def positions_flat(self, index: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (document, position) of term ``index`` in ``docs`` (sorted segment
+        numbers), as two parallel arrays."""
+        low, high = self._span(index, index + 1)
+        term_docs = self.docs_between(index, index + 1)
+        counts = self.tfs[low:high].astype(np.int64)
+        begin = int(self.pstart[index])
+        if not 0 <= begin <= begin + int(counts.sum()) <= len(self.positions):
+            raise self._damaged(f"the positions of term {index} lie outside the file")
+        first = begin + np.concatenate(([0], np.cumsum(counts)[:-1]))
+        chosen = np.flatnonzero(member(term_docs, docs))
+        where = concat_ranges(first[chosen], counts[chosen])
+        return np.repeat(term_docs[chosen].astype(np.int64), counts[chosen]), self.positions[where]
+
+    def terms_with_prefix(self, prefix: bytes) -> list[tuple[bytes, int]]:
+        """``(term, document frequency)`` of every term starting with ``prefix``."""
+        lex = self.lex
+        low = bisect_terms(self, prefix)
+        found = []
+        for index in lex[low:].tolist():
+            term = self.term(index)
+            if not term.startswith(prefix):
+                break
+            found.append((term, int(self.posts[index + 1] - self.posts[index])))
+        return found
+
+    def vocabulary(self) -> dict[bytes, int]:
+        """Every term with its document frequency."""
+        blob = self.blob.tobytes()
+        offsets = self.term_offsets.tolist()
+        frequencies = np.diff(self.posts).tolist()
+        return {
+            blob[a:b]: df
+            for (a, b), df in zip(itertools.pairwise(offsets), frequencies, strict=True)
+        }
+
+
+class SegmentArrays:
+    """Read side of one segment's postings file (memory-mapped)."""
+
+    def __init__(
+        self, data: dict[str, np.ndarray], mapped: mmap.mmap | None = None, path: Path | None = None
+    ) -> None:
+        self._data = data
+        self._path = path
+        self._mapped = mapped
+        self._fields: dict[str, FieldArrays] = {}
+        # Fields are checked when first read (``field``), for a segment of this many
+        # documents (``check_columns`` sets it): opening reads no term table.
+        self._doc_count: int | None = None
+        self._checked: set[str] = set()
+        names = {
+            key.removesuffix(".hash")
+            for key in data
+            if key.endswith(".hash") and not key.startswith(COLUMN)
+        }
+        for name in names:
+            parts = {part: data[f"{name}.{part}"] for part in FIELD_PARTS}
+            for part in ("pstart", "positions"):
+                if f"{name}.{part}" in data:
+                    parts[part] = data[f"{name}.{part}"]
+            self._fields[name] = FieldArrays(parts, f"index file {str(path)!r}, field {name!r},")
+
+    @classmethod
+    def load(cls, path: Path) -> SegmentArrays:
+        """The arrays at ``path``; ``IndexCorruptError`` when unreadable or damaged."""
+        try:
+            mapped = map_file(path)
+        except FileNotFoundError:
+            raise  # merged away meanwhile: the caller opens the newer commit
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"index file {str(path)!r} is unreadable: {exc}") from exc
+        try:
+            return cls(read_arrays(path, mapped), mapped, path)
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
+            raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
+
+    def validate(self, doc_count: int) -> None:
+        """Raise ``IndexCorruptError`` unless the file's columns and every field fit a
+        segment of ``doc_count`` documents (``search check``, merges)."""
+        self.check_columns(doc_count)
+        for name, found in self._fields.items():
+            try:
+                found.validate(doc_count, full=True)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise IndexCorruptError(
+                    f"index file {str(self._path)!r} is damaged: field {name!r}: {exc}"
+                ) from exc
+            self._checked.add(name)
+
+    def field(self, name: str) -> FieldArrays | None:
+        """Field ``name``'s postings (None if the segment has none), checked to fit the
+        segment the first time it is read: ``IndexCorruptError`` if they do not."""
+        found = self._fields.get(name)
+        if found is None or name in self._checked:
+            return found
+        # A file read on its own, not as a segment, bounds documents by their type.
+        doc_count = np.iinfo(np.int32).max if self._doc_count is None else self._doc_count
+        try:
+            found.validate(doc_count)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"index file {str(self._path)!r} is damaged: field {name!r}: {exc}"
+            ) from exc
+        self._checked.add(name)
+        return found
+
+    @property
+    def field_names(self) -> list[str]:
+        return list(self._fields)
+
+    def check_columns(self, doc_count: int) -> None:
+        """Raise ``IndexCorruptError`` unless the per-document columns and the id table
+        fit a segment of ``doc_count`` documents (cheap: opening a segment does it);
+        its fields are then checked as they are first read."""
+        self._doc_count = doc_count
+        try:
+            for key, array in self._data.items():
+                sized = key.endswith((".codes", ".docs", ".hash")) or "." not in key
+                if key.startswith(COLUMN) and sized and len(array) != doc_count:
+                    raise ValueError(f"column {key!r} holds {len(array)} values")
+            ids = self._data.get(f"{COLUMN}id.docs")
+            if ids is None or (len(ids) and int(ids.max()) >= doc_count):
+                raise ValueError("the id table is missing or names a missing document")
+            offsets = self._data[f"{COLUMN}id.stroffsets"]
+            strings = self._data[f"{COLUMN}id.strings"]
+            if len(offsets) != doc_count + 1 or int(offsets[-1]) != len(strings):
+                raise ValueError("the ids do not span their data")
+            if bool(np.any(offsets[1:] < offsets[:-1])):
+                raise ValueError("the id offsets are not ascending")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"index file {str(self._path)!r} is damaged: {exc}") from exc
+
+    def array(self, name: str) -> np.ndarray:
+        """A named array of the file (``KeyError`` if it has none)."""
+        return self._data[name]
+
+    def column(self, name: str) -> np.ndarray | None:
+        """A numeric per-document column saved with the segment, if it was."""
+        return self._data.get(f"{COLUMN}{name}")
+
+    def ids(self) -> list[str] | None:
+        """Each document's id, if saved (and readable)."""
+        blob = self._data.get(f"{COLUMN}id.strings")
+        offsets = self._data.get(f"{COLUMN}id.stroffsets")
+        if blob is None or offsets is None:
+            return None
+        data = blob.tobytes()
+        try:
+            return [data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets.tolist())]
+        except UnicodeDecodeError:
+            return None
+
+    def id_at(self, doc: int) -> str:
+        """Document ``doc``'s id (one id decoded, not the column)."""
+        offsets = self._data[f"{COLUMN}id.stroffsets"]
+        start, end = offsets[doc : doc + 2].tolist()
+        raw = self._data[f"{COLUMN}id.strings"][start:end].tobytes()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise IndexCorruptError(
+                f"index file {str(self._path)!r}: the id of document {doc} is damaged"
+            ) from exc
+
+    def id_documents(self, wanted: list[str], keys: np.ndarray) -> list[tuple[int, int]]:
+        """``(i, document)`` for every document whose id is ``wanted[i]``; ``keys`` are
+        the wanted ids' hashes (``hash_terms`` of their UTF-8 bytes)."""
+        hashes = self._data.get(f"{COLUMN}id.hash")
+        if hashes is None or not len(wanted):
+            return []
+        docs = self._data[f"{COLUMN}id.docs"]
+        blob = self._data[f"{COLUMN}id.strings"]
+        offsets = self._data[f"{COLUMN}id.stroffsets"]
+        low = np.searchsorted(hashes, keys, side="left")
+        high = np.searchsorted(hashes, keys, side="right")
+        found = []
+        for index in np.flatnonzero(high > low).tolist():
+            wanted_bytes = wanted[index].encode("utf-8")
+            for at in range(int(low[index]), int(high[index])):
+                doc = int(docs[at])
+                start, end = offsets[doc : doc + 2].tolist()
+                if blob[start:end].tobytes() == wanted_bytes:
+                    found.append((index, doc))
+        return found
+
+    def labels(self, name: str) -> tuple[np.ndarray, list[str]] | None:
+        """A string column as (per-document codes, -1 for none; the strings)."""
+        codes = self._data.get(f"{COLUMN}{name}.codes")
+        if codes is None:
+            return None
+        blob = self._data[f"{COLUMN}{name}.blob"].tobytes()
+        offsets = self._data[f"{COLUMN}{name}.offsets"].tolist()
+        try:
+            strings = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
+        except UnicodeDecodeError:
+            return None
+        if len(codes) and not -1 <= int(codes.min()) <= int(codes.max()) < len(strings):
+            return None  # damaged
+        return codes, strings
+
+    def release(self) -> None:
+        """Drop the pages of the file this process has read from its resident memory
+        (they stay in the page cache): a merge reads whole files once."""
+        if self._mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._mapped.madvise(mmap.MADV_DONTNEED)
+
+    def has_field(self, field: str) -> bool:
+        return field in self._fields
+
+    def postings(
+        self, field: str, term: str | bytes, key: np.uint64 | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Segment doc numbers and frequencies of ``term``; None if it is not there.
+        ``key`` (``term_key``) saves hashing the term again for every segment."""
+        arrays = self.field(field)
+        if arrays is None:
+            return None
+        wanted = term.encode("utf-8") if isinstance(term, str) else term
+        index = arrays.find(wanted, term_key(wanted) if key is None else key)
+        return None if index < 0 else arrays.postings(index)
