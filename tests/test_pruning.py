@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import searchlib
+from searchlib.analysis.synonyms import Synonyms, SynonymTable
 from searchlib.query import execute as execute_module
 from searchlib.query.execute import execute
 from searchlib.query.parse import parse_query
@@ -48,8 +49,11 @@ def _random_query(rng: random.Random, docs: list[dict]) -> str:
     return " ".join(parts)
 
 
+@pytest.mark.parametrize("bound_from", [execute_module.BOUND_FROM, 0])
 @pytest.mark.parametrize("coordination", [True, False])
-def test_pruned_pages_are_the_exhaustive_pages(index, coordination):
+def test_pruned_pages_are_the_exhaustive_pages(index, coordination, bound_from, monkeypatch):
+    # bound_from 0: every query also goes through the clause bounds (`_by_bounds`).
+    monkeypatch.setattr(execute_module, "BOUND_FROM", bound_from)
     ix, docs = index
     snapshot = ix._engine.snapshot()
     ranking = searchlib.Ranking(coordination=coordination)
@@ -170,3 +174,37 @@ def test_track_total_hits_through_the_search_api(index):
     assert faceted.total_relation == "eq" and faceted.total == exact.total  # facets count all
     with pytest.raises(searchlib.QueryError, match="track_total_hits"):
         ix.search(common, track_total_hits=-1)
+
+
+def _synonym_plan(ix, snapshot, ranking, docs):
+    """A query whose two words are one synonym entry (with a made-up acronym): one
+    clause, so clause-count tiers cannot tell its matches apart."""
+    frequency = {
+        w: ix.search(w, limit=0, snippets=False).total
+        for w in ("gempa", "pemerintah", "indonesia", "warga", "kota", "desa")
+    }
+    first, second = sorted(frequency, key=frequency.__getitem__)[-2:]
+    table = SynonymTable(Synonyms.parse(f"{first} {second}, zqxkb"), ix.analyzer)
+    tree = parse_query(f"{first} {second}")
+    return compile_query(tree, snapshot, ix.analyzer, ranking, [], table)
+
+
+@pytest.mark.parametrize("wanted", [1, 10, 40])
+def test_clause_bounds_score_fewer_documents_than_match(index, monkeypatch, wanted):
+    # The words of a synonym entry are one clause: every match is in one tier. Bounded
+    # by the clauses each matches, documents holding one word of the two need no score
+    # once the page's last score is above what one word can give. Fails when the
+    # bounds are switched off (every match scored), not only when results change.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking()
+    plan = _synonym_plan(ix, snapshot, ranking, docs)
+    monkeypatch.setattr(execute_module, "BOUND_FROM", 0)
+    bounded = execute(plan.root, snapshot, ranking, wanted)
+    monkeypatch.setattr(execute_module, "BOUND_FROM", 10**9)
+    unbounded = execute(plan.root, snapshot, ranking, wanted)
+    full = execute(plan.root, snapshot, ranking, wanted, prune=False)
+    assert bounded.top.tolist() == unbounded.top.tolist() == full.top.tolist()
+    np.testing.assert_allclose(bounded.top_scores, full.top_scores, rtol=1e-12)
+    assert unbounded.scored == len(full.matches) > 100
+    assert bounded.scored < len(full.matches) * 0.8, (bounded.scored, len(full.matches))

@@ -10,7 +10,11 @@ scores only the documents that can still reach the page, and the pruning is exac
 - without it, MaxScore (Turtle and Flood, 1995): clauses sorted by their score upper
   bound; those whose bounds add up to less than a score already reached by ``wanted``
   documents cannot lift a document into the page on their own, so only documents
-  matching one of the other clauses are scored.
+  matching one of the other clauses are scored;
+- then, when many candidates are left, each is bounded by the upper bounds of the
+  clauses it matches (at any depth: a synonym's alternatives, a clause's words), the
+  best bounds are scored first and then only the candidates whose bound reaches the
+  page's last score (``_by_bounds``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from searchlib.query.term_scoring import ScoringContext
 __all__ = ["Execution", "Scorer", "execute"]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+# Candidates past this many are bounded before they are scored (fewer: scored outright).
+BOUND_FROM = 2_048
 
 
 class Execution:
@@ -121,10 +127,49 @@ def execute(
     else:
         candidates, sampled = _maxscore(root, matches, wanted) if prune else (matches, 0)
         primary = np.zeros(len(candidates))
+    if prune and sort == "relevance" and len(candidates) > BOUND_FROM:
+        top, top_scores, top_primary, scored = _by_bounds(root, candidates, primary, wanted)
+        return Execution(root, top, top_scores, top_primary, scored + sampled, matches)
     scores = root.scores(candidates)
     order = _order(candidates, scores, primary, wanted)
     scored = len(candidates) + sampled
     return Execution(root, candidates[order], scores[order], primary[order], scored, matches)
+
+
+def _by_bounds(
+    root: BoolScorer, candidates: np.ndarray, primary: np.ndarray, wanted: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The first ``wanted`` of ``candidates`` by (primary, score), scoring as few as
+    the clauses' bounds allow: each candidate's score is bounded by the upper bounds
+    of the clauses it matches (``Scorer.bounds``: posting ids only, no frequency or
+    length read); the candidates with the best (primary, bound) are scored first,
+    which sets the (primary, score) the page's last entry reaches at least, and then
+    only the candidates whose (primary, bound) reaches it are scored (a bound is never
+    below its score, so no other could enter the page). Returns the page (documents,
+    scores, primaries) and how many documents were scored."""
+    bounds = root.bounds(candidates)
+    if not len(bounds) or bounds.min() == bounds.max():  # one word: nothing to tell apart
+        scores = root.scores(candidates)
+        order = _order(candidates, scores, primary, wanted)
+        return candidates[order], scores[order], primary[order], len(candidates)
+    # Rounding may put a bound a hair under the score it bounds: widen it.
+    bounds = bounds * (1.0 + 1e-9) + 1e-12
+    span = float(bounds.max(initial=0.0)) + 1.0
+    key = primary * span * 4 + bounds  # (primary, bound) as one number, as _order does
+    first = min(len(candidates), max(4 * wanted, 256))
+    best = np.sort(np.argpartition(-key, first - 1)[:first])  # ascending documents
+    best_scores = root.scores(candidates[best])
+    page = _order(candidates[best], best_scores, primary[best], wanted)
+    floor_primary, floor_score = primary[best][page[-1]], best_scores[page[-1]]
+    rest = np.ones(len(candidates), dtype=bool)
+    rest[best] = False
+    rest &= (primary > floor_primary) | ((primary == floor_primary) & (bounds >= floor_score))
+    more = np.flatnonzero(rest)
+    chosen = np.concatenate((best, more))
+    scores = np.concatenate((best_scores, root.scores(candidates[more])))
+    found, found_primary = candidates[chosen], primary[chosen]
+    page = _order(found, scores, found_primary, wanted)
+    return found[page], scores[page], found_primary[page], len(chosen)
 
 
 def _top_tier_page(root: BoolScorer, wanted: int, track_total: int) -> Execution | None:

@@ -2,8 +2,10 @@
 
 Every plan node becomes a scorer with two steps: ``docs()``, the sorted live document
 numbers it matches, found from posting ids alone; and ``scores(ids)``, its BM25F at
-some of those documents, each term's postings looked up by binary search. Nothing is
-sized by the number of articles except a filter-only query (which matches by columns).
+some of those documents, each term's postings looked up by binary search. Beside
+them, ``bounds(ids)``: an upper bound of each score from which clauses a document
+matches (their upper bounds added up), from posting ids alone. Nothing is sized by
+the number of articles except a filter-only query (which matches by columns).
 ``execute`` decides which documents are worth scoring.
 """
 
@@ -36,7 +38,8 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 
 class Scorer:
     """A plan node bound to a snapshot: ``docs`` (what it matches), ``scores`` (at
-    some of them) and ``upper_bound`` (no document scores more)."""
+    some of them), ``bounds`` (at least each score) and ``upper_bound`` (no document
+    scores more)."""
 
     upper_bound: float = 0.0
 
@@ -46,6 +49,11 @@ class Scorer:
     def scores(self, ids: np.ndarray) -> np.ndarray:
         """Scores at ``ids``, which this scorer matches."""
         raise NotImplementedError  # pragma: no cover
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        """At least the score at each of ``ids`` (matches of this scorer), from which
+        of its clauses each matches: their upper bounds added up (posting ids only)."""
+        return np.full(len(ids), self.upper_bound)
 
     def explain(self, doc: int) -> list[TermScore]:
         return []
@@ -67,6 +75,14 @@ class _TermsScorer(Scorer):
         total = np.zeros(len(ids), dtype=np.float64)
         for term in self.terms:
             total += term.scores(ids)
+        return total
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        if len(self.terms) == 1:
+            return np.full(len(ids), self.upper_bound)
+        total = np.zeros(len(ids), dtype=np.float64)
+        for term in self.terms:
+            total += member(ids, term.docs()) * term.upper_bound
         return total
 
     def explain(self, doc: int) -> list[TermScore]:
@@ -169,6 +185,18 @@ class BoolScorer(Scorer):
                 total[inside] += child.scores(ids[inside])
         return total
 
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        if len(self.should) == 1 and not self.must:
+            return self.should[0].bounds(ids)  # every match matches its one clause
+        total = np.zeros(len(ids), dtype=np.float64)
+        for child in self.must:
+            total += child.bounds(ids)
+        for child in self.should:
+            inside = member(ids, child.docs())
+            if inside.any():
+                total[inside] += child.bounds(ids[inside])
+        return total
+
     def matched(self, ids: np.ndarray) -> np.ndarray:
         """How many of the scoring clauses each of ``ids`` matches (``ids`` are
         matches of this scorer)."""
@@ -233,6 +261,14 @@ class _AnyOfScorer(Scorer):
         if not len(ids):
             return np.zeros(0, dtype=np.float64)
         return self._each(ids).max(axis=0)
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=np.float64)
+        for alternative, scale in zip(self.alternatives, self.scales, strict=True):
+            inside = member(ids, alternative.docs())
+            if inside.any():
+                out[inside] = np.maximum(out[inside], scale * alternative.bounds(ids[inside]))
+        return out
 
     def explain(self, doc: int) -> list[TermScore]:
         each = self._each(np.array([doc], dtype=np.int64))[:, 0]
