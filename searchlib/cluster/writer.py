@@ -3,8 +3,9 @@
 Analysis is Python, so a write running in the worker's process would hold the GIL
 most of the time and every search on that worker would wait for it in 5 ms turns. A
 replica therefore writes through a child process (``main`` of this module, given
-the index's path) that keeps the index open for writing, with a lower
-CPU priority, while the worker's own ``Index`` only reads: each search sees a commit
+the index's path) that keeps the index open for writing, at the lowest CPU
+priority (it takes the time searches leave), while the worker's own ``Index`` only
+reads: each search sees a commit
 of the child as soon as it lands (the index lets readers in other processes run
 beside its writer). Background merges run in the child too.
 
@@ -35,7 +36,7 @@ from searchlib.index import Index
 
 __all__ = ["WRITER_NICENESS", "WriterError", "WriterProcess"]
 
-WRITER_NICENESS = 10  # how much less CPU time writes get than the worker's searches
+WRITER_NICENESS = 19  # writes take the CPU time searches leave (the lowest priority)
 _LENGTH = struct.Struct("<Q")
 _PR_SET_PDEATHSIG = 1
 # The child's program (not ``-m``: the package imports this module first).
