@@ -5,9 +5,8 @@ most of the time and every search on that worker would wait for it in 5 ms turns
 replica therefore writes through a child process (``main`` of this module, given
 the index's path) that keeps the index open for writing, at the lowest CPU
 priority (it takes the time searches leave), while the worker's own ``Index`` only
-reads: each search sees a commit
-of the child as soon as it lands (the index lets readers in other processes run
-beside its writer). Background merges run in the child too.
+reads: each search sees a commit of the child as soon as it lands (the index lets
+readers in other processes run beside its writer). Background merges run in the child too.
 
 The parent and child speak over the child's stdin and stdout: each message is a
 length and a pickle (the child is this library in a process of the worker's own
