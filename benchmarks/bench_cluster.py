@@ -61,15 +61,20 @@ def read_part(path: Path) -> Iterator[dict]:
             yield json.loads(line)
 
 
+def read_page(results) -> None:
+    """What a user's page reads of a search: every hit with its snippet."""
+    for hit in results:
+        if hit.snippet is not None:
+            hit.snippet.html()
+
+
 def timed_queries(search, queries: list[str]) -> list[float]:
     for query in queries[:20]:  # warm caches and actors
         search(query)
     times = []
     for query in queries:
         started = time.perf_counter()
-        for hit in search(query):
-            if hit.snippet is not None:
-                hit.snippet.html()
+        read_page(search(query))
         times.append((time.perf_counter() - started) * 1000)
     return times
 
@@ -109,9 +114,7 @@ def searches_during_ingest(
             if not writer.is_alive() or not done.empty():
                 break
             began = time.perf_counter()
-            for hit in index.search(query, limit=10):
-                if hit.snippet is not None:
-                    hit.snippet.html()
+            read_page(index.search(query, limit=10))
             during.append((time.perf_counter() - began) * 1000)
     written = done.get(timeout=600)
     elapsed = time.perf_counter() - started
@@ -129,9 +132,7 @@ def _client(root: str, address: str | None, queries: list[str], start, done) -> 
         start.wait()
         began = time.perf_counter()
         for query in queries:
-            for hit in index.search(query, limit=10):
-                if hit.snippet is not None:
-                    hit.snippet.html()
+            read_page(index.search(query, limit=10))
         done.put((len(queries), time.perf_counter() - began))
     finally:
         index.close()

@@ -286,14 +286,8 @@ class Analyzer(WhooshAnalyzer):
         """``text`` through the chain's normalizing steps only (``Step.normalizes``:
         NFKC + casefold, a user's folding): how a prefix or fuzzy query word is
         compared with the index's terms, as Lucene's ``Analyzer.normalize``."""
-        word = Word(text, text, text)
-        for step in self.steps:
-            if step.normalizes:
-                applied = step.apply(word, self)
-                if applied is None:
-                    return ""
-                word = applied
-        return word.norm
+        word = self._through(Word(text, text, text), [s for s in self.steps if s.normalizes])
+        return "" if word is None else word.norm
 
     def norms(self, text: str) -> list[str]:
         """The normalized form of each word of ``text`` the chain keeps (dropped
@@ -301,6 +295,7 @@ class Analyzer(WhooshAnalyzer):
         (``Step.keeps_norm``: the stem guard, the stemmer), so no word is stemmed.
         What a synonym entry is matched by (query tokens' ``norm``)."""
         out: list[str] = []
+        steps = [step for step in self.steps if not step.keeps_norm]
         bounds = segment_words(text)
         for i in range(0, len(bounds), 2):
             surface = text[bounds[i] : bounds[i + 1]]
@@ -309,16 +304,19 @@ class Analyzer(WhooshAnalyzer):
                 if known is not None:
                     out.append(known[1])
                 continue
-            word: Word | None = Word(surface, surface, surface)
-            for step in self.steps:
-                if step.keeps_norm:
-                    continue
-                word = step.apply(word, self)  # type: ignore[arg-type]  # None ends it
-                if word is None:
-                    break
+            word = self._through(Word(surface, surface, surface), steps)
             if word is not None:
                 out.append(word.norm)
         return out
+
+    def _through(self, word: Word, steps: Iterable[Step]) -> Word | None:
+        """``word`` through ``steps`` in order; None once a step drops it."""
+        for step in steps:
+            applied = step.apply(word, self)
+            if applied is None:
+                return None
+            word = applied
+        return word
 
     def guarded(self, term: str) -> str:
         for guard in self._guards:
@@ -389,11 +387,7 @@ class Analyzer(WhooshAnalyzer):
         known = self._memo.get(surface, _MISSING)
         if known is not _MISSING:
             return known
-        word: Word | None = Word(surface, surface, surface)
-        for step in self.steps:
-            word = step.apply(word, self)  # type: ignore[arg-type]  # None ends the loop
-            if word is None:
-                break
+        word = self._through(Word(surface, surface, surface), self.steps)
         info: _Info | None = None
         if word is not None:
             term = word.term or word.norm or surface

@@ -242,10 +242,14 @@ class ReplicaSet:
         """Close every replica on every worker and unpublish the hosts (the cluster
         index is no longer served until a client opens it again)."""
         for address in self.workers():
-            with contextlib.suppress(Exception):
-                self._host(address).close().result(timeout=10)
+            name = self._host_name(address)
+            future = self.client.get_dataset(name, default=None)
+            if future is None:
+                continue  # no host there: nothing to close (none is started to close it)
+            with contextlib.suppress(Exception):  # a host whose worker is gone
+                future.result(timeout=CALL_TIMEOUT).close().result(timeout=10)
             with contextlib.suppress(KeyError):
-                self.client.unpublish_dataset(self._host_name(address))
+                self.client.unpublish_dataset(name)
         self.close()
 
     # -- calls -----------------------------------------------------------------------

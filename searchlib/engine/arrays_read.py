@@ -86,6 +86,13 @@ class FieldArrays:
             if int(self.lex.min()) < 0 or int(self.lex.max()) >= terms:
                 raise ValueError("the term order names a missing term")
 
+    def check(self, doc_count: int, *, full: bool = False) -> None:
+        """``validate``, a misfit raised as ``IndexCorruptError`` naming the file."""
+        try:
+            self.validate(doc_count, full=full)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise self._damaged(str(exc)) from exc
+
     def _damaged(self, what: str) -> IndexCorruptError:
         return IndexCorruptError(f"{self.where} is damaged: {what}")
 
@@ -255,12 +262,7 @@ class SegmentArrays:
         segment of ``doc_count`` documents (``search check``, merges)."""
         self.check_columns(doc_count)
         for name, found in self._fields.items():
-            try:
-                found.validate(doc_count, full=True)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise IndexCorruptError(
-                    f"index file {str(self._path)!r} is damaged: field {name!r}: {exc}"
-                ) from exc
+            found.check(doc_count, full=True)
             self._checked.add(name)
 
     def field(self, name: str) -> FieldArrays | None:
@@ -269,14 +271,8 @@ class SegmentArrays:
         found = self._fields.get(name)
         if found is None or name in self._checked:
             return found
-        # A file read on its own, not as a segment, bounds documents by their type.
-        doc_count = np.iinfo(np.int32).max if self._doc_count is None else self._doc_count
-        try:
-            found.validate(doc_count)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(
-                f"index file {str(self._path)!r} is damaged: field {name!r}: {exc}"
-            ) from exc
+        # A file read on its own, not as a segment: documents bounded by their type.
+        found.check(found.doc_count if self._doc_count is None else self._doc_count)
         self._checked.add(name)
         return found
 

@@ -127,8 +127,11 @@ def execute(
     else:
         candidates, sampled = _maxscore(root, matches, wanted) if prune else (matches, 0)
         primary = np.zeros(len(candidates))
+    bounded = None
     if prune and sort == "relevance" and len(candidates) > BOUND_FROM:
-        top, top_scores, top_primary, scored = _by_bounds(root, candidates, primary, wanted)
+        bounded = _by_bounds(root, candidates, primary, wanted)
+    if bounded is not None:
+        top, top_scores, top_primary, scored = bounded
         return Execution(root, top, top_scores, top_primary, scored + sampled, matches)
     scores = root.scores(candidates)
     order = _order(candidates, scores, primary, wanted)
@@ -138,7 +141,7 @@ def execute(
 
 def _by_bounds(
     root: BoolScorer, candidates: np.ndarray, primary: np.ndarray, wanted: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """The first ``wanted`` of ``candidates`` by (primary, score), scoring as few as
     the clauses' bounds allow: each candidate's score is bounded by the upper bounds
     of the clauses it matches (``Scorer.bounds``: posting ids only, no frequency or
@@ -146,12 +149,11 @@ def _by_bounds(
     which sets the (primary, score) the page's last entry reaches at least, and then
     only the candidates whose (primary, bound) reaches it are scored (a bound is never
     below its score, so no other could enter the page). Returns the page (documents,
-    scores, primaries) and how many documents were scored."""
+    scores, primaries) and how many documents were scored; None when the bounds are
+    all alike (one word: nothing to tell apart)."""
     bounds = root.bounds(candidates)
-    if not len(bounds) or bounds.min() == bounds.max():  # one word: nothing to tell apart
-        scores = root.scores(candidates)
-        order = _order(candidates, scores, primary, wanted)
-        return candidates[order], scores[order], primary[order], len(candidates)
+    if not len(bounds) or bounds.min() == bounds.max():
+        return None
     # Rounding may put a bound a hair under the score it bounds: widen it.
     bounds = bounds * (1.0 + 1e-9) + 1e-12
     span = float(bounds.max(initial=0.0)) + 1.0

@@ -1,4 +1,4 @@
-"""Sorted arrays of document numbers: union and intersection, as the scorers match.
+"""Sorted arrays of document numbers: union, intersection and repeats dropped.
 
 A bitmap when the arrays are large against the index, a merge of sorted runs when
 they are small.
@@ -10,7 +10,7 @@ import numpy as np
 
 from searchlib.engine.arrays import member
 
-__all__ = ["intersect", "union"]
+__all__ = ["distinct", "intersect", "union"]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -28,8 +28,14 @@ def union(arrays: list[np.ndarray], size: int) -> np.ndarray:
         for array in arrays:
             seen[array] = True
         return np.flatnonzero(seen).astype(np.int64)
-    joined = np.sort(np.concatenate(arrays), kind="stable")  # merges the sorted runs
-    return joined[np.concatenate(([True], joined[1:] != joined[:-1]))]
+    return distinct(np.sort(np.concatenate(arrays), kind="stable"))  # merges the runs
+
+
+def distinct(ascending: np.ndarray) -> np.ndarray:
+    """An ascending array without its repeats."""
+    if len(ascending) < 2:
+        return ascending
+    return ascending[np.concatenate(([True], ascending[1:] != ascending[:-1]))]
 
 
 def intersect(arrays: list[np.ndarray]) -> np.ndarray:

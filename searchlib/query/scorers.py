@@ -11,13 +11,14 @@ the number of articles except a filter-only query (which matches by columns).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
 from searchlib.engine import MISSING_DATE, STOP, Snapshot
 from searchlib.engine.arrays import member
-from searchlib.query.idsets import intersect, union
+from searchlib.query.idsets import distinct, intersect, union
 from searchlib.query.plan import (
     AnyOfPlan,
     BoolPlan,
@@ -79,7 +80,7 @@ class _TermsScorer(Scorer):
 
     def bounds(self, ids: np.ndarray) -> np.ndarray:
         if len(self.terms) == 1:
-            return np.full(len(ids), self.upper_bound)
+            return super().bounds(ids)  # every match holds the one term
         total = np.zeros(len(ids), dtype=np.float64)
         for term in self.terms:
             total += member(ids, term.docs()) * term.upper_bound
@@ -123,10 +124,10 @@ class _PhraseScorer(Scorer):
         for field_name, term, offset in places:  # each stopword at its place too
             docs, positions = self.snapshot.positions_flat(field_name, term, candidates)
             mine = _phrase_keys(docs, positions, offset)
-            keys = mine if keys is None else _common(keys, mine)
+            keys = mine if keys is None else intersect([keys, mine])
             if not len(keys):
                 return _EMPTY
-            candidates = _distinct(keys >> 32)
+            candidates = distinct(keys >> 32)
         return _EMPTY if keys is None else candidates
 
     def _allowed(self, ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -176,25 +177,25 @@ class BoolScorer(Scorer):
         return ids
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(ids), dtype=np.float64)
-        for child in self.must:
-            total += child.scores(ids)
-        for child in self.should:
-            inside = member(ids, child.docs())
-            if inside.any():
-                total[inside] += child.scores(ids[inside])
-        return total
+        return self._summed(ids, lambda child, at: child.scores(at))
 
     def bounds(self, ids: np.ndarray) -> np.ndarray:
         if len(self.should) == 1 and not self.must:
             return self.should[0].bounds(ids)  # every match matches its one clause
+        return self._summed(ids, lambda child, at: child.bounds(at))
+
+    def _summed(
+        self, ids: np.ndarray, part: Callable[[Scorer, np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """``part`` (scores or bounds) of every must clause and of each should clause
+        where it matches, added up at ``ids``."""
         total = np.zeros(len(ids), dtype=np.float64)
         for child in self.must:
-            total += child.bounds(ids)
+            total += part(child, ids)
         for child in self.should:
             inside = member(ids, child.docs())
             if inside.any():
-                total[inside] += child.bounds(ids[inside])
+                total[inside] += part(child, ids[inside])
         return total
 
     def matched(self, ids: np.ndarray) -> np.ndarray:
@@ -289,19 +290,6 @@ def _phrase_keys(docs: np.ndarray, positions: np.ndarray, offset: int) -> np.nda
     if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
         keys = np.unique(keys)  # a word listed twice at one place (compound parts)
     return keys
-
-
-def _common(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """The keys in both ascending, distinct arrays (the smaller one looked up)."""
-    if len(first) > len(second):
-        first, second = second, first
-    return first[member(first, second)]
-
-
-def _distinct(ascending: np.ndarray) -> np.ndarray:
-    if len(ascending) < 2:
-        return ascending
-    return ascending[np.concatenate(([True], ascending[1:] != ascending[:-1]))]
 
 
 def scorer(context: ScoringContext, node: PlanNode) -> Scorer:
