@@ -151,8 +151,12 @@ def _rewrite_postings(path: Path, change) -> None:
         lambda a: a.__setitem__("#id.docs", a["#id.docs"] + 500),
         lambda a: a.__setitem__("#title_len", a["#title_len"][:3].copy()),
         lambda a: a.pop("body.tfs"),
+        lambda a: a.__setitem__("body.gaps.n", np.asarray([a["body.gaps.n"][0], 3])),
+        lambda a: a.__setitem__("body.tfs.n", a["body.tfs.n"] + [1, 0]),
+        lambda a: a.__setitem__("body.gaps.xc", a["body.gaps.xc"] + 1),
+        lambda a: a.__setitem__("body.positions", a["body.positions"][:-1].copy()),
     ],
-    ids=["posts", "first", "lex", "ids", "column", "missing"],
+    ids=["posts", "first", "lex", "ids", "column", "missing", "width", "count", "exc", "data"],
 )
 def test_a_crafted_postings_file_with_a_valid_checksum_is_refused(tmp_path, change):
     path = tmp_path / "ix"
@@ -225,7 +229,7 @@ def test_the_marker_and_commit_are_plain_checked_json(tmp_path):
     path = tmp_path / "ix"
     _built(path).close()
     marker = json.loads((path / "searchlib.json").read_text("utf-8"))
-    assert marker["body"]["format"] == FORMAT_VERSION == 6
+    assert marker["body"]["format"] == FORMAT_VERSION == 7
     assert marker["body"]["analyzer"]["steps"][0]["step"] == "normalize"
     (commit,) = path.glob("commit.*.json")
     wrapper = json.loads(commit.read_text("utf-8"))

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from searchlib.engine import postings_merge
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import encode_docs, field_parts
+from searchlib.engine.arrays import encode_docs, field_parts, stream_parts
 from searchlib.engine.arrays_read import FieldArrays, SegmentArrays
 from searchlib.engine.merge import MergePolicy, select_merges
+from searchlib.engine.packed import BLOCK
 from searchlib.engine.postings_merge import MergeSource, _term_ids, merge_postings
 
 
@@ -100,7 +103,7 @@ def _field(docs: list[dict[str, list[int]]]) -> FieldArrays | None:
 def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segments, data):
     path = tmp_path_factory.mktemp("merge") / "merged.slp"
     sources, expected, base = [], {}, 0
-    # Spread documents apart so that gaps also cross the 16-bit delta escape.
+    # Spread documents apart so that gaps also escape the packed streams' width.
     spread = data.draw(st.sampled_from([1, 70_001]))
     for docs in segments:
         live = [data.draw(st.booleans()) for _ in docs]
@@ -113,7 +116,13 @@ def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segm
         base += sum(live)
         sources.append(MergeSource(_field(docs), docmap.astype(np.int64)))
     writer = ArrayFileWriter(path)
-    merge_postings(writer, "body", sources)
+    # Small chunks: hash ranges and packed streams encoded a block at a time.
+    small = data.draw(st.booleans())
+    with (
+        mock.patch.object(postings_merge, "ENCODE_CHUNK", BLOCK if small else 10**6),
+        mock.patch.object(postings_merge, "CHUNK_POSTINGS", 3 if small else 10**6),
+    ):
+        merge_postings(writer, "body", sources)
     writer.close()
     merged = SegmentArrays.load(path)
     assert merged is not None
@@ -130,6 +139,57 @@ def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segm
     assert [field.term(int(i)) for i in field.lex] == sorted(got)
 
 
+def _merged(path, sources):
+    writer = ArrayFileWriter(path)
+    merge_postings(writer, "body", sources)
+    writer.close()
+    field = SegmentArrays.load(path).field("body")
+    out = {}
+    for index in range(len(field)):
+        docs, tfs = field.postings(index)
+        where = _positions(field, index, docs)
+        assert tfs.tolist() == [len(where[d]) for d in docs.tolist()]
+        out[field.term(index)] = [(d, where[d].tolist()) for d in docs.tolist()]
+    return out
+
+
+def test_a_merge_encoded_a_block_at_a_time_equals_one_encoded_whole(tmp_path):
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(40)]
+    segments = []
+    for _ in range(3):
+        docs = []
+        for _doc in range(300):
+            chosen = rng.choice(words, size=int(rng.integers(1, 12)), replace=False)
+            docs.append({w: sorted(rng.choice(400, int(rng.integers(1, 5)), replace=False).tolist())
+                         for w in chosen})  # fmt: skip
+        segments.append(docs)
+    sources, base = [], 0
+    for docs in segments:
+        live = rng.random(len(docs)) > 0.2
+        docmap = np.where(live, np.cumsum(live) - 1 + base, -1).astype(np.int64)
+        base += int(live.sum())
+        sources.append(MergeSource(_field(docs), docmap))
+    whole = _merged(tmp_path / "whole.slp", sources)
+    with (
+        mock.patch.object(postings_merge, "ENCODE_CHUNK", BLOCK),
+        mock.patch.object(postings_merge, "CHUNK_POSTINGS", 50),
+    ):
+        chunked = _merged(tmp_path / "chunked.slp", sources)
+    assert chunked == whole
+    assert sum(len(v) for v in whole.values()) > 5 * BLOCK  # many chunks of each stream
+    # And both are the live postings of the sources, renumbered.
+    expected = {}
+    for docs, source in zip(segments, sources, strict=True):
+        for number, doc in enumerate(docs):
+            if source.docmap[number] >= 0:
+                for term, positions in doc.items():
+                    expected.setdefault(term.encode(), []).append(
+                        (int(source.docmap[number]), positions)
+                    )
+    assert whole == expected
+
+
 @given(
     st.lists(
         st.lists(st.integers(1, 200_000), min_size=1, max_size=40).map(
@@ -140,10 +200,10 @@ def test_merged_postings_are_the_live_postings_renumbered(tmp_path_factory, segm
     )
 )
 def test_document_numbers_round_trip_through_delta_coding(terms):
-    # Gaps up to 200,000 cross the 16-bit escape; every term and every range decodes.
+    # Gaps up to 200,000 escape the packed width; every term and every range decodes.
     docs = np.array([d for term in terms for d in term], dtype=np.int64)
     posts = np.concatenate(([0], np.cumsum([len(term) for term in terms])))
-    parts = encode_docs(docs, posts)
+    first, gaps = encode_docs(docs, posts)
     field = FieldArrays(
         {
             "hash": np.zeros(len(terms), dtype=np.uint64),
@@ -151,8 +211,9 @@ def test_document_numbers_round_trip_through_delta_coding(terms):
             "terms": np.zeros(len(terms) + 1, dtype=np.int64),
             "lex": np.arange(len(terms), dtype=np.int32),
             "posts": posts,
-            "tfs": np.ones(len(docs), dtype=np.uint8),
-            **parts,
+            "first": first,
+            **stream_parts("gaps", gaps),
+            **stream_parts("tfs", np.zeros(len(docs), dtype=np.int64)),
         }
     )
     for index, term in enumerate(terms):

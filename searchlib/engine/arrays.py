@@ -8,12 +8,15 @@ field the file holds:
   ``terms`` (offsets) the term bytes in the same order; ``lex`` the term numbers in byte
   order (prefix expansion and vocabularies);
 - ``posts`` (offsets per term) into the postings: document numbers, ascending per term,
-  delta-coded (``first``: each term's first document; ``gaps``: 16-bit differences, a
-  gap too large for 16 bits written as ``ESCAPE`` with its value in ``exc``, the term's
-  share of which starts at ``excoff``), and ``tfs`` (term frequencies, the narrowest
-  unsigned type that holds them);
+  delta-coded (``first``: each term's first document; ``gaps``: the differences, 0 at
+  each term's first posting), and ``tfs`` (term frequencies less one);
 - for positional fields, ``pstart`` (offsets per term) into ``positions``: the postings
-  of a term keep their positions one after another, ``tf`` of them each.
+  of a term keep their positions one after another, ``tf`` of them each, each
+  posting's first position whole and the others as steps from the one before.
+
+``gaps``, ``tfs`` and ``positions`` are patched fixed-width streams (``engine.packed``:
+a frequency of 1 takes a bit, most gaps and steps a byte), each stored as the arrays
+``STREAM_SUFFIXES`` names.
 
 Terms are ordered by hash, so a lookup is a binary search, and a merge can walk every
 segment's terms in one global order, a hash range at a time, with bounded memory.
@@ -31,12 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
+from searchlib.engine import packed
 from searchlib.engine.arrayfile import ArrayFileWriter
 
 __all__ = [
     "COLUMN",
-    "ESCAPE",
     "FIELD_PARTS",
+    "POSITION_PARTS",
+    "STREAMS",
+    "absolute",
     "arrays_path",
     "column_parts",
     "concat_ranges",
@@ -45,7 +51,8 @@ __all__ = [
     "hash_terms",
     "label_codes",
     "member",
-    "narrow_unsigned",
+    "position_steps",
+    "stream_parts",
     "term_key",
     "write_columns",
     "write_field",
@@ -53,8 +60,10 @@ __all__ = [
 
 SUFFIX = ".slp"
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
-FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", "gaps", "exc", "excoff", "tfs")
-ESCAPE = 0xFFFF  # a gap of 16 bits that stands for the next exception
+STREAMS = ("gaps", "tfs", "positions")  # the packed streams of a field
+_PACKED = [f"{stream}{suffix}" for stream in STREAMS for suffix in packed.STREAM_SUFFIXES]
+FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", *_PACKED[:8])
+POSITION_PARTS = ("pstart", *_PACKED[8:])
 
 
 def _hash(term: bytes) -> int:
@@ -72,15 +81,6 @@ def hash_terms(terms: list[bytes]) -> np.ndarray:
 
 def arrays_path(folder: str | os.PathLike[str], segment_id: str) -> Path:
     return Path(folder) / f"{segment_id}{SUFFIX}"
-
-
-def narrow_unsigned(values: np.ndarray) -> np.ndarray:
-    """``values`` (non-negative integers) in the narrowest of uint8/16/32."""
-    top = int(values.max(initial=0))
-    for kind in (np.uint8, np.uint16, np.uint32):
-        if top <= np.iinfo(kind).max:
-            return values.astype(kind, copy=False)
-    raise ValueError(f"value {top} is too large for a postings array")
 
 
 def label_codes(values: Iterable[str | None], count: int) -> tuple[np.ndarray, list[str]]:
@@ -147,24 +147,44 @@ def column_parts(
     return parts
 
 
-def encode_docs(docs: np.ndarray, posts: np.ndarray) -> dict[str, np.ndarray]:
+def encode_docs(docs: np.ndarray, posts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Delta-code document numbers (ascending within each term; term ``i`` owns
-    ``docs[posts[i]:posts[i+1]]``, never empty) as ``first``, ``gaps``, ``exc`` and
-    ``excoff`` (see the module docstring)."""
+    ``docs[posts[i]:posts[i+1]]``, never empty) as each term's first document and the
+    gaps (0 at each term's first posting)."""
     docs = np.asarray(docs, dtype=np.int64)
     starts = posts[:-1]
     gaps = np.diff(docs, prepend=0)
     gaps[starts] = 0
-    escaped = gaps >= ESCAPE
-    per_term = np.add.reduceat(escaped.astype(np.int64), starts) if len(starts) else starts
-    excoff = np.zeros(len(starts) + 1, dtype=np.int64)
-    np.cumsum(per_term, out=excoff[1:])
-    return {
-        "first": docs[starts].astype(np.int32),
-        "gaps": np.where(escaped, ESCAPE, gaps).astype(np.uint16),
-        "exc": gaps[escaped].astype(np.uint32),
-        "excoff": excoff,
-    }
+    return docs[starts].astype(np.int32), gaps
+
+
+def position_steps(positions: np.ndarray, tfs: np.ndarray) -> np.ndarray:
+    """Positions (``tfs[i]`` of them per posting, ascending within each) as each
+    posting's first position and then the steps between its positions."""
+    positions = np.asarray(positions, dtype=np.int64)
+    steps = np.diff(positions, prepend=0)
+    if len(tfs):
+        starts = np.concatenate(([0], np.cumsum(np.asarray(tfs, dtype=np.int64))[:-1]))
+        starts = starts[starts < len(positions)]
+        steps[starts] = positions[starts]
+    return steps
+
+
+def absolute(steps: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Positions from their stored form: ``counts[i]`` per posting, the first whole
+    and the others as steps (``arrays.position_steps``)."""
+    running = np.cumsum(steps)
+    if not len(running):
+        return running
+    ends = np.cumsum(counts)
+    # Each posting restarts: subtract what the postings before it summed to.
+    before = np.concatenate(([0], running[ends[:-1] - 1]))
+    return running - np.repeat(before, counts)
+
+
+def stream_parts(stream: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """A packed stream's arrays, named as the postings file holds them."""
+    return {f"{stream}{suffix}": array for suffix, array in packed.encode(values).items()}
 
 
 def member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
@@ -193,22 +213,23 @@ def field_parts(
     posts = np.zeros(len(terms) + 1, dtype=np.int64)
     np.cumsum(counts, out=posts[1:])
     gather = concat_ranges(starts[:-1][order], counts)
-    tfs = np.asarray(tfs)
-    ordered_tfs = narrow_unsigned(tfs[gather])
+    tfs = np.asarray(tfs, dtype=np.int64)
+    ordered_tfs = tfs[gather]
     parts = term_parts([terms[i] for i in order.tolist()], hashes[order])
     parts["posts"] = posts
-    parts.update(encode_docs(np.asarray(docs, dtype=np.int64)[gather], posts))
-    parts["tfs"] = ordered_tfs
+    parts["first"], gaps = encode_docs(np.asarray(docs, dtype=np.int64)[gather], posts)
+    parts.update(stream_parts("gaps", gaps))
+    parts.update(stream_parts("tfs", ordered_tfs - 1))
     if positions is not None:
         # Each posting's positions, in the new posting order.
-        tf64 = tfs.astype(np.int64)
-        first = np.zeros(len(tf64) + 1, dtype=np.int64)
-        np.cumsum(tf64, out=first[1:])
-        moved = concat_ranges(first[:-1][gather], tf64[gather])
+        first = np.zeros(len(tfs) + 1, dtype=np.int64)
+        np.cumsum(tfs, out=first[1:])
+        moved = concat_ranges(first[:-1][gather], ordered_tfs)
         cumulative = np.zeros(len(ordered_tfs) + 1, dtype=np.int64)
         np.cumsum(ordered_tfs, out=cumulative[1:])
         parts["pstart"] = cumulative[posts]
-        parts["positions"] = narrow_unsigned(np.asarray(positions, dtype=np.int64)[moved])
+        ordered = np.asarray(positions, dtype=np.int64)[moved]
+        parts.update(stream_parts("positions", position_steps(ordered, ordered_tfs)))
     return parts
 
 

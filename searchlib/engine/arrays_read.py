@@ -17,7 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from searchlib.engine.arrayfile import map_file, read_arrays
-from searchlib.engine.arrays import COLUMN, ESCAPE, FIELD_PARTS, concat_ranges, member, term_key
+from searchlib.engine.arrays import (
+    COLUMN,
+    FIELD_PARTS,
+    POSITION_PARTS,
+    absolute,
+    concat_ranges,
+    member,
+    term_key,
+)
+from searchlib.engine.packed import STREAM_SUFFIXES, PackedInts
 from searchlib.engine.prefixes import PrefixIndex, bisect_terms
 from searchlib.errors import IndexCorruptError
 
@@ -36,14 +45,12 @@ class FieldArrays:
         self.lex = parts["lex"]
         self.posts = parts["posts"]
         self.first = parts["first"]
-        self.gaps = parts["gaps"]
-        self.exc = parts["exc"]
-        self.excoff = parts["excoff"]
-        self.tfs = parts["tfs"]
+        self.gaps = _stream(parts, "gaps")
+        self.tfs = _stream(parts, "tfs")  # each frequency less one
         # Positional fields only; empty elsewhere (`positional` says which).
         self.positional = "positions" in parts
         self.pstart = parts.get("pstart", np.zeros(len(self.hash) + 1, dtype=np.int64))
-        self.positions = parts.get("positions", np.zeros(0, dtype=np.uint8))
+        self.positions = _stream(parts, "positions") if self.positional else _NO_POSITIONS
         self.prefixes = PrefixIndex(self)  # frequent terms by prefix, computed on demand
 
     def validate(self, doc_count: int, *, full: bool = False) -> None:
@@ -60,7 +67,6 @@ class FieldArrays:
             "lex": (len(self.lex), terms),
             "posts": (len(self.posts), terms + 1),
             "first": (len(self.first), terms),
-            "excoff": (len(self.excoff), terms + 1),
             "pstart": (len(self.pstart), terms + 1),
         }
         for part, (found, expected) in sized.items():
@@ -70,7 +76,6 @@ class FieldArrays:
         ends = {
             "terms": (self.term_offsets, len(self.blob)),
             "posts": (self.posts, postings),
-            "excoff": (self.excoff, len(self.exc)),
             "pstart": (self.pstart, len(self.positions) if self.positional else 0),
         }
         for part, (offsets, end) in ends.items():
@@ -80,6 +85,8 @@ class FieldArrays:
                 raise ValueError(f"{part} is not ascending")
         if len(self.tfs) != postings:
             raise ValueError("frequencies and postings differ in number")
+        for stream in (self.gaps, self.tfs, self.positions):
+            stream.validate(full=full)
         if full and terms:
             if not (int(self.first.min()) >= 0 and int(self.first.max()) < doc_count):
                 raise ValueError("a posting names a document outside the segment")
@@ -154,16 +161,7 @@ class FieldArrays:
     def docs_between(self, first: int, last: int) -> np.ndarray:
         """The document numbers of terms ``first`` to ``last - 1``, in posting order."""
         low, high = self._span(first, last)
-        gaps = self.gaps[low:high].astype(np.int64)
-        escaped = gaps == ESCAPE
-        if escaped.any():
-            exc_low, exc_high = int(self.excoff[first]), int(self.excoff[last])
-            if not 0 <= exc_low <= exc_high <= len(self.exc) or exc_high - exc_low != int(
-                np.count_nonzero(escaped)
-            ):
-                raise self._damaged(f"the large gaps of term {first} do not fit")
-            gaps[escaped] = self.exc[exc_low:exc_high]
-        running = np.cumsum(gaps)
+        running = np.cumsum(self._read(self.gaps, low, high))
         counts = np.diff(self.posts[first : last + 1])
         if last - first > 1 and bool(np.any(counts < 0)):
             raise self._damaged(f"the postings of terms {first} to {last} are not ascending")
@@ -176,23 +174,52 @@ class FieldArrays:
         base = self.first[first:last].astype(np.int64) - running[starts]
         return self._docs_in_range(running + np.repeat(base, counts))
 
+    def frequencies(self, low: int, high: int, dtype: type = np.int64) -> np.ndarray:
+        """The term frequencies of postings ``low`` to ``high - 1``."""
+        found = self._read(self.tfs, low, high, dtype)
+        found += 1
+        return found
+
+    def _read(self, stream: PackedInts, low: int, high: int, dtype: type = np.int64) -> np.ndarray:
+        try:
+            return stream.range(low, high, dtype)
+        except (ValueError, IndexError) as exc:
+            raise self._damaged(str(exc)) from exc
+
     def postings(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         low, high = self._span(index, index + 1)
-        return self.docs_between(index, index + 1), self.tfs[low:high]
+        # Narrow (the snapshot caches them): below 2**16 when the exceptions are bytes.
+        narrow = np.uint16 if self.tfs.exceptions.dtype == np.uint8 else np.uint32
+        return self.docs_between(index, index + 1), self.frequencies(low, high, narrow)
+
+    def position_steps(self, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The stored positions (first whole, then steps) of the postings whose
+        positions start at ``starts`` and number ``counts``, one after another."""
+        wanted = concat_ranges(starts, counts)
+        try:
+            if not len(wanted):
+                return wanted
+            low, high = int(wanted[0]), int(wanted[-1]) + 1
+            if len(wanted) * 4 >= high - low:  # dense: decode the span and pick
+                return self.positions.range(low, high)[wanted - low]
+            return self.positions.take(wanted)
+        except (ValueError, IndexError) as exc:
+            raise self._damaged(str(exc)) from exc
 
     def positions_flat(self, index: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every (document, position) of term ``index`` in ``docs`` (sorted segment
         numbers), as two parallel arrays."""
         low, high = self._span(index, index + 1)
         term_docs = self.docs_between(index, index + 1)
-        counts = self.tfs[low:high].astype(np.int64)
+        counts = self.frequencies(low, high)
         begin = int(self.pstart[index])
         if not 0 <= begin <= begin + int(counts.sum()) <= len(self.positions):
             raise self._damaged(f"the positions of term {index} lie outside the file")
         first = begin + np.concatenate(([0], np.cumsum(counts)[:-1]))
         chosen = np.flatnonzero(member(term_docs, docs))
-        where = concat_ranges(first[chosen], counts[chosen])
-        return np.repeat(term_docs[chosen].astype(np.int64), counts[chosen]), self.positions[where]
+        counts = counts[chosen]
+        steps = self.position_steps(first[chosen], counts)
+        return np.repeat(term_docs[chosen].astype(np.int64), counts), absolute(steps, counts)
 
     def terms_with_prefix(self, prefix: bytes) -> list[tuple[bytes, int]]:
         """``(term, document frequency)`` of every term starting with ``prefix``."""
@@ -217,6 +244,20 @@ class FieldArrays:
         }
 
 
+def _stream(parts: dict[str, np.ndarray], name: str) -> PackedInts:
+    return PackedInts({suffix: parts[f"{name}{suffix}"] for suffix in STREAM_SUFFIXES})
+
+
+_NO_POSITIONS = PackedInts(
+    {
+        "": np.zeros(0, dtype=np.uint8),
+        ".x": np.zeros(0, dtype=np.uint8),
+        ".xc": np.zeros(1, dtype=np.uint8),
+        ".n": np.asarray([0, 8], dtype=np.int64),
+    }
+)
+
+
 class SegmentArrays:
     """Read side of one segment's postings file (memory-mapped)."""
 
@@ -238,7 +279,7 @@ class SegmentArrays:
         }
         for name in names:
             parts = {part: data[f"{name}.{part}"] for part in FIELD_PARTS}
-            for part in ("pstart", "positions"):
+            for part in POSITION_PARTS:
                 if f"{name}.{part}" in data:
                     parts[part] = data[f"{name}.{part}"]
             self._fields[name] = FieldArrays(parts, f"index file {str(path)!r}, field {name!r},")

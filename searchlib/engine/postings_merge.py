@@ -4,7 +4,9 @@
 segment keeps its terms in hash order, so the merge walks all segments through the hash
 space a range at a time (bounded memory whatever the segment sizes), renumbers the
 documents (dropping deleted ones) and spills each output array to a temporary file that
-the postings file then takes in one copy.
+the postings file then takes in one copy. The packed streams (gaps, frequencies,
+positions: ``engine.packed``) are spilled whole and encoded once the merge has seen
+every value (their width is chosen from all of them), a chunk at a time.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ from searchlib.engine import storage
 from searchlib.engine.arrayfile import ArrayFileWriter
 from searchlib.engine.arrays import concat_ranges, encode_docs
 from searchlib.engine.arrays_read import FieldArrays
+from searchlib.engine.packed import BLOCK, StreamEncoder, bit_length_counts, choose_width, narrow
 
 __all__ = ["MergeSource", "merge_postings"]
 
 # The output streams of a field's merge, each spilled to a temporary file.
-SPILLED = ["hash", "blob", "length", "count", "tfsum", "first", "gaps", "exc", "excount"]
-SPILLED += ["tfs", "pos"]
+SPILLED = ["hash", "blob", "length", "count", "tfsum", "first", "gaps", "tfs", "positions"]
+STREAMS = ("gaps", "tfs", "positions")  # spilled raw (uint32), then encoded
 # Postings handled per hash range of a merge (bounds its memory: ~40 bytes each).
 CHUNK_POSTINGS = 1_000_000
+# Values of a stream encoded at a time (a multiple of the codec's block).
+ENCODE_CHUNK = 4096 * BLOCK
 
 
 @dataclass
@@ -53,12 +58,10 @@ def merge_postings(
     total = sum(field.posting_count for field, _docmap in present)
     chunks = max(1, -(-total // CHUNK_POSTINGS))
     bounds = [2**64 * step // chunks for step in range(chunks + 1)]
-    tf_type = _widest([field.tfs.dtype for field, _docmap in present])
-    position_type = _widest([field.positions.dtype for field, _ in present if field.positional])
     with tempfile.TemporaryDirectory(dir=writer.path.parent, suffix=".tmp") as folder:
         spill = _Spill(Path(folder), SPILLED)
         for low, high in itertools.pairwise(bounds):
-            _merge_range(spill, present, low, high, positional, tf_type, position_type)
+            _merge_range(spill, present, low, high, positional)
             if release is not None:
                 release()
         spill.close()
@@ -78,19 +81,14 @@ def merge_postings(
         writer.add(f"{name}.lex", lex)
         writer.add(f"{name}.posts", posts)
         spill.add_to(writer, f"{name}.first", "first", np.dtype(np.int32))
-        spill.add_to(writer, f"{name}.gaps", "gaps", np.dtype(np.uint16))
-        spill.add_to(writer, f"{name}.exc", "exc", np.dtype(np.uint32))
-        excount = spill.read("excount", np.dtype(np.int64))
-        excoff = np.zeros(len(excount) + 1, dtype=np.int64)
-        np.cumsum(excount, out=excoff[1:])
-        writer.add(f"{name}.excoff", excoff)
-        spill.add_to(writer, f"{name}.tfs", "tfs", tf_type)
+        spill.encode_to(writer, f"{name}.gaps", "gaps", Path(folder))
+        spill.encode_to(writer, f"{name}.tfs", "tfs", Path(folder))
         if positional:
             tf_sums = spill.read("tfsum", np.dtype(np.int64))
             pstart = np.zeros(len(tf_sums) + 1, dtype=np.int64)
             np.cumsum(tf_sums, out=pstart[1:])
             writer.add(f"{name}.pstart", pstart)
-            spill.add_to(writer, f"{name}.positions", "pos", position_type)
+            spill.encode_to(writer, f"{name}.positions", "positions", Path(folder))
 
 
 def _merge_range(
@@ -99,8 +97,6 @@ def _merge_range(
     low: int,
     high: int,
     positional: bool,
-    tf_type: np.dtype,
-    position_type: np.dtype,
 ) -> None:
     """Merge the terms whose hashes fall in ``[low, high)``."""
     entry_hashes, entry_bytes, entry_lengths = [], [], []
@@ -122,16 +118,16 @@ def _merge_range(
         owner = np.repeat(np.arange(entries, entries + last - first, dtype=np.int64), per_term)
         docs = docmap[field.docs_between(first, last)]
         keep = docs >= 0
-        tfs = field.tfs[post_low:post_high]
+        tfs = field.frequencies(post_low, post_high)
         if positional and field.positional:
+            # Stored positions are per posting (first whole, then steps): they move
+            # with their posting unchanged.
             start = int(field.pstart[first])
-            counts = tfs.astype(np.int64)
-            firsts = start + np.concatenate(([0], np.cumsum(counts)[:-1]))
-            ranges = concat_ranges(firsts[keep], counts[keep])
-            post_pos.append(field.positions[ranges].astype(position_type))
+            firsts = start + np.concatenate(([0], np.cumsum(tfs)[:-1]))
+            post_pos.append(field.position_steps(firsts[keep], tfs[keep]))
         post_entries.append(owner[keep])
         post_docs.append(docs[keep])
-        post_tfs.append(tfs[keep].astype(tf_type))
+        post_tfs.append(tfs[keep])
         entries += last - first
     if not entries:
         return
@@ -161,17 +157,15 @@ def _merge_range(
     spill.write("tfsum", np.rint(tf_sums[alive]).astype(np.int64))
     term_posts = np.zeros(int(alive.sum()) + 1, dtype=np.int64)
     np.cumsum(counts[alive], out=term_posts[1:])
-    coded = encode_docs(np.concatenate(post_docs)[order], term_posts)
-    spill.write("first", coded["first"])
-    spill.write("gaps", coded["gaps"])
-    spill.write("exc", coded["exc"])
-    spill.write("excount", np.diff(coded["excoff"]))
-    spill.write("tfs", tfs[order])
+    firsts, gaps = encode_docs(np.concatenate(post_docs)[order], term_posts)
+    spill.write("first", firsts)
+    spill.write("gaps", gaps)
+    spill.write("tfs", tfs[order] - 1)
     if positional:
         positions = np.concatenate(post_pos)
         sizes = tfs.astype(np.int64)
         firsts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        spill.write("pos", positions[concat_ranges(firsts[order], sizes[order])])
+        spill.write("positions", positions[concat_ranges(firsts[order], sizes[order])])
 
 
 def _term_ids(hashes: np.ndarray, blob: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -205,19 +199,20 @@ def _term_ids(hashes: np.ndarray, blob: np.ndarray, lengths: np.ndarray) -> np.n
     return ids
 
 
-def _widest(dtypes: list[np.dtype]) -> np.dtype:
-    return max(dtypes, key=lambda kind: kind.itemsize, default=np.dtype(np.uint8))
-
-
 class _Spill:
-    """Raw arrays appended to temporary files, one per output stream."""
+    """Raw arrays appended to temporary files, one per output stream; the packed
+    streams as uint32, with the bit lengths of their values counted as they come."""
 
     def __init__(self, folder: Path, names: list[str]) -> None:
         self._paths = {name: folder / name for name in names}
         self._files = {name: storage.create_data_file(path) for name, path in self._paths.items()}
         self._counts = dict.fromkeys(names, 0)
+        self._lengths = {name: np.zeros(65, dtype=np.int64) for name in STREAMS}
 
     def write(self, name: str, array: np.ndarray) -> None:
+        if name in self._lengths:
+            self._lengths[name] += bit_length_counts(array)
+            array = np.asarray(array).astype(np.uint32)
         self._files[name].write(np.ascontiguousarray(array).tobytes())
         self._counts[name] += len(array)
 
@@ -230,3 +225,34 @@ class _Spill:
 
     def add_to(self, writer: ArrayFileWriter, array_name: str, name: str, dtype: np.dtype) -> None:
         writer.add_spilled(array_name, dtype, self._counts[name], self._paths[name])
+
+    def encode_to(self, writer: ArrayFileWriter, array_name: str, name: str, folder: Path) -> None:
+        """Packed stream ``name`` into ``writer`` (``engine.packed``), encoded a chunk
+        at a time into more temporary files."""
+        lengths = self._lengths[name]
+        encoder = StreamEncoder(choose_width(lengths))
+        used = np.flatnonzero(lengths)
+        # The largest value needs at most the largest length's bits (of value + 1).
+        largest = (1 << int(used[-1])) - 1 if len(used) else 0
+        exception_type = narrow(np.asarray([largest])).dtype
+        data_path, exc_path = folder / f"{name}.data", folder / f"{name}.exc"
+        before = [np.zeros(1, dtype=np.int64)]
+        with storage.create_data_file(data_path) as data, storage.create_data_file(exc_path) as exc:
+            count = self._counts[name]
+            for start in range(0, max(count, 1), ENCODE_CHUNK):
+                values = np.fromfile(
+                    self._paths[name],
+                    dtype=np.uint32,
+                    count=min(ENCODE_CHUNK, count - start),
+                    offset=start * 4,
+                )
+                packed, exceptions, after = encoder.feed(values)
+                data.write(packed.tobytes())
+                exc.write(exceptions.astype(exception_type).tobytes())
+                before.append(after)
+        data_type = np.dtype(np.uint16 if encoder.width == 16 else np.uint8)
+        data_count = count if encoder.width >= 8 else -(-count // (8 // encoder.width))
+        writer.add_spilled(array_name, data_type, data_count, data_path)
+        writer.add_spilled(f"{array_name}.x", exception_type, encoder.exceptions, exc_path)
+        writer.add(f"{array_name}.xc", narrow(np.concatenate(before)))
+        writer.add(f"{array_name}.n", np.asarray([count, encoder.width], dtype=np.int64))

@@ -35,7 +35,8 @@ __all__ = [
 # Bump when the files or the meaning of stored data change; old indexes must rebuild.
 # 5: searchlib's own files (commit points, doc store, deletions), all checksummed.
 # 6: the positions of dropped stopwords (title_stop, body_stop), for phrases.
-FORMAT_VERSION = 6
+# 7: gaps, frequencies and positions as patched fixed-width streams (engine.packed).
+FORMAT_VERSION = 7
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")

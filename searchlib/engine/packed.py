@@ -1,0 +1,227 @@
+"""Patched fixed-width integer streams: the codec of postings gaps, frequencies and positions.
+
+A stream of non-negative integers is stored at one width per stream, chosen when it is
+written from the values' bit lengths (1, 2, 4, 8 or 16 bits: whichever makes the
+stream smallest): a value too large for the width is written as the width's largest
+value (the escape) and kept whole, in order, among the stream's exceptions (PFOR's
+patching, at one width per stream). Widths below 8 bits pack several values into a
+byte, so a frequency of 1 (stored as 0) costs one bit, and most document gaps and
+position steps one byte. Every ``BLOCK`` values the number of exceptions so far is
+kept, so any range or any set of values decodes without reading the stream before it:
+decoding is a few whole-array numpy operations (a slice or shift and mask, one compare,
+one gather of the exceptions), a little dearer than reading fixed 16-bit values and
+much cheaper than bit-packing at arbitrary widths (which numpy can only gather value
+by value).
+
+A stream ``s`` is four arrays of a postings file: ``s`` (the packed values, uint8, or
+uint16 at width 16), ``s.x`` (the exceptions, the narrowest unsigned type that holds
+them), ``s.xc`` (exceptions before each block, one more than the blocks) and ``s.n``
+(the value count and the width).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "BLOCK",
+    "STREAM_SUFFIXES",
+    "PackedInts",
+    "StreamEncoder",
+    "bit_length_counts",
+    "choose_width",
+    "encode",
+]
+
+BLOCK = 128  # values per exception count (a multiple of 8: blocks start on a byte)
+WIDTHS = (1, 2, 4, 8, 16)
+STREAM_SUFFIXES = ("", ".x", ".xc", ".n")
+_MAX_BITS = 64
+
+
+def bit_length_counts(values: np.ndarray) -> np.ndarray:
+    """How many of ``values`` have ``value + 1`` of 0, 1, ..., 64 bits: a value
+    escapes width ``w`` exactly when ``value + 1`` needs more than ``w`` bits."""
+    shifted = np.asarray(values, dtype=np.int64).astype(np.float64) + 1.0
+    # frexp's exponent is the bit length (exact below 2**53, far above any value here).
+    _mantissa, lengths = np.frexp(shifted)
+    return np.bincount(lengths.astype(np.int64), minlength=_MAX_BITS + 1)
+
+
+def _exception_bytes(largest_bits: int) -> int:
+    return 1 if largest_bits <= 8 else 2 if largest_bits <= 16 else 4 if largest_bits <= 32 else 8
+
+
+def choose_width(counts: np.ndarray) -> int:
+    """The width that stores values with these bit-length counts in the fewest bytes."""
+    total = int(counts.sum())
+    used = np.flatnonzero(counts)
+    largest = int(used[-1]) if len(used) else 0
+    each = _exception_bytes(largest)
+    best, best_size = WIDTHS[-1], None
+    for width in WIDTHS:
+        escaping = int(counts[width + 1 :].sum())
+        size = total * width / 8 + escaping * each
+        if best_size is None or size < best_size:
+            best, best_size = width, size
+    return best
+
+
+def _pack(lows: np.ndarray, width: int) -> np.ndarray:
+    if width == 16:
+        return lows.astype(np.uint16)
+    if width == 8:
+        return lows.astype(np.uint8)
+    per = 8 // width
+    padded = np.zeros(-(-len(lows) // per) * per, dtype=np.uint8)
+    padded[: len(lows)] = lows
+    shifts = (np.arange(per, dtype=np.uint8) * width).astype(np.uint8)
+    return np.bitwise_or.reduce(padded.reshape(-1, per) << shifts, axis=1).astype(np.uint8)
+
+
+class StreamEncoder:
+    """Encodes one stream at a fixed width, a chunk at a time (merges write streams
+    larger than memory): every chunk but the last a multiple of ``BLOCK`` values."""
+
+    def __init__(self, width: int) -> None:
+        if width not in WIDTHS:
+            raise ValueError(f"width {width} is not one of {WIDTHS}")
+        self.width = width
+        self.escape = (1 << width) - 1
+        self.count = 0
+        self.exceptions = 0
+
+    def feed(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``values``' packed data, exceptions and the exceptions count after each of
+        their blocks (the ``.xc`` entries after the leading 0)."""
+        if self.count % BLOCK:
+            raise ValueError("only the last chunk of a stream may end inside a block")
+        values = np.asarray(values, dtype=np.int64)
+        escaped = values >= self.escape
+        lows = np.where(escaped, self.escape, values)
+        starts = np.arange(0, len(values), BLOCK)
+        per_block = np.add.reduceat(escaped.astype(np.int64), starts) if len(starts) else starts
+        after = self.exceptions + np.cumsum(per_block)
+        self.count += len(values)
+        self.exceptions += int(per_block.sum())
+        return _pack(lows, self.width), values[escaped], after
+
+
+def encode(values: np.ndarray) -> dict[str, np.ndarray]:
+    """One stream as its arrays, keyed by ``STREAM_SUFFIXES``."""
+    values = np.asarray(values, dtype=np.int64)
+    if len(values) and int(values.min()) < 0:
+        raise ValueError("a packed stream holds non-negative integers only")
+    encoder = StreamEncoder(choose_width(bit_length_counts(values)))
+    data, exceptions, after = encoder.feed(values)
+    return {
+        "": data,
+        ".x": narrow(exceptions),
+        ".xc": narrow(np.concatenate(([0], after))),
+        ".n": np.asarray([len(values), encoder.width], dtype=np.int64),
+    }
+
+
+def narrow(values: np.ndarray) -> np.ndarray:
+    """Non-negative integers in the narrowest unsigned type that holds them."""
+    top = int(values.max(initial=0))
+    for kind in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(kind).max:
+            return values.astype(kind, copy=False)
+    return values.astype(np.int64, copy=False)
+
+
+class PackedInts:
+    """The read side of one stream. Reads raise ``ValueError`` where the arrays do
+    not fit together (the field reading it names the file)."""
+
+    def __init__(self, parts: dict[str, np.ndarray]) -> None:
+        self.data = parts[""]
+        self.exceptions = parts[".x"]
+        self.before = parts[".xc"]
+        head = parts[".n"]
+        if len(head) != 2:
+            raise ValueError("a packed stream's header is damaged")
+        self.count, self.width = int(head[0]), int(head[1])
+        if self.width not in WIDTHS or self.count < 0:
+            raise ValueError(f"a packed stream has width {self.width}, count {self.count}")
+        self.escape = (1 << self.width) - 1
+        self.per = max(1, 8 // self.width)
+        self._shifts = (np.arange(self.per, dtype=np.uint8) * self.width).astype(np.uint8)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def validate(self, *, full: bool = False) -> None:
+        blocks = -(-self.count // BLOCK)
+        expected = self.count if self.width >= 8 else -(-self.count // self.per)
+        if len(self.data) != expected or self.data.dtype.itemsize != max(1, self.width // 8):
+            raise ValueError(f"a packed stream holds {len(self.data)} values, not {expected}")
+        if len(self.before) != blocks + 1 or int(self.before[0]) != 0:
+            raise ValueError("a packed stream's exception counts do not fit its blocks")
+        if int(self.before[-1]) != len(self.exceptions):
+            raise ValueError("a packed stream's exceptions do not span their data")
+        if full and bool(np.any(self.before[1:] < self.before[:-1])):
+            raise ValueError("a packed stream's exception counts are not ascending")
+
+    def _lows(self, indices: np.ndarray) -> np.ndarray:
+        if self.width >= 8:
+            return self.data[indices].astype(np.int64)
+        packed = self.data[indices // self.per].astype(np.int64)
+        return (packed >> ((indices % self.per) * self.width)) & self.escape
+
+    def _lows_between(self, low: int, high: int) -> np.ndarray:
+        """Values ``low`` to ``high`` before patching (in the data's own type),
+        ``low`` a block's start."""
+        if self.width >= 8:
+            return self.data[low:high]
+        packed = self.data[low // self.per : -(-high // self.per)]
+        if self.width == 1:
+            return np.unpackbits(packed, count=high - low, bitorder="little")
+        spread = (packed[:, None] >> self._shifts) & np.uint8(self.escape)
+        return spread.reshape(-1)[: high - low]
+
+    def range(self, low: int, high: int, dtype: type = np.int64) -> np.ndarray:
+        """Values ``low`` to ``high - 1``, as ``dtype`` (which must hold them)."""
+        if not 0 <= low <= high <= self.count:
+            raise ValueError(f"values {low} to {high} lie outside a stream of {self.count}")
+        start = low - low % BLOCK
+        lows = self._lows_between(start, high)
+        escaped = lows == self.escape
+        # Those before ``low`` (in its block) are counted, not kept.
+        skipped = int(np.count_nonzero(escaped[: low - start]))
+        escaped = escaped[low - start :]
+        values: np.ndarray = lows[low - start :].astype(dtype)
+        count = int(np.count_nonzero(escaped))
+        if count:
+            first = int(self.before[start // BLOCK]) + skipped
+            if not 0 <= first <= first + count <= len(self.exceptions):
+                raise ValueError(f"the exceptions of values {low} to {high} do not fit")
+            # Gathered by index: a boolean-mask assignment from a narrower type is
+            # several times slower in numpy.
+            values[np.flatnonzero(escaped)] = self.exceptions[first : first + count]
+        return values
+
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        """The values at ``indices`` (any order; int64)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= self.count):
+            raise ValueError(f"a value outside a stream of {self.count} was asked for")
+        values = self._lows(indices)
+        escaped = np.flatnonzero(values == self.escape)
+        if not len(escaped):
+            return values
+        # Each escaped value's rank among the exceptions: those before its block, and
+        # those before it within its block (its block's values decoded).
+        where = indices[escaped]
+        blocks, row = np.unique(where // BLOCK, return_inverse=True)
+        cells = (blocks[:, None] * BLOCK + np.arange(BLOCK)).reshape(-1)
+        inside = cells < self.count
+        marks = np.zeros(len(cells), dtype=np.int64)
+        marks[inside] = self._lows(cells[inside]) == self.escape
+        earlier = np.cumsum(marks.reshape(-1, BLOCK), axis=1) - marks.reshape(-1, BLOCK)
+        rank = self.before[where // BLOCK].astype(np.int64) + earlier[row, where % BLOCK]
+        if int(rank.max()) >= len(self.exceptions):
+            raise ValueError("an exception of a packed stream lies outside its data")
+        values[escaped] = self.exceptions[rank]
+        return values
