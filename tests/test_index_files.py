@@ -145,7 +145,7 @@ def _rewrite_postings(path: Path, change) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda a: a.__setitem__("body.posts", a["body.posts"][::-1].copy()),
+        lambda a: a.__setitem__("body.posts", a["body.posts"][::-1].astype(np.int64)),
         lambda a: a.__setitem__("body.first", a["body.first"] + 10_000),
         lambda a: a.__setitem__("title.lex", a["title.lex"] + 10**6),
         lambda a: a.__setitem__("#id.docs", a["#id.docs"] + 500),
@@ -171,7 +171,7 @@ def _interior(name: str, shift: int):
     """Shift the inner values of an offsets array, keeping its ends (which opening checks)."""
 
     def change(arrays):
-        values = arrays[name].copy()
+        values = arrays[name].astype(np.int64)
         values[1:-1] += shift
         arrays[name] = values
 
@@ -180,7 +180,7 @@ def _interior(name: str, shift: int):
 
 def _everywhere(name: str, shift: int):
     def change(arrays):
-        arrays[name] = arrays[name] + shift
+        arrays[name] = arrays[name].astype(np.int64) + shift
 
     return change
 

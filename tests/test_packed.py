@@ -98,3 +98,34 @@ def test_damaged_streams_raise_value_errors_never_wrong_values_or_index_errors()
         packed.PackedInts(dict(parts, **{"": parts[""][:-1]})).validate()
     with pytest.raises(ValueError):
         packed.encode(np.asarray([1, -1]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 3000),
+    st.lists(st.tuples(st.integers(0, 2999), st.integers(300, 10**6)), max_size=6),
+    st.data(),
+)
+def test_ranges_with_few_patched_blocks_read_only_those(size, large, data):
+    # Most blocks hold no exception (a frequent term's gaps): the read looks only in
+    # the blocks that do, and must find the same values as a full pass.
+    values = np.asarray([(i * 7) % 200 for i in range(size)], dtype=np.int64)
+    for at, value in large:
+        values[at % size] = value
+    stream = packed.PackedInts(packed.encode(values))
+    low = data.draw(st.integers(0, size))
+    high = data.draw(st.integers(low, size))
+    assert stream.range(low, high).tolist() == values[low:high].tolist()
+    assert stream.range(low, high, np.uint32).tolist() == values[low:high].tolist()
+
+
+def test_counts_of_exceptions_that_contradict_the_values_are_refused():
+    values = np.zeros(128 * 40, dtype=np.int64)
+    values[[5, 130, 131]] = 1000  # blocks 0 and 1 hold exceptions; 38 blocks none
+    parts = packed.encode(values)
+    assert packed.PackedInts(parts).range(0, len(values)).tolist() == values.tolist()
+    moved = parts[".xc"].astype(np.int64)
+    moved[1] = 0  # block 0 claims no exception though its values escape
+    damaged = packed.PackedInts(dict(parts, **{".xc": moved}))
+    with pytest.raises(ValueError, match="do not fit"):
+        damaged.range(0, len(values))

@@ -7,6 +7,8 @@ field the file holds:
 - ``hash`` (uint64, ascending): a 64-bit hash of each term's bytes; ``blob`` and
   ``terms`` (offsets) the term bytes in the same order; ``lex`` the term numbers in byte
   order (prefix expansion and vocabularies);
+- offsets (``terms``, ``posts``, ``pstart``) in the narrowest unsigned type that holds
+  them (readers widen what they subtract);
 - ``posts`` (offsets per term) into the postings: document numbers, ascending per term,
   delta-coded (``first``: each term's first document; ``gaps``: the differences, 0 at
   each term's first posting), and ``tfs`` (term frequencies less one);
@@ -216,7 +218,7 @@ def field_parts(
     tfs = np.asarray(tfs, dtype=np.int64)
     ordered_tfs = tfs[gather]
     parts = term_parts([terms[i] for i in order.tolist()], hashes[order])
-    parts["posts"] = posts
+    parts["posts"] = packed.narrow(posts)
     parts["first"], gaps = encode_docs(np.asarray(docs, dtype=np.int64)[gather], posts)
     parts.update(stream_parts("gaps", gaps))
     parts.update(stream_parts("tfs", ordered_tfs - 1))
@@ -227,7 +229,7 @@ def field_parts(
         moved = concat_ranges(first[:-1][gather], ordered_tfs)
         cumulative = np.zeros(len(ordered_tfs) + 1, dtype=np.int64)
         np.cumsum(ordered_tfs, out=cumulative[1:])
-        parts["pstart"] = cumulative[posts]
+        parts["pstart"] = packed.narrow(cumulative[posts])
         ordered = np.asarray(positions, dtype=np.int64)[moved]
         parts.update(stream_parts("positions", position_steps(ordered, ordered_tfs)))
     return parts
@@ -241,7 +243,7 @@ def term_parts(terms: list[bytes], hashes: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "hash": np.asarray(hashes, dtype=np.uint64),
         "blob": np.frombuffer(b"".join(terms), dtype=np.uint8),
-        "terms": offsets,
+        "terms": packed.narrow(offsets),
         "lex": np.asarray(lex, dtype=np.int32),
     }
 

@@ -151,8 +151,13 @@ class FieldArrays:
             return out
         at = np.minimum(np.searchsorted(self.hash, keys), len(self.hash) - 1)
         hit = self.hash[at] == keys
-        out[hit] = self.posts[at[hit] + 1] - self.posts[at[hit]]
+        out[hit] = self.doc_frequencies(at[hit])
         return np.maximum(out, 0)  # a crafted table's counts never go negative
+
+    def doc_frequencies(self, terms: np.ndarray) -> np.ndarray:
+        """The number of postings of each term number in ``terms`` (int64; offsets may
+        be stored as uint32, whose differences must not wrap)."""
+        return self.posts[terms + 1].astype(np.int64) - self.posts[terms].astype(np.int64)
 
     @property
     def posting_count(self) -> int:
@@ -162,10 +167,10 @@ class FieldArrays:
         """The document numbers of terms ``first`` to ``last - 1``, in posting order."""
         low, high = self._span(first, last)
         running = np.cumsum(self._read(self.gaps, low, high))
-        counts = np.diff(self.posts[first : last + 1])
+        counts: np.ndarray = np.diff(self.posts[first : last + 1].astype(np.int64))
         if last - first > 1 and bool(np.any(counts < 0)):
             raise self._damaged(f"the postings of terms {first} to {last} are not ascending")
-        starts = self.posts[first:last] - low
+        starts = self.posts[first:last].astype(np.int64) - low
         if high == low:
             return np.zeros(0, dtype=np.int64)
         if bool(np.any(starts >= high - low)):
@@ -173,6 +178,19 @@ class FieldArrays:
         # Each term restarts from its first document (its first gap is 0).
         base = self.first[first:last].astype(np.int64) - running[starts]
         return self._docs_in_range(running + np.repeat(base, counts))
+
+    def term_docs(self, index: int) -> np.ndarray:
+        """The document numbers of term ``index`` (what most reads ask for: a few
+        whole-array steps, its range checked at its ends since gaps are unsigned)."""
+        low, high = self._span(index, index + 1)
+        if high == low:
+            raise self._damaged(f"term {index} has no postings")
+        docs = self._read(self.gaps, low, high)
+        docs[0] = int(self.first[index])  # its first gap is 0
+        np.cumsum(docs, out=docs)
+        if int(docs[0]) < 0 or int(docs[-1]) >= self.doc_count:
+            raise self._damaged("a posting names a document outside the segment")
+        return docs
 
     def frequencies(self, low: int, high: int, dtype: type = np.int64) -> np.ndarray:
         """The term frequencies of postings ``low`` to ``high - 1``."""
@@ -190,7 +208,7 @@ class FieldArrays:
         low, high = self._span(index, index + 1)
         # Narrow (the snapshot caches them): below 2**16 when the exceptions are bytes.
         narrow = np.uint16 if self.tfs.exceptions.dtype == np.uint8 else np.uint32
-        return self.docs_between(index, index + 1), self.frequencies(low, high, narrow)
+        return self.term_docs(index), self.frequencies(low, high, narrow)
 
     def position_steps(self, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """The stored positions (first whole, then steps) of the postings whose
@@ -210,7 +228,7 @@ class FieldArrays:
         """Every (document, position) of term ``index`` in ``docs`` (sorted segment
         numbers), as two parallel arrays."""
         low, high = self._span(index, index + 1)
-        term_docs = self.docs_between(index, index + 1)
+        term_docs = self.term_docs(index)
         counts = self.frequencies(low, high)
         begin = int(self.pstart[index])
         if not 0 <= begin <= begin + int(counts.sum()) <= len(self.positions):
@@ -230,14 +248,14 @@ class FieldArrays:
             term = self.term(index)
             if not term.startswith(prefix):
                 break
-            found.append((term, int(self.posts[index + 1] - self.posts[index])))
+            found.append((term, int(self.posts[index + 1]) - int(self.posts[index])))
         return found
 
     def vocabulary(self) -> dict[bytes, int]:
         """Every term with its document frequency."""
         blob = self.blob.tobytes()
         offsets = self.term_offsets.tolist()
-        frequencies = np.diff(self.posts).tolist()
+        frequencies = np.diff(self.posts.astype(np.int64)).tolist()
         return {
             blob[a:b]: df
             for (a, b), df in zip(itertools.pairwise(offsets), frequencies, strict=True)

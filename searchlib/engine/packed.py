@@ -35,6 +35,7 @@ __all__ = [
 
 BLOCK = 128  # values per exception count (a multiple of 8: blocks start on a byte)
 WIDTHS = (1, 2, 4, 8, 16)
+SPARSE_FROM = 16  # blocks in a read from which only those holding exceptions are searched
 STREAM_SUFFIXES = ("", ".x", ".xc", ".n")
 _MAX_BITS = 64
 
@@ -128,7 +129,7 @@ def narrow(values: np.ndarray) -> np.ndarray:
     for kind in (np.uint8, np.uint16, np.uint32):
         if top <= np.iinfo(kind).max:
             return values.astype(kind, copy=False)
-    return values.astype(np.int64, copy=False)
+    return values.astype(np.uint64, copy=False)
 
 
 class PackedInts:
@@ -157,6 +158,8 @@ class PackedInts:
         expected = self.count if self.width >= 8 else -(-self.count // self.per)
         if len(self.data) != expected or self.data.dtype.itemsize != max(1, self.width // 8):
             raise ValueError(f"a packed stream holds {len(self.data)} values, not {expected}")
+        if any(part.dtype.kind != "u" for part in (self.data, self.exceptions, self.before)):
+            raise ValueError("a packed stream holds signed or fractional numbers")
         if len(self.before) != blocks + 1 or int(self.before[0]) != 0:
             raise ValueError("a packed stream's exception counts do not fit its blocks")
         if int(self.before[-1]) != len(self.exceptions):
@@ -186,20 +189,54 @@ class PackedInts:
         if not 0 <= low <= high <= self.count:
             raise ValueError(f"values {low} to {high} lie outside a stream of {self.count}")
         start = low - low % BLOCK
+        first_block, end_block = start // BLOCK, -(-high // BLOCK)
         lows = self._lows_between(start, high)
-        escaped = lows == self.escape
-        # Those before ``low`` (in its block) are counted, not kept.
-        skipped = int(np.count_nonzero(escaped[: low - start]))
-        escaped = escaped[low - start :]
         values: np.ndarray = lows[low - start :].astype(dtype)
+        # Most reads are of a few blocks: two counts tell whether any value escapes.
+        if int(self.before[end_block]) == int(self.before[first_block]):
+            return values
+        if end_block - first_block <= SPARSE_FROM:
+            return self._patch_all(values, lows, low - start, first_block)
+        per_block = np.diff(self.before[first_block : end_block + 1].astype(np.int64))
+        patched = np.flatnonzero(per_block)
+        if len(patched) * 8 >= len(per_block):
+            return self._patch_all(values, lows, low - start, first_block)
+        # Few blocks hold exceptions (a frequent term's gaps): look in those only.
+        cells = (patched[:, None] * BLOCK + np.arange(BLOCK)).reshape(-1)
+        cells = cells[cells < high - start]
+        where = cells[lows[cells] == self.escape]
+        # An escape outside those blocks means the counts are damaged (a count is cheap).
+        if len(where) != int(np.count_nonzero(lows == self.escape)):
+            raise ValueError(f"the exceptions of values {low} to {high} do not fit")
+        if not len(where):
+            return values
+        blocks = where // BLOCK
+        # Rank among the exceptions: those before the block, then those before it in
+        # the block (``where`` holds every escape of each block from its start).
+        inside = np.arange(len(where)) - np.searchsorted(where, blocks * BLOCK)
+        rank = self.before[first_block + blocks].astype(np.int64) + inside
+        limit = self.before[first_block + blocks + 1].astype(np.int64)
+        if bool(np.any(rank >= limit)) or int(rank.max()) >= len(self.exceptions):
+            raise ValueError(f"the exceptions of values {low} to {high} do not fit")
+        kept = where >= low - start
+        values[where[kept] - (low - start)] = self.exceptions[rank[kept]]
+        return values
+
+    def _patch_all(
+        self, values: np.ndarray, lows: np.ndarray, skip: int, first_block: int
+    ) -> np.ndarray:
+        """Patch ``values`` (``lows`` from a block's start, less the first ``skip``)
+        with their exceptions, found by one pass over ``lows``."""
+        escaped = lows == self.escape
+        # Those before the range (in its first block) are counted, not kept.
+        first = int(self.before[first_block]) + int(np.count_nonzero(escaped[:skip]))
+        escaped = escaped[skip:]
         count = int(np.count_nonzero(escaped))
-        if count:
-            first = int(self.before[start // BLOCK]) + skipped
-            if not 0 <= first <= first + count <= len(self.exceptions):
-                raise ValueError(f"the exceptions of values {low} to {high} do not fit")
-            # Gathered by index: a boolean-mask assignment from a narrower type is
-            # several times slower in numpy.
-            values[np.flatnonzero(escaped)] = self.exceptions[first : first + count]
+        if not 0 <= first <= first + count <= len(self.exceptions):
+            raise ValueError("the exceptions of a range do not fit")
+        # Gathered by index: a boolean-mask assignment from a narrower type is several
+        # times slower in numpy.
+        values[np.flatnonzero(escaped)] = self.exceptions[first : first + count]
         return values
 
     def take(self, indices: np.ndarray) -> np.ndarray:
@@ -221,7 +258,7 @@ class PackedInts:
         marks[inside] = self._lows(cells[inside]) == self.escape
         earlier = np.cumsum(marks.reshape(-1, BLOCK), axis=1) - marks.reshape(-1, BLOCK)
         rank = self.before[where // BLOCK].astype(np.int64) + earlier[row, where % BLOCK]
-        if int(rank.max()) >= len(self.exceptions):
+        if int(rank.min()) < 0 or int(rank.max()) >= len(self.exceptions):
             raise ValueError("an exception of a packed stream lies outside its data")
         values[escaped] = self.exceptions[rank]
         return values

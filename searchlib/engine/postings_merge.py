@@ -77,9 +77,9 @@ def merge_postings(
         del terms, blob
         spill.add_to(writer, f"{name}.hash", "hash", np.dtype(np.uint64))
         spill.add_to(writer, f"{name}.blob", "blob", np.dtype(np.uint8))
-        writer.add(f"{name}.terms", offsets)
+        writer.add(f"{name}.terms", narrow(offsets))
         writer.add(f"{name}.lex", lex)
-        writer.add(f"{name}.posts", posts)
+        writer.add(f"{name}.posts", narrow(posts))
         spill.add_to(writer, f"{name}.first", "first", np.dtype(np.int32))
         spill.encode_to(writer, f"{name}.gaps", "gaps", Path(folder))
         spill.encode_to(writer, f"{name}.tfs", "tfs", Path(folder))
@@ -87,7 +87,7 @@ def merge_postings(
             tf_sums = spill.read("tfsum", np.dtype(np.int64))
             pstart = np.zeros(len(tf_sums) + 1, dtype=np.int64)
             np.cumsum(tf_sums, out=pstart[1:])
-            writer.add(f"{name}.pstart", pstart)
+            writer.add(f"{name}.pstart", narrow(pstart))
             spill.encode_to(writer, f"{name}.positions", "positions", Path(folder))
 
 
@@ -111,10 +111,10 @@ def _merge_range(
         byte_low, byte_high = int(field.term_offsets[first]), int(field.term_offsets[last])
         entry_hashes.append(field.hash[first:last])
         entry_bytes.append(field.blob[byte_low:byte_high])
-        entry_lengths.append(np.diff(field.term_offsets[first : last + 1]))
+        entry_lengths.append(np.diff(field.term_offsets[first : last + 1].astype(np.int64)))
         # Their postings, renumbered; deleted documents dropped.
         post_low, post_high = int(field.posts[first]), int(field.posts[last])
-        per_term = np.diff(field.posts[first : last + 1])
+        per_term: np.ndarray = np.diff(field.posts[first : last + 1].astype(np.int64))
         owner = np.repeat(np.arange(entries, entries + last - first, dtype=np.int64), per_term)
         docs = docmap[field.docs_between(first, last)]
         keep = docs >= 0

@@ -50,12 +50,12 @@ class PrefixIndex:
             if low >= high:
                 return _NONE, _NONE
             chosen = arrays.lex_terms(low, high)
-            frequency = arrays.posts[chosen + 1] - arrays.posts[chosen]
+            frequency = arrays.doc_frequencies(chosen)
             if len(chosen) > limit:
                 part = np.argpartition(-frequency, limit - 1)[:limit]
                 chosen, frequency = chosen[part], frequency[part]
             chosen = chosen[np.argsort(-frequency, kind="stable")]
-        return chosen, (arrays.posts[chosen + 1] - arrays.posts[chosen]).astype(np.int64)
+        return chosen, arrays.doc_frequencies(chosen)
 
     def top(self, prefix: bytes, limit: int) -> list[tuple[bytes, int]]:
         """``top_indexes`` as (term, document frequency) pairs."""
@@ -98,7 +98,7 @@ class PrefixIndex:
         order = arrays.lex_terms()
         starts = arrays.term_offsets[order].astype(np.int64)
         lengths = arrays.term_offsets[order + 1].astype(np.int64) - starts
-        frequency = (arrays.posts[order + 1] - arrays.posts[order]).astype(np.int64)
+        frequency = arrays.doc_frequencies(order)
         blob = arrays.blob  # uint8
         heads = np.zeros(len(order), dtype=np.uint64)
         for byte in range(8):
