@@ -31,6 +31,7 @@ __all__ = [
     "bit_length_counts",
     "choose_width",
     "encode",
+    "narrow",
 ]
 
 BLOCK = 128  # values per exception count (a multiple of 8: blocks start on a byte)
