@@ -26,7 +26,7 @@ from searchlib.engine.arrays import (
     member,
     term_key,
 )
-from searchlib.engine.packed import STREAM_SUFFIXES, PackedInts
+from searchlib.engine.packed import STREAM_SUFFIXES, PackedInts, encode
 from searchlib.engine.prefixes import PrefixIndex, bisect_terms
 from searchlib.errors import IndexCorruptError
 
@@ -210,7 +210,7 @@ class FieldArrays:
         narrow = np.uint16 if self.tfs.exceptions.dtype == np.uint8 else np.uint32
         return self.term_docs(index), self.frequencies(low, high, narrow)
 
-    def position_steps(self, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def stored_positions(self, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """The stored positions (first whole, then steps) of the postings whose
         positions start at ``starts`` and number ``counts``, one after another."""
         wanted = concat_ranges(starts, counts)
@@ -236,7 +236,7 @@ class FieldArrays:
         first = begin + np.concatenate(([0], np.cumsum(counts)[:-1]))
         chosen = np.flatnonzero(member(term_docs, docs))
         counts = counts[chosen]
-        steps = self.position_steps(first[chosen], counts)
+        steps = self.stored_positions(first[chosen], counts)
         return np.repeat(term_docs[chosen].astype(np.int64), counts), absolute(steps, counts)
 
     def terms_with_prefix(self, prefix: bytes) -> list[tuple[bytes, int]]:
@@ -266,14 +266,7 @@ def _stream(parts: dict[str, np.ndarray], name: str) -> PackedInts:
     return PackedInts({suffix: parts[f"{name}{suffix}"] for suffix in STREAM_SUFFIXES})
 
 
-_NO_POSITIONS = PackedInts(
-    {
-        "": np.zeros(0, dtype=np.uint8),
-        ".x": np.zeros(0, dtype=np.uint8),
-        ".xc": np.zeros(1, dtype=np.uint8),
-        ".n": np.asarray([0, 8], dtype=np.int64),
-    }
-)
+_NO_POSITIONS = PackedInts(encode(np.zeros(0, dtype=np.int64)))
 
 
 class SegmentArrays:

@@ -30,6 +30,7 @@ __all__ = [
     "StreamEncoder",
     "bit_length_counts",
     "choose_width",
+    "data_layout",
     "encode",
     "narrow",
 ]
@@ -67,6 +68,13 @@ def choose_width(counts: np.ndarray) -> int:
         if best_size is None or size < best_size:
             best, best_size = width, size
     return best
+
+
+def data_layout(count: int, width: int) -> tuple[np.dtype, int]:
+    """The type and length of the packed values of ``count`` values at ``width``."""
+    if width >= 8:
+        return np.dtype(np.uint16 if width == 16 else np.uint8), count
+    return np.dtype(np.uint8), -(-count // (8 // width))
 
 
 def _pack(lows: np.ndarray, width: int) -> np.ndarray:
@@ -156,8 +164,8 @@ class PackedInts:
 
     def validate(self, *, full: bool = False) -> None:
         blocks = -(-self.count // BLOCK)
-        expected = self.count if self.width >= 8 else -(-self.count // self.per)
-        if len(self.data) != expected or self.data.dtype.itemsize != max(1, self.width // 8):
+        kind, expected = data_layout(self.count, self.width)
+        if len(self.data) != expected or self.data.dtype.itemsize != kind.itemsize:
             raise ValueError(f"a packed stream holds {len(self.data)} values, not {expected}")
         if any(part.dtype.kind != "u" for part in (self.data, self.exceptions, self.before)):
             raise ValueError("a packed stream holds signed or fractional numbers")

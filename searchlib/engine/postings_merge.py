@@ -21,15 +21,21 @@ import numpy as np
 
 from searchlib.engine import storage
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import concat_ranges, encode_docs
+from searchlib.engine.arrays import STREAMS, concat_ranges, encode_docs
 from searchlib.engine.arrays_read import FieldArrays
-from searchlib.engine.packed import BLOCK, StreamEncoder, bit_length_counts, choose_width, narrow
+from searchlib.engine.packed import (
+    BLOCK,
+    StreamEncoder,
+    bit_length_counts,
+    choose_width,
+    data_layout,
+    narrow,
+)
 
 __all__ = ["MergeSource", "merge_postings"]
 
 # The output streams of a field's merge, each spilled to a temporary file.
-SPILLED = ["hash", "blob", "length", "count", "tfsum", "first", "gaps", "tfs", "positions"]
-STREAMS = ("gaps", "tfs", "positions")  # spilled raw (uint32), then encoded
+SPILLED = ["hash", "blob", "length", "count", "tfsum", "first", *STREAMS]
 # Postings handled per hash range of a merge (bounds its memory: ~40 bytes each).
 CHUNK_POSTINGS = 1_000_000
 # Values of a stream encoded at a time (a multiple of the codec's block).
@@ -124,7 +130,7 @@ def _merge_range(
             # with their posting unchanged.
             start = int(field.pstart[first])
             firsts = start + np.concatenate(([0], np.cumsum(tfs)[:-1]))
-            post_pos.append(field.position_steps(firsts[keep], tfs[keep]))
+            post_pos.append(field.stored_positions(firsts[keep], tfs[keep]))
         post_entries.append(owner[keep])
         post_docs.append(docs[keep])
         post_tfs.append(tfs[keep])
@@ -163,9 +169,8 @@ def _merge_range(
     spill.write("tfs", tfs[order] - 1)
     if positional:
         positions = np.concatenate(post_pos)
-        sizes = tfs.astype(np.int64)
-        firsts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        spill.write("positions", positions[concat_ranges(firsts[order], sizes[order])])
+        firsts = np.concatenate(([0], np.cumsum(tfs)[:-1]))
+        spill.write("positions", positions[concat_ranges(firsts[order], tfs[order])])
 
 
 def _term_ids(hashes: np.ndarray, blob: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -250,8 +255,7 @@ class _Spill:
                 data.write(packed.tobytes())
                 exc.write(exceptions.astype(exception_type).tobytes())
                 before.append(after)
-        data_type = np.dtype(np.uint16 if encoder.width == 16 else np.uint8)
-        data_count = count if encoder.width >= 8 else -(-count // (8 // encoder.width))
+        data_type, data_count = data_layout(count, encoder.width)
         writer.add_spilled(array_name, data_type, data_count, data_path)
         writer.add_spilled(f"{array_name}.x", exception_type, encoder.exceptions, exc_path)
         writer.add(f"{array_name}.xc", narrow(np.concatenate(before)))
