@@ -23,6 +23,7 @@ from searchlib.errors import (
 )
 from searchlib.index import Index
 from searchlib.query.ranking import Ranking
+from searchlib.query.recency import Recency
 from searchlib.query.results import Hit, Results, TermScore
 from searchlib.query.snippets import Snippet
 
@@ -40,6 +41,7 @@ __all__ = [
     "IndexVersionError",
     "QueryError",
     "Ranking",
+    "Recency",
     "Results",
     "SearchlibError",
     "Snippet",

@@ -33,6 +33,7 @@ from searchlib.errors import (
     SearchlibError,
 )
 from searchlib.index import Index
+from searchlib.query.ranking import FRESH_RANKING
 
 if TYPE_CHECKING:  # the cluster client is an optional extra
     from searchlib.cluster import ClusterIndex
@@ -144,6 +145,7 @@ def create_app(
                 facets=[f for v in params.getlist("facets") for f in v.split(",") if f],
                 suggest=_bool_param(request, "suggest"),
                 synonyms=_bool_param(request, "synonyms", default=True),
+                ranking=FRESH_RANKING if _bool_param(request, "fresh") else None,
             )
         except QueryError as exc:
             return _error(400, str(exc), position=getattr(exc, "position", None))
@@ -318,6 +320,12 @@ _SEARCH_PARAMETERS = [
     ),
     _query_param("suggest", "boolean", "look up a 'did you mean' suggestion", default=False),
     _query_param("synonyms", "boolean", "expand words the index's synonyms name", default=True),
+    _query_param(
+        "fresh",
+        "boolean",
+        "blend recency into relevance: near-ties go to the newer article",
+        default=False,
+    ),
 ]
 
 OPENAPI: dict[str, Any] = {

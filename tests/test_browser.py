@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -27,6 +28,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+NOW = datetime.now(timezone.utc)
+
+
 @pytest.fixture
 def server(tmp_path):
     from searchlib.server import create_app
@@ -40,6 +44,8 @@ def server(tmp_path):
                 "title": f"Pemerintah dan warga {i}",
                 "body": "Pemerintah membantu warga.",
                 "category": "nasional",
+                # The last is the newest: the first hit when recency is on.
+                "published": (NOW - timedelta(days=30 * (12 - i))).isoformat(),
             }
             for i in range(12)
         ]
@@ -142,6 +148,23 @@ def test_search_page_end_to_end(server, browser, tmp_path):
     assert link[0].text == "pemerintah"
     link[0].click()
     _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "li.hit"))
+
+    # The recency toggle: equally relevant articles, the newest first.
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys("warga membantu")
+    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    first = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "li.hit h2"))[0].text
+    assert first == "Pemerintah dan warga 0", first
+    browser.find_element(By.ID, "fresh").click()
+    _wait(
+        lambda: (
+            [h.text for h in browser.find_elements(By.CSS_SELECTOR, "li.hit h2")][:1]
+            == ["Pemerintah dan warga 11"]
+        )
+    )
+    assert browser.find_element(By.ID, "fresh").get_attribute("aria-pressed") == "true"
+    assert "fresh=1" in browser.current_url
     print(f"\nbrowser test screenshots: {tmp_path / 'search.png'}, {tmp_path / 'facet.png'}")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from searchlib import Index, QueryError, Ranking
+from searchlib import Index, QueryError, Ranking, Recency
 from searchlib.cli import cli
 from searchlib.engine.storage import WriterLock
 
@@ -151,7 +151,13 @@ def test_distributed_search_equals_one_index(tmp_path, local_cluster):
             sizes = [sum(1 for d in docs if shard_of(d["id"], 4) == s) for s in range(4)]
             assert len(set(sizes)) > 1  # uneven shards
             assert len(cluster) == len(docs)
-            rankings = [None, Ranking(coordination=False), Ranking(exact_boost=0)]
+            fresh = Recency(scale="300d", weight=0.5, origin="2021-09-01")
+            rankings = [
+                None,
+                Ranking(coordination=False),
+                Ranking(exact_boost=0),
+                Ranking(recency=fresh),
+            ]
             for number, (text, options) in enumerate(_queries(60)):
                 ranking = rankings[number % len(rankings)]
                 want = single.search(text, limit=10, ranking=ranking, facets=FACETS, **options)

@@ -75,6 +75,16 @@ def test_search_filters_sort_and_paging(client):
     assert [h["id"] for h in data["hits"]] == ["a8"]
 
 
+def test_fresh_blends_recency_into_the_scores(client):
+    plain = client.get("/search", params={"q": "pemerintah"}).json()
+    fresh = client.get("/search", params={"q": "pemerintah", "fresh": "true"}).json()
+    assert all("recency" not in h for h in plain["hits"])
+    assert fresh["hits"] and all(h["recency"] >= 1.0 for h in fresh["hits"])
+    assert fresh["total"] == plain["total"]
+    bad = client.get("/search", params={"q": "pemerintah", "fresh": "soon"})
+    assert bad.status_code == 400 and "fresh" in bad.json()["error"]
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [

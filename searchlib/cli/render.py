@@ -40,6 +40,8 @@ def render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
     ]
     meta.append(f"id {clean_text(hit.id)}")
     meta.append(f"score {hit.score:.3f}")
+    if explain and hit.recency is not None:
+        meta.append(f"recency x{hit.recency:.3f}")
     _print_indented(console, Text(" · ".join(meta), style="dim"))
     if hit.snippet is not None and hit.snippet.fragment:
         snippet = Text(hit.snippet.fragment)

@@ -18,6 +18,7 @@ from searchlib.cli import (
 from searchlib.cli.render import render_hit
 from searchlib.errors import SearchlibError
 from searchlib.query.collectors import FACET_FIELDS
+from searchlib.query.ranking import FRESH_RANKING
 from searchlib.query.snippets import clean_text
 
 
@@ -42,6 +43,11 @@ from searchlib.query.snippets import clean_text
     default="relevance",
     show_default=True,
 )
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Blend recency into relevance: near-ties go to the newer article.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--explain", is_flag=True, help="Show each hit's per-term, per-field scores.")
 @click.option("--facets", is_flag=True, help="Show counts by category and source.")
@@ -58,6 +64,7 @@ def query_command(
     since: str | None,
     until: str | None,
     sort: str,
+    fresh: bool,
     as_json: bool,
     explain: bool,
     facets: bool,
@@ -92,6 +99,7 @@ def query_command(
                 since=since,
                 until=until,
                 sort=sort,
+                ranking=FRESH_RANKING if fresh else None,
                 explain=explain,
                 # Collected only for what is shown: facets with --facets (and in JSON).
                 facets=FACET_FIELDS if facets or as_json else None,

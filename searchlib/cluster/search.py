@@ -180,7 +180,9 @@ class ScatterGather:
         shards written since this query was last prepared: each shard's answer is
         kept with the shard's generation in the catalog. A query with no prefix or
         fuzzy word that needs no statistics asks the shards nothing."""
-        key = repr((query, sorted(filters.items()), bounds, ranking, synonyms, gather))
+        # The plan and statistics do not depend on recency (whose origin moves).
+        compiled = replace(ranking, recency=None)
+        key = repr((query, sorted(filters.items()), bounds, compiled, synonyms, gather))
         self.replicas.refresh()
         catalog = self.replicas.catalog
         generations = tuple(catalog.shard_generation(s) for s in range(catalog.shards))

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from time import time
 from typing import Any
 
 from searchlib.dates import parse_datetime, period
@@ -41,7 +42,11 @@ def check_search(
     if ranking is not None and not isinstance(ranking, Ranking):
         raise QueryError(f"ranking must be a searchlib.Ranking, not {ranking!r}")
     bounds = (_bound(since, "since", low=True), _bound(until, "until", low=False))
-    return CheckedSearch(_check_filters(filters), bounds, ranking or DEFAULT_RANKING)
+    ranking = ranking or DEFAULT_RANKING
+    if ranking.recency is not None and ranking.recency.origin is None:
+        # Measured from the search's own moment, the same on every shard of a cluster.
+        ranking = replace(ranking, recency=ranking.recency.at(int(time())))
+    return CheckedSearch(_check_filters(filters), bounds, ranking)
 
 
 def _check_filters(filters: Any) -> dict[str, list[str]]:

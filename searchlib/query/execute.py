@@ -11,6 +11,8 @@ scores only the documents that can still reach the page, and the pruning is exac
   bound; those whose bounds add up to less than a score already reached by ``wanted``
   documents cannot lift a document into the page on their own, so only documents
   matching one of the other clauses are scored;
+- a recency (``Ranking.recency``) multiplies each document's score by its own factor,
+  known before scoring: a candidate's bound by its factor, a clause's by the largest;
 - then, when many candidates are left, each is bounded by the upper bounds of the
   clauses it matches (at any depth: a synonym's alternatives, a clause's words), the
   best bounds are scored first and then only the candidates whose bound reaches the
@@ -19,6 +21,8 @@ scores only the documents that can still reach the page, and the pruning is exac
 
 from __future__ import annotations
 
+from time import time
+
 import numpy as np
 
 from searchlib.engine import MISSING_DATE, Snapshot
@@ -26,6 +30,7 @@ from searchlib.engine.arrays import member
 from searchlib.query.idsets import intersect, union
 from searchlib.query.plan import BoolPlan
 from searchlib.query.ranking import Ranking
+from searchlib.query.recency import Recency
 from searchlib.query.results import TermScore
 from searchlib.query.scorers import BoolScorer, Scorer
 from searchlib.query.statistics import LocalStatistics, Statistics
@@ -38,6 +43,33 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 BOUND_FROM = 2_048
 
 
+class Scoring:
+    """A plan's scores as the page orders them: the root scorer's, each multiplied by
+    the document's recency factor when the ranking has one."""
+
+    def __init__(self, root: BoolScorer, snapshot: Snapshot, recency: Recency | None) -> None:
+        self.root = root
+        self.recency = None if recency is None else recency.at(int(time()))
+        self._published = snapshot.published if recency is not None else None
+        # The largest factor: what a clause's upper bound is multiplied by.
+        self.ceiling = 1.0 if self.recency is None else self.recency.ceiling
+
+    def factors(self, ids: np.ndarray) -> np.ndarray | None:
+        if self.recency is None or self._published is None:
+            return None
+        return self.recency.factors(self._published[ids])
+
+    def scores(self, ids: np.ndarray) -> np.ndarray:
+        scores = self.root.scores(ids)
+        factors = self.factors(ids)
+        return scores if factors is None else scores * factors
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        bounds = self.root.bounds(ids)
+        factors = self.factors(ids)
+        return bounds if factors is None else bounds * factors
+
+
 class Execution:
     """The first ``wanted`` matches of a plan in result order, with how many match:
     ``total`` is exact (``relation`` ``"eq"``) or, when the page came from the top
@@ -47,7 +79,7 @@ class Execution:
 
     def __init__(
         self,
-        root: Scorer,
+        root: Scoring,
         top: np.ndarray,
         top_scores: np.ndarray,
         top_primary: np.ndarray,
@@ -57,7 +89,8 @@ class Execution:
         total: int | None = None,
         exclude: int | None = None,
     ) -> None:
-        self.root = root
+        self.scoring = root
+        self.root = root.root
         self.top = top  # the first `wanted`, in result order
         self.top_scores = top_scores
         self.top_primary = top_primary  # what orders before the score: clause count or date
@@ -79,6 +112,11 @@ class Execution:
     def explain(self, doc: int) -> list[TermScore]:
         return self.root.explain(doc)
 
+    def recency_factor(self, doc: int) -> float | None:
+        """What the document's score was multiplied by for recency (None: no recency)."""
+        factors = self.scoring.factors(np.array([doc], dtype=np.int64))
+        return None if factors is None else float(factors[0])
+
 
 def execute(
     plan: BoolPlan,
@@ -98,7 +136,8 @@ def execute(
     ``track_total``: count matches exactly up to this many, past it a lower bound may
     do (None: always exact)."""
     stats = LocalStatistics(snapshot) if statistics is None else statistics
-    root = BoolScorer(ScoringContext(snapshot, ranking, stats), plan)
+    bool_root = BoolScorer(ScoringContext(snapshot, ranking, stats), plan)
+    root = Scoring(bool_root, snapshot, ranking.recency)
     if (
         track_total is not None
         and prune
@@ -110,7 +149,7 @@ def execute(
         fast = _top_tier_page(root, wanted, track_total)
         if fast is not None:
             return fast
-    matches = root.docs()
+    matches = bool_root.docs()
     if exclude is not None:
         matches = matches[matches != exclude]
     if wanted <= 0 or not len(matches):
@@ -119,7 +158,7 @@ def execute(
     if sort != "relevance":
         candidates, primary = matches, _date_key(snapshot, matches, sort)
     elif ranking.coordination:
-        counts = root.matched(matches)
+        counts = bool_root.matched(matches)
         if prune:
             candidates, primary = _top_tiers(matches, counts, wanted)
         else:
@@ -140,7 +179,7 @@ def execute(
 
 
 def _by_bounds(
-    root: BoolScorer, candidates: np.ndarray, primary: np.ndarray, wanted: int
+    root: Scoring, candidates: np.ndarray, primary: np.ndarray, wanted: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """The first ``wanted`` of ``candidates`` by (primary, score), scoring as few as
     the clauses' bounds allow: each candidate's score is bounded by the upper bounds
@@ -174,13 +213,14 @@ def _by_bounds(
     return found[page], scores[page], found_primary[page], len(chosen)
 
 
-def _top_tier_page(root: BoolScorer, wanted: int, track_total: int) -> Execution | None:
+def _top_tier_page(root: Scoring, wanted: int, track_total: int) -> Execution | None:
     """The page when the documents matching every clause are enough to fill it: with
     coordination they rank first, so neither the union of the clauses nor the clause
     counts of the rest are needed. Only when at least ``track_total`` documents are
     known to match (the largest clause, with no must, filter or exclusion), else None."""
-    clauses = [*root.must, *root.should]
-    if len(root.should) < 2 or root.must or root.filters or root.must_not:
+    tree = root.root
+    clauses = [*tree.must, *tree.should]
+    if len(tree.should) < 2 or tree.must or tree.filters or tree.must_not:
         return None
     lower = max(len(clause.docs()) for clause in clauses)
     if lower < max(track_total, 1):
@@ -207,10 +247,10 @@ def _top_tiers(
     return matches[keep], counts[keep].astype(np.float64)
 
 
-def _maxscore(root: BoolScorer, matches: np.ndarray, wanted: int) -> tuple[np.ndarray, int]:
+def _maxscore(root: Scoring, matches: np.ndarray, wanted: int) -> tuple[np.ndarray, int]:
     """The matches that can reach the first ``wanted`` by score (MaxScore), and how
     many documents were scored to find the score they must reach."""
-    clauses = root.should if not root.must else []
+    clauses = root.root.should if not root.root.must else []
     if len(clauses) < 2 or len(matches) <= wanted:
         return matches, 0
     # A score reached by `wanted` documents: those of the most selective clause.
@@ -223,13 +263,15 @@ def _maxscore(root: BoolScorer, matches: np.ndarray, wanted: int) -> tuple[np.nd
     bounds = sorted(clauses, key=lambda c: c.upper_bound)
     total, cut = 0.0, 0
     for clause in bounds:
-        if total + clause.upper_bound >= reached:
+        # A document matching only the clauses cut scores at most their bounds' sum,
+        # times the largest recency factor.
+        if (total + clause.upper_bound) * root.ceiling >= reached:
             break
         total += clause.upper_bound
         cut += 1
     if not cut:
         return matches, len(sample)
-    essential = union([c.docs() for c in bounds[cut:]], root.snapshot.max_doc)
+    essential = union([c.docs() for c in bounds[cut:]], root.root.snapshot.max_doc)
     return matches[member(matches, essential)], len(sample)
 
 

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DEFAULT_RANKING", "Ranking", "bm25_idf", "bm25_term_scores"]
+from searchlib.query.recency import RECOMMENDED_RECENCY, Recency
+
+__all__ = ["DEFAULT_RANKING", "FRESH_RANKING", "Ranking", "bm25_idf", "bm25_term_scores"]
 
 
 def bm25_idf(doc_count: int, doc_freq: int) -> float:
@@ -54,7 +56,9 @@ class Ranking:
     ``exact_boost`` is how much more an occurrence of the query's own word form counts
     than one of another word with the same stem (0 turns exact-form scoring off);
     ``coordination`` ranks documents that match more of the query's clauses first
-    (scores are unchanged: BM25F stays BM25F).
+    (scores are unchanged: BM25F stays BM25F); ``recency`` (a ``Recency``) blends a
+    decay on the publication date into the score, so that near-ties go to the newer
+    article (None: off).
     """
 
     k1: float = 1.2
@@ -63,6 +67,7 @@ class Ranking:
     field_boosts: Mapping[str, float] = field(default_factory=lambda: {"title": 4.0, "body": 1.0})
     exact_boost: float = 2.0
     coordination: bool = True
+    recency: Recency | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.k1, (int, float)) and self.k1 >= 0 and math.isfinite(self.k1)):
@@ -78,6 +83,10 @@ class Ranking:
             if not (isinstance(boost, (int, float)) and boost >= 0 and math.isfinite(boost)):
                 raise ValueError(f"boost of {name!r} must be a finite number >= 0, not {boost!r}")
         object.__setattr__(self, "field_boosts", boosts)
+        if self.recency is not None and not isinstance(self.recency, Recency):
+            raise ValueError(f"recency must be a searchlib.Recency or None, not {self.recency!r}")
 
 
 DEFAULT_RANKING = Ranking()
+# The default with the recommended recency: the CLI's --fresh and the page's toggle.
+FRESH_RANKING = Ranking(recency=RECOMMENDED_RECENCY)

@@ -42,6 +42,8 @@ class Hit:
     snippet: Snippet | None = None
     explanation: list[TermScore] | None = None
     title_snippet: Snippet | None = None  # the whole title, the query's words marked
+    # With a ranking's recency: the factor its relevance was multiplied by (1 to 1 + weight).
+    recency: float | None = None
 
     @property
     def title(self) -> str:
@@ -77,6 +79,8 @@ class Hit:
             data["title_snippet"] = _snippet_dict(self.title_snippet)
         if self.explanation is not None:
             data["explanation"] = [vars(term) for term in self.explanation]
+        if self.recency is not None:
+            data["recency"] = self.recency
         return data
 
 

@@ -58,7 +58,8 @@ def _hits(
             snippet = make_snippet(fields, analyzer, highlight, size=snippet_size)
             title = highlight_title(fields["title"], analyzer, highlight)
         explanation = execution.explain(docnum) if explain else None
-        hits.append(Hit(fields["id"], rank, score, fields, snippet, explanation, title))
+        recency = execution.recency_factor(docnum)
+        hits.append(Hit(fields["id"], rank, score, fields, snippet, explanation, title, recency))
     return hits
 
 

@@ -275,7 +275,11 @@ class ShardSearcher:
                 snippet = make_snippet(fields, self.analyzer, plan.highlight, size=snippet_size)
                 title = highlight_title(fields["title"], self.analyzer, plan.highlight)
             explanation = run.explain(docnum) if run is not None else None
-            out.append(Hit(doc_id, rank, score, fields, snippet, explanation, title))
+            recency = None
+            if ranking.recency is not None:
+                published = self.snapshot.published[docnum : docnum + 1]
+                recency = float(ranking.recency.factors(published)[0])
+            out.append(Hit(doc_id, rank, score, fields, snippet, explanation, title, recency))
         return out
 
     def page(
