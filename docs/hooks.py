@@ -1,7 +1,7 @@
 """MkDocs hook: reference pages generated from the code, so they cannot disagree with it.
 
 - ``<!-- openapi -->`` (``docs/reference/http.md``) becomes one section per endpoint,
-  from ``searchlib.server.OPENAPI`` (the document ``GET /openapi.json`` serves);
+  from ``searchlib.openapi.OPENAPI`` (the document ``GET /openapi.json`` serves);
 - ``<!-- cli -->`` (``docs/reference/cli.md``) becomes one section per command of the
   ``search`` group, with its ``--help`` exactly as click prints it.
 """
@@ -94,7 +94,7 @@ def render_cli() -> str:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if OPENAPI_MARKER in markdown:
-        from searchlib.server import OPENAPI
+        from searchlib.openapi import OPENAPI
 
         markdown = markdown.replace(OPENAPI_MARKER, render_openapi(OPENAPI))
     if CLI_MARKER in markdown:

@@ -22,6 +22,7 @@ from searchlib.errors import (
     SearchlibError,
 )
 from searchlib.index import Index
+from searchlib.query.collapse import Duplicate
 from searchlib.query.ranking import Ranking
 from searchlib.query.recency import Recency
 from searchlib.query.results import Hit, Results, TermScore
@@ -33,6 +34,7 @@ __all__ = [
     "Analyzer",
     "Article",
     "DocumentError",
+    "Duplicate",
     "Hit",
     "Index",
     "IndexCorruptError",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta, timezone
 
-__all__ = ["parse_datetime", "period", "to_timestamp"]
+__all__ = ["from_timestamp", "parse_datetime", "period", "to_timestamp"]
 
 _YEAR = re.compile(r"(\d{4})")
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
@@ -39,6 +39,11 @@ def parse_datetime(value: object) -> datetime:
 def to_timestamp(value: object) -> int:
     """Seconds since the epoch (UTC) of a date, datetime or ISO 8601 string."""
     return int(parse_datetime(value).timestamp())
+
+
+def from_timestamp(seconds: int) -> str:
+    """The ISO 8601 string (UTC) of seconds since the epoch, as articles store dates."""
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
 def period(text: str) -> tuple[int, int]:

@@ -28,9 +28,16 @@ from searchlib.analysis.synonyms import StoredSynonyms, Synonyms, SynonymTable
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, Snapshot, write_error
+from searchlib.engine.signature import DEFAULT_SIMILARITY
 from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, QueryError
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
+from searchlib.query.collapse import (
+    Duplicate,
+    collapse_bytes,
+    find_duplicates,
+    similarity_bytes,
+)
 from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
 from searchlib.query.complete import Completions, complete, prepare_completion
 from searchlib.query.ranking import DEFAULT_RANKING, Ranking
@@ -321,6 +328,7 @@ class Index:
         suggest: bool = False,
         track_total_hits: int | bool = TRACK_TOTAL_HITS,
         synonyms: bool = True,
+        collapse: bool | float = False,
     ) -> Results:
         """Search; see ``searchlib.query`` for the query syntax.
 
@@ -333,9 +341,13 @@ class Index:
         ``track_total_hits`` matches (True: always); past it, when the page needs no
         full count, it is a lower bound and ``Results.total_relation`` is ``"gte"``.
         ``synonyms=False`` searches the words as typed (``Index.synonyms`` unused).
+        ``collapse=True`` returns one hit per group of near-duplicate articles
+        (syndicated copies), the best ranked, with the others in ``Hit.duplicates``;
+        a number from 0 to 1 sets the similarity copies need (default 0.5).
         """
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
+        collapse_at = collapse_bytes(collapse)
         collectors = Collectors.of(facets, suggest, track_total_hits)
         snapshot = self._engine.snapshot()
         return run_search(
@@ -354,7 +366,22 @@ class Index:
             started=started,
             collectors=collectors,
             synonyms=self._synonym_table(snapshot) if synonyms else None,
+            collapse=collapse_at,
         )
+
+    def duplicates(self, doc_id: str, *, similarity: float | None = None) -> list[Duplicate]:
+        """The near-duplicates of article ``doc_id`` (syndicated copies: the same
+        story, another dateline or portal, a paragraph trimmed), most similar first;
+        ``similarity`` (0 to 1, default 0.5) is the estimated share of word
+        3-shingles a copy has in common with it."""
+        if not isinstance(doc_id, str):
+            raise QueryError(f"duplicates() takes an article id (str), not {doc_id!r}")
+        at_least = similarity_bytes(DEFAULT_SIMILARITY if similarity is None else similarity)
+        snapshot = self._engine.snapshot()
+        docnum = snapshot.docnum_of(doc_id)
+        if docnum is None:
+            raise QueryError(f"no article with id {doc_id!r}")
+        return find_duplicates(snapshot, docnum, at_least)
 
     def complete(self, text: str, limit: int = 8, *, titles: int = 3) -> Completions:
         """Search as you type: ``limit`` completions of ``text``'s last word (the

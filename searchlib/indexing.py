@@ -23,6 +23,7 @@ from searchlib.dates import to_timestamp
 from searchlib.engine import TEXT_FIELDS, Engine
 from searchlib.engine.schema import EngineDocument
 from searchlib.engine.segment import write_segment
+from searchlib.engine.signature import Signer
 
 __all__ = [
     "PARALLEL_MIN_DOCS",
@@ -46,13 +47,19 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# Signs bodies for collapsing copies; its word hashes are the same in every process.
+SIGNER = Signer()
+
+
 def engine_document(analyzer: Analyzer, doc: dict[str, Any]) -> EngineDocument:
     """What the engine writes for one validated record, its text analyzed once."""
+    text = {name: analyzer.index_text(doc[name]) for name in TEXT_FIELDS}
     return EngineDocument(
         id=doc["id"],
         stored={name: doc[name] for name in STORED_KEYS},
-        text={name: analyzer.index_text(doc[name]) for name in TEXT_FIELDS},
+        text=text,
         published_ts=to_timestamp(doc["published"]) if doc["published"] else None,
+        signature=SIGNER.sign(text["body"].norms),
     )
 
 

@@ -4,6 +4,7 @@ saved next to the test's temporary index."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -16,6 +17,7 @@ import pytest
 import searchlib
 
 from .conftest import ARTICLES
+from .test_collapse import copies_of_seed, others
 
 uvicorn = pytest.importorskip("uvicorn")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
@@ -31,10 +33,30 @@ pytestmark = pytest.mark.skipif(
 NOW = datetime.now(timezone.utc)
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextlib.contextmanager
+def serving(index: searchlib.Index):
+    """``index`` served on 127.0.0.1 (the address yielded) until the block ends."""
     from searchlib.server import create_app
 
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(index), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path):
     index = searchlib.Index.create(tmp_path / "ix")
     index.add(
         ARTICLES
@@ -50,19 +72,8 @@ def server(tmp_path):
             for i in range(12)
         ]
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(index), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serving(index) as address:
+        yield address
     index.close()
 
 
@@ -193,3 +204,34 @@ def test_search_as_you_type(server, browser, tmp_path):
     _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#completions li"))
     box.send_keys(Keys.ESCAPE)
     _wait(lambda: browser.find_element(By.ID, "completions").get_attribute("hidden"))
+
+
+def test_copies_are_collapsed_and_can_be_shown(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    index = searchlib.Index.create(tmp_path / "ix")
+    index.add(copies_of_seed() + others(5))
+    with serving(index) as address:
+        browser.get(address + "?q=penerbangan+evakuasi")
+        hits = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "li.hit"))
+        titles = [h.find_element(By.CSS_SELECTOR, "h2").text for h in hits]
+        assert titles.count(copies_of_seed()[0]["title"]) == 1
+        summary = hits[0].find_element(By.CSS_SELECTOR, "details.copies summary")
+        assert summary.text.startswith("+3 salinan")
+        summary.click()
+        listed = hits[0].find_elements(By.CSS_SELECTOR, "details.copies li")
+        assert len(listed) == 3 and any("antara" in item.text for item in listed)
+        browser.save_screenshot(str(tmp_path / "copies.png"))
+        browser.find_element(By.ID, "copies").click()
+        _wait(
+            lambda: (
+                [h.text for h in browser.find_elements(By.CSS_SELECTOR, "li.hit h2")].count(
+                    copies_of_seed()[0]["title"]
+                )
+                == 4
+            )
+        )
+        assert not browser.find_elements(By.CSS_SELECTOR, "details.copies")
+        assert browser.find_element(By.ID, "copies").get_attribute("aria-pressed") == "true"
+        assert "copies=1" in browser.current_url
+    index.close()

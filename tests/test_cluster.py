@@ -841,3 +841,47 @@ def test_clients_share_the_workers_hosts_and_their_open_replicas(tmp_path, local
         again = {a: third.replicas._host(a).key for a in third.replicas.workers()}
         assert not set(again.values()) & set(hosts.values())
         third.close(release=True)
+
+
+def test_collapse_over_shards_equals_one_index(tmp_path, local_cluster):
+    from .test_collapse import copies_of_seed
+
+    copies = copies_of_seed()
+    docs = _corpus(120, seed=21) + copies + [{**c, "id": f"{c['id']}-2"} for c in copies]
+    with Index.create(tmp_path / "single", workers=1) as single:
+        single.add(docs)
+        for shards in (3, 1):
+            with ClusterIndex.create(
+                tmp_path / f"c{shards}", address=local_cluster.scheduler_address, shards=shards
+            ) as cluster:
+                cluster.add(docs)
+                assert len({shard_of(c["id"], 3) for c in copies}) > 1  # copies split
+                for text in ("penerbangan evakuasi Kabul", "militer rusia", "gempa warga"):
+                    for offset in (0, 3):
+                        want = single.search(text, limit=4, offset=offset, collapse=True)
+                        got = cluster.search(text, limit=4, offset=offset, collapse=True)
+                        _same_ranking(got, want)
+
+                        def groups(results):
+                            return {
+                                frozenset([h.id, *(c.id for c in h.duplicates)]) for h in results
+                            }
+
+                        assert groups(got) == groups(want), text
+                top = cluster.search("penerbangan evakuasi Kabul", collapse=True)[0]
+                assert len(top.duplicates) == 7
+                assert {c.source for c in top.duplicates} >= {"antara", "tempo", "kompas"}
+                assert any(c.published == "2021-08-31T08:00:00+00:00" for c in top.duplicates)
+                want_copies = single.duplicates("original")
+                got_copies = cluster.duplicates("original")
+                assert sorted((c.id, c.similarity) for c in got_copies) == sorted(
+                    (c.id, c.similarity) for c in want_copies
+                )
+                similarities = [c.similarity for c in got_copies]
+                assert similarities == sorted(similarities, reverse=True)
+                own = cluster.search(
+                    "penerbangan evakuasi Kabul", collapse=True, statistics="shard"
+                )
+                assert len(own[0].duplicates) == 7
+                with pytest.raises(QueryError, match="nope"):
+                    cluster.duplicates("nope")

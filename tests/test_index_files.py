@@ -155,8 +155,13 @@ def _rewrite_postings(path: Path, change) -> None:
         lambda a: a.__setitem__("body.tfs.n", a["body.tfs.n"] + [1, 0]),
         lambda a: a.__setitem__("body.gaps.xc", a["body.gaps.xc"] + 1),
         lambda a: a.__setitem__("body.positions", a["body.positions"][:-1].copy()),
+        lambda a: a.__setitem__("#signature.minhash", a["#signature.minhash"][:-1].copy()),
+        lambda a: a.pop("#signature.minhash"),
     ],
-    ids=["posts", "first", "lex", "ids", "column", "missing", "width", "count", "exc", "data"],
+    ids=[
+        "posts", "first", "lex", "ids", "column", "missing", "width", "count", "exc", "data",
+        "signature", "no-signature",
+    ],  # fmt: skip
 )
 def test_a_crafted_postings_file_with_a_valid_checksum_is_refused(tmp_path, change):
     path = tmp_path / "ix"
@@ -229,7 +234,7 @@ def test_the_marker_and_commit_are_plain_checked_json(tmp_path):
     path = tmp_path / "ix"
     _built(path).close()
     marker = json.loads((path / "searchlib.json").read_text("utf-8"))
-    assert marker["body"]["format"] == FORMAT_VERSION == 7
+    assert marker["body"]["format"] == FORMAT_VERSION == 8
     assert marker["body"]["analyzer"]["steps"][0]["step"] == "normalize"
     (commit,) = path.glob("commit.*.json")
     wrapper = json.loads(commit.read_text("utf-8"))

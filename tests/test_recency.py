@@ -243,13 +243,18 @@ def test_recency_bounds_prune_even_a_one_word_query(tmp_path, monkeypatch):
 
 def test_the_cli_and_the_api_offer_fresh(news, tmp_path):
     runner = CliRunner()
-    out = runner.invoke(
-        cli, ["--index", str(news.path), "query", "banjir", "jakarta", "--fresh", "--json"]
-    )
+    command = ["--index", str(news.path), "query", "banjir", "jakarta", "--fresh", "--json"]
+    out = runner.invoke(cli, [*command, "--no-collapse"])
     assert out.exit_code == 0, out.output
     hits = json.loads(out.output)["hits"]
     assert all("recency" in hit for hit in hits)
     assert [h["id"] for h in hits].index("new") < [h["id"] for h in hits].index("old")
+    # Collapsed (the CLI's default), the copies of one text are one hit.
+    collapsed = json.loads(runner.invoke(cli, command).output)["hits"]
+    groups = [{h["id"], *(copy["id"] for copy in h["duplicates"])} for h in collapsed]
+    assert [group for group in groups if {"new", "old"} & group] == [
+        {"new", "old", "undated", "deep-old"}
+    ]
     shown = runner.invoke(
         cli, ["--index", str(news.path), "query", "banjir", "--fresh", "--explain"]
     )

@@ -43,6 +43,12 @@ def render_hit(console: Console, hit: searchlib.Hit, explain: bool) -> None:
     if explain and hit.recency is not None:
         meta.append(f"recency x{hit.recency:.3f}")
     _print_indented(console, Text(" · ".join(meta), style="dim"))
+    if hit.duplicates:
+        sources = sorted({clean_text(copy.source) for copy in hit.duplicates if copy.source})
+        also = f" ({', '.join(sources)})" if sources else ""
+        count = len(hit.duplicates)
+        line = f"+ {count} {'copy' if count == 1 else 'copies'}{also}: search duplicates {hit.id}"
+        _print_indented(console, Text(clean_text(line), style="dim"))
     if hit.snippet is not None and hit.snippet.fragment:
         snippet = Text(hit.snippet.fragment)
         for start, end in hit.snippet.spans:

@@ -16,6 +16,7 @@ from searchlib.cli import (
     fail,
 )
 from searchlib.cli.render import render_hit
+from searchlib.engine.signature import DEFAULT_SIMILARITY
 from searchlib.errors import SearchlibError
 from searchlib.query.collectors import FACET_FIELDS
 from searchlib.query.ranking import FRESH_RANKING
@@ -48,6 +49,12 @@ from searchlib.query.snippets import clean_text
     is_flag=True,
     help="Blend recency into relevance: near-ties go to the newer article.",
 )
+@click.option(
+    "--collapse/--no-collapse",
+    default=True,
+    show_default=True,
+    help="One hit per group of syndicated copies (the best), the others listed with it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--explain", is_flag=True, help="Show each hit's per-term, per-field scores.")
 @click.option("--facets", is_flag=True, help="Show counts by category and source.")
@@ -65,6 +72,7 @@ def query_command(
     until: str | None,
     sort: str,
     fresh: bool,
+    collapse: bool,
     as_json: bool,
     explain: bool,
     facets: bool,
@@ -105,6 +113,7 @@ def query_command(
                 facets=FACET_FIELDS if facets or as_json else None,
                 suggest=True,
                 synonyms=not no_synonyms,
+                collapse=collapse,
             )
     except SearchlibError as exc:
         fail(exc, state.path)
@@ -163,6 +172,40 @@ def similar_command(state: CliState, doc_id: str, limit: int, as_json: bool) -> 
     state.console.print(Text(f"{results.total} similar articles", style="dim"))
     for hit in results:
         render_hit(state.console, hit, False)
+
+
+@cli.command("duplicates")
+@click.argument("doc_id")
+@click.option(
+    "--similarity",
+    default=DEFAULT_SIMILARITY,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="The share of word 3-shingles a copy has in common (estimated).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def duplicates_command(state: CliState, doc_id: str, similarity: float, as_json: bool) -> None:
+    """Near-duplicates of an article: syndicated copies, most similar first.
+
+    \b
+    Example:
+      search duplicates 000_222d11a223a65e09
+    """
+    try:
+        with state.open() as index:
+            copies = index.duplicates(doc_id, similarity=similarity)
+    except SearchlibError as exc:
+        fail(exc, state.path)
+    if as_json:
+        click.echo(json.dumps([c.to_dict() for c in copies], ensure_ascii=False))
+        return
+    state.console.print(Text(f"{len(copies)} copies of {clean_text(doc_id)}", style="dim"))
+    for copy in copies:
+        meta = [clean_text(v) for v in (copy.source, (copy.published or "")[:10]) if v]
+        line = Text(clean_text(copy.id))
+        line.append(f"  {' · '.join([*meta, f'similarity {copy.similarity:.2f}'])}", style="dim")
+        state.console.print(line)
 
 
 @cli.command("complete")

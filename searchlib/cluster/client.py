@@ -26,9 +26,11 @@ from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError, shard
 from searchlib.cluster.ingest import FileReport, ingest_file, is_url
 from searchlib.cluster.replicas import CALL_TIMEOUT, ReplicaSet
 from searchlib.cluster.search import ScatterGather
+from searchlib.engine.signature import DEFAULT_SIMILARITY
 from searchlib.errors import QueryError
 from searchlib.ingest import BadRecord, IngestSummary, input_files
 from searchlib.query.arguments import check_search
+from searchlib.query.collapse import Duplicate, collapse_bytes, similarity_bytes
 from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
 from searchlib.query.complete import (
     Completions,
@@ -376,6 +378,7 @@ class ClusterIndex:
         track_total_hits: int | bool = TRACK_TOTAL_HITS,
         synonyms: bool = True,
         statistics: str = "global",
+        collapse: bool | float = False,
     ) -> Results:
         """``Index.search`` over every shard, ranked exactly as one index would.
 
@@ -391,8 +394,23 @@ class ClusterIndex:
             query, query, limit, offset, checked.filters, checked.bounds, sort,
             checked.ranking, (snippets, explain, snippet_size), started,
             collectors=collectors, synonyms=synonyms,
-            shard_statistics=statistics == "shard",
+            shard_statistics=statistics == "shard", collapse=collapse_bytes(collapse),
         )  # fmt: skip
+
+    def duplicates(self, doc_id: str, *, similarity: float | None = None) -> list[Duplicate]:
+        """``Index.duplicates`` over every shard: the article's signature from the
+        shard holding it, then every shard's copies, most similar first."""
+        if not isinstance(doc_id, str):
+            raise QueryError(f"duplicates() takes an article id (str), not {doc_id!r}")
+        at_least = similarity_bytes(DEFAULT_SIMILARITY if similarity is None else similarity)
+        owner = shard_of(doc_id, self.catalog.shards)
+        signature = self.replicas.read(owner, "search_step", "signature_of", doc_id)
+        if signature is None:
+            raise QueryError(f"no article with id {doc_id!r}")
+        step = ("copies_of", signature, at_least, doc_id)
+        parts, _failures = self.replicas.scatter(dict.fromkeys(range(self.catalog.shards), step))
+        copies = [copy for _shard, part in sorted(parts.items()) for copy in part]
+        return sorted(copies, key=lambda copy: -copy.similarity)
 
     @property
     def synonyms(self) -> Synonyms:

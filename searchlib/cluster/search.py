@@ -28,8 +28,14 @@ from typing import Any
 
 from searchlib.analysis import Analyzer
 from searchlib.analysis.synonyms import StoredSynonyms, SynonymTable
+from searchlib.cluster.collapse import collapsed_page, merged_keys, too_few_groups
 from searchlib.cluster.replicas import ReplicaSet
 from searchlib.engine.snapshot import most_frequent, nearest
+from searchlib.query.collapse import (
+    MAX_COLLAPSE_WINDOW,
+    Duplicate,
+    collapse_window,
+)
 from searchlib.query.collectors import NOTHING_MORE, Collectors, top_facets
 from searchlib.query.parse import Bool, parse_query
 from searchlib.query.plan import Filter, Plan, compile_query
@@ -272,7 +278,10 @@ class ScatterGather:
         collectors: Collectors = NOTHING_MORE,
         synonyms: bool = True,
         shard_statistics: bool = False,
+        collapse: int | None = None,
     ) -> Results:
+        """``collapse``: the signature bytes copies share (``query.collapse``): the
+        shards rank a window of candidates with their signatures, grouped here."""
         failures = dict(failures or {})
         plan, statistics, missing = self.prepare(
             query, filters, bounds, ranking, synonyms, gather=not shard_statistics
@@ -282,9 +291,10 @@ class ScatterGather:
         fields = collectors.facets
         found: dict[int, list[Hit]] = {}
         rankers: dict[int, int] = {}  # the replica that ranked each shard's part
+        window = offset + limit if collapse is None else collapse_window(offset + limit)
         if plan.root is None:
             pages: dict[int, Any] = {}
-        elif statistics is None:
+        elif statistics is None and collapse is None:
             # One shard (its statistics are global), or each shard ranking with its
             # own: the whole search in one step, each shard's top offset + limit
             # with their hits, merged here.
@@ -298,19 +308,23 @@ class ScatterGather:
             pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
             found = {shard: hits for shard, (_ranked, hits) in answers.items()}
         else:
-            ranked = ("rank", plan, text, offset + limit, sort, ranking, statistics, exclude)
-            calls = {
-                shard: (*ranked, fields, collectors.count_up_to)
-                for shard in range(self.replicas.catalog.shards)
-                if shard not in failures
-            }
-            pages, missing = self.replicas.scatter(calls, answered=rankers)
+            ranked = ("rank", plan, text, window, sort, ranking, statistics, exclude)
+            while True:
+                calls = {
+                    shard: (*ranked, fields, collectors.count_up_to, collapse is not None)
+                    for shard in range(self.replicas.catalog.shards)
+                    if shard not in failures
+                }
+                pages, missing = self.replicas.scatter(calls, answered=rankers)
+                if collapse is None or not too_few_groups(pages, window, offset + limit, collapse):
+                    break
+                window = min(MAX_COLLAPSE_WINDOW, window * 4)
+                ranked = ("rank", plan, text, window, sort, ranking, statistics, exclude)
         failures.update(missing)
         total, scored, relation, doc_count = 0, 0, "eq", 0
         evidence: list[Evidence] = []
         facets: dict[str, dict[str, int]] = {name: {} for name in fields}
-        keys: list[tuple[float, float, int, int, str]] = []
-        for shard, page in sorted(pages.items()):
+        for _shard, page in sorted(pages.items()):
             total += page.total
             scored += page.scored
             if page.relation == "gte":
@@ -321,18 +335,21 @@ class ScatterGather:
             doc_count += page.doc_count
             if page.evidence is not None:
                 evidence.append(page.evidence)
-            keys += [(p, s, shard, i, doc_id) for i, (p, s, doc_id) in enumerate(page.keys)]
         suggestion = None
         if text is not None and evidence and doc_count:
             # The shards' frequencies summed: the suggestion one index would make.
             summed = sum_evidence(evidence)
             suggestion = choose(plan, text, summed, doc_count, found_nothing=not total)
-        keys.sort(key=lambda k: (-k[0], -k[1], k[2], k[3]))
-        chosen = keys[offset : offset + limit]
+        keys = merged_keys(pages)
+        copies: dict[str, list[Duplicate]] = {}
+        if collapse is None:
+            chosen = keys[offset : offset + limit]
+        else:
+            chosen, copies = collapsed_page(keys[:window], pages, offset, limit, collapse)
         owners: dict[int, list[tuple[str, int, float]]] = {}
         for rank, (_p, score, shard, _i, doc_id) in enumerate(chosen, start=offset + 1):
             owners.setdefault(shard, []).append((doc_id, rank, score))
-        if statistics is not None:
+        if statistics is not None or collapse is not None:
             # Point in time: each page's hits from the replica and commit that ranked them.
             found, missing = self.replicas.scatter(
                 {shard: (pages[shard].generation, mine, plan, ranking, statistics, *hit_options)
@@ -343,7 +360,8 @@ class ScatterGather:
             failures.update(missing)
         hits: dict[str, Hit] = {hit.id: hit for part in found.values() for hit in part}
         page_hits = [
-            replace(hits[k[4]], rank=rank)  # a shard numbered its own hits
+            # A shard numbered its own hits; the client knows their copies.
+            replace(hits[k[4]], rank=rank, duplicates=copies.get(k[4], hits[k[4]].duplicates))
             for rank, k in enumerate(chosen, start=offset + 1)
             if k[4] in hits
         ]

@@ -28,6 +28,8 @@ from searchlib.engine.arrays import (
 )
 from searchlib.engine.packed import STREAM_SUFFIXES, PackedInts, encode
 from searchlib.engine.prefixes import PrefixIndex, bisect_terms
+from searchlib.engine.schema import SIGNATURE_COLUMN
+from searchlib.engine.signature import SIGNATURE_BYTES
 from searchlib.errors import IndexCorruptError
 
 __all__ = ["FieldArrays", "SegmentArrays"]
@@ -351,6 +353,9 @@ class SegmentArrays:
                 raise ValueError("the ids do not span their data")
             if bool(np.any(offsets[1:] < offsets[:-1])):
                 raise ValueError("the id offsets are not ascending")
+            signatures = self._data.get(f"{COLUMN}{SIGNATURE_COLUMN}")
+            if signatures is None or len(signatures) != doc_count * SIGNATURE_BYTES:
+                raise ValueError("the near-duplicate signatures are missing or cut short")
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"index file {str(self._path)!r} is damaged: {exc}") from exc
 
@@ -361,6 +366,11 @@ class SegmentArrays:
     def column(self, name: str) -> np.ndarray | None:
         """A numeric per-document column saved with the segment, if it was."""
         return self._data.get(f"{COLUMN}{name}")
+
+    def signatures(self) -> np.ndarray:
+        """Each document's near-duplicate signature, one row of ``SIGNATURE_BYTES``
+        (checked to fit the segment when it was opened: ``check_columns``)."""
+        return self._data[f"{COLUMN}{SIGNATURE_COLUMN}"].reshape(-1, SIGNATURE_BYTES)
 
     def ids(self) -> list[str] | None:
         """Each document's id, if saved (and readable)."""

@@ -166,12 +166,14 @@ def merge_segments(
         count = len(live)
         numbers = {name: _column(arrays, name, count) for name in NUMBER_COLUMNS}
         ids, labels = _keys(arrays, count)
+        signatures = arrays.signatures()
         for copied, docnum in enumerate(np.flatnonzero(live).tolist(), start=1):
             builder.copy(
                 reader.store.raw(docnum),
                 ids[docnum],
                 {name: int(column[docnum]) for name, column in numbers.items()},
                 {name: values[docnum] for name, values in labels.items()},
+                signatures[docnum].tobytes(),
             )
             if not copied % RELEASE_EVERY:
                 reader.store.release()  # documents are read once: keep few pages resident

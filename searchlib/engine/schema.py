@@ -7,7 +7,8 @@ third field (``title_stop``, ``body_stop``), never scored, never counted in leng
 a phrase with a stopword ("menteri dalam negeri") matches only that word there. Exact
 token counts (``title_len``, ``body_len``), the publication time (``published_ts``)
 and the labels (``category``, ``source``) are per-document columns: filters, facets,
-lengths and date sorting read them as arrays.
+lengths and date sorting read them as arrays, as is each article's near-duplicate
+signature (``signature``: ``engine.signature``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "NUMBER_COLUMNS",
     "POSTING_FIELDS",
     "SCORED_FIELDS",
+    "SIGNATURE_COLUMN",
     "STOP",
     "TEXT_FIELDS",
     "EngineDocument",
@@ -36,7 +38,8 @@ __all__ = [
 # 5: searchlib's own files (commit points, doc store, deletions), all checksummed.
 # 6: the positions of dropped stopwords (title_stop, body_stop), for phrases.
 # 7: gaps, frequencies and positions as patched fixed-width streams (engine.packed).
-FORMAT_VERSION = 7
+# 8: a near-duplicate signature per document (engine.signature), for collapsing copies.
+FORMAT_VERSION = 8
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")
@@ -49,6 +52,8 @@ POSTING_FIELDS = (*SCORED_FIELDS, *STOP.values())
 # Per-document columns every snapshot loads as arrays (numbers, then strings).
 NUMBER_COLUMNS = (*LENGTH_FIELD.values(), "published_ts")
 LABEL_COLUMNS = ("category", "source")
+# The signatures, SIGNATURE_BYTES per document one after another (one uint8 array).
+SIGNATURE_COLUMN = "signature.minhash"
 
 # published_ts holds seconds since the epoch plus DATE_OFFSET, so that dates before 1970
 # fit an unsigned column whose default, 0, means "no publication date" (MISSING_DATE).
@@ -62,9 +67,11 @@ class EngineDocument:
     gives it back (``id``, ``title``, ``body``, ``url``, ``published``, ``category``,
     ``source``, ``related``, ``extra``: JSON values), ``text`` each text field's
     analysis (stems and exact forms, with positions), ``published_ts`` the publication
-    time in seconds since the epoch (None when undated)."""
+    time in seconds since the epoch (None when undated), ``signature`` the body's
+    near-duplicate signature (``engine.signature``; empty: unsigned)."""
 
     id: str
     stored: dict[str, Any]
     text: dict[str, AnalyzedText]
     published_ts: int | None = None
+    signature: bytes = b""

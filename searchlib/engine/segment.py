@@ -22,7 +22,7 @@ import numpy as np
 
 from searchlib.engine import storage
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import label_codes, write_columns
+from searchlib.engine.arrays import COLUMN, label_codes, write_columns
 from searchlib.engine.arrays_read import SegmentArrays
 from searchlib.engine.checksum import verify
 from searchlib.engine.commit import SegmentInfo, new_segment_id, read_deletions
@@ -35,10 +35,12 @@ from searchlib.engine.schema import (
     LENGTH_FIELD,
     NUMBER_COLUMNS,
     POSTING_FIELDS,
+    SIGNATURE_COLUMN,
     STOP,
     TEXT_FIELDS,
     EngineDocument,
 )
+from searchlib.engine.signature import SIGNATURE_BYTES
 from searchlib.errors import IndexCorruptError
 
 __all__ = ["POSTINGS_SUFFIX", "SegmentBuilder", "SegmentReader", "write_segment"]
@@ -71,6 +73,7 @@ class SegmentBuilder:
         # Compact per-document columns (a merge builds a million-document segment).
         self._numbers: dict[str, array[int]] = {name: array("Q") for name in NUMBER_COLUMNS}
         self._labels: dict[str, list[str | None]] = {name: [] for name in LABEL_COLUMNS}
+        self._signatures = bytearray()
         self._ids: list[str] = []
 
     @property
@@ -93,16 +96,24 @@ class SegmentBuilder:
             doc.id,
             {**lengths, "published_ts": published},
             {name: doc.stored.get(name) for name in LABEL_COLUMNS},
+            doc.signature,
         )
 
-    def copy(self, raw: bytes, doc_id: str, numbers: dict[str, int], labels: dict) -> None:
+    def copy(
+        self, raw: bytes, doc_id: str, numbers: dict[str, int], labels: dict, signature: bytes
+    ) -> None:
         """Add a document of another segment: its stored JSON bytes and its columns
         (a merge writes the postings, ``write_postings``)."""
         self._store.add_raw(raw)
-        self._add_row(doc_id, numbers, labels)
+        self._add_row(doc_id, numbers, labels, signature)
 
-    def _add_row(self, doc_id: str, numbers: dict[str, int], labels: dict) -> None:
+    def _add_row(
+        self, doc_id: str, numbers: dict[str, int], labels: dict, signature: bytes
+    ) -> None:
+        if signature and len(signature) != SIGNATURE_BYTES:
+            raise ValueError(f"a signature has {SIGNATURE_BYTES} bytes, not {len(signature)}")
         self._ids.append(doc_id)
+        self._signatures += signature or bytes(SIGNATURE_BYTES)
         for name, values in self._numbers.items():
             values.append(int(numbers.get(name) or 0))
         for name, label_values in self._labels.items():
@@ -128,6 +139,7 @@ class SegmentBuilder:
             arrays = ArrayFileWriter(self.folder / f"{self.id}{POSTINGS_SUFFIX}")
             try:
                 write_columns(arrays, self._ids, numbers, labels)
+                arrays.add(f"{COLUMN}{SIGNATURE_COLUMN}", np.frombuffer(self._signatures, np.uint8))
                 if postings_source is not None:
                     postings_source(arrays)
                 else:

@@ -35,6 +35,7 @@ from searchlib.engine.schema import (
     TEXT_FIELDS,
 )
 from searchlib.engine.segment import SegmentReader
+from searchlib.engine.signature import SIGNATURE_BYTES
 from searchlib.errors import IndexCorruptError
 
 __all__ = ["SCORED_FIELDS", "SegmentColumns", "Snapshot", "most_frequent", "nearest"]
@@ -75,6 +76,8 @@ class SegmentColumns:
                     f"index file of segment {reader.info.id!r} has a damaged {name} column"
                 )
             self.labels[name] = found
+        # Near-duplicate signatures, one row per document (engine.signature).
+        self.signatures = self.arrays.signatures()
 
 
 def most_frequent(counts: dict[str, int], limit: int) -> list[str]:
@@ -376,6 +379,30 @@ class Snapshot:
 
     def vocabulary_size(self, field: str) -> int:
         return len(self.term_doc_frequencies(field))
+
+    # -- near-duplicate signatures -------------------------------------------------
+
+    def signatures(self, docnums: np.ndarray) -> np.ndarray:
+        """The signatures of documents ``docnums``, one row each, in the order given."""
+        docnums = np.asarray(docnums, dtype=np.int64)
+        out = np.zeros((len(docnums), SIGNATURE_BYTES), dtype=np.uint8)
+        for columns, offset in self._leaves():
+            inside = (docnums >= offset) & (docnums < offset + columns.reader.doc_count)
+            if inside.any():
+                out[inside] = columns.signatures[docnums[inside] - offset]
+        return out
+
+    def agreeing(self, signature: np.ndarray, at_least: int) -> tuple[np.ndarray, np.ndarray]:
+        """Live documents whose signature shares at least ``at_least`` bytes with
+        ``signature``, and how many each shares (one pass over the signature columns)."""
+        doc_parts, count_parts = [_EMPTY_IDS], [_EMPTY_IDS]
+        for columns, offset in self._leaves():
+            counts = np.count_nonzero(columns.signatures == signature, axis=1)
+            local = np.flatnonzero(counts >= at_least)
+            local = local[self.live[local + offset]]
+            doc_parts.append(local + offset)
+            count_parts.append(counts[local])
+        return np.concatenate(doc_parts), np.concatenate(count_parts)
 
     # -- stored documents ----------------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from dataclasses import field as _field  # TermScore has a member named field
 from typing import Any
 
+from searchlib.query.collapse import Duplicate
 from searchlib.query.snippets import Snippet
 
 __all__ = ["Hit", "Results", "TermScore"]
@@ -44,6 +45,8 @@ class Hit:
     title_snippet: Snippet | None = None  # the whole title, the query's words marked
     # With a ranking's recency: the factor its relevance was multiplied by (1 to 1 + weight).
     recency: float | None = None
+    # A collapsed search's: the copies of this article it stands for (None: not collapsed).
+    duplicates: list[Duplicate] | None = None
 
     @property
     def title(self) -> str:
@@ -81,6 +84,8 @@ class Hit:
             data["explanation"] = [vars(term) for term in self.explanation]
         if self.recency is not None:
             data["recency"] = self.recency
+        if self.duplicates is not None:
+            data["duplicates"] = [copy.to_dict() for copy in self.duplicates]
         return data
 
 

@@ -18,10 +18,17 @@ from searchlib.analysis.synonyms import SynonymTable
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
 from searchlib.errors import QueryError
+from searchlib.query.collapse import (
+    MAX_COLLAPSE_WINDOW,
+    Group,
+    collapse_window,
+    duplicates_of,
+    group_copies,
+)
 from searchlib.query.collectors import NOTHING_MORE, Collectors, facet_counts
 from searchlib.query.execute import Execution, execute
 from searchlib.query.parse import SHOULD, Bool, Word, parse_query
-from searchlib.query.plan import Filter, Highlight, compile_query
+from searchlib.query.plan import BoolPlan, Filter, Highlight, compile_query
 from searchlib.query.ranking import Ranking, bm25_idf
 from searchlib.query.results import Hit, Results
 from searchlib.query.snippets import highlight_title, make_snippet
@@ -47,10 +54,16 @@ def _hits(
     highlight: Highlight | None,
     snippet_size: int,
     explain: bool,
+    groups: list[Group] | None = None,
 ) -> list[Hit]:
+    """The page's hits from ``offset`` on: the execution's top documents, or with
+    ``groups`` (a collapsed search) each group's leader with its copies."""
     hits = []
-    docs = execution.top[offset:].tolist()
-    scores = execution.top_scores[offset:].tolist()
+    rows = list(range(offset, len(execution.top)))
+    if groups is not None:
+        rows = [group.leader for group in groups[offset:]]
+    docs = execution.top[rows].tolist()
+    scores = execution.top_scores[rows].tolist()
     for rank, (docnum, score) in enumerate(zip(docs, scores, strict=True), start=offset + 1):
         fields = public_fields(snapshot.stored(docnum))
         snippet = title = None
@@ -59,8 +72,32 @@ def _hits(
             title = highlight_title(fields["title"], analyzer, highlight)
         explanation = execution.explain(docnum) if explain else None
         recency = execution.recency_factor(docnum)
-        hits.append(Hit(fields["id"], rank, score, fields, snippet, explanation, title, recency))
+        hit = Hit(fields["id"], rank, score, fields, snippet, explanation, title, recency)
+        if groups is not None:
+            copies = groups[rank - 1].copies
+            hit.duplicates = duplicates_of(snapshot, execution.top, copies)
+        hits.append(hit)
     return hits
+
+
+def _collapsed(
+    plan_root: BoolPlan,
+    snapshot: Snapshot,
+    ranking: Ranking,
+    wanted: int,
+    sort: str,
+    track_total: int | None,
+    at_least: int,
+) -> tuple[Execution, list[Group]]:
+    """An execution ranking enough candidates for ``wanted`` groups of copies (or all
+    the matches), and its candidates grouped."""
+    window = collapse_window(wanted)
+    while True:
+        execution = execute(plan_root, snapshot, ranking, window, sort, track_total=track_total)
+        groups = group_copies(snapshot.signatures(execution.top), at_least)
+        if len(groups) >= wanted or len(execution.top) < window or window >= MAX_COLLAPSE_WINDOW:
+            return execution, groups[:wanted]
+        window = min(MAX_COLLAPSE_WINDOW, window * 4)
 
 
 def filter_plan(
@@ -94,14 +131,23 @@ def run_search(
     started: float,
     collectors: Collectors = NOTHING_MORE,
     synonyms: SynonymTable | None = None,
+    collapse: int | None = None,
 ) -> Results:
+    """``collapse``: the signature bytes copies share (``collapse.collapse_bytes``),
+    None to keep every copy."""
     tree = parse_query(query)
     plan = compile_query(tree, snapshot, analyzer, ranking, filter_plan(filters, bounds), synonyms)
     if plan.root is None:
         return Results(query, [], 0, (perf_counter() - started) * 1000, {}, None, offset, limit)
-    execution = execute(
-        plan.root, snapshot, ranking, offset + limit, sort, track_total=collectors.count_up_to
-    )
+    groups = None
+    if collapse is None:
+        execution = execute(
+            plan.root, snapshot, ranking, offset + limit, sort, track_total=collectors.count_up_to
+        )
+    else:
+        execution, groups = _collapsed(
+            plan.root, snapshot, ranking, offset + limit, sort, collectors.count_up_to, collapse
+        )
     hits = _hits(
         snapshot,
         analyzer,
@@ -110,6 +156,7 @@ def run_search(
         plan.highlight if snippets else None,
         snippet_size,
         explain,
+        groups,
     )
     suggestion = None
     if collectors.suggest and snapshot.doc_count:

@@ -23,11 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from searchlib.analysis import Analyzer
 from searchlib.analysis.synonyms import SynonymTable
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
+from searchlib.engine.schema import MISSING_DATE
 from searchlib.engine.snapshot import most_frequent, nearest
+from searchlib.query.collapse import Duplicate, copies_like
 from searchlib.query.collectors import facet_counts
 from searchlib.query.complete import Completions, TitleCompletion, complete, complete_titles
 from searchlib.query.execute import execute
@@ -77,6 +81,8 @@ SEARCH_STEPS = (
     "near_counts",
     "complete",
     "complete_titles",
+    "signature_of",
+    "copies_of",
 )
 
 # (doc_counts, total_lengths, doc_freqs): what ``gather_statistics`` sums.
@@ -142,6 +148,9 @@ class ShardRanking:
     relation: str = "eq"  # "gte": total is a lower bound
     doc_count: int = 0  # live articles
     generation: int = 0  # the commit ranked: the fetch reads the same (point in time)
+    # A collapsing search's: per key, what the client groups copies by and lists them
+    # with (signature bytes, source, publication seconds or None).
+    copies: list[tuple[bytes, str | None, int | None]] | None = None
 
 
 def plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
@@ -216,15 +225,18 @@ class ShardSearcher:
         wanted: int,
         sort: str,
         ranking: Ranking,
-        statistics: Statistics,
+        statistics: Statistics | None,
         exclude: str | None = None,
         facets: tuple[str, ...] = (),
         track_total: int | None = None,
+        collapse: bool = False,
     ) -> ShardRanking:
         """The first ``wanted`` matches (never the article ``exclude``); ``text``, the
         query as typed, is what a suggestion corrects (None: no suggestion); complete
         facet counts of the fields ``facets`` names; matches counted exactly up to
-        ``track_total`` (None: all; the client's ``Collectors.count_up_to``)."""
+        ``track_total`` (None: all; the client's ``Collectors.count_up_to``);
+        ``statistics`` None: this shard's own; ``collapse``: with each key's
+        signature, source and date (``ShardRanking.copies``)."""
         if plan.root is None:
             return ShardRanking(0, [])
         left_out = None if exclude is None else self.snapshot.docnum_of(exclude)
@@ -248,14 +260,28 @@ class ShardSearcher:
             run.relation,
             self.snapshot.doc_count,
             self.snapshot.generation,
+            self._copies(run.top) if collapse else None,
         )
+
+    def _copies(self, docs: np.ndarray) -> list[tuple[bytes, str | None, int | None]]:
+        snapshot = self.snapshot
+        signatures = snapshot.signatures(docs)
+        out = []
+        for row, doc in enumerate(docs.tolist()):
+            code, published = int(snapshot.source[doc]), int(snapshot.published[doc])
+            out.append((
+                signatures[row].tobytes(),
+                snapshot.source_values[code] if code >= 0 else None,
+                None if published == MISSING_DATE else published,
+            ))  # fmt: skip
+        return out
 
     def hits(
         self,
         keys: list[tuple[str, int, float]],
         plan: Plan,
         ranking: Ranking,
-        statistics: Statistics,
+        statistics: Statistics | None,
         snippets: bool,
         explain: bool,
         snippet_size: int,
@@ -312,6 +338,17 @@ class ShardSearcher:
         if docnum is None or not self.snapshot.live[docnum]:
             return None
         return dict(similar_counts(self.snapshot, self.analyzer, docnum))
+
+    def signature_of(self, doc_id: str) -> bytes | None:
+        """The near-duplicate signature of the article ``doc_id`` (None: not here)."""
+        docnum = self.snapshot.docnum_of(doc_id)
+        if docnum is None:
+            return None
+        return self.snapshot.signatures(np.array([docnum]))[0].tobytes()
+
+    def copies_of(self, signature: bytes, at_least: int, doc_id: str) -> list[Duplicate]:
+        """This shard's copies of the article ``doc_id`` whose signature is given."""
+        return copies_like(self.snapshot, np.frombuffer(signature, np.uint8), at_least, doc_id)
 
     def body_doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
         """(documents with a body, each term's live body document frequency)."""
