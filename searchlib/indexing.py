@@ -59,7 +59,7 @@ def engine_document(analyzer: Analyzer, doc: dict[str, Any]) -> EngineDocument:
         stored={name: doc[name] for name in STORED_KEYS},
         text=text,
         published_ts=to_timestamp(doc["published"]) if doc["published"] else None,
-        signature=SIGNER.sign(text["body"].norms),
+        signature=SIGNER.sign(text["body"].words),
     )
 
 

@@ -112,7 +112,7 @@ def syndicated(tmp_path):
 
 
 def signature(text: str) -> bytes:
-    return Signer().sign(Analyzer().index_text(text).norms)
+    return Signer().sign(Analyzer().index_text(text).words)
 
 
 def shared(a: bytes, b: bytes) -> int:
@@ -143,7 +143,7 @@ def test_signatures_do_not_depend_on_the_process_hash_seed():
     code = (
         "from searchlib.analysis import Analyzer; from searchlib.engine.signature import "
         "Signer; import sys; sys.stdout.write(Signer().sign(Analyzer().index_text("
-        "open(sys.argv[1]).read()).norms).hex())"
+        "open(sys.argv[1]).read()).words).hex())"
     )
     seed_path = next(SEEDS.glob("*.txt"))
     outputs = {
@@ -191,6 +191,52 @@ def test_groups_link_copies_of_copies_and_leave_unsigned_alone():
     assert [g.leader for g in groups] == [0, 1, 2, 4]
     assert sorted(row for row, _shared in groups[1].copies) == [3, 5]
     assert dict(groups[1].copies)[5] == 40  # bytes shared with the leader, c
+
+
+@given(
+    st.lists(st.integers(0, 5), min_size=1, max_size=40),
+    st.integers(0, 2**32 - 1),
+    st.integers(1, SIGNATURE_BYTES),
+)
+def test_groups_are_the_single_link_closure_led_by_their_first(stories, seed, at_least):
+    # Rows drawn from six stories (5: unsigned), each a noisy copy of its story.
+    rng = np.random.default_rng(seed)
+    bases = rng.integers(1, 256, (6, SIGNATURE_BYTES), dtype=np.uint8)
+    rows = bases[stories].copy()
+    noise = rng.random(rows.shape) < 0.3
+    rows[noise] = rng.integers(1, 256, int(noise.sum()), dtype=np.uint8)
+    rows[np.asarray(stories) == 5] = 0
+    groups = group_copies(rows, at_least)
+    group_of = {}
+    for number, group in enumerate(groups):
+        members = [group.leader, *(row for row, _shared in group.copies)]
+        assert group.leader == min(members)
+        for row, shared in group.copies:
+            assert shared == int(np.count_nonzero(rows[row] == rows[group.leader]))
+        for row in members:
+            assert row not in group_of
+            group_of[row] = number
+    assert sorted(group_of) == list(range(len(rows)))
+    assert [g.leader for g in groups] == sorted(g.leader for g in groups)
+    signed = rows.any(axis=1)
+    for a in range(len(rows)):
+        for b in range(a):
+            linked = np.count_nonzero(rows[a] == rows[b]) >= at_least
+            if signed[a] and signed[b] and linked:
+                assert group_of[a] == group_of[b]
+        if not signed[a]:
+            assert not groups[group_of[a]].copies and groups[group_of[a]].leader == a
+    # Each group is connected: every member reached from its leader by links.
+    for group in groups:
+        members = {group.leader, *(row for row, _ in group.copies)}
+        reached, frontier = {group.leader}, [group.leader]
+        while frontier:
+            row = frontier.pop()
+            for other in members - reached:
+                if np.count_nonzero(rows[row] == rows[other]) >= at_least:
+                    reached.add(other)
+                    frontier.append(other)
+        assert reached == members
 
 
 def test_grouping_compares_across_blocks(monkeypatch):

@@ -159,9 +159,19 @@ def _rewrite_postings(path: Path, change) -> None:
         lambda a: a.pop("#signature.minhash"),
     ],
     ids=[
-        "posts", "first", "lex", "ids", "column", "missing", "width", "count", "exc", "data",
-        "signature", "no-signature",
-    ],  # fmt: skip
+        "posts",
+        "first",
+        "lex",
+        "ids",
+        "column",
+        "missing",
+        "width",
+        "count",
+        "exc",
+        "data",
+        "signature",
+        "no-signature",
+    ],
 )
 def test_a_crafted_postings_file_with_a_valid_checksum_is_refused(tmp_path, change):
     path = tmp_path / "ix"

@@ -65,13 +65,15 @@ class AnalyzedText(str):
     ``terms`` and ``norms`` map each index term (stemmed) and each normalized surface
     form to its positions; ``stops`` each dropped stopword (normalized) to its positions,
     so a phrase can require it there; ``length`` counts the words (not compound parts
-    or stopwords).
+    or stopwords); ``words`` are those words' normalized forms in text order (what a
+    near-duplicate signature shingles).
     """
 
     terms: dict[str, list[int]]
     norms: dict[str, list[int]]
     length: int
     stops: dict[str, list[int]]
+    words: list[str]
 
     def __new__(
         cls,
@@ -80,12 +82,14 @@ class AnalyzedText(str):
         norms: dict[str, list[int]],
         length: int,
         stops: dict[str, list[int]] | None = None,
+        words: list[str] | None = None,
     ) -> AnalyzedText:
         value = super().__new__(cls, text)
         value.terms = terms
         value.norms = norms
         value.length = length
         value.stops = stops or {}
+        value.words = words or []
         return value
 
 
@@ -460,22 +464,22 @@ class Analyzer(WhooshAnalyzer):
         terms: defaultdict[str, list[int]] = defaultdict(list)
         norms: defaultdict[str, list[int]] = defaultdict(list)
         stops: defaultdict[str, list[int]] = defaultdict(list)
-        length = 0
+        words: list[str] = []
         bounds, infos = self._walk(text)
         for position, info in enumerate(infos):
             if info is None:
                 surface = text[bounds[2 * position] : bounds[2 * position + 1]]
                 stops[self.stop_form(surface)].append(position)
                 continue
-            length += 1
             term, norm, _why, parts, _stop = info
             terms[term].append(position)
             norms[norm or term].append(position)
+            words.append(norm or term)
             if parts:
                 for part in parts:
                     terms[part[2]].append(position)
                     norms[part[3] or part[2]].append(position)
-        return AnalyzedText(text, dict(terms), dict(norms), length, dict(stops))
+        return AnalyzedText(text, dict(terms), dict(norms), len(words), dict(stops), words)
 
     def stop_form(self, surface: str) -> str:
         """A dropped stopword's normalized form (colloquial spellings mapped: ``gak`` is

@@ -9,8 +9,9 @@ keeping the low 8 bits of its minimum): two bodies agree on a given byte with
 probability ``J + (1 - J) / 256``, J the Jaccard similarity of their shingle sets,
 so ``similarity`` estimates J from the bytes that agree. 64 bytes per article.
 
-The words are the body's normalized surface forms (not stems: a copy keeps its
-words, a different story on the same topic shares stems more than phrases), and
+The words are the body's normalized surface forms in text order (``AnalyzedText.words``:
+not stems, since a copy keeps its words and a different story on the same topic shares
+stems more than phrases; no stopwords, no compound parts), and
 their hashes are CRC-32s (Python's ``hash`` differs between processes, and every
 process that writes a segment must sign alike). A body with fewer than
 ``MIN_WORDS`` words gets the empty signature (all zero bytes): it is nobody's copy.
@@ -19,7 +20,6 @@ process that writes a segment must sign alike). A body with fewer than
 from __future__ import annotations
 
 import zlib
-from itertools import chain
 
 import numpy as np
 
@@ -59,29 +59,22 @@ class Signer:
     def __init__(self) -> None:
         self._word_hashes: dict[str, int] = {}
 
-    def _hash(self, word: str) -> int:
-        if len(self._word_hashes) >= CACHE_WORDS:
-            self._word_hashes.clear()
-        found = self._word_hashes[word] = zlib.crc32(word.encode("utf-8")) + 1  # never 0
-        return found
-
-    def sign(self, norms: dict[str, list[int]]) -> bytes:
-        """The signature of a text whose normalized words are ``norms`` (each word's
-        positions, as ``AnalyzedText.norms``)."""
-        counts = np.fromiter(map(len, norms.values()), dtype=np.int64, count=len(norms))
-        total = int(counts.sum())
-        if total < MIN_WORDS:
+    def sign(self, words: list[str]) -> bytes:
+        """The signature of a text whose normalized words, in order, are ``words``
+        (``AnalyzedText.words``)."""
+        if len(words) < MIN_WORDS:
             return bytes(SIGNATURE_BYTES)
-        values = list(map(self._word_hashes.get, norms))
+        known = self._word_hashes
+        values = list(map(known.get, words))
         if None in values:
-            values = [
-                v if v is not None else self._hash(w) for w, v in zip(norms, values, strict=True)
-            ]
-        hashes = np.array(values, dtype=np.int64).astype(np.uint64)
-        positions = np.fromiter(chain.from_iterable(norms.values()), np.int64, count=total)
-        words = np.repeat(hashes, counts)[np.argsort(positions, kind="stable")]
-        mixed = words[: 1 - SHINGLE] * _MIX[0] + words[1 : 1 - SHINGLE + 1] * _MIX[1]
-        mixed += words[SHINGLE - 1 :] * _MIX[2]
+            if len(known) >= CACHE_WORDS:
+                known.clear()
+            for word in set(words).difference(known):
+                known[word] = zlib.crc32(word.encode("utf-8")) + 1  # never 0
+            values = list(map(known.__getitem__, words))
+        hashed = np.array(values, dtype=np.int64).astype(np.uint64)
+        mixed = hashed[: 1 - SHINGLE] * _MIX[0] + hashed[1 : 1 - SHINGLE + 1] * _MIX[1]
+        mixed += hashed[SHINGLE - 1 :] * _MIX[2]
         shingles = (mixed ^ (mixed >> np.uint64(32))).astype(np.uint32)
         permuted = shingles[:, None] * _MULTIPLY + _ADD
         # The order comes from the high bits, the byte kept from the low ones.

@@ -33,6 +33,7 @@ __all__ = [
     "COLLAPSE_WINDOW",
     "MAX_COLLAPSE_DEPTH",
     "MAX_COLLAPSE_WINDOW",
+    "WINDOW_PER_HIT",
     "Duplicate",
     "Group",
     "collapse_bytes",
@@ -47,6 +48,7 @@ __all__ = [
 # Candidates ranked for a collapsed page at least (and 3x the hits the page needs),
 # and at most: a collapsed search compares every pair of them (``group_copies``).
 COLLAPSE_WINDOW = 50
+WINDOW_PER_HIT = 3
 MAX_COLLAPSE_WINDOW = 4_000
 # The deepest collapsed page: offset + limit at most this.
 MAX_COLLAPSE_DEPTH = 1_000
@@ -102,10 +104,10 @@ def collapse_window(wanted: int) -> int:
     """Candidates ranked first for a collapsed page that ends at hit ``wanted``."""
     if wanted > MAX_COLLAPSE_DEPTH:
         raise QueryError(
-            f"a collapsed search pages to hit {MAX_COLLAPSE_DEPTH} at most, "
-            f"not {wanted} (offset + limit)"
+            f"a collapsed search pages to hit {MAX_COLLAPSE_DEPTH} at most, not {wanted} "
+            "(offset + limit): search without collapsing (CLI --no-collapse) to page further"
         )
-    return min(MAX_COLLAPSE_WINDOW, max(COLLAPSE_WINDOW, 3 * wanted))
+    return min(MAX_COLLAPSE_WINDOW, max(COLLAPSE_WINDOW, WINDOW_PER_HIT * wanted))
 
 
 def group_copies(signatures: np.ndarray, at_least: int) -> list[Group]:
