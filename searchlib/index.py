@@ -28,15 +28,14 @@ from searchlib.analysis.synonyms import StoredSynonyms, Synonyms, SynonymTable
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, Snapshot, write_error
-from searchlib.engine.signature import DEFAULT_SIMILARITY
 from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, QueryError
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
 from searchlib.query.collapse import (
     Duplicate,
     collapse_bytes,
+    duplicates_arguments,
     find_duplicates,
-    similarity_bytes,
 )
 from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
 from searchlib.query.complete import Completions, complete, prepare_completion
@@ -374,9 +373,7 @@ class Index:
         story, another dateline or portal, a paragraph trimmed), most similar first;
         ``similarity`` (0 to 1, default 0.5) is the estimated share of word
         3-shingles a copy has in common with it."""
-        if not isinstance(doc_id, str):
-            raise QueryError(f"duplicates() takes an article id (str), not {doc_id!r}")
-        at_least = similarity_bytes(DEFAULT_SIMILARITY if similarity is None else similarity)
+        at_least = duplicates_arguments(doc_id, similarity)
         snapshot = self._engine.snapshot()
         docnum = snapshot.docnum_of(doc_id)
         if docnum is None:

@@ -26,11 +26,10 @@ from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError, shard
 from searchlib.cluster.ingest import FileReport, ingest_file, is_url
 from searchlib.cluster.replicas import CALL_TIMEOUT, ReplicaSet
 from searchlib.cluster.search import ScatterGather
-from searchlib.engine.signature import DEFAULT_SIMILARITY
 from searchlib.errors import QueryError
 from searchlib.ingest import BadRecord, IngestSummary, input_files
 from searchlib.query.arguments import check_search
-from searchlib.query.collapse import Duplicate, collapse_bytes, similarity_bytes
+from searchlib.query.collapse import Duplicate, collapse_bytes, duplicates_arguments
 from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
 from searchlib.query.complete import (
     Completions,
@@ -400,9 +399,7 @@ class ClusterIndex:
     def duplicates(self, doc_id: str, *, similarity: float | None = None) -> list[Duplicate]:
         """``Index.duplicates`` over every shard: the article's signature from the
         shard holding it, then every shard's copies, most similar first."""
-        if not isinstance(doc_id, str):
-            raise QueryError(f"duplicates() takes an article id (str), not {doc_id!r}")
-        at_least = similarity_bytes(DEFAULT_SIMILARITY if similarity is None else similarity)
+        at_least = duplicates_arguments(doc_id, similarity)
         owner = shard_of(doc_id, self.catalog.shards)
         signature = self.replicas.read(owner, "search_step", "signature_of", doc_id)
         if signature is None:

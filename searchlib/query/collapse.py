@@ -39,10 +39,12 @@ __all__ = [
     "collapse_bytes",
     "collapse_window",
     "copies_like",
+    "duplicates_arguments",
     "duplicates_of",
     "find_duplicates",
     "group_copies",
     "similarity_bytes",
+    "source_and_date",
 ]
 
 # Candidates ranked for a collapsed page at least (and 3x the hits the page needs),
@@ -156,15 +158,28 @@ def duplicates_of(
     return out
 
 
-def _duplicate(snapshot: Snapshot, doc: int, agreeing: int) -> Duplicate:
-    code = int(snapshot.source[doc])
-    published = int(snapshot.published[doc])
-    return Duplicate(
-        snapshot.doc_id(doc),
+def source_and_date(snapshot: Snapshot, doc: int) -> tuple[str | None, int | None]:
+    """Document ``doc``'s source and publication seconds (None where it has none),
+    from the columns: what a copy is listed with."""
+    code, published = int(snapshot.source[doc]), int(snapshot.published[doc])
+    return (
         snapshot.source_values[code] if code >= 0 else None,
-        None if published == MISSING_DATE else from_timestamp(published),
-        float(similarity(agreeing)),
+        None if published == MISSING_DATE else published,
     )
+
+
+def _duplicate(snapshot: Snapshot, doc: int, agreeing: int) -> Duplicate:
+    source, published = source_and_date(snapshot, doc)
+    date = None if published is None else from_timestamp(published)
+    return Duplicate(snapshot.doc_id(doc), source, date, float(similarity(agreeing)))
+
+
+def duplicates_arguments(doc_id: object, similarity: object) -> int:
+    """The bytes copies share for ``duplicates(doc_id, similarity=...)`` (None: the
+    default similarity), after checking both arguments."""
+    if not isinstance(doc_id, str):
+        raise QueryError(f"duplicates() takes an article id (str), not {doc_id!r}")
+    return similarity_bytes(DEFAULT_SIMILARITY if similarity is None else similarity)
 
 
 def find_duplicates(snapshot: Snapshot, docnum: int, at_least: int) -> list[Duplicate]:

@@ -29,9 +29,8 @@ from searchlib.analysis import Analyzer
 from searchlib.analysis.synonyms import SynonymTable
 from searchlib.document import public_fields
 from searchlib.engine import TEXT_FIELDS, Snapshot
-from searchlib.engine.schema import MISSING_DATE
 from searchlib.engine.snapshot import most_frequent, nearest
-from searchlib.query.collapse import Duplicate, copies_like
+from searchlib.query.collapse import Duplicate, copies_like, source_and_date
 from searchlib.query.collectors import facet_counts
 from searchlib.query.complete import Completions, TitleCompletion, complete, complete_titles
 from searchlib.query.execute import execute
@@ -264,17 +263,11 @@ class ShardSearcher:
         )
 
     def _copies(self, docs: np.ndarray) -> list[tuple[bytes, str | None, int | None]]:
-        snapshot = self.snapshot
-        signatures = snapshot.signatures(docs)
-        out = []
-        for row, doc in enumerate(docs.tolist()):
-            code, published = int(snapshot.source[doc]), int(snapshot.published[doc])
-            out.append((
-                signatures[row].tobytes(),
-                snapshot.source_values[code] if code >= 0 else None,
-                None if published == MISSING_DATE else published,
-            ))  # fmt: skip
-        return out
+        signatures = self.snapshot.signatures(docs)
+        return [
+            (signatures[row].tobytes(), *source_and_date(self.snapshot, doc))
+            for row, doc in enumerate(docs.tolist())
+        ]
 
     def hits(
         self,
