@@ -342,7 +342,7 @@ class Index:
         ``synonyms=False`` searches the words as typed (``Index.synonyms`` unused).
         ``collapse=True`` returns one hit per group of near-duplicate articles
         (syndicated copies), the best ranked, with the others in ``Hit.duplicates``;
-        a number from 0 to 1 sets the similarity copies need (default 0.5).
+        a number from 0 to 1 sets the similarity copies need (default 0.4).
         """
         started = perf_counter()
         checked = check_search(limit, offset, sort, ranking, filters, since, until)
@@ -371,7 +371,7 @@ class Index:
     def duplicates(self, doc_id: str, *, similarity: float | None = None) -> list[Duplicate]:
         """The near-duplicates of article ``doc_id`` (syndicated copies: the same
         story, another dateline or portal, a paragraph trimmed), most similar first;
-        ``similarity`` (0 to 1, default 0.5) is the estimated share of word
+        ``similarity`` (0 to 1, default 0.4) is the estimated share of word
         3-shingles a copy has in common with it."""
         at_least = duplicates_arguments(doc_id, similarity)
         snapshot = self._engine.snapshot()
@@ -405,7 +405,8 @@ class Index:
 
     def shard_searcher(self) -> ShardSearcher:
         """This index's current snapshot as a cluster shard answers searches."""
-        return ShardSearcher(self._engine.snapshot(), self.analyzer)
+        snapshot = self._engine.snapshot()
+        return ShardSearcher(snapshot, self.analyzer, self._synonym_table(snapshot))
 
     def similar(self, doc_id: str, limit: int = 10, *, ranking: Ranking | None = None) -> Results:
         """Articles most like ``doc_id`` (more-like-this over its most telling terms)."""

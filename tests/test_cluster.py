@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -18,10 +19,12 @@ from click.testing import CliRunner
 from searchlib import Index, QueryError, Ranking, Recency
 from searchlib.cli import cli
 from searchlib.engine.storage import WriterLock
+from searchlib.errors import SearchlibError
 
 distributed = pytest.importorskip("distributed")
 
 from searchlib.cluster import Catalog, ClusterError, ClusterIndex, shard_of  # noqa: E402
+from searchlib.cluster.host import _pickled  # noqa: E402
 from searchlib.cluster.replicas import ReplicaSet  # noqa: E402
 
 WORDS = [
@@ -467,10 +470,12 @@ def test_expansions_and_statistics_take_one_round_cached_per_shard(tmp_path, loc
         assert rounds[0] == {shard_of("x", 3): "prepare"}
         assert "x" in third.ids()
         _same_ranking(third, single.search(query, limit=50))
-        # Words alone need no expansion: one index's statistics, prepared in one round.
+        # Words alone need no expansion: compiled on the client, and only their
+        # statistics asked of the shards, in one round.
         rounds.clear()
-        cluster.search("gempa banjir")
-        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank"}, {"fetch"}]
+        plain = cluster.search("gempa banjir")
+        assert [set(r.values()) for r in rounds] == [{"term_statistics"}, {"rank"}, {"fetch"}]
+        _same_ranking(plain, single.search("gempa banjir"))
     single.close()
 
 
@@ -532,9 +537,9 @@ class _CountingHost:
         self.actor = actor
         self.log = log
 
-    def steps(self, requests):
-        self.log.append(len(requests))
-        return self.actor.steps(requests)
+    def steps(self, message):
+        self.log.append(len(pickle.loads(message)))  # the round's requests, one blob
+        return self.actor.steps(message)
 
     def __getattr__(self, name):
         return getattr(self.actor, name)
@@ -885,3 +890,17 @@ def test_collapse_over_shards_equals_one_index(tmp_path, local_cluster):
                 assert len(own[0].duplicates) == 7
                 with pytest.raises(QueryError, match="nope"):
                     cluster.duplicates("nope")
+
+
+def test_an_answer_that_cannot_be_pickled_travels_as_an_error():
+    """A round's answers go back as one pickled blob; an exception that cannot be
+    pickled becomes a SearchlibError with its text (its replica counts as failed)
+    instead of losing the whole round."""
+    class Odd(Exception):
+        def __reduce__(self):
+            raise TypeError("not picklable")
+
+    answers = pickle.loads(_pickled([(True, 3), (False, Odd("lost its way"))]))
+    assert answers[0] == (True, 3)
+    ok, error = answers[1]
+    assert not ok and isinstance(error, SearchlibError) and "Odd: lost its way" in str(error)

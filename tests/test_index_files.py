@@ -317,3 +317,25 @@ def test_a_deeply_nested_marker_or_commit_is_damage(tmp_path):
     (path / "searchlib.json").write_text("[" * 100_000 + "]" * 100_000, "utf-8")
     with pytest.raises(SearchlibError):
         searchlib.Index.open(path)
+
+
+def test_a_reader_adopts_the_stems_another_writer_saved(tmp_path):
+    """A reader opened before a writer elsewhere (another process, a cluster replica's
+    writing child) saved its stems takes them up when its snapshot moves on: its
+    snippets read the saved stems and stem nothing again."""
+    path = tmp_path / "ix"
+    searchlib.Index.create(path).close()
+    with searchlib.Index.open(path) as reader:
+        assert reader.analyzer.stem_cache.backing is None  # nothing saved yet
+        with searchlib.Index.open(path) as writer:  # a writer of its own
+            writer.add(
+                {"id": "a", "title": "Pembangunan jembatan", "body": "Warga membangun "
+                 "jembatan penyeberangan dan memperbaiki jalan menuju permukiman."}
+            )  # fmt: skip
+        results = reader.search("pembangunan jembatan")  # a new snapshot: its stems
+        assert results.ids() == ["a"] and results[0].snippet is not None
+        cache = reader.analyzer.stem_cache
+        assert cache.backing is not None and cache.backing.get("membangun") == "bangun"
+        computed = cache.export()  # stemmed here: the synonyms' words, none of the text's
+        text_words = {"membangun", "jembatan", "penyeberangan", "memperbaiki", "permukiman"}
+        assert computed.keys().isdisjoint(text_words | {"pembangunan", "jalan", "menuju"})

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import shutil
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,12 @@ RECOVERY_CHUNK = 4 << 20  # bytes per request of a peer recovery
 
 # One request of a round: (shard, replica, the replica's method, its arguments).
 Request = tuple[int, int, str, tuple[Any, ...]]
+
+# The replica methods a round runs on the host's read thread, by the name sent.
+READ_STEPS: dict[str, Callable[..., Any]] = {
+    "search_step": ShardReplica.search_step_now,
+    "fetch": ShardReplica.fetch_now,
+}
 
 
 class ReplicaNotOpen(SearchlibError):
@@ -52,6 +61,8 @@ class ShardHost:
     def __init__(self) -> None:
         self._replicas: dict[tuple[int, int], ShardReplica] = {}
         self._opening = asyncio.Lock()
+        # A round's search steps (``steps``); two, so that two clients' rounds overlap.
+        self._reads = ThreadPoolExecutor(2, thread_name_prefix="searchlib-round")
 
     async def open(
         self, shard: int, replica: int, path: str, analyzer: Analyzer | None, create: bool
@@ -76,12 +87,39 @@ class ShardHost:
             raise ReplicaNotOpen(f"no replica method {method!r}")
         return await getattr(self._replica(shard, replica), method)(*args)
 
-    async def steps(self, requests: list[Request]) -> list[tuple[bool, Any]]:
-        """Every request of one round for this worker's replicas, run together:
-        ``(True, answer)`` or ``(False, the exception)`` for each, in order."""
-        calls = (self.call(shard, replica, name, *args) for shard, replica, name, args in requests)
-        answers = await asyncio.gather(*calls, return_exceptions=True)
-        return [(not isinstance(a, BaseException), a) for a in answers]
+    async def steps(self, message: bytes) -> bytes:
+        """Every request of one round for this worker's replicas (``message``, the
+        pickled list of requests): ``(True, answer)`` or ``(False, the exception)``
+        for each, in order, pickled. One blob each way: Dask serializes a nested
+        argument part by part, which costs a round more than the work of a small
+        shard (the client and workers trust each other as Dask's own messages do).
+
+        A round's search steps run one after another on one read thread: the GIL
+        lets one run at a time anyway, and every extra thread they ran on would wait
+        up to a switch interval (5 ms) for it at each hand-over. Other requests (a
+        write, say) run beside them, each as its replica schedules it."""
+        requests: list[Request] = pickle.loads(message)
+        reads = [n for n, request in enumerate(requests) if request[2] in READ_STEPS]
+        others = [n for n in range(len(requests)) if n not in set(reads)]
+        answers: list[tuple[bool, Any]] = [(False, None)] * len(requests)
+        loop = asyncio.get_running_loop()
+        pending = loop.run_in_executor(self._reads, self._run_reads, [requests[n] for n in reads])
+        calls = (self.call(s, r, name, *args) for s, r, name, args in (requests[n] for n in others))
+        done = await asyncio.gather(*calls, return_exceptions=True)
+        for n, answer in zip(others, done, strict=True):
+            answers[n] = (not isinstance(answer, BaseException), answer)
+        for n, answer in zip(reads, await pending, strict=True):
+            answers[n] = answer
+        return _pickled(answers)
+
+    def _run_reads(self, requests: list[Request]) -> list[tuple[bool, Any]]:
+        answers: list[tuple[bool, Any]] = []
+        for shard, replica, method, args in requests:
+            try:
+                answers.append((True, READ_STEPS[method](self._replica(shard, replica), *args)))
+            except Exception as exc:
+                answers.append((False, exc))
+        return answers
 
     async def close_replica(self, shard: int, replica: int) -> None:
         found = self._replicas.pop((shard, replica), None)
@@ -169,6 +207,22 @@ class ReplicaHandle:
         if method.startswith("_"):
             raise AttributeError(method)
         return lambda *args: self.host.call(self.shard, self.replica, method, *args)
+
+
+def _pickled(answers: list[tuple[bool, Any]]) -> bytes:
+    """A round's answers as one blob; an exception that cannot be pickled travels as
+    a ``SearchlibError`` with its text (its replica then counts as failed)."""
+    try:
+        return pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        sendable = []
+        for ok, answer in answers:
+            try:
+                pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                ok, answer = False, SearchlibError(f"{type(answer).__name__}: {answer}"[:500])
+            sendable.append((ok, answer))
+        return pickle.dumps(sendable, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _fresh_folder(folder: Path) -> None:

@@ -169,14 +169,23 @@ class ShardReplica:
     async def search_step(self, step: str, *args: Any) -> Any:
         """One step of a distributed search (``ShardSearcher.statistics``, ``rank`` or
         ``hits``) on this replica's current snapshot."""
-        if step not in SEARCH_STEPS:
-            raise QueryError(f"unknown search step {step!r} (one of {SEARCH_STEPS})")
-        return await self._read(lambda: getattr(self._searcher(), step)(*args))
+        return await self._read(self.search_step_now, step, *args)
 
     async def fetch(self, generation: int, *args: Any) -> list[Hit]:
         """The page's hits (``ShardSearcher.hits``) from commit ``generation``, the one
         the page was ranked on, if this replica still keeps it."""
-        return await self._read(lambda: self._searcher(generation).hits(*args))
+        return await self._read(self.fetch_now, generation, *args)
+
+    # The same two, run on the calling thread: the host runs a round's steps for all
+    # of its replicas one after another on one thread (``ShardHost.steps``).
+
+    def search_step_now(self, step: str, *args: Any) -> Any:
+        if step not in SEARCH_STEPS:
+            raise QueryError(f"unknown search step {step!r} (one of {SEARCH_STEPS})")
+        return getattr(self._searcher(), step)(*args)
+
+    def fetch_now(self, generation: int, *args: Any) -> list[Hit]:
+        return self._searcher(generation).hits(*args)
 
     # -- writes: one at a time, on the write thread -----------------------------------
 

@@ -14,6 +14,7 @@ generations, and another client's write is seen when the catalog file changes.
 from __future__ import annotations
 
 import contextlib
+import pickle
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,7 +317,8 @@ class ReplicaSet:
         for handles in by_host.values():
             requests = [(h.shard, h.replica, method, calls[h.shard]) for h in handles]
             try:
-                sent.append((handles, handles[0].host.steps(requests)))
+                message = pickle.dumps(requests, protocol=pickle.HIGHEST_PROTOCOL)
+                sent.append((handles, handles[0].host.steps(message)))
             except Exception:
                 sent.append((handles, None))
         answers: dict[int, Any] = {}
@@ -325,7 +327,7 @@ class ReplicaSet:
             try:
                 if future is None:
                     raise ClusterError("no host")
-                results = future.result(timeout=CALL_TIMEOUT)
+                results = pickle.loads(future.result(timeout=CALL_TIMEOUT))
             except Exception:  # the worker is gone: each of its shards asked again
                 retry += [(h.shard, h.replica) for h in handles]
                 continue

@@ -205,19 +205,27 @@ class ScatterGather:
         answers = {} if cached is None else dict(cached.answers)
         plan: Plan | None = None
         statistics: GlobalStatistics | None = None
-        if not gathering:
-            # No statistics are needed: no step either, unless the query expands.
-            with contextlib.suppress(_NeedsVocabulary):
-                plan = compile_query(
-                    tree, _NO_VOCABULARY, self.analyzer, ranking, restrictions, table
-                )
-        if plan is None:
-            moved = [
-                s for s in range(catalog.shards)
-                if s not in answers or cached is None or cached.generations[s] != generations[s]
-            ]  # fmt: skip
+        moved = [
+            s for s in range(catalog.shards)
+            if s not in answers or cached is None or cached.generations[s] != generations[s]
+        ]  # fmt: skip
+        # A query with no prefix or fuzzy word compiles here alone.
+        with contextlib.suppress(_NeedsVocabulary):
+            plan = compile_query(tree, _NO_VOCABULARY, self.analyzer, ranking, restrictions, table)
+        if plan is not None and gathering and plan.root is not None:
+            # Its words need no expansion: the shards send only their statistics.
             if moved:
-                step = ("prepare", tree, restrictions, ranking, table)
+                keys = sorted(set(plan_terms(plan.root)))
+                fresh, failures = self.replicas.scatter(
+                    dict.fromkeys(moved, ("term_statistics", keys))
+                )
+                answers.update({s: ShardPreparation({}, part) for s, part in fresh.items()})
+                for shard in failures:
+                    answers.pop(shard, None)
+            statistics = gather_statistics(answer.statistics for answer in answers.values())
+        elif plan is None:
+            if moved:
+                step = ("prepare", tree, restrictions, ranking, table is not None)
                 fresh, failures = self.replicas.scatter(dict.fromkeys(moved, step))
                 answers.update(fresh)
                 for shard in failures:

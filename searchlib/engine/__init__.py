@@ -228,6 +228,7 @@ class Engine:
             if current is None or current.generation != self.generation():
                 current = self._open_snapshot()
                 self._snapshot = current
+                self.stems.refresh()  # a writer elsewhere may have saved new stems
             return current
 
     def _open_snapshot(self) -> Snapshot:

@@ -141,11 +141,36 @@ def write_stem_file(folder: Path, stems: dict[str, str]) -> StemFile | None:
 
 
 class IndexStems:
-    """An index's stem cache: its stem file behind a ``StemCache`` of new stems."""
+    """An index's stem cache: its stem file behind a ``StemCache`` of new stems.
+
+    Another process writing the index (a writer process, a cluster replica's writing
+    child) saves its stems to the file; a reader adopts that file when its snapshot
+    moves on (``refresh``), so it never stems again what the writer stemmed."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        self._identity = self._file_identity()
         self.cache = StemCache(StemFile.open(self.folder))
+
+    def _file_identity(self) -> tuple[int, int, int] | None:
+        try:
+            info = (self.folder / STEM_FILE).stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    def refresh(self) -> bool:
+        """Adopt the stem file if another process replaced it since it was read
+        (the stems computed here stay in memory, still to be saved); True if so."""
+        identity = self._file_identity()
+        if identity is None or identity == self._identity:
+            return False
+        self._identity = identity
+        found = StemFile.open(self.folder)
+        if found is None:
+            return False
+        self.cache.backing = found
+        return True
 
     def save(self, *, force: bool = False) -> None:
         """Merge the new stems into the file when they are many (or ``force``)."""
@@ -160,6 +185,7 @@ class IndexStems:
         merged.update(new)
         written = write_stem_file(self.folder, merged)
         if written is not None:
+            self._identity = self._file_identity()
             self.cache.saved(written)
 
 

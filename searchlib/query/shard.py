@@ -70,6 +70,7 @@ PREPARED_CANDIDATES = 2_000
 # and the vocabulary a client compiles against.
 SEARCH_STEPS = (
     "prepare",
+    "term_statistics",
     "statistics",
     "rank",
     "hits",
@@ -173,9 +174,12 @@ def plan_terms(node: PlanNode) -> Iterator[tuple[str, str]]:
 class ShardSearcher:
     """One snapshot of a shard, answering the steps of a distributed search."""
 
-    def __init__(self, snapshot: Snapshot, analyzer: Analyzer) -> None:
+    def __init__(
+        self, snapshot: Snapshot, analyzer: Analyzer, synonyms: SynonymTable | None = None
+    ) -> None:
         self.snapshot = snapshot
         self.analyzer = analyzer
+        self.synonyms = synonyms  # the snapshot's commit's, read by the analyzer
 
     def complete(self, text: str, limit: int, titles: int) -> Completions:
         """This shard's completions (``query.complete``); a client sums the shards'."""
@@ -195,24 +199,36 @@ class ShardSearcher:
         tree: Bool,
         filters: list[Filter],
         ranking: Ranking,
-        synonyms: SynonymTable | None,
+        synonyms: bool,
     ) -> ShardPreparation:
         """The query's expansions here and the statistics of every term it may score
         (compiled with every candidate of each expansion, so whichever the client
-        chooses from the shards' summed counts has its frequencies here)."""
+        chooses from the shards' summed counts has its frequencies here).
+
+        ``synonyms``: expanded with this shard's synonyms (every shard holds the same;
+        the table is not sent with each query). Should a shard's differ from the
+        client's for a moment (a ``set_synonyms`` under way), the client finds a
+        plan's term missing here and asks for its statistics in another step."""
         vocabulary = _RecordingVocabulary(self.snapshot)
+        table = self.synonyms if synonyms else None
         plan = compile_query(
-            tree, vocabulary, self.analyzer, ranking, filters, synonyms, every_expansion=True
+            tree, vocabulary, self.analyzer, ranking, filters, table, every_expansion=True
         )
         return ShardPreparation(vocabulary.expansions, self.statistics(plan), vocabulary.complete)
 
     def statistics(self, plan: Plan) -> ShardStatistics:
+        """The statistics of every term ``plan`` scores, here."""
+        return self.term_statistics(list(plan_terms(plan.root)) if plan.root is not None else [])
+
+    def term_statistics(self, keys: list[tuple[str, str]]) -> ShardStatistics:
+        """The document frequencies of ``(field, term)`` keys here, with the fields'
+        document counts and total lengths (a query whose words need no expansion:
+        the client compiled it alone and asks only for these)."""
         snapshot = self.snapshot
         freqs: dict[tuple[str, str], int] = {}
-        if plan.root is not None:
-            for key in plan_terms(plan.root):
-                if key not in freqs:
-                    freqs[key] = snapshot.document_frequency(*key)
+        for field_name, term in keys:
+            if (field_name, term) not in freqs:
+                freqs[field_name, term] = snapshot.document_frequency(field_name, term)
         counts = {name: int(snapshot.field_docs[name]) for name in TEXT_FIELDS}
         lengths = {name: float(snapshot.total_length[name]) for name in TEXT_FIELDS}
         return counts, lengths, freqs
