@@ -896,6 +896,7 @@ def test_an_answer_that_cannot_be_pickled_travels_as_an_error():
     """A round's answers go back as one pickled blob; an exception that cannot be
     pickled becomes a SearchlibError with its text (its replica counts as failed)
     instead of losing the whole round."""
+
     class Odd(Exception):
         def __reduce__(self):
             raise TypeError("not picklable")
