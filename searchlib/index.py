@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import islice
 from pathlib import Path
 from time import perf_counter
@@ -25,10 +25,17 @@ from typing import Any
 
 from searchlib.analysis import Analyzer, Token
 from searchlib.analysis.synonyms import StoredSynonyms, Synonyms, SynonymTable
+from searchlib.analysis.tokenizer import load_tokenizer
 from searchlib.batch import BatchResult, WriteBatch, staged_records
 from searchlib.document import Article, public_fields
 from searchlib.engine import TEXT_FIELDS, Engine, EngineWriter, Snapshot, write_error
-from searchlib.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, QueryError
+from searchlib.errors import (
+    IndexCorruptError,
+    IndexNotFoundError,
+    IndexWriteError,
+    QueryError,
+    SearchlibError,
+)
 from searchlib.indexing import default_workers, write_segments
 from searchlib.query.arguments import check_search
 from searchlib.query.collapse import (
@@ -106,9 +113,26 @@ class Index:
         *,
         lock_timeout: float = 10.0,
         workers: int | None = None,
+        warm: bool = True,
     ) -> Index:
-        """Open an existing index; ``IndexNotFoundError`` if there is none."""
-        return cls(Engine.open(path), lock_timeout=lock_timeout, workers=workers)
+        """Open an existing index; ``IndexNotFoundError`` if there is none.
+
+        ``warm``: build what the first search needs now (``warm``), so the first
+        query costs what any other does; an index that cannot be read opens all the
+        same and its searches raise the error (``search check`` names what is wrong)."""
+        index = cls(Engine.open(path), lock_timeout=lock_timeout, workers=workers)
+        if warm:
+            with suppress(SearchlibError):
+                index.warm()
+        return index
+
+    def warm(self) -> None:
+        """Build what the first search needs, as a search server's warmer does: the
+        current commit's snapshot (live documents, lengths, dates), its synonyms read
+        by the analyzer, and the tokenizer (ICU loaded). Later commits are read as
+        searches meet them."""
+        load_tokenizer()
+        self._synonym_table(self._engine.snapshot())
 
     @classmethod
     def open_or_create(

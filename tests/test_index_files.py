@@ -339,3 +339,28 @@ def test_a_reader_adopts_the_stems_another_writer_saved(tmp_path):
         computed = cache.export()  # stemmed here: the synonyms' words, none of the text's
         text_words = {"membangun", "jembatan", "penyeberangan", "memperbaiki", "permukiman"}
         assert computed.keys().isdisjoint(text_words | {"pembangunan", "jalan", "menuju"})
+
+
+def test_opening_warms_what_the_first_search_needs(tmp_path):
+    """``Index.open`` builds the snapshot and synonym table a first search would (a
+    server's warmer), unless ``warm=False``."""
+    path = tmp_path / "ix"
+    _built(path).close()
+    with searchlib.Index.open(path, warm=False) as cold:
+        assert cold._engine._snapshot is None
+        assert cold._synonyms._cached is None
+    with searchlib.Index.open(path) as warm:
+        snapshot = warm._engine._snapshot
+        assert snapshot is not None and warm._synonyms._cached is not None
+        assert warm.search("gempa warga").total > 0
+        assert warm._engine._snapshot is snapshot  # the first search read the warmed one
+
+
+def test_an_index_too_damaged_to_warm_still_opens_and_its_searches_say_why(tmp_path):
+    path = tmp_path / "ix"
+    _built(path, deletions=False).close()
+    target = next(path.glob("*.sld"))
+    target.write_bytes(target.read_bytes()[:-20])  # its footer gone
+    with searchlib.Index.open(path) as ix:  # opening names nothing yet
+        with pytest.raises(IndexCorruptError, match=target.name):
+            ix.search("gempa warga")

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["HYPHENS", "segment_words"]
+__all__ = ["HYPHENS", "load_tokenizer", "segment_words"]
 
 HYPHENS = "-\u2010\u2011"  # hyphen-minus, hyphen, non-breaking hyphen
 _local = threading.local()
+
+
+def load_tokenizer() -> None:
+    """Load ICU now (a first search otherwise pays for it), with this thread's
+    iterator."""
+    _break_iterator()
 
 
 def _break_iterator():
