@@ -117,8 +117,8 @@ class Index:
     ) -> Index:
         """Open an existing index; ``IndexNotFoundError`` if there is none.
 
-        ``warm``: build what the first search needs now (``warm``), so the first
-        query costs what any other does; an index that cannot be read opens all the
+        ``warm``: build what the first search needs now (``Index.warm``), so the
+        first query costs what any other does; an index that cannot be read opens all the
         same and its searches raise the error (``search check`` names what is wrong)."""
         index = cls(Engine.open(path), lock_timeout=lock_timeout, workers=workers)
         if warm:

@@ -99,17 +99,23 @@ class ShardHost:
         up to a switch interval (5 ms) for it at each hand-over. Other requests (a
         write, say) run beside them, each as its replica schedules it."""
         requests: list[Request] = pickle.loads(message)
-        reads = [n for n, request in enumerate(requests) if request[2] in READ_STEPS]
-        others = [n for n in range(len(requests)) if n not in set(reads)]
+        reads: list[int] = []
+        others: list[int] = []
+        for n, request in enumerate(requests):
+            (reads if request[2] in READ_STEPS else others).append(n)
         answers: list[tuple[bool, Any]] = [(False, None)] * len(requests)
-        loop = asyncio.get_running_loop()
-        pending = loop.run_in_executor(self._reads, self._run_reads, [requests[n] for n in reads])
+        pending = None
+        if reads:
+            pending = asyncio.get_running_loop().run_in_executor(
+                self._reads, self._run_reads, [requests[n] for n in reads]
+            )
         calls = (self.call(s, r, name, *args) for s, r, name, args in (requests[n] for n in others))
         done = await asyncio.gather(*calls, return_exceptions=True)
         for n, answer in zip(others, done, strict=True):
             answers[n] = (not isinstance(answer, BaseException), answer)
-        for n, answer in zip(reads, await pending, strict=True):
-            answers[n] = answer
+        if pending is not None:
+            for n, answer in zip(reads, await pending, strict=True):
+                answers[n] = answer
         return _pickled(answers)
 
     def _run_reads(self, requests: list[Request]) -> list[tuple[bool, Any]]:
