@@ -134,7 +134,8 @@ def dir_size_mb(path: Path) -> float:
 def build_searchlib(articles: Iterable[dict], folder: Path) -> None:
     import searchlib
 
-    # A commit every 10,000 articles, as `search index` does.
+    # A commit every 10,000 articles, as `search index` does; closing waits for the
+    # background merges (as tantivy's wait_merging_threads below).
     source = iter(articles)
     with searchlib.Index.create(folder) as ix:
         while batch := list(islice(source, 10_000)):

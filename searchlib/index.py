@@ -160,14 +160,19 @@ class Index:
                 workers=workers,
             )
 
-    def close(self) -> None:
-        self._engine.close()
+    def close(self, *, wait_for_merges: bool = True) -> None:
+        """Release the index. Background merges its commits asked for finish first
+        (as Lucene's ``IndexWriter.close``: a batch job leaves few segments, not ten
+        small ones); ``wait_for_merges=False`` stops after the running merge's current
+        step and leaves the rest to the next writer."""
+        self._engine.close(wait_for_merges=wait_for_merges)
 
     def __enter__(self) -> Index:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        # Leaving on an error (or Ctrl-C) does not wait for merges.
+        self.close(wait_for_merges=exc_type is None)
 
     def __repr__(self) -> str:
         return f"Index({str(self.path)!r})"
@@ -291,7 +296,7 @@ class Index:
     def wait_for_merges(self) -> None:
         """Return when no background merge of this index runs or is pending. Commits
         return once durable and merges follow on a background thread; ``close``
-        waits for a running merge too."""
+        waits for them too."""
         self._engine.wait_for_merges()
 
     def optimize(self) -> None:

@@ -124,3 +124,39 @@ def test_check_follows_a_merge_that_replaced_its_commit(tmp_path, monkeypatch):
     monkeypatch.setattr(Snapshot, "verify", merge_first)
     assert ix.check() == []
     assert len(generations) == 2 and generations[0] < generations[1]
+
+
+def _pending_merge(tmp_path, monkeypatch) -> tuple[searchlib.Index, threading.Event]:
+    """Six one-article commits: the merge of the first three runs (held until the
+    event returned is set), that of the next three is asked for and waits its turn."""
+    started, release = _held_merges(monkeypatch)
+    ix = _index(tmp_path)
+    docs = _corpus(6)
+    for doc in docs[:3]:
+        ix.add(doc)
+    assert started.wait(10)
+    for doc in docs[3:]:
+        ix.add(doc)
+    assert ix.stats()["segments"] == 6
+    return ix, release
+
+
+def test_closing_finishes_the_merges_its_commits_asked_for(tmp_path, monkeypatch):
+    ix, release = _pending_merge(tmp_path, monkeypatch)
+    threading.Timer(0.2, release.set).start()
+    ix.close()  # as Lucene's IndexWriter.close: the pending merge runs too
+    reopened = searchlib.Index.open(tmp_path / "ix")
+    assert reopened.stats()["segments"] == 2 and len(reopened) == 6
+    assert reopened.check() == []
+
+
+def test_closing_without_waiting_leaves_the_pending_merge_to_the_next_writer(tmp_path, monkeypatch):
+    ix, release = _pending_merge(tmp_path, monkeypatch)
+    threading.Timer(0.2, release.set).start()
+    ix.close(wait_for_merges=False)  # the running merge still completes its commit
+    reopened = searchlib.Index.open(tmp_path / "ix")
+    assert reopened.stats()["segments"] == 4 and len(reopened) == 6
+    reopened._engine.merge_policy = MergePolicy(factor=3, floor=1)
+    reopened.add(_corpus(7)[6])  # the next commit asks for the merges left
+    reopened.wait_for_merges()
+    assert reopened.stats()["segments"] < 4 and len(reopened) == 7

@@ -102,7 +102,7 @@ def index_command(
         with (
             index,
             Progress(
-                TextColumn("indexing"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]} articles/s"),
@@ -110,7 +110,7 @@ def index_command(
                 transient=True,
             ) as progress,
         ):
-            task = progress.add_task("index", total=None, rate="-")
+            task = progress.add_task("indexing", total=None, rate="-")
 
             def advance(count: int) -> None:
                 progress.advance(task, count)
@@ -126,6 +126,9 @@ def index_command(
                 )
             else:
                 summary = index_paths(index, paths, batch_size=batch_size, on_progress=advance)
+                # Closing waits for them too; saying so explains the pause.
+                progress.update(task, description="merging segments")
+                index.wait_for_merges()
             total = len(index)
     except SearchlibError as exc:
         fail(exc, state.path)

@@ -165,9 +165,10 @@ class Engine:
         engine.latest_commit()  # a damaged commit fails the open, not the first search
         return engine
 
-    def close(self) -> None:
-        """Let a running background merge finish, save new stems, drop what is open."""
-        self.merger.close()
+    def close(self, *, wait_for_merges: bool = True) -> None:
+        """Finish the background merges asked for (or, without ``wait_for_merges``,
+        only the running one's current step), save new stems, drop what is open."""
+        self.merger.close(finish=wait_for_merges)
         self.stems.save(force=True)
         self._snapshot = None
         self._segments.clear()

@@ -77,8 +77,12 @@ class BackgroundMerger:
                 return
             thread.join()
 
-    def close(self) -> None:
-        """Let a running merge finish its current step and stop asking for more."""
+    def close(self, *, finish: bool = True) -> None:
+        """Stop merging: with ``finish``, once the merges the commits asked for are
+        done (Lucene's ``IndexWriter.close``); without, after the running merge's
+        current step (the rest waits for the next writer)."""
+        if finish:
+            self.wait()
         with self._mutex:
             self._closed = True
             self._again = False
