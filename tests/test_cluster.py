@@ -26,6 +26,7 @@ distributed = pytest.importorskip("distributed")
 from searchlib.cluster import Catalog, ClusterError, ClusterIndex, shard_of  # noqa: E402
 from searchlib.cluster.host import _pickled  # noqa: E402
 from searchlib.cluster.replicas import ReplicaSet  # noqa: E402
+from searchlib.cluster.term_cache import ShardTermCache  # noqa: E402
 
 WORDS = [
     "gempa",
@@ -476,7 +477,44 @@ def test_expansions_and_statistics_take_one_round_cached_per_shard(tmp_path, loc
         plain = cluster.search("gempa banjir")
         assert [set(r.values()) for r in rounds] == [{"term_statistics"}, {"rank"}, {"fetch"}]
         _same_ranking(plain, single.search("gempa banjir"))
+        # Terms every shard has counted serve other queries of them: two rounds.
+        for other in ("banjir gempa", "gempa"):
+            rounds.clear()
+            got = cluster.search(other)
+            assert [set(r.values()) for r in rounds] == [{"rank"}, {"fetch"}], other
+            _same_ranking(got, single.search(other))
+        # A write to one shard: only that shard counts them again.
+        written = {"id": "y", "title": "banjir bandang", "body": "banjir gempa banjir"}
+        cluster.add(written)
+        single.add(written)
+        rounds.clear()
+        after = cluster.search("banjir gempa")
+        assert rounds[0] == {shard_of("y", 3): "term_statistics"}
+        assert "y" in after.ids()
+        _same_ranking(after, single.search("banjir gempa"))
     single.close()
+
+
+def test_term_statistics_are_kept_per_shard_generation_and_bounded():
+    cache = ShardTermCache(capacity=3)
+    totals = ({"body": 10}, {"body": 100.0})
+    cache.store(0, 5, (*totals, {("body", "a"): 2, ("body", "b"): 1}))
+    assert cache.lookup(0, 5, [("body", "a")]) == (*totals, {("body", "a"): 2})
+    assert cache.lookup(0, 5, [("body", "a"), ("body", "c")]) is None  # one unknown
+    assert cache.lookup(0, 6, [("body", "a")]) is None  # the shard was written
+    assert cache.lookup(1, 5, [("body", "a")]) is None  # another shard
+    cache.store(0, 5, (*totals, {("body", "c"): 4}))  # more of the same commit
+    assert cache.lookup(0, 5, [("body", "a"), ("body", "c")]) == (
+        *totals,
+        {("body", "a"): 2, ("body", "c"): 4},
+    )
+    cache.store(0, 5, (*totals, {("body", "d"): 1}))  # past the bound: starts again
+    assert cache.lookup(0, 5, [("body", "a")]) is None
+    assert cache.lookup(0, 5, [("body", "d")]) == (*totals, {("body", "d"): 1})
+    moved = ({"body": 11}, {"body": 105.0}, {("body", "a"): 3})
+    cache.store(0, 6, moved)
+    assert cache.lookup(0, 5, [("body", "d")]) is None
+    assert cache.lookup(0, 6, [("body", "a")]) == moved
 
 
 def test_an_expansion_too_wide_to_prepare_is_expanded_in_steps(tmp_path, local_cluster):

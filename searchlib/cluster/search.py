@@ -6,6 +6,9 @@
    the document frequencies of every term the query may score, with its field totals;
    the client sums them, compiles and keeps the frequencies of the plan's terms
    (cached per query and per shard: a write to a shard refreshes that shard's part);
+   a query whose words need no expansion compiles on the client and asks only its
+   terms' statistics, of the shards that have not counted them all since they were
+   last written (``term_cache``: none, often, and the step is skipped);
 2. rank: every shard scores its matches with those global statistics and returns its
    first ``offset + limit`` keys; the client merges them (coordination or date, then
    score, then shard and shard order);
@@ -30,6 +33,7 @@ from searchlib.analysis import Analyzer
 from searchlib.analysis.synonyms import StoredSynonyms, SynonymTable
 from searchlib.cluster.collapse import collapsed_page, merged_keys, too_few_groups
 from searchlib.cluster.replicas import ReplicaSet
+from searchlib.cluster.term_cache import ShardTermCache
 from searchlib.engine.snapshot import most_frequent, nearest
 from searchlib.query.collapse import (
     MAX_COLLAPSE_WINDOW,
@@ -151,6 +155,7 @@ class ScatterGather:
         # ``ClusterIndex.set_synonyms`` forgets them.
         self._synonym_data: Any = None
         self._synonyms = StoredSynonyms()
+        self._terms = ShardTermCache()
 
     @property
     def analyzer(self) -> Analyzer:
@@ -213,15 +218,19 @@ class ScatterGather:
         with contextlib.suppress(_NeedsVocabulary):
             plan = compile_query(tree, _NO_VOCABULARY, self.analyzer, ranking, restrictions, table)
         if plan is not None and gathering and plan.root is not None:
-            # Its words need no expansion: the shards send only their statistics.
-            if moved:
-                keys = sorted(set(plan_terms(plan.root)))
+            # Its words need no expansion: only the statistics of its terms, from the
+            # shards that have not counted them all since they were last written.
+            keys = sorted(set(plan_terms(plan.root)))
+            parts = {s: self._terms.lookup(s, generations[s], keys) for s in range(catalog.shards)}
+            asked = [s for s, part in parts.items() if part is None]
+            if asked:
                 fresh, failures = self.replicas.scatter(
-                    dict.fromkeys(moved, ("term_statistics", keys))
+                    dict.fromkeys(asked, ("term_statistics", keys))
                 )
-                answers.update({s: ShardPreparation({}, part) for s, part in fresh.items()})
-                for shard in failures:
-                    answers.pop(shard, None)
+                for shard, part in fresh.items():
+                    self._terms.store(shard, generations[shard], part)
+                    parts[shard] = part
+            answers = {s: ShardPreparation({}, part) for s, part in parts.items() if part}
             statistics = gather_statistics(answer.statistics for answer in answers.values())
         elif plan is None:
             if moved:
