@@ -10,20 +10,25 @@ RUNS ?= 3
 
 .PHONY: demo test lint docs package install dev bench clean
 
+# compileall: an editable install's modules are compiled once here, not at every
+# start of `search` (where PYTHONDONTWRITEBYTECODE is set, imports never cache them).
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m compileall -q searchlib
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m compileall -q searchlib
 	touch $(VENV)/.installed $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q searchlib
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
