@@ -9,6 +9,7 @@ import threading
 import searchlib
 from searchlib.engine import Snapshot, scheduler
 from searchlib.engine.merge import MergePolicy
+from searchlib.engine.storage import WriterLock
 
 from .test_equivalence import _answers, _corpus, _queries
 
@@ -160,3 +161,26 @@ def test_closing_without_waiting_leaves_the_pending_merge_to_the_next_writer(tmp
     reopened.add(_corpus(7)[6])  # the next commit asks for the merges left
     reopened.wait_for_merges()
     assert reopened.stats()["segments"] < 4 and len(reopened) == 7
+
+
+def test_closing_while_another_writer_holds_the_lock_leaves_the_merges(tmp_path, monkeypatch):
+    ix, release = _pending_merge(tmp_path, monkeypatch)
+    waits: list[float] = []
+
+    class RecordedLock(WriterLock):
+        def __init__(self, folder, timeout):
+            waits.append(timeout)
+            super().__init__(folder, timeout)
+
+    monkeypatch.setattr(scheduler, "WriterLock", RecordedLock)
+    other = WriterLock(tmp_path / "ix", 0).acquire()  # another process, mid-write
+    try:
+        threading.Timer(0.2, release.set).start()
+        ix.close()
+    finally:
+        other.release()
+    # The running merge waited briefly and was dropped; the pending one never started.
+    assert waits and max(waits) <= scheduler.CLOSING_LOCK_WAIT < scheduler.LOCK_WAIT
+    reopened = searchlib.Index.open(tmp_path / "ix")
+    assert reopened.stats()["segments"] == 6 and len(reopened) == 6
+    assert reopened.check() == [] and not list(reopened.path.glob("merging.*"))

@@ -35,8 +35,11 @@ if TYPE_CHECKING:
 __all__ = ["MERGE_FOLDER_PREFIX", "BackgroundMerger", "remove_dead_merge_folders"]
 
 MERGE_FOLDER_PREFIX = "merging."
-# How long a finished merge waits for the writer lock (writers hold it briefly).
+# How long a finished merge waits for the writer lock (writers hold it briefly), and
+# while its index closes: a closing process does not wait out another's long write
+# (the merges it leaves are asked for again at the next commit).
 LOCK_WAIT = 120.0
+CLOSING_LOCK_WAIT = 2.0
 
 
 class BackgroundMerger:
@@ -48,6 +51,7 @@ class BackgroundMerger:
         self._thread: threading.Thread | None = None
         self._again = False
         self._closed = False
+        self._closing = False
         self.merges_done = 0
         self.last_error: BaseException | None = None
 
@@ -82,6 +86,7 @@ class BackgroundMerger:
         done (Lucene's ``IndexWriter.close``); without, after the running merge's
         current step (the rest waits for the next writer)."""
         if finish:
+            self._closing = True
             self.wait()
         with self._mutex:
             self._closed = True
@@ -119,6 +124,8 @@ class BackgroundMerger:
         if not groups:
             return False
         sources = [commit.segments[n] for n in groups[0]]
+        if self._closing and not _lock_free(engine.path):
+            return False  # another process is writing: leave the merge to the next commit
         folder = engine.path / f"{MERGE_FOLDER_PREFIX}{os.getpid()}.{secrets.token_hex(4)}"
         folder.mkdir()
         try:
@@ -127,7 +134,8 @@ class BackgroundMerger:
             except FileNotFoundError:
                 return True  # a commit replaced the sources' files: start again
             try:
-                lock = WriterLock(engine.path, LOCK_WAIT).acquire()
+                wait = CLOSING_LOCK_WAIT if self._closing else LOCK_WAIT
+                lock = WriterLock(engine.path, wait).acquire()
             except IndexLockedError:
                 return False  # a long write: the next commit asks again
             try:
@@ -137,6 +145,15 @@ class BackgroundMerger:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return True
+
+
+def _lock_free(folder: Path) -> bool:
+    """Whether no writer holds the index's lock now (a moment's look)."""
+    try:
+        WriterLock(folder, 0.0).acquire().release()
+    except IndexLockedError:
+        return False
+    return True
 
 
 def _publish(
