@@ -10,8 +10,10 @@ from click.testing import CliRunner
 
 from searchlib import Index
 from searchlib.cli import cli, main
+from searchlib.engine import scheduler
 
 from .conftest import ARTICLES
+from .test_background_merge import _held_merges
 
 
 @pytest.fixture
@@ -275,3 +277,25 @@ def test_backup_copies_the_last_commit_and_refuses_an_existing_destination(
     again = run(runner, "--index", index_dir, "backup", target)
     assert again.exit_code == 1
     assert "already exists" in again.output and "hint:" in again.output
+
+
+def test_index_leaves_its_segments_merged(runner, tmp_path, monkeypatch):
+    # Twenty commits of one article: the merge of the first ten is held until the
+    # command waits for merges, so that of the next ten is still to start then; the
+    # command finishes both before it returns (as closing the index does).
+    started, release = _held_merges(monkeypatch)
+    wait = scheduler.BackgroundMerger.wait
+
+    def released_then_wait(merger):
+        release.set()
+        wait(merger)
+
+    monkeypatch.setattr(scheduler.BackgroundMerger, "wait", released_then_wait)
+    articles = [dict(ARTICLES[n % len(ARTICLES)], id=f"a{n}") for n in range(20)]
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in articles) + "\n", "utf-8")
+    result = run(runner, "--index", tmp_path / "ix", "index", "--batch-size", 1, path)
+    assert result.exit_code == 0, result.output
+    assert started.is_set() and "added 20" in result.output
+    stats = Index.open(tmp_path / "ix").stats()
+    assert stats["segments"] == 2 and stats["articles"] == 20
