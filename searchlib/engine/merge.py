@@ -7,7 +7,8 @@ share a level they are merged into one, and a segment that has lost a third of i
 documents to deletions is rewritten. Each document is so copied O(log n) times over
 the life of an index.
 
-``run_merges`` runs the policy after a commit, under the writer lock: a merged segment gets
+``run_merges`` runs the policy now, under the writer lock (an optimize, or a commit
+with background merges off; ``engine.scheduler`` runs it otherwise): a merged segment gets
 the live documents' stored JSON bytes (copied, not decoded), their columns, and
 postings merged as arrays (``postings_merge``); it takes the place of its first
 source, so document order is kept, and each round of merges is one commit.
