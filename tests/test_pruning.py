@@ -3,6 +3,7 @@ match, for many random queries, pages, rankings and filters."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import searchlib
 from searchlib.analysis.synonyms import Synonyms, SynonymTable
 from searchlib.query import execute as execute_module
+from searchlib.query import term_scoring
 from searchlib.query.execute import execute
 from searchlib.query.parse import parse_query
 from searchlib.query.plan import Filter, compile_query
@@ -208,3 +210,129 @@ def test_clause_bounds_score_fewer_documents_than_match(index, monkeypatch, want
     np.testing.assert_allclose(bounded.top_scores, full.top_scores, rtol=1e-12)
     assert unbounded.scored == len(full.matches) > 100
     assert bounded.scored < len(full.matches) * 0.8, (bounded.scored, len(full.matches))
+
+
+def _frequencies(ix, words):
+    return {w: ix.search(w, limit=0, snippets=False, track_total_hits=True).total for w in words}
+
+
+def _common_and_rarer(ix, docs):
+    """The corpus's most frequent word of a few, and words from one title (rarer)."""
+    frequency = _frequencies(ix, ("gempa", "pemerintah", "indonesia", "warga", "kota", "desa"))
+    common = max(frequency, key=frequency.__getitem__)
+    return common, frequency[common]
+
+
+def test_the_top_tier_is_found_without_a_common_words_union(index):
+    # A page the documents matching every clause fill comes from the smallest clause,
+    # the others asked about its documents only: the union of a common word's fields
+    # (and the clause made of it) is never built. Fails if the tier is found by
+    # intersecting every clause's docs(), not only when results change.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking()
+    common, count = _common_and_rarer(ix, docs)
+    fast = 0
+    for doc in docs[2:200:7]:
+        rarer = next((w for w in doc["title"].split() if w.lower() != common), None)
+        if rarer is None:
+            continue
+        plan = compile_query(parse_query(f"{common} {rarer}"), snapshot, ix.analyzer, ranking)
+        if plan.root is None or len(plan.root.should) != 2:
+            continue
+        tracked = execute(plan.root, snapshot, ranking, 1, track_total=5)
+        full = execute(plan.root, snapshot, ranking, 1, prune=False)
+        assert tracked.top.tolist() == full.top.tolist()
+        np.testing.assert_allclose(tracked.top_scores, full.top_scores, rtol=1e-12)
+        if tracked.relation != "gte":
+            continue
+        fast += 1
+        largest = max(tracked.root.should, key=lambda clause: clause.at_most)
+        assert largest._docs is None, f"{common} {rarer}"
+        assert all(term._docs is None for term in largest.terms)
+        assert 5 <= tracked.total <= len(full.matches)
+    assert fast >= 5, (fast, count)
+
+
+def test_a_phrase_reads_positions_only_where_the_other_clauses_match(index, monkeypatch):
+    # A phrase of common words beside a rarer word: its positions are read in the
+    # documents the rarer word's clause leaves, not in every document holding both
+    # words. Fails when the phrase matches every document first (positions read for
+    # all of them), not only when results change.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking()
+    asked: list[int] = []
+    original = type(snapshot).positions_flat
+
+    def counting(self, field, term, wanted):
+        asked.append(len(wanted))
+        return original(self, field, term, wanted)
+
+    monkeypatch.setattr(type(snapshot), "positions_flat", counting)
+    checked = 0
+    for doc in docs[:400:5]:
+        words = doc["body"].lower().rstrip(".").split()
+        pairs = {f"+{a} +{b}": f'"{a} {b}"' for a, b in itertools.pairwise(words[:40])}
+        both = _frequencies(ix, pairs)
+        pair = max(both, key=both.__getitem__)
+        title = _frequencies(ix, set(doc["title"].lower().split()) - set(pair.split()))
+        rarer = min(title, key=title.__getitem__, default=None)
+        if rarer is None or title[rarer] * 3 > both[pair]:
+            continue
+        query = f"{pairs[pair]} {rarer}"
+        plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking)
+        asked.clear()
+        pruned = execute(plan.root, snapshot, ranking, 1, track_total=1)
+        read = max(asked, default=0)
+        full = execute(plan.root, snapshot, ranking, 1, prune=False)
+        assert pruned.top.tolist() == full.top.tolist(), query
+        np.testing.assert_allclose(pruned.top_scores, full.top_scores, rtol=1e-12)
+        if pruned.relation == "gte":
+            checked += 1
+            assert read <= title[rarer] < both[pair], (query, read, title[rarer], both[pair])
+    assert checked >= 3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_common_word_spread_by_document_scores_as_searched(index, monkeypatch, seed):
+    # Frequencies read from an array by document (a common word asked about often)
+    # are those binary search finds: the same pages, scores and totals either way.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking(coordination=bool(seed))
+    rng = random.Random(40 + seed)
+    spread_used = 0
+    for _ in range(60):
+        query = _random_query(rng, docs)
+        plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking)
+        if plan.root is None:
+            continue
+        pages = []
+        for dense_from in (0, 10**9):  # never spread, always spread
+            monkeypatch.setattr(term_scoring, "DENSE_FROM", dense_from)
+            done = execute(plan.root, snapshot, ranking, 10, track_total=5)
+            pages.append((done.top.tolist(), done.top_scores.tolist(), done.total, done.relation))
+        assert pages[0] == pages[1], query
+        spread_used += pages[1] != ([], [], 0, "eq")
+    assert spread_used > 20
+
+
+def test_a_common_word_is_spread_once_asked_about_often(index):
+    ix, _docs = index
+    snapshot = ix._engine.snapshot()
+    common, _count = _common_and_rarer(ix, _docs)
+    term = ix.analyzer.tokens(common)[0].term
+    postings = term_scoring.TermPostings(snapshot, "body", term)
+    everything = np.arange(snapshot.max_doc, dtype=np.int64)
+    expected = np.zeros(snapshot.max_doc)
+    expected[postings.ids] = postings.tf
+    assert postings._by_document is None
+    np.testing.assert_array_equal(postings.at(everything[:5]), expected[:5])
+    assert postings._by_document is None  # a few documents: searched
+    np.testing.assert_array_equal(postings.at(everything), expected)
+    assert postings._by_document is not None  # asked about every document: spread
+    np.testing.assert_array_equal(postings.at(everything), expected)
+    np.testing.assert_array_equal(postings.contains(everything), expected > 0)
+    rare = term_scoring.TermPostings(snapshot, "body", "zzqx-absent")
+    assert not rare.at(everything).any() and rare._by_document is None

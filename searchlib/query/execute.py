@@ -27,7 +27,7 @@ import numpy as np
 
 from searchlib.engine import MISSING_DATE, Snapshot
 from searchlib.engine.arrays import member
-from searchlib.query.idsets import intersect, union
+from searchlib.query.idsets import union
 from searchlib.query.plan import BoolPlan
 from searchlib.query.ranking import Ranking
 from searchlib.query.recency import Recency
@@ -222,10 +222,18 @@ def _top_tier_page(root: Scoring, wanted: int, track_total: int) -> Execution | 
     clauses = [*tree.must, *tree.should]
     if len(tree.should) < 2 or tree.must or tree.filters or tree.must_not:
         return None
-    lower = max(len(clause.docs()) for clause in clauses)
+    # The largest clause's largest word: a count known without building any union.
+    lower = max(clause.at_least for clause in clauses)
     if lower < max(track_total, 1):
         return None
-    top = intersect([clause.docs() for clause in clauses])
+    # The smallest clause's matches, kept where every other clause matches too (asked
+    # of their postings: a common word's union of fields is never built).
+    ordered = sorted(clauses, key=lambda clause: clause.at_most)
+    top = ordered[0].docs()
+    for clause in ordered[1:]:
+        if not len(top):
+            break
+        top = top[clause.contains(top)]
     if len(top) < wanted:
         return None
     scores = root.scores(top)

@@ -2,9 +2,13 @@
 
 Every plan node becomes a scorer with two steps: ``docs()``, the sorted live document
 numbers it matches, found from posting ids alone; and ``scores(ids)``, its BM25F at
-some of those documents, each term's postings looked up by binary search. Beside
-them, ``bounds(ids)``: an upper bound of each score from which clauses a document
-matches (their upper bounds added up), from posting ids alone. Nothing is sized by
+some of those documents, each term's postings looked up by binary search (or, for a
+common word asked about often, spread over an array by document). Beside them,
+``contains(ids)``: which of some documents it matches, asked of its parts, so a
+clause of rare words can be checked against one of common words without building
+the common words' union (and a phrase reads positions only in the documents asked
+about); and ``bounds(ids)``: an upper bound of each score from which clauses a
+document matches (their upper bounds added up), from posting ids alone. Nothing is sized by
 the number of articles except a filter-only query (which matches by columns).
 ``execute`` decides which documents are worth scoring.
 """
@@ -16,51 +20,30 @@ from dataclasses import replace
 
 import numpy as np
 
-from searchlib.engine import MISSING_DATE, STOP, Snapshot
+from searchlib.engine import MISSING_DATE, Snapshot
 from searchlib.engine.arrays import member
-from searchlib.query.idsets import distinct, intersect, union
+from searchlib.query.idsets import intersect, union
+from searchlib.query.phrase_scorer import PhraseScorer
 from searchlib.query.plan import (
     AnyOfPlan,
     BoolPlan,
-    CombinedTerm,
     Filter,
     PhrasePlan,
     PlanNode,
-    TermRef,
     TermsPlan,
 )
 from searchlib.query.results import TermScore
-from searchlib.query.term_scoring import ScoringContext, TermPostings
+from searchlib.query.scorer_base import Scorer
+from searchlib.query.term_scoring import ScoringContext
 
 __all__ = ["BoolScorer", "Scorer", "passes", "scorer"]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-class Scorer:
-    """A plan node bound to a snapshot: ``docs`` (what it matches), ``scores`` (at
-    some of them), ``bounds`` (at least each score) and ``upper_bound`` (no document
-    scores more)."""
-
-    upper_bound: float = 0.0
-
-    def docs(self) -> np.ndarray:  # pragma: no cover - every scorer overrides
-        raise NotImplementedError
-
-    def scores(self, ids: np.ndarray) -> np.ndarray:
-        """Scores at ``ids``, which this scorer matches."""
-        raise NotImplementedError  # pragma: no cover
-
-    def bounds(self, ids: np.ndarray) -> np.ndarray:
-        """At least the score at each of ``ids`` (matches of this scorer), from which
-        of its clauses each matches: their upper bounds added up (posting ids only)."""
-        return np.full(len(ids), self.upper_bound)
-
-    def explain(self, doc: int) -> list[TermScore]:
-        return []
-
-
 class _TermsScorer(Scorer):
+    zero_elsewhere = True  # a document without the words has no frequency to score
+
     def __init__(self, context: ScoringContext, plan: TermsPlan) -> None:
         self.terms = [context.combined(term) for term in plan.terms]
         self.size = context.snapshot.max_doc
@@ -71,6 +54,22 @@ class _TermsScorer(Scorer):
         if self._docs is None:
             self._docs = union([t.docs() for t in self.terms], self.size)
         return self._docs
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        if self._docs is not None:
+            return member(ids, self._docs)
+        found = np.zeros(len(ids), dtype=bool)
+        for term in self.terms:
+            found |= term.contains(ids)
+        return found
+
+    @property
+    def at_least(self) -> int:
+        return max((t.at_least for t in self.terms), default=0)
+
+    @property
+    def at_most(self) -> int:
+        return sum(t.at_most for t in self.terms)
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
         total = np.zeros(len(ids), dtype=np.float64)
@@ -83,69 +82,11 @@ class _TermsScorer(Scorer):
             return super().bounds(ids)  # every match holds the one term
         total = np.zeros(len(ids), dtype=np.float64)
         for term in self.terms:
-            total += member(ids, term.docs()) * term.upper_bound
+            total += term.contains(ids) * term.upper_bound
         return total
 
     def explain(self, doc: int) -> list[TermScore]:
         found = (t.explain(doc) for t in self.terms)
-        return [c for c in found if c is not None]
-
-
-class _PhraseScorer(Scorer):
-    def __init__(self, context: ScoringContext, plan: PhrasePlan) -> None:
-        self.snapshot = context.snapshot
-        lengths = tuple(plan.fields)
-        self.terms = [
-            context.combined(
-                CombinedTerm(tuple(TermRef(name, t, w) for name, w in plan.fields), lengths)
-            )
-            for t in plan.terms
-        ]
-        # Per field: the documents where the phrase occurs.
-        self.found: dict[str, np.ndarray] = {}
-        for name, _weight in plan.fields:
-            postings = [context.postings(name, t) for t in plan.terms]
-            self.found[name] = self._matches(name, plan, postings)
-        self.upper_bound = sum(t.upper_bound for t in self.terms)
-        self._docs = union(list(self.found.values()), self.snapshot.max_doc)
-
-    def _matches(self, name: str, plan: PhrasePlan, postings: list[TermPostings]) -> np.ndarray:
-        candidates = intersect([p.ids for p in postings])
-        if not len(candidates):
-            return _EMPTY
-        keys: np.ndarray | None = None
-        # Rarest word first, and each next word's positions read only in the documents
-        # the words before it left: a phrase of common words reads few positions.
-        words = sorted(
-            zip(plan.terms, plan.offsets, postings, strict=True), key=lambda w: len(w[2].ids)
-        )
-        places = [(name, term, offset) for term, offset, _postings in words]
-        places += [(STOP[name], word, offset) for offset, word in plan.stops]
-        for field_name, term, offset in places:  # each stopword at its place too
-            docs, positions = self.snapshot.positions_flat(field_name, term, candidates)
-            mine = _phrase_keys(docs, positions, offset)
-            keys = mine if keys is None else intersect([keys, mine])
-            if not len(keys):
-                return _EMPTY
-            candidates = distinct(keys >> 32)
-        return _EMPTY if keys is None else candidates
-
-    def _allowed(self, ids: np.ndarray) -> dict[str, np.ndarray]:
-        return {name: member(ids, found) for name, found in self.found.items()}
-
-    def docs(self) -> np.ndarray:
-        return self._docs
-
-    def scores(self, ids: np.ndarray) -> np.ndarray:
-        allowed = self._allowed(ids)
-        total = np.zeros(len(ids), dtype=np.float64)
-        for term in self.terms:
-            total += term.scores(ids, allowed)
-        return total
-
-    def explain(self, doc: int) -> list[TermScore]:
-        allowed = self._allowed(np.array([doc], dtype=np.int64))
-        found = (t.explain(doc, allowed) for t in self.terms)
         return [c for c in found if c is not None]
 
 
@@ -157,6 +98,11 @@ class BoolScorer(Scorer):
         self.must_not = [scorer(context, node) for node in plan.must_not]
         self.filters = plan.filters
         self.upper_bound = sum(s.upper_bound for s in (*self.must, *self.should))
+        self.zero_elsewhere = bool(
+            self.should
+            and not (self.must or self.filters or self.must_not)
+            and all(child.zero_elsewhere for child in self.should)
+        )
         self._docs: np.ndarray | None = None
 
     def docs(self) -> np.ndarray:
@@ -176,8 +122,44 @@ class BoolScorer(Scorer):
         self._docs = ids
         return ids
 
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        if self._docs is not None:
+            return member(ids, self._docs)
+        if self.must:
+            found = np.ones(len(ids), dtype=bool)
+            for child in sorted(self.must, key=lambda c: c.at_most):
+                left = np.flatnonzero(found)
+                if not len(left):
+                    break
+                found[left] = child.contains(ids[left])
+        elif self.should:
+            found = np.zeros(len(ids), dtype=bool)
+            for child in self.should:
+                found |= child.contains(ids)
+        else:
+            found = self.snapshot.live[ids].astype(bool)
+        for restriction in self.filters:
+            found &= passes(self.snapshot, restriction, ids)
+        for child in self.must_not:
+            found &= ~child.contains(ids)
+        return found
+
+    @property
+    def at_least(self) -> int:
+        if self.must or self.filters or self.must_not or not self.should:
+            return len(self.docs())
+        return max(child.at_least for child in self.should)
+
+    @property
+    def at_most(self) -> int:
+        if self._docs is not None or not (self.must or self.should):
+            return len(self.docs())
+        if self.must:
+            return min(child.at_most for child in self.must)
+        return sum(child.at_most for child in self.should)
+
     def scores(self, ids: np.ndarray) -> np.ndarray:
-        return self._summed(ids, lambda child, at: child.scores(at))
+        return self._summed(ids, lambda child, at: child.scores(at), scoring=True)
 
     def bounds(self, ids: np.ndarray) -> np.ndarray:
         if len(self.should) == 1 and not self.must:
@@ -185,15 +167,23 @@ class BoolScorer(Scorer):
         return self._summed(ids, lambda child, at: child.bounds(at))
 
     def _summed(
-        self, ids: np.ndarray, part: Callable[[Scorer, np.ndarray], np.ndarray]
+        self,
+        ids: np.ndarray,
+        part: Callable[[Scorer, np.ndarray], np.ndarray],
+        *,
+        scoring: bool = False,
     ) -> np.ndarray:
         """``part`` (scores or bounds) of every must clause and of each should clause
-        where it matches, added up at ``ids``."""
+        where it matches, added up at ``ids`` (``scoring``: ``part`` is the scores,
+        0 where a ``zero_elsewhere`` clause does not match)."""
         total = np.zeros(len(ids), dtype=np.float64)
         for child in self.must:
             total += part(child, ids)
         for child in self.should:
-            inside = member(ids, child.docs())
+            if child.zero_elsewhere and scoring:
+                total += part(child, ids)
+                continue
+            inside = child.contains(ids)
             if inside.any():
                 total[inside] += part(child, ids[inside])
         return total
@@ -217,7 +207,7 @@ class BoolScorer(Scorer):
         single = np.array([doc], dtype=np.int64)
         out = []
         for child in (*self.must, *self.should):
-            if member(single, child.docs())[0]:
+            if child.contains(single)[0]:
                 out.extend(child.explain(doc))
         return out
 
@@ -232,6 +222,9 @@ class _AnyOfScorer(Scorer):
         self.alternatives = [scorer(context, node) for node in plan.alternatives]
         self.size = context.snapshot.max_doc
         bounds = [s.upper_bound for s in self.alternatives]
+        self.zero_elsewhere = bool(self.alternatives) and all(
+            s.zero_elsewhere for s in self.alternatives
+        )
         first = bounds[0] if bounds else 0.0
         # A typed word the index lacks (bound 0) sets no range: the others score as such.
         self.scales = [1.0] + [
@@ -247,13 +240,32 @@ class _AnyOfScorer(Scorer):
             self._docs = union([s.docs() for s in self.alternatives], self.size)
         return self._docs
 
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        if self._docs is not None:
+            return member(ids, self._docs)
+        found = np.zeros(len(ids), dtype=bool)
+        for alternative in self.alternatives:
+            found |= alternative.contains(ids)
+        return found
+
+    @property
+    def at_least(self) -> int:
+        return max((s.at_least for s in self.alternatives), default=0)
+
+    @property
+    def at_most(self) -> int:
+        return sum(s.at_most for s in self.alternatives)
+
     def _each(self, ids: np.ndarray) -> np.ndarray:
         """Each alternative's scaled score at ``ids`` (0 where it does not match)."""
         out = np.zeros((len(self.alternatives), len(ids)), dtype=np.float64)
         for row, (alternative, scale) in enumerate(
             zip(self.alternatives, self.scales, strict=True)
         ):
-            inside = member(ids, alternative.docs())
+            if alternative.zero_elsewhere:
+                out[row] = scale * alternative.scores(ids)
+                continue
+            inside = alternative.contains(ids)
             if inside.any():
                 out[row, inside] = scale * alternative.scores(ids[inside])
         return out
@@ -266,7 +278,7 @@ class _AnyOfScorer(Scorer):
     def bounds(self, ids: np.ndarray) -> np.ndarray:
         out = np.zeros(len(ids), dtype=np.float64)
         for alternative, scale in zip(self.alternatives, self.scales, strict=True):
-            inside = member(ids, alternative.docs())
+            inside = alternative.contains(ids)
             if inside.any():
                 out[inside] = np.maximum(out[inside], scale * alternative.bounds(ids[inside]))
         return out
@@ -281,22 +293,11 @@ class _AnyOfScorer(Scorer):
         return [replace(p, boost=p.boost * scale, score=p.score * scale) for p in parts]
 
 
-def _phrase_keys(docs: np.ndarray, positions: np.ndarray, offset: int) -> np.ndarray:
-    """One key per (document, phrase start) a word at ``offset`` in the phrase allows,
-    ascending: postings come by document, and positions ascend within each."""
-    starts = positions.astype(np.int64) - offset
-    valid = starts >= 0
-    keys = (docs[valid] << 32) | starts[valid]
-    if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
-        keys = np.unique(keys)  # a word listed twice at one place (compound parts)
-    return keys
-
-
 def scorer(context: ScoringContext, node: PlanNode) -> Scorer:
     if isinstance(node, TermsPlan):
         return _TermsScorer(context, node)
     if isinstance(node, PhrasePlan):
-        return _PhraseScorer(context, node)
+        return PhraseScorer(context, node)
     if isinstance(node, AnyOfPlan):
         return _AnyOfScorer(context, node)
     return BoolScorer(context, node)

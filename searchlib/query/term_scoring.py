@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from searchlib.engine import Snapshot
+from searchlib.engine.arrays import member
 from searchlib.query.idsets import union
 from searchlib.query.plan import CombinedTerm
 from searchlib.query.ranking import Ranking, bm25_idf, bm25_term_scores
@@ -45,6 +46,14 @@ class ScoringContext:
         return found
 
 
+# Once asked about (in all) 1/DENSE_FROM of the index's documents, a common word's
+# frequencies are spread over an array by document (a gather per ask) instead of
+# binary-searched again (measured at a million articles: 19,000 searches into
+# 287,000 postings 0.74 ms; the spread 0.40 ms once, then 0.03 ms per ask). Only a
+# word in at least 1/DENSE_FROM of them: a rare word's postings are searched fast.
+DENSE_FROM = 32
+
+
 class TermPostings:
     """One term's live postings in one field."""
 
@@ -55,17 +64,43 @@ class TermPostings:
             if not live.all():
                 ids, tf = ids[live], tf[live]
         self.ids, self.tf = ids, tf
+        self.size = snapshot.max_doc
+        self._asked = 0  # documents asked about so far
+        self._by_document: np.ndarray | None = None  # the spread, built when worth it
+
+    def _spread(self, asked: int) -> np.ndarray | None:
+        """The frequencies by document (0: absent), once the documents asked about
+        make it cheaper than searching; None until then."""
+        if self._by_document is None:
+            self._asked += asked
+            if self._asked * DENSE_FROM < self.size or len(self.ids) * DENSE_FROM < self.size:
+                return None
+            spread = np.zeros(self.size, dtype=self.tf.dtype)
+            spread[self.ids] = self.tf
+            self._by_document = spread
+        return self._by_document
 
     def at(self, ids: np.ndarray) -> np.ndarray:
         """The term's frequency at each of ``ids`` (0 where it is absent)."""
         out = np.zeros(len(ids), dtype=np.float64)
         if not len(self.ids) or not len(ids):
             return out
+        spread = self._spread(len(ids))
+        if spread is not None:
+            out[:] = spread[ids]
+            return out
         where = np.searchsorted(self.ids, ids)
         where[where == len(self.ids)] = 0
         hit = self.ids[where] == ids
         out[hit] = self.tf[where[hit]]
         return out
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` (ascending) hold the term."""
+        spread = self._spread(len(ids))
+        if spread is not None:
+            return spread[ids] > 0
+        return member(ids, self.ids)
 
 
 class CombinedPostings:
@@ -98,6 +133,26 @@ class CombinedPostings:
         if self._docs is None:
             self._docs = union([p.ids for _ref, p in self.parts], self.size)
         return self._docs
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` (ascending) hold the term in any of its fields, without
+        building the union of its fields' postings."""
+        if self._docs is not None:
+            return member(ids, self._docs)
+        found = np.zeros(len(ids), dtype=bool)
+        for _ref, postings in self.parts:
+            found |= postings.contains(ids)
+        return found
+
+    @property
+    def at_least(self) -> int:
+        """No fewer documents hold the term (its largest field's postings)."""
+        return max((len(p.ids) for _ref, p in self.parts), default=0)
+
+    @property
+    def at_most(self) -> int:
+        """No more documents hold the term (its fields' postings added up)."""
+        return sum(len(p.ids) for _ref, p in self.parts)
 
     def frequencies(
         self, ids: np.ndarray, allowed: dict[str, np.ndarray] | None = None
