@@ -73,7 +73,9 @@ class PhraseScorer(Scorer):
         if self._found is not None:
             return {name: member(ids, found) for name, found in self._found.items()}
         size = self.snapshot.max_doc
-        new = np.unique(ids[~member(ids, self._asked)] if len(self._asked) else ids)
+        new = ids[~member(ids, self._asked)] if len(self._asked) else ids
+        if len(new) > 1 and not bool(np.all(new[1:] > new[:-1])):
+            new = distinct(np.sort(new))  # callers ask in ascending order; to be sure
         if len(new):
             for name, postings in self._postings.items():
                 more = self._matches(name, postings, new)
