@@ -11,9 +11,11 @@
    last written (``term_cache``: none, often, and the step is skipped);
 2. rank: every shard scores its matches with those global statistics and returns its
    first ``offset + limit`` keys; the client merges them (coordination or date, then
-   score, then shard and shard order);
-3. fetch: only the final page's hits (stored fields, snippets) come from their
-   shards, each from the replica and the commit that ranked it (point in time).
+   score, then shard and shard order). For a first page, each shard sends the hits
+   of its first few keys with them (``PREFETCH_SHARE``), from the same snapshot;
+3. fetch: only the page's hits the client still lacks (stored fields, snippets)
+   come from their shards, each from the replica and the commit that ranked it
+   (point in time); usually there are none, and the round is skipped.
 
 Each step is sent to every shard at once. Totals and facets are summed from every
 shard's complete counts. Shards that did not answer are listed in ``Results.shards``.
@@ -53,6 +55,10 @@ from searchlib.query.suggest import Evidence, choose, sum_evidence
 __all__ = ["STATISTICS_CACHE", "ClusterVocabulary", "ScatterGather"]
 
 STATISTICS_CACHE = 1024  # queries whose preparation is kept
+# A first page's hits each shard sends with its ranking: this share of the page,
+# spread over the shards (twice its even part: 5 of 10 for 4 shards, so a page
+# needs a fetch round only when one shard holds more than half of it).
+PREFETCH_SHARE = 2.0
 
 
 class ClusterVocabulary:
@@ -324,6 +330,17 @@ class ScatterGather:
             )  # fmt: skip
             pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
             found = {shard: hits for shard, (_ranked, hits) in answers.items()}
+        elif collapse is None and offset == 0:
+            shards = self.replicas.catalog.shards
+            prefetch = min(window, -(-int(PREFETCH_SHARE * window) // shards))
+            step = ("rank_page", plan, text, window, sort, ranking, statistics, exclude)
+            answers, missing = self.replicas.scatter(
+                {shard: (*step, fields, collectors.count_up_to, prefetch, *hit_options)
+                 for shard in range(shards) if shard not in failures},
+                answered=rankers,
+            )  # fmt: skip
+            pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
+            found = {shard: hits for shard, (_ranked, hits) in answers.items()}
         else:
             ranked = ("rank", plan, text, window, sort, ranking, statistics, exclude)
             while True:
@@ -366,15 +383,22 @@ class ScatterGather:
         owners: dict[int, list[tuple[str, int, float]]] = {}
         for rank, (_p, score, shard, _i, doc_id) in enumerate(chosen, start=offset + 1):
             owners.setdefault(shard, []).append((doc_id, rank, score))
-        if statistics is not None or collapse is not None:
+        have = {hit.id for part in found.values() for hit in part}
+        lacking = {
+            shard: [key for key in mine if key[0] not in have] for shard, mine in owners.items()
+        }
+        lacking = {shard: mine for shard, mine in lacking.items() if mine}
+        if lacking and (statistics is not None or collapse is not None):
             # Point in time: each page's hits from the replica and commit that ranked them.
-            found, missing = self.replicas.scatter(
+            fetched, missing = self.replicas.scatter(
                 {shard: (pages[shard].generation, mine, plan, ranking, statistics, *hit_options)
-                 for shard, mine in owners.items()},
+                 for shard, mine in lacking.items()},
                 "fetch",
                 prefer=rankers,
             )  # fmt: skip
             failures.update(missing)
+            for shard, part in fetched.items():
+                found.setdefault(shard, []).extend(part)
         hits: dict[str, Hit] = {hit.id: hit for part in found.values() for hit in part}
         page_hits = [
             # A shard numbered its own hits; the client knows their copies.

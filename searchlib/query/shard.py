@@ -73,6 +73,7 @@ SEARCH_STEPS = (
     "term_statistics",
     "statistics",
     "rank",
+    "rank_page",
     "hits",
     "page",
     "similar_counts",
@@ -277,6 +278,33 @@ class ShardSearcher:
             self.snapshot.generation,
             self._copies(run.top) if collapse else None,
         )
+
+    def rank_page(
+        self,
+        plan: Plan,
+        text: str | None,
+        wanted: int,
+        sort: str,
+        ranking: Ranking,
+        statistics: Statistics | None,
+        exclude: str | None,
+        facets: tuple[str, ...],
+        track_total: int | None,
+        prefetch: int,
+        snippets: bool,
+        explain: bool,
+        snippet_size: int,
+    ) -> tuple[ShardRanking, list[Hit]]:
+        """``rank``, and the hits of its first ``prefetch`` keys from the same
+        snapshot: the share of the page a shard most likely holds comes with its
+        ranking, so the client fetches only the hits it still lacks (usually none:
+        one round fewer)."""
+        ranked = self.rank(
+            plan, text, wanted, sort, ranking, statistics, exclude, facets, track_total
+        )
+        keys = [(doc_id, n + 1, score)
+                for n, (_p, score, doc_id) in enumerate(ranked.keys[:prefetch])]  # fmt: skip
+        return ranked, self.hits(keys, plan, ranking, statistics, snippets, explain, snippet_size)
 
     def _copies(self, docs: np.ndarray) -> list[tuple[bytes, str | None, int | None]]:
         signatures = self.snapshot.signatures(docs)
