@@ -8,6 +8,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import searchlib
 from searchlib.analysis.synonyms import Synonyms, SynonymTable
@@ -16,6 +18,7 @@ from searchlib.query import term_scoring
 from searchlib.query.execute import execute
 from searchlib.query.parse import parse_query
 from searchlib.query.plan import Filter, compile_query
+from searchlib.query.statistics import LocalStatistics
 
 from .test_equivalence import _corpus
 
@@ -336,3 +339,47 @@ def test_a_common_word_is_spread_once_asked_about_often(index):
     np.testing.assert_array_equal(postings.contains(everything), expected > 0)
     rare = term_scoring.TermPostings(snapshot, "body", "zzqx-absent")
     assert not rare.at(everything).any() and rare._by_document is None
+
+
+def _every_scorer(node):
+    """A scorer and all the scorers it is made of."""
+    yield node
+    for attribute in ("must", "should", "must_not", "alternatives"):
+        for child in getattr(node, attribute, ()):
+            yield from _every_scorer(child)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(0, 10**6), coordination=st.booleans())
+def test_what_a_scorer_says_of_some_documents_is_what_its_matches_say(index, seed, coordination):
+    # contains(ids) is membership in docs(), and at_least <= matches <= at_most, for
+    # every scorer of random queries (must, must-not, prefixes, phrases, filters,
+    # synonyms), asked before and after docs() is built: the top tier relies on it.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking(coordination=coordination)
+    rng = random.Random(seed)
+    query = _random_query(rng, docs)
+    filters = []
+    if rng.random() < 0.3:
+        filters.append(Filter("label", "category", (rng.choice(docs)["category"].lower(),)))
+    plan = compile_query(
+        parse_query(query), snapshot, ix.analyzer, ranking, filters, ix._synonym_table(snapshot)
+    )
+    if plan.root is None:
+        return
+    asked = np.sort(rng.sample(range(snapshot.max_doc), min(snapshot.max_doc, 60)))
+    asked = asked[snapshot.live[asked]].astype(np.int64)
+    for fresh in (True, False):
+        root = execute_module.BoolScorer(
+            term_scoring.ScoringContext(snapshot, ranking, LocalStatistics(snapshot)), plan.root
+        )
+        for scorer in _every_scorer(root):
+            if not fresh:
+                scorer.docs()
+            said = scorer.contains(asked)
+            matches = scorer.docs()
+            assert said.tolist() == np.isin(asked, matches).tolist(), (query, scorer)
+            assert scorer.at_least <= len(matches) <= scorer.at_most, (query, scorer)
