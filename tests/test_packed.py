@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchlib.engine import packed
+from searchlib.engine import packed, postings_merge
+from searchlib.engine.arrayfile import ArrayFileWriter, map_file, read_arrays
 
 values_lists = st.lists(
     st.one_of(
@@ -79,12 +80,12 @@ def test_damaged_streams_raise_value_errors_never_wrong_values_or_index_errors()
     values = np.where(index % 10 == 0, 100_000, index % 200)  # a byte each, some escape
     parts = packed.encode(values)
     stream = packed.PackedInts(parts)
-    assert stream.width == 8 and len(parts[".x"]) == 100
+    assert stream.width == 8 and len(stream.exceptions) == 100
     with pytest.raises(ValueError, match="outside"):
         stream.range(10, 1001)
     with pytest.raises(ValueError, match="outside"):
         stream.take(np.asarray([1000]))
-    short = dict(parts, **{".x": parts[".x"][:-5]})
+    short = dict(parts, **{".x.x": parts[".x.x"][:-5]})  # the exceptions' exceptions
     with pytest.raises(ValueError, match="exceptions"):
         packed.PackedInts(short).validate()
     # Unchecked, a read that meets the missing exceptions still refuses them.
@@ -98,6 +99,27 @@ def test_damaged_streams_raise_value_errors_never_wrong_values_or_index_errors()
         packed.PackedInts(dict(parts, **{"": parts[""][:-1]})).validate()
     with pytest.raises(ValueError):
         packed.encode(np.asarray([1, -1]))
+
+
+def test_exceptions_are_packed_as_a_stream_of_their_own():
+    # Gaps too large for a byte mostly fit two: kept as 16-bit values with the few
+    # larger ones apart, not all as wide as the largest (index format 9).
+    rng = np.random.default_rng(3)
+    gaps = rng.geometric(0.05, 50_000)
+    gaps[::40] = rng.integers(300, 60_000, len(gaps[::40]))
+    gaps[::5000] = 1_000_000
+    parts = packed.encode(gaps)
+    stream = packed.PackedInts(parts)
+    stream.validate(full=True)
+    assert stream.range(0, len(gaps)).tolist() == gaps.tolist()
+    inner = stream.exceptions
+    assert isinstance(inner, packed.PackedInts) and inner.width == 16
+    assert len(parts[".x.x"]) == 10 and parts[".x.x"].dtype == np.uint32
+    plain = packed.narrow(gaps[gaps >= 255])  # what format 8 kept
+    stored = sum(parts[f".x{suffix}"].nbytes for suffix in ("", ".x", ".xc", ".n"))
+    assert stored < 0.6 * plain.nbytes
+    assert stream.bytes == 4
+    assert packed.PackedInts(packed.encode(np.arange(300) % 7)).bytes == 1
 
 
 @settings(max_examples=100, deadline=None)
@@ -129,3 +151,32 @@ def test_counts_of_exceptions_that_contradict_the_values_are_refused():
     damaged = packed.PackedInts(dict(parts, **{".xc": moved}))
     with pytest.raises(ValueError, match="do not fit"):
         damaged.range(0, len(values))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.integers(0, 200), st.integers(0, 70_000), st.integers(0, 2**31)),
+        max_size=3000,
+    ),
+    st.sampled_from([packed.BLOCK, 3 * packed.BLOCK]),
+)
+def test_a_merge_encodes_a_stream_as_encoding_it_whole(tmp_path_factory, values, chunk):
+    # Merges encode streams larger than memory from spilled files, a chunk at a time,
+    # then the exceptions from theirs: the same arrays as encoding the values whole.
+    folder = tmp_path_factory.mktemp("spill")
+    array = np.asarray(values, dtype=np.int64)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(postings_merge, "ENCODE_CHUNK", chunk)
+        spill = postings_merge._Spill(folder, ["gaps"])
+        spill.write("gaps", array)
+        spill.close()
+        writer = ArrayFileWriter(folder / "out.slp")
+        spill.encode_to(writer, "f.gaps", "gaps", folder)
+        writer.close()
+    mapped = map_file(folder / "out.slp")
+    got = read_arrays(folder / "out.slp", mapped)
+    want = packed.encode(array)
+    for suffix in packed.STREAM_SUFFIXES:
+        assert got[f"f.gaps{suffix}"].tolist() == want[suffix].tolist(), suffix
+    assert packed.PackedInts(want).range(0, len(values)).tolist() == values

@@ -63,9 +63,9 @@ __all__ = [
 SUFFIX = ".slp"
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
 STREAMS = ("gaps", "tfs", "positions")  # the packed streams of a field
-_PACKED = [f"{stream}{suffix}" for stream in STREAMS for suffix in packed.STREAM_SUFFIXES]
-FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", *_PACKED[:8])
-POSITION_PARTS = ("pstart", *_PACKED[8:])
+_PACKED = {stream: [f"{stream}{suffix}" for suffix in packed.STREAM_SUFFIXES] for stream in STREAMS}
+FIELD_PARTS = ("hash", "blob", "terms", "lex", "posts", "first", *_PACKED["gaps"], *_PACKED["tfs"])
+POSITION_PARTS = ("pstart", *_PACKED["positions"])
 
 
 def _hash(term: bytes) -> int:

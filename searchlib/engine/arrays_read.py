@@ -209,7 +209,7 @@ class FieldArrays:
     def postings(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         low, high = self._span(index, index + 1)
         # Narrow (the snapshot caches them): below 2**16 when the exceptions are bytes.
-        narrow = np.uint16 if self.tfs.exceptions.dtype == np.uint8 else np.uint32
+        narrow = np.uint16 if self.tfs.bytes == 1 else np.uint32
         return self.term_docs(index), self.frequencies(low, high, narrow)
 
     def stored_positions(self, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -13,10 +13,13 @@ one gather of the exceptions), a little dearer than reading fixed 16-bit values 
 much cheaper than bit-packing at arbitrary widths (which numpy can only gather value
 by value).
 
-A stream ``s`` is four arrays of a postings file: ``s`` (the packed values, uint8, or
-uint16 at width 16), ``s.x`` (the exceptions, the narrowest unsigned type that holds
-them), ``s.xc`` (exceptions before each block, one more than the blocks) and ``s.n``
-(the value count and the width).
+A stream ``s`` is arrays of a postings file: ``s`` (the packed values, uint8, or
+uint16 at width 16), ``s.xc`` (exceptions before each block, one more than the
+blocks), ``s.n`` (the value count and the width), and its exceptions, themselves a
+packed stream ``s.x`` (``s.x``, ``s.x.xc``, ``s.x.n``) whose own exceptions ``s.x.x``
+are plain, in the narrowest unsigned type that holds them: a gap too large for a
+byte mostly fits two, and a few need four (index format 9; format 8 kept them all
+plain, as wide as the largest).
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ __all__ = [
 BLOCK = 128  # values per exception count (a multiple of 8: blocks start on a byte)
 WIDTHS = (1, 2, 4, 8, 16)
 SPARSE_FROM = 16  # blocks in a read from which only those holding exceptions are searched
-STREAM_SUFFIXES = ("", ".x", ".xc", ".n")
+# The arrays of a stream: its own three, then its exceptions' stream (plain inside).
+STREAM_SUFFIXES = ("", ".xc", ".n", ".x", ".x.x", ".x.xc", ".x.n")
+_PLAIN_SUFFIXES = ("", ".x", ".xc", ".n")
 _MAX_BITS = 64
 
 
@@ -117,11 +122,8 @@ class StreamEncoder:
         return _pack(lows, self.width), values[escaped], after
 
 
-def encode(values: np.ndarray) -> dict[str, np.ndarray]:
-    """One stream as its arrays, keyed by ``STREAM_SUFFIXES``."""
-    values = np.asarray(values, dtype=np.int64)
-    if len(values) and int(values.min()) < 0:
-        raise ValueError("a packed stream holds non-negative integers only")
+def _encode_plain(values: np.ndarray) -> dict[str, np.ndarray]:
+    """A stream whose exceptions are one plain array (``_PLAIN_SUFFIXES``)."""
     encoder = StreamEncoder(choose_width(bit_length_counts(values)))
     data, exceptions, after = encoder.feed(values)
     return {
@@ -130,6 +132,25 @@ def encode(values: np.ndarray) -> dict[str, np.ndarray]:
         ".xc": narrow(np.concatenate(([0], after))),
         ".n": np.asarray([len(values), encoder.width], dtype=np.int64),
     }
+
+
+def encode(values: np.ndarray) -> dict[str, np.ndarray]:
+    """One stream as its arrays, keyed by ``STREAM_SUFFIXES``: its exceptions a
+    stream of their own."""
+    values = np.asarray(values, dtype=np.int64)
+    if len(values) and int(values.min()) < 0:
+        raise ValueError("a packed stream holds non-negative integers only")
+    outer = _encode_plain(values)
+    inner = _encode_plain(outer.pop(".x").astype(np.int64))
+    return {**outer, **{f".x{suffix}": array for suffix, array in inner.items()}}
+
+
+def exception_type(counts: np.ndarray) -> np.dtype:
+    """The plain type that holds values with these bit-length counts (of value + 1)."""
+    used = np.flatnonzero(counts)
+    # The largest value needs at most the largest length's bits (of value + 1).
+    largest = (1 << int(used[-1])) - 1 if len(used) else 0
+    return narrow(np.asarray([largest])).dtype
 
 
 def narrow(values: np.ndarray) -> np.ndarray:
@@ -141,13 +162,39 @@ def narrow(values: np.ndarray) -> np.ndarray:
     return values.astype(np.uint64, copy=False)
 
 
+class _PlainExceptions:
+    """A stream's exceptions kept as one array (inside a nested stream)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.bytes = values.dtype.itemsize
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def validate(self, *, full: bool = False) -> None:
+        if self.values.dtype.kind != "u":
+            raise ValueError("a packed stream's exceptions are signed or fractional")
+
+    def range(self, low: int, high: int) -> np.ndarray:
+        return self.values[low:high]
+
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        return self.values[indices]
+
+
 class PackedInts:
     """The read side of one stream. Reads raise ``ValueError`` where the arrays do
     not fit together (the field reading it names the file)."""
 
     def __init__(self, parts: dict[str, np.ndarray]) -> None:
         self.data = parts[""]
-        self.exceptions = parts[".x"]
+        # Index format 9: the exceptions are a stream of their own; inside it, plain.
+        self.exceptions: PackedInts | _PlainExceptions = (
+            PackedInts({suffix: parts[f".x{suffix}"] for suffix in _PLAIN_SUFFIXES})
+            if ".x.n" in parts
+            else _PlainExceptions(parts[".x"])
+        )
         self.before = parts[".xc"]
         head = parts[".n"]
         if len(head) != 2:
@@ -162,13 +209,20 @@ class PackedInts:
     def __len__(self) -> int:
         return self.count
 
+    @property
+    def bytes(self) -> int:
+        """Bytes of the plain type that holds every value (1, 2, 4 or 8)."""
+        inner = self.exceptions.bytes if len(self.exceptions) else 1
+        return max(inner, 2 if self.width == 16 else 1)
+
     def validate(self, *, full: bool = False) -> None:
         blocks = -(-self.count // BLOCK)
         kind, expected = data_layout(self.count, self.width)
         if len(self.data) != expected or self.data.dtype.itemsize != kind.itemsize:
             raise ValueError(f"a packed stream holds {len(self.data)} values, not {expected}")
-        if any(part.dtype.kind != "u" for part in (self.data, self.exceptions, self.before)):
+        if any(part.dtype.kind != "u" for part in (self.data, self.before)):
             raise ValueError("a packed stream holds signed or fractional numbers")
+        self.exceptions.validate(full=full)
         if len(self.before) != blocks + 1 or int(self.before[0]) != 0:
             raise ValueError("a packed stream's exception counts do not fit its blocks")
         if int(self.before[-1]) != len(self.exceptions):
@@ -228,7 +282,7 @@ class PackedInts:
         if bool(np.any(rank >= limit)) or int(rank.max()) >= len(self.exceptions):
             raise ValueError(f"the exceptions of values {low} to {high} do not fit")
         kept = where >= low - start
-        values[where[kept] - (low - start)] = self.exceptions[rank[kept]]
+        values[where[kept] - (low - start)] = self.exceptions.take(rank[kept])
         return values
 
     def _patch_all(
@@ -245,7 +299,7 @@ class PackedInts:
             raise ValueError("the exceptions of a range do not fit")
         # Gathered by index: a boolean-mask assignment from a narrower type is several
         # times slower in numpy.
-        values[np.flatnonzero(escaped)] = self.exceptions[first : first + count]
+        values[np.flatnonzero(escaped)] = self.exceptions.range(first, first + count)
         return values
 
     def take(self, indices: np.ndarray) -> np.ndarray:
@@ -269,5 +323,5 @@ class PackedInts:
         rank = self.before[where // BLOCK].astype(np.int64) + earlier[row, where % BLOCK]
         if int(rank.min()) < 0 or int(rank.max()) >= len(self.exceptions):
             raise ValueError("an exception of a packed stream lies outside its data")
-        values[escaped] = self.exceptions[rank]
+        values[escaped] = self.exceptions.take(rank)
         return values

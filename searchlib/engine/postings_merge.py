@@ -29,6 +29,7 @@ from searchlib.engine.packed import (
     bit_length_counts,
     choose_width,
     data_layout,
+    exception_type,
     narrow,
 )
 
@@ -233,30 +234,75 @@ class _Spill:
 
     def encode_to(self, writer: ArrayFileWriter, array_name: str, name: str, folder: Path) -> None:
         """Packed stream ``name`` into ``writer`` (``engine.packed``), encoded a chunk
-        at a time into more temporary files."""
-        lengths = self._lengths[name]
-        encoder = StreamEncoder(choose_width(lengths))
-        used = np.flatnonzero(lengths)
-        # The largest value needs at most the largest length's bits (of value + 1).
-        largest = (1 << int(used[-1])) - 1 if len(used) else 0
-        exception_type = narrow(np.asarray([largest])).dtype
-        data_path, exc_path = folder / f"{name}.data", folder / f"{name}.exc"
-        before = [np.zeros(1, dtype=np.int64)]
-        with storage.create_data_file(data_path) as data, storage.create_data_file(exc_path) as exc:
-            count = self._counts[name]
-            for start in range(0, max(count, 1), ENCODE_CHUNK):
-                values = np.fromfile(
-                    self._paths[name],
-                    dtype=np.uint32,
-                    count=min(ENCODE_CHUNK, count - start),
-                    offset=start * 4,
-                )
-                packed, exceptions, after = encoder.feed(values)
-                data.write(packed.tobytes())
-                exc.write(exceptions.astype(exception_type).tobytes())
-                before.append(after)
-        data_type, data_count = data_layout(count, encoder.width)
-        writer.add_spilled(array_name, data_type, data_count, data_path)
-        writer.add_spilled(f"{array_name}.x", exception_type, encoder.exceptions, exc_path)
-        writer.add(f"{array_name}.xc", narrow(np.concatenate(before)))
-        writer.add(f"{array_name}.n", np.asarray([count, encoder.width], dtype=np.int64))
+        at a time into more temporary files: the values, then their exceptions as a
+        stream of their own."""
+        exceptions_path = folder / f"{name}.exc"
+        found, counts = _encode_file(
+            writer,
+            array_name,
+            self._paths[name],
+            np.dtype(np.uint32),
+            self._counts[name],
+            self._lengths[name],
+            folder / f"{name}.data",
+            exceptions_path,
+        )
+        inner_counts = np.zeros(65, dtype=np.int64)
+        inner_counts[: len(counts)] = counts
+        _encode_file(
+            writer,
+            f"{array_name}.x",
+            exceptions_path,
+            exception_type(self._lengths[name]),
+            found,
+            inner_counts,
+            folder / f"{name}.x.data",
+            folder / f"{name}.x.exc",
+            plain=True,
+        )
+
+
+def _encode_file(
+    writer: ArrayFileWriter,
+    array_name: str,
+    source: Path,
+    source_type: np.dtype,
+    count: int,
+    lengths: np.ndarray,
+    data_path: Path,
+    exceptions_path: Path,
+    *,
+    plain: bool = False,
+) -> tuple[int, np.ndarray]:
+    """The ``count`` values of file ``source`` as a packed stream into ``writer``,
+    a chunk at a time: its data, exception counts and header; its exceptions go to
+    ``exceptions_path`` (added to ``writer`` as plain ``array_name.x`` when ``plain``,
+    else left for the caller to encode). Returns how many exceptions there are and
+    their bit-length counts."""
+    encoder = StreamEncoder(choose_width(lengths))
+    kind = exception_type(lengths)
+    before = [np.zeros(1, dtype=np.int64)]
+    escaped = np.zeros(65, dtype=np.int64)
+    with (
+        storage.create_data_file(data_path) as data,
+        storage.create_data_file(exceptions_path) as exc,
+    ):
+        for start in range(0, max(count, 1), ENCODE_CHUNK):
+            values = np.fromfile(
+                source,
+                dtype=source_type,
+                count=min(ENCODE_CHUNK, count - start),
+                offset=start * source_type.itemsize,
+            )
+            packed, exceptions, after = encoder.feed(values)
+            data.write(packed.tobytes())
+            exc.write(exceptions.astype(kind).tobytes())
+            escaped += bit_length_counts(exceptions)
+            before.append(after)
+    data_type, data_count = data_layout(count, encoder.width)
+    writer.add_spilled(array_name, data_type, data_count, data_path)
+    if plain:
+        writer.add_spilled(f"{array_name}.x", kind, encoder.exceptions, exceptions_path)
+    writer.add(f"{array_name}.xc", narrow(np.concatenate(before)))
+    writer.add(f"{array_name}.n", np.asarray([count, encoder.width], dtype=np.int64))
+    return encoder.exceptions, escaped

@@ -39,7 +39,8 @@ __all__ = [
 # 6: the positions of dropped stopwords (title_stop, body_stop), for phrases.
 # 7: gaps, frequencies and positions as patched fixed-width streams (engine.packed).
 # 8: a near-duplicate signature per document (engine.signature), for collapsing copies.
-FORMAT_VERSION = 8
+# 9: a packed stream's exceptions packed as a stream of their own (engine.packed).
+FORMAT_VERSION = 9
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")
