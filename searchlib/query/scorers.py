@@ -41,35 +41,45 @@ __all__ = ["BoolScorer", "Scorer", "passes", "scorer"]
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-class _TermsScorer(Scorer):
-    zero_elsewhere = True  # a document without the words has no frequency to score
+class _UnionScorer(Scorer):
+    """A scorer matching wherever one of its parts does (each part answering
+    ``docs``, ``contains``, ``at_least`` and ``at_most``): the union is built only
+    when ``docs`` is asked for."""
 
-    def __init__(self, context: ScoringContext, plan: TermsPlan) -> None:
-        self.terms = [context.combined(term) for term in plan.terms]
-        self.size = context.snapshot.max_doc
-        self.upper_bound = sum(t.upper_bound for t in self.terms)
+    def __init__(self, parts: list, size: int) -> None:
+        self._parts = parts
+        self.size = size
         self._docs: np.ndarray | None = None
 
     def docs(self) -> np.ndarray:
         if self._docs is None:
-            self._docs = union([t.docs() for t in self.terms], self.size)
+            self._docs = union([part.docs() for part in self._parts], self.size)
         return self._docs
 
     def contains(self, ids: np.ndarray) -> np.ndarray:
         if self._docs is not None:
             return member(ids, self._docs)
         found = np.zeros(len(ids), dtype=bool)
-        for term in self.terms:
-            found |= term.contains(ids)
+        for part in self._parts:
+            found |= part.contains(ids)
         return found
 
     @property
     def at_least(self) -> int:
-        return max((t.at_least for t in self.terms), default=0)
+        return max((part.at_least for part in self._parts), default=0)
 
     @property
     def at_most(self) -> int:
-        return sum(t.at_most for t in self.terms)
+        return sum(part.at_most for part in self._parts)
+
+
+class _TermsScorer(_UnionScorer):
+    zero_elsewhere = True  # a document without the words has no frequency to score
+
+    def __init__(self, context: ScoringContext, plan: TermsPlan) -> None:
+        self.terms = [context.combined(term) for term in plan.terms]
+        super().__init__(self.terms, context.snapshot.max_doc)
+        self.upper_bound = sum(t.upper_bound for t in self.terms)
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
         total = np.zeros(len(ids), dtype=np.float64)
@@ -212,7 +222,7 @@ class BoolScorer(Scorer):
         return out
 
 
-class _AnyOfScorer(Scorer):
+class _AnyOfScorer(_UnionScorer):
     """The first alternative (the words as typed) or another way to match them (a
     synonym's entries), scoring the best: a disjunction max whose other alternatives
     are scaled into the first's range (by the ratio of upper bounds), so an entry of
@@ -220,7 +230,7 @@ class _AnyOfScorer(Scorer):
 
     def __init__(self, context: ScoringContext, plan: AnyOfPlan) -> None:
         self.alternatives = [scorer(context, node) for node in plan.alternatives]
-        self.size = context.snapshot.max_doc
+        super().__init__(self.alternatives, context.snapshot.max_doc)
         bounds = [s.upper_bound for s in self.alternatives]
         self.zero_elsewhere = bool(self.alternatives) and all(
             s.zero_elsewhere for s in self.alternatives
@@ -233,28 +243,6 @@ class _AnyOfScorer(Scorer):
         self.upper_bound = max(
             (b * k for b, k in zip(bounds, self.scales, strict=True)), default=0.0
         )
-        self._docs: np.ndarray | None = None
-
-    def docs(self) -> np.ndarray:
-        if self._docs is None:
-            self._docs = union([s.docs() for s in self.alternatives], self.size)
-        return self._docs
-
-    def contains(self, ids: np.ndarray) -> np.ndarray:
-        if self._docs is not None:
-            return member(ids, self._docs)
-        found = np.zeros(len(ids), dtype=bool)
-        for alternative in self.alternatives:
-            found |= alternative.contains(ids)
-        return found
-
-    @property
-    def at_least(self) -> int:
-        return max((s.at_least for s in self.alternatives), default=0)
-
-    @property
-    def at_most(self) -> int:
-        return sum(s.at_most for s in self.alternatives)
 
     def _each(self, ids: np.ndarray) -> np.ndarray:
         """Each alternative's scaled score at ``ids`` (0 where it does not match)."""

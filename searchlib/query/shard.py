@@ -302,9 +302,24 @@ class ShardSearcher:
         ranked = self.rank(
             plan, text, wanted, sort, ranking, statistics, exclude, facets, track_total
         )
-        keys = [(doc_id, n + 1, score)
-                for n, (_p, score, doc_id) in enumerate(ranked.keys[:prefetch])]  # fmt: skip
-        return ranked, self.hits(keys, plan, ranking, statistics, snippets, explain, snippet_size)
+        hit_options = (snippets, explain, snippet_size)
+        return ranked, self._hits_of(ranked, 0, prefetch, plan, ranking, statistics, *hit_options)
+
+    def _hits_of(
+        self,
+        ranked: ShardRanking,
+        first: int,
+        count: int,
+        plan: Plan,
+        ranking: Ranking,
+        statistics: Statistics | None,
+        *hit_options: Any,
+    ) -> list[Hit]:
+        """The hits of ranked keys ``first`` to ``first + count - 1``, numbered from
+        ``first + 1``."""
+        chosen = ranked.keys[first : first + count]
+        keys = [(doc_id, first + n + 1, score) for n, (_p, score, doc_id) in enumerate(chosen)]
+        return self.hits(keys, plan, ranking, statistics, *hit_options)
 
     def _copies(self, docs: np.ndarray) -> list[tuple[bytes, str | None, int | None]]:
         signatures = self.snapshot.signatures(docs)
@@ -364,10 +379,8 @@ class ShardSearcher:
         are the global ones, and its first hits are the page."""
         statistics = LocalStatistics(self.snapshot)
         ranked = self.rank(plan, text, offset + limit, sort, ranking, statistics, exclude, facets)
-        keys = [(doc_id, offset + n + 1, score)
-                for n, (_p, score, doc_id) in enumerate(ranked.keys[offset:])]  # fmt: skip
-        hits = self.hits(keys, plan, ranking, statistics, snippets, explain, snippet_size)
-        return ranked, hits
+        hit_options = (snippets, explain, snippet_size)
+        return ranked, self._hits_of(ranked, offset, limit, plan, ranking, statistics, *hit_options)
 
     def similar_counts(self, doc_id: str) -> dict[str, int] | None:
         """The telling terms of the article ``doc_id`` (None: not in this shard)."""
