@@ -3,10 +3,13 @@ store, the arrays file, deletions, checked JSON and commit points."""
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +26,8 @@ from searchlib.engine.commit import (
     write_deletions,
 )
 from searchlib.engine.docstore import DocStoreReader, DocStoreWriter
+
+from .conftest import ARTICLES
 
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -43,12 +48,19 @@ _documents = st.lists(
 
 
 @SETTINGS
-@given(docs=_documents, block=st.sampled_from([64, 4096, 1 << 16]))
-def test_the_doc_store_gives_back_every_document(tmp_path, monkeypatch, docs, block):
+@given(
+    docs=_documents,
+    block=st.sampled_from([64, 4096, 1 << 16]),
+    train=st.sampled_from([None, 5, 30]),
+)
+def test_the_doc_store_gives_back_every_document(tmp_path, monkeypatch, docs, block, train):
     monkeypatch.setattr(docstore, "BLOCK_BYTES", block)  # many blocks, or one
+    if train is not None:  # a dictionary trained on the first few (or all, or too few)
+        monkeypatch.setattr(docstore, "TRAIN_DOCS", train)
+        monkeypatch.setattr(docstore, "MIN_TRAIN_DOCS", 5)
     path = tmp_path / "s.sld"
     with open(path, "wb") as handle:
-        writer = DocStoreWriter(handle)
+        writer = DocStoreWriter(handle, dictionary=train is not None)
         for doc in docs:
             writer.add(doc)
         writer.finish()
@@ -59,6 +71,65 @@ def test_the_doc_store_gives_back_every_document(tmp_path, monkeypatch, docs, bl
     assert [reader.get(n) for n in order] == [docs[n] for n in order]
     with pytest.raises(IndexError):
         reader.get(len(docs))
+
+
+def _resampled(count: int) -> list[dict]:
+    """Articles of sentences drawn from a shared pool (as make_corpus.py resamples
+    real ones): whole sentences recur across blocks, as news phrases do."""
+    rng = random.Random(4)
+    words = " ".join(a["body"] for a in ARTICLES).split()
+    pool = [" ".join(rng.choices(words, k=rng.randint(8, 16))) for _ in range(400)]
+    return [
+        {
+            "id": f"r{n}",
+            "title": " ".join(rng.choices(words, k=6)),
+            "body": ". ".join(rng.choices(pool, k=rng.randint(3, 12))),
+        }
+        for n in range(count)
+    ]
+
+
+def _store_size(path: Path, docs: list[dict], *, dictionary: bool) -> int:
+    with open(path, "wb") as handle:
+        writer = DocStoreWriter(handle, dictionary=dictionary)
+        for doc in docs:
+            writer.add(doc)
+        writer.finish()
+    return path.stat().st_size
+
+
+def test_a_trained_dictionary_makes_the_store_smaller(tmp_path, monkeypatch):
+    # Trained on the first articles, it compresses the rest better: what the articles
+    # share is not learnt again in every block (and every document still comes back).
+    monkeypatch.setattr(docstore, "TRAIN_DOCS", 600)
+    articles = _resampled(3000)
+    plain = _store_size(tmp_path / "plain.sld", articles, dictionary=False)
+    trained = _store_size(tmp_path / "trained.sld", articles, dictionary=True)
+    assert trained < plain * 0.95, (trained, plain)
+    reader = DocStoreReader(tmp_path / "trained.sld")
+    assert reader._dictionary is not None
+    assert [reader.get(n) for n in range(0, len(articles), 97)] == articles[::97]
+
+
+def test_a_dictionary_that_does_not_help_is_not_kept():
+    # Learnt from other documents (random codes), it makes these no smaller.
+    rng = random.Random(8)
+    codes = [rng.randbytes(600).hex().encode() for _ in range(300)]
+    news = [json.dumps(a).encode() for a in _resampled(1200)]
+    useless = zstandard.train_dictionary(16 << 10, codes)
+    useful = zstandard.train_dictionary(16 << 10, news[:600])
+    assert not docstore._helps(useless, news[600:])
+    assert docstore._helps(useful, news[600:])
+
+
+def test_a_damaged_dictionary_is_a_damaged_file(tmp_path):
+    path = tmp_path / "trained.sld"
+    _store_size(path, _resampled(300), dictionary=True)
+    data = bytearray(path.read_bytes())
+    data[4:8] = (len(data) * 2).to_bytes(4, "little")  # a dictionary past the file's end
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match=r"trained\.sld"):
+        DocStoreReader(path)
 
 
 @SETTINGS

@@ -244,7 +244,7 @@ def test_the_marker_and_commit_are_plain_checked_json(tmp_path):
     path = tmp_path / "ix"
     _built(path).close()
     marker = json.loads((path / "searchlib.json").read_text("utf-8"))
-    assert marker["body"]["format"] == FORMAT_VERSION == 9
+    assert marker["body"]["format"] == FORMAT_VERSION == 10
     assert marker["body"]["analyzer"]["steps"][0]["step"] == "normalize"
     (commit,) = path.glob("commit.*.json")
     wrapper = json.loads(commit.read_text("utf-8"))

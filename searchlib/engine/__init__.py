@@ -22,6 +22,7 @@ from typing import Any
 
 from searchlib.analysis import Analyzer
 from searchlib.engine import storage
+from searchlib.engine.blockmax import TermBlocks
 from searchlib.engine.checksum import dump_checked_json, load_checked_json
 from searchlib.engine.commit import (
     CommitPoint,
@@ -39,6 +40,7 @@ from searchlib.engine.schema import (
     FORMAT_VERSION,
     LENGTH_FIELD,
     MISSING_DATE,
+    SCORED_TEXT,
     STOP,
     TEXT_FIELDS,
     EngineDocument,
@@ -69,6 +71,7 @@ __all__ = [
     "LENGTH_FIELD",
     "MISSING_DATE",
     "SCORED_FIELDS",
+    "SCORED_TEXT",
     "STOP",
     "TEXT_FIELDS",
     "Engine",
@@ -77,6 +80,7 @@ __all__ = [
     "MergePolicy",
     "SegmentInfo",
     "Snapshot",
+    "TermBlocks",
     "write_error",
 ]
 

@@ -18,7 +18,9 @@ field the file holds:
 
 ``gaps``, ``tfs`` and ``positions`` are patched fixed-width streams (``engine.packed``:
 a frequency of 1 takes a bit, most gaps and steps a byte), each stored as the arrays
-``STREAM_SUFFIXES`` names.
+``STREAM_SUFFIXES`` names. A scored field also keeps its postings' block maxima
+(``blockmax``, ``blockmin``, ``blocksize``: ``engine.blockmax``), from which queries
+bound scores without reading frequencies or lengths.
 
 Terms are ordered by hash, so a lookup is a binary search, and a merge can walk every
 segment's terms in one global order, a hash range at a time, with bounded memory.
@@ -36,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchlib.engine import packed
+from searchlib.engine import blockmax, packed
 from searchlib.engine.arrayfile import ArrayFileWriter
 
 __all__ = [
@@ -113,9 +115,10 @@ def write_field(
     docs: np.ndarray,
     tfs: np.ndarray,
     positions: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
 ) -> None:
     """One field's postings, in memory, into a postings file (see ``field_parts``)."""
-    for part, array in field_parts(terms, starts, docs, tfs, positions).items():
+    for part, array in field_parts(terms, starts, docs, tfs, positions, lengths).items():
         writer.add(f"{name}.{part}", array)
 
 
@@ -204,10 +207,12 @@ def field_parts(
     docs: np.ndarray,
     tfs: np.ndarray,
     positions: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """A field's arrays from its postings: term ``i`` owns ``docs[starts[i]:starts[i+1]]``
     (ascending) and their ``tfs``; ``positions``, if given, ``tf`` per posting in
-    posting order. Terms in any order, each with at least one posting."""
+    posting order; ``lengths``, if given (a scored field), each document's length in
+    the field, for the block maxima. Terms in any order, each with at least one posting."""
     starts = np.asarray(starts, dtype=np.int64)
     hashes = hash_terms(terms)
     order = np.lexsort((np.arange(len(terms)), hashes))
@@ -219,7 +224,12 @@ def field_parts(
     ordered_tfs = tfs[gather]
     parts = term_parts([terms[i] for i in order.tolist()], hashes[order])
     parts["posts"] = packed.narrow(posts)
-    parts["first"], gaps = encode_docs(np.asarray(docs, dtype=np.int64)[gather], posts)
+    ordered_docs = np.asarray(docs, dtype=np.int64)[gather]
+    parts["first"], gaps = encode_docs(ordered_docs, posts)
+    if lengths is not None:
+        found = np.asarray(lengths, dtype=np.int64)[ordered_docs]
+        size = blockmax.BLOCK_POSTINGS
+        parts.update(blockmax.block_parts(*blockmax.block_corners(ordered_tfs, found, size), size))
     parts.update(stream_parts("gaps", gaps))
     parts.update(stream_parts("tfs", ordered_tfs - 1))
     if positions is not None:

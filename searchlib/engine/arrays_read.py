@@ -26,9 +26,10 @@ from searchlib.engine.arrays import (
     member,
     term_key,
 )
+from searchlib.engine.blockmax import BLOCK_PARTS, BlockAccumulator, block_span
 from searchlib.engine.packed import STREAM_SUFFIXES, PackedInts, encode
 from searchlib.engine.prefixes import PrefixIndex, bisect_terms
-from searchlib.engine.schema import SIGNATURE_COLUMN
+from searchlib.engine.schema import SCORED_LENGTH, SIGNATURE_COLUMN
 from searchlib.engine.signature import SIGNATURE_BYTES
 from searchlib.errors import IndexCorruptError
 
@@ -53,6 +54,12 @@ class FieldArrays:
         self.positional = "positions" in parts
         self.pstart = parts.get("pstart", np.zeros(len(self.hash) + 1, dtype=np.int64))
         self.positions = _stream(parts, "positions") if self.positional else _NO_POSITIONS
+        # Scored fields only: per block of postings, the largest frequency and the
+        # smallest length (``engine.blockmax``); None elsewhere.
+        self.block_max = parts.get("blockmax")
+        self.block_min = parts.get("blockmin")
+        sizes = parts.get("blocksize")
+        self.block_size = int(sizes[0]) if sizes is not None and len(sizes) == 1 else 0
         self.prefixes = PrefixIndex(self)  # frequent terms by prefix, computed on demand
 
     def validate(self, doc_count: int, *, full: bool = False) -> None:
@@ -89,6 +96,12 @@ class FieldArrays:
             raise ValueError("frequencies and postings differ in number")
         for stream in (self.gaps, self.tfs, self.positions):
             stream.validate(full=full)
+        if self.block_max is not None or self.block_min is not None:
+            if self.block_max is None or self.block_min is None or self.block_size <= 0:
+                raise ValueError("the block maxima are incomplete")
+            blocks = -(-postings // self.block_size)
+            if len(self.block_max) != blocks or len(self.block_min) != blocks:
+                raise ValueError(f"the block maxima are not {blocks} blocks")
         if full and terms:
             if not (int(self.first.min()) >= 0 and int(self.first.max()) < doc_count):
                 raise ValueError("a posting names a document outside the segment")
@@ -101,6 +114,33 @@ class FieldArrays:
             self.validate(doc_count, full=full)
         except (ValueError, KeyError, TypeError) as exc:
             raise self._damaged(str(exc)) from exc
+
+    def check_blocks(self, lengths: np.ndarray) -> None:
+        """Raise ``IndexCorruptError`` unless every block's stored frequency and length
+        bound its postings (``lengths``: each document's length in the field): a
+        crafted bound below a score would drop a document from the page it belongs
+        to. Recomputed a range of terms at a time (``search check``)."""
+        if self.block_max is None or self.block_min is None:
+            return
+        accumulator = BlockAccumulator(self.block_size)
+        terms = len(self.hash)
+        step = max(1, terms * 1_000_000 // max(self.posting_count, 1))
+        for first in range(0, terms, step):
+            last = min(terms, first + step)
+            low, high = self._span(first, last)
+            docs = self.docs_between(first, last)
+            accumulator.feed(self.frequencies(low, high), np.asarray(lengths)[docs])
+        highest, lowest = accumulator.finish()
+        if bool(np.any(highest > self.block_max)) or bool(np.any(lowest < self.block_min)):
+            raise self._damaged("a block's maxima are below its postings")
+
+    def blocks(self, low: int, high: int) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """The blocks of postings ``low`` to ``high - 1``: the first one's number and
+        each one's largest frequency and smallest length; None without block maxima."""
+        if self.block_max is None or self.block_min is None:
+            return None
+        first, last = block_span(low, high, self.block_size)
+        return first, self.block_max[first:last], self.block_min[first:last]
 
     def _damaged(self, what: str) -> IndexCorruptError:
         return IndexCorruptError(f"{self.where} is damaged: {what}")
@@ -292,7 +332,7 @@ class SegmentArrays:
         }
         for name in names:
             parts = {part: data[f"{name}.{part}"] for part in FIELD_PARTS}
-            for part in POSITION_PARTS:
+            for part in (*POSITION_PARTS, *BLOCK_PARTS):
                 if f"{name}.{part}" in data:
                     parts[part] = data[f"{name}.{part}"]
             self._fields[name] = FieldArrays(parts, f"index file {str(path)!r}, field {name!r},")
@@ -311,13 +351,19 @@ class SegmentArrays:
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
             raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
 
-    def validate(self, doc_count: int) -> None:
+    def validate(self, doc_count: int, *, blocks: bool = False) -> None:
         """Raise ``IndexCorruptError`` unless the file's columns and every field fit a
-        segment of ``doc_count`` documents (``search check``, merges)."""
+        segment of ``doc_count`` documents (``search check``, merges); ``blocks``
+        recomputes the scored fields' block maxima too (``search check``)."""
         self.check_columns(doc_count)
         for name, found in self._fields.items():
             found.check(doc_count, full=True)
             self._checked.add(name)
+            length = SCORED_LENGTH.get(name)
+            if blocks and length is not None:
+                column = self.column(length)
+                if column is not None:
+                    found.check_blocks(column)
 
     def field(self, name: str) -> FieldArrays | None:
         """Field ``name``'s postings (None if the segment has none), checked to fit the

@@ -29,7 +29,7 @@ from searchlib.engine.arrayfile import ArrayFileWriter
 from searchlib.engine.arrays_read import SegmentArrays
 from searchlib.engine.commit import CommitPoint, SegmentInfo
 from searchlib.engine.postings_merge import MergeSource, merge_postings
-from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, POSTING_FIELDS
+from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, POSTING_FIELDS, SCORED_LENGTH
 from searchlib.engine.segment import SegmentBuilder, SegmentReader
 from searchlib.errors import SearchlibError
 
@@ -161,11 +161,15 @@ def merge_segments(
         sources.append((reader, live, docmap))
     if not base:
         return None
-    builder = SegmentBuilder(folder)
+    builder = SegmentBuilder(folder, train_dictionary=True)
+    # Each merged document's lengths, in merged order (the scored fields' block maxima).
+    merged_lengths: dict[str, list[np.ndarray]] = {name: [] for name in set(SCORED_LENGTH.values())}
     for reader, live, _docmap in sources:
         arrays = reader.arrays
         count = len(live)
         numbers = {name: _column(arrays, name, count) for name in NUMBER_COLUMNS}
+        for name, parts in merged_lengths.items():
+            parts.append(numbers[name][live])
         ids, labels = _keys(arrays, count)
         signatures = arrays.signatures()
         for copied, docnum in enumerate(np.flatnonzero(live).tolist(), start=1):
@@ -184,13 +188,17 @@ def merge_segments(
         for reader, _live, _docmap in sources:
             reader.arrays.release()
 
+    lengths = {name: np.concatenate(parts) for name, parts in merged_lengths.items()}
+
     def postings(file: ArrayFileWriter) -> None:
         for name in POSTING_FIELDS:
+            length = SCORED_LENGTH.get(name)
             merge_postings(
                 file,
                 name,
                 [MergeSource(r.arrays.field(name), docmap) for r, _l, docmap in sources],
                 release,
+                None if length is None else lengths[length],
             )
 
     return builder.finish(postings), [docmap for _r, _l, docmap in sources]

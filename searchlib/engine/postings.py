@@ -55,8 +55,9 @@ class ScoredPostings:
             del self._term_ids[keep:]
             del self._tfs[keep:]
 
-    def write(self, writer: ArrayFileWriter, name: str) -> None:
-        """Write these postings as field ``name`` of a postings file."""
+    def write(self, writer: ArrayFileWriter, name: str, lengths: np.ndarray | None = None) -> None:
+        """Write these postings as field ``name`` of a postings file; ``lengths`` (each
+        document's length in a scored field) writes the field's block maxima too."""
         keys = list(self._ids)
         sparse_ids = np.fromiter(self._ids.values(), dtype=np.int64, count=len(keys))
         dense = np.zeros(int(sparse_ids.max(initial=-1)) + 1, dtype=np.int64)
@@ -82,4 +83,4 @@ class ScoredPostings:
         if len(kept) < len(keys):
             starts = np.concatenate(([0], np.cumsum(per_term[kept])))
         encoded = [keys[i].encode("utf-8", "surrogateescape") for i in kept.tolist()]
-        write_field(writer, name, encoded, starts, docs[perm], tfs[perm], positions)
+        write_field(writer, name, encoded, starts, docs[perm], tfs[perm], positions, lengths)

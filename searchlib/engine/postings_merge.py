@@ -6,7 +6,8 @@ space a range at a time (bounded memory whatever the segment sizes), renumbers t
 documents (dropping deleted ones) and spills each output array to a temporary file that
 the postings file then takes in one copy. The packed streams (gaps, frequencies,
 positions: ``engine.packed``) are spilled whole and encoded once the merge has seen
-every value (their width is chosen from all of them), a chunk at a time.
+every value (their width is chosen from all of them), a chunk at a time. A scored
+field's block maxima (``engine.blockmax``) are taken as its postings go by.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from searchlib.engine import storage
+from searchlib.engine import blockmax, storage
 from searchlib.engine.arrayfile import ArrayFileWriter
 from searchlib.engine.arrays import STREAMS, concat_ranges, encode_docs
 from searchlib.engine.arrays_read import FieldArrays
+from searchlib.engine.blockmax import BlockAccumulator, block_parts
 from searchlib.engine.packed import (
     BLOCK,
     StreamEncoder,
@@ -57,9 +59,12 @@ def merge_postings(
     name: str,
     sources: list[MergeSource],
     release: Callable[[], None] | None = None,
+    doc_lengths: np.ndarray | None = None,
 ) -> None:
     """Write field ``name`` of the merged segment: the sources' postings, renumbered;
-    ``release`` is called after each hash range (to drop the pages read so far)."""
+    ``release`` is called after each hash range (to drop the pages read so far);
+    ``doc_lengths`` (each merged document's length in a scored field) adds the field's
+    block maxima."""
     present = [(s.field, s.docmap) for s in sources if s.field is not None and len(s.field)]
     positional = any(field.positional for field, _docmap in present)
     total = sum(field.posting_count for field, _docmap in present)
@@ -67,11 +72,15 @@ def merge_postings(
     bounds = [2**64 * step // chunks for step in range(chunks + 1)]
     with tempfile.TemporaryDirectory(dir=writer.path.parent, suffix=".tmp") as folder:
         spill = _Spill(Path(folder), SPILLED)
+        blocks = None if doc_lengths is None else BlockAccumulator(blockmax.BLOCK_POSTINGS)
         for low, high in itertools.pairwise(bounds):
-            _merge_range(spill, present, low, high, positional)
+            _merge_range(spill, present, low, high, positional, blocks, doc_lengths)
             if release is not None:
                 release()
         spill.close()
+        if blocks is not None:
+            for part, array in block_parts(*blocks.finish(), blocks.size).items():
+                writer.add(f"{name}.{part}", array)
         lengths = spill.read("length", np.dtype(np.int64))
         counts = spill.read("count", np.dtype(np.int64))
         offsets = np.concatenate(([0], np.cumsum(lengths)))
@@ -104,8 +113,11 @@ def _merge_range(
     low: int,
     high: int,
     positional: bool,
+    blocks: BlockAccumulator | None = None,
+    doc_lengths: np.ndarray | None = None,
 ) -> None:
-    """Merge the terms whose hashes fall in ``[low, high)``."""
+    """Merge the terms whose hashes fall in ``[low, high)``, feeding ``blocks`` (with
+    the merged documents' ``doc_lengths``) the merged postings."""
     entry_hashes, entry_bytes, entry_lengths = [], [], []
     post_entries, post_docs, post_tfs, post_pos = [], [], [], []
     entries = 0
@@ -164,7 +176,10 @@ def _merge_range(
     spill.write("tfsum", np.rint(tf_sums[alive]).astype(np.int64))
     term_posts = np.zeros(int(alive.sum()) + 1, dtype=np.int64)
     np.cumsum(counts[alive], out=term_posts[1:])
-    firsts, gaps = encode_docs(np.concatenate(post_docs)[order], term_posts)
+    merged_docs = np.concatenate(post_docs)[order]
+    firsts, gaps = encode_docs(merged_docs, term_posts)
+    if blocks is not None and doc_lengths is not None:
+        blocks.feed(tfs[order], doc_lengths[merged_docs])
     spill.write("first", firsts)
     spill.write("gaps", gaps)
     spill.write("tfs", tfs[order] - 1)

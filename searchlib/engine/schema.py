@@ -28,6 +28,8 @@ __all__ = [
     "NUMBER_COLUMNS",
     "POSTING_FIELDS",
     "SCORED_FIELDS",
+    "SCORED_LENGTH",
+    "SCORED_TEXT",
     "SIGNATURE_COLUMN",
     "STOP",
     "TEXT_FIELDS",
@@ -40,7 +42,8 @@ __all__ = [
 # 7: gaps, frequencies and positions as patched fixed-width streams (engine.packed).
 # 8: a near-duplicate signature per document (engine.signature), for collapsing copies.
 # 9: a packed stream's exceptions packed as a stream of their own (engine.packed).
-FORMAT_VERSION = 9
+# 10: block maxima of the scored fields' postings (engine.blockmax), for pruning.
+FORMAT_VERSION = 10
 
 # Searchable text fields and their exact-form twins.
 TEXT_FIELDS = ("title", "body")
@@ -49,6 +52,10 @@ LENGTH_FIELD = {name: f"{name}_len" for name in TEXT_FIELDS}
 STOP = {name: f"{name}_stop" for name in TEXT_FIELDS}
 # The fields scored, and every field whose postings the segments' postings files hold.
 SCORED_FIELDS = (*TEXT_FIELDS, *EXACT.values())
+# The text field whose length each scored field is normalized by (a field and its
+# exact twin share one), and that length's column.
+SCORED_TEXT = {**{name: name for name in TEXT_FIELDS}, **{EXACT[n]: n for n in TEXT_FIELDS}}
+SCORED_LENGTH = {name: LENGTH_FIELD[text] for name, text in SCORED_TEXT.items()}
 POSTING_FIELDS = (*SCORED_FIELDS, *STOP.values())
 # Per-document columns every snapshot loads as arrays (numbers, then strings).
 NUMBER_COLUMNS = (*LENGTH_FIELD.values(), "published_ts")

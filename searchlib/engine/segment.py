@@ -35,6 +35,7 @@ from searchlib.engine.schema import (
     LENGTH_FIELD,
     NUMBER_COLUMNS,
     POSTING_FIELDS,
+    SCORED_LENGTH,
     SIGNATURE_COLUMN,
     STOP,
     TEXT_FIELDS,
@@ -60,13 +61,15 @@ class SegmentBuilder:
     """Writes one new segment in ``folder``; ``finish`` returns its ``SegmentInfo``
     (not yet committed), ``abort`` deletes what it wrote."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, train_dictionary: bool = False) -> None:
+        """``train_dictionary``: the stored documents share a trained zstd dictionary
+        (``engine.docstore``: what a merge, whose segment lasts, asks for)."""
         self.folder = Path(folder)
         self.id = new_segment_id()
         self._store_path = self.folder / f"{self.id}{DOCSTORE_SUFFIX}"
         self._store_temp = self._store_path.with_name(self._store_path.name + ".partial")
         self._store_file = storage.create_data_file(self._store_temp)
-        self._store = DocStoreWriter(self._store_file)
+        self._store = DocStoreWriter(self._store_file, dictionary=train_dictionary)
         self._postings = {
             name: ScoredPostings(positional=name not in EXACT.values()) for name in POSTING_FIELDS
         }
@@ -144,7 +147,8 @@ class SegmentBuilder:
                     postings_source(arrays)
                 else:
                     for name, postings in self._postings.items():
-                        postings.write(arrays, name)
+                        length = SCORED_LENGTH.get(name)
+                        postings.write(arrays, name, None if length is None else numbers[length])
             except BaseException:
                 arrays.abort()
                 raise
@@ -238,7 +242,7 @@ class SegmentReader:
         (``search check``)."""
         for name, (_size, crc) in self.info.files.items():
             _verify_against(self.folder / name, crc)
-        self.arrays.validate(self.info.doc_count)
+        self.arrays.validate(self.info.doc_count, blocks=True)
 
 
 def _verify_against(path: Path, crc: int) -> None:

@@ -24,6 +24,7 @@ from rapidfuzz.process import extract
 
 from searchlib.engine.arrays import hash_terms, term_key
 from searchlib.engine.arrays_read import FieldArrays
+from searchlib.engine.blockmax import TermBlocks
 from searchlib.engine.commit import CommitPoint
 from searchlib.engine.schema import (
     DATE_OFFSET,
@@ -38,7 +39,13 @@ from searchlib.engine.segment import SegmentReader
 from searchlib.engine.signature import SIGNATURE_BYTES
 from searchlib.errors import IndexCorruptError
 
-__all__ = ["SCORED_FIELDS", "SegmentColumns", "Snapshot", "most_frequent", "nearest"]
+__all__ = [
+    "SCORED_FIELDS",
+    "SegmentColumns",
+    "Snapshot",
+    "most_frequent",
+    "nearest",
+]
 
 # Bytes of recently used posting arrays kept per snapshot (a common word's postings
 # in a million articles are megabytes: the budget, not a count, bounds the memory).
@@ -238,6 +245,27 @@ class Snapshot:
                 _key, (ids, tfs) = self._postings.popitem(last=False)
                 self._cached_bytes -= ids.nbytes + tfs.nbytes
         return result
+
+    def term_blocks(self, field: str, term: str) -> TermBlocks | None:
+        """The block maxima (``engine.blockmax``) of ``term``'s postings in ``field``,
+        in the order ``postings`` gives them; None if a segment holding the term has
+        none (a field that is not scored)."""
+        wanted = term.encode("utf-8")
+        hashed = term_key(wanted)
+        pieces = []
+        for columns, _offset in self._leaves():
+            arrays = columns.arrays.field(field)
+            index = -1 if arrays is None else arrays.find(wanted, hashed)
+            if arrays is None or index < 0:
+                continue
+            low, high = (int(v) for v in arrays.posts[index : index + 2])
+            found = arrays.blocks(low, high)
+            if found is None:
+                return None
+            first, highest, lowest = found
+            skip = low - first * arrays.block_size  # postings of other terms in its first block
+            pieces.append((high - low, skip, arrays.block_size, highest, lowest))
+        return TermBlocks(pieces)
 
     def positions_flat(
         self, field: str, term: str, docs: np.ndarray

@@ -13,10 +13,13 @@ scores only the documents that can still reach the page, and the pruning is exac
   matching one of the other clauses are scored;
 - a recency (``Ranking.recency``) multiplies each document's score by its own factor,
   known before scoring: a candidate's bound by its factor, a clause's by the largest;
-- then, when many candidates are left, each is bounded by the upper bounds of the
-  clauses it matches (at any depth: a synonym's alternatives, a clause's words), the
-  best bounds are scored first and then only the candidates whose bound reaches the
-  page's last score (``_by_bounds``).
+- clause bounds come from the block maxima the index keeps (``engine.blockmax``:
+  per block of postings its largest frequency and smallest length), so a common
+  word whose frequent documents are long bounds low and is cut early;
+- then, when many candidates are left (the top tier's too), each is bounded by its
+  postings' blocks in the clauses it matches (at any depth: a synonym's
+  alternatives, a clause's words), the best bounds are scored first and then only
+  the candidates whose bound reaches the page's last score (``_by_bounds``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ __all__ = ["Execution", "Scorer", "execute"]
 _EMPTY = np.zeros(0, dtype=np.int64)
 # Candidates past this many are bounded before they are scored (fewer: scored outright).
 BOUND_FROM = 2_048
+# Bounded candidates scored first (those with the best bounds), at least this many.
+FIRST_SCORED = 256
 
 
 class Scoring:
@@ -182,9 +187,9 @@ def _by_bounds(
     root: Scoring, candidates: np.ndarray, primary: np.ndarray, wanted: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """The first ``wanted`` of ``candidates`` by (primary, score), scoring as few as
-    the clauses' bounds allow: each candidate's score is bounded by the upper bounds
-    of the clauses it matches (``Scorer.bounds``: posting ids only, no frequency or
-    length read); the candidates with the best (primary, bound) are scored first,
+    the bounds allow: each candidate's score is bounded by the block maxima of its
+    postings (``Scorer.bounds``: posting ids and blocks only, no frequency or length
+    read); the candidates with the best (primary, bound) are scored first,
     which sets the (primary, score) the page's last entry reaches at least, and then
     only the candidates whose (primary, bound) reaches it are scored (a bound is never
     below its score, so no other could enter the page). Returns the page (documents,
@@ -197,7 +202,7 @@ def _by_bounds(
     bounds = bounds * (1.0 + 1e-9) + 1e-12
     span = float(bounds.max(initial=0.0)) + 1.0
     key = primary * span * 4 + bounds  # (primary, bound) as one number, as _order does
-    first = min(len(candidates), max(4 * wanted, 256))
+    first = min(len(candidates), max(4 * wanted, FIRST_SCORED))
     best = np.sort(np.argpartition(-key, first - 1)[:first])  # ascending documents
     best_scores = root.scores(candidates[best])
     page = _order(candidates[best], best_scores, primary[best], wanted)
@@ -236,8 +241,12 @@ def _top_tier_page(root: Scoring, wanted: int, track_total: int) -> Execution | 
         top = top[clause.contains(top)]
     if len(top) < wanted:
         return None
-    scores = root.scores(top)
     primary = np.full(len(top), float(len(clauses)))
+    bounded = _by_bounds(root, top, primary, wanted) if len(top) > BOUND_FROM else None
+    if bounded is not None:
+        page, page_scores, page_primary, scored = bounded
+        return Execution(root, page, page_scores, page_primary, scored, None, total=lower)
+    scores = root.scores(top)
     order = _order(top, scores, primary, wanted)
     return Execution(root, top[order], scores[order], primary[order], len(top), None, total=lower)
 

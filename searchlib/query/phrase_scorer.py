@@ -4,6 +4,8 @@ its BM25F, each word counted only where the phrase occurs."""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from searchlib.engine import STOP
@@ -31,7 +33,7 @@ class PhraseScorer(Scorer):
             )
             for t in plan.terms
         ]
-        self.upper_bound = sum(t.upper_bound for t in self.terms)
+        self.score_range = sum(t.score_range for t in self.terms)
         self._plan = plan
         self._postings = {
             name: [context.postings(name, t) for t in plan.terms] for name, _w in plan.fields
@@ -105,6 +107,18 @@ class PhraseScorer(Scorer):
         if self._docs is not None:
             return len(self._docs)
         return sum(min((len(p.ids) for p in each), default=0) for each in self._postings.values())
+
+    @cached_property
+    def upper_bound(self) -> float:
+        return sum(t.upper_bound for t in self.terms)
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        """Its words' bounds added up: a word scores no more counted only where the
+        phrase stands than counted everywhere."""
+        total = np.zeros(len(ids), dtype=np.float64)
+        for term in self.terms:
+            total += term.bounds(ids)
+        return total
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
         allowed = self._allowed(ids)

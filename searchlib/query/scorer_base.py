@@ -13,10 +13,12 @@ __all__ = ["Scorer"]
 
 class Scorer:
     """A plan node bound to a snapshot: ``docs`` (what it matches), ``scores`` (at
-    some of them), ``bounds`` (at least each score) and ``upper_bound`` (no document
-    scores more)."""
+    some of them), ``bounds`` (at least each score), ``upper_bound`` (no document
+    scores more, from the index's block maxima) and ``score_range`` (no document
+    could score more whatever the index held: the statistics alone set it)."""
 
     upper_bound: float = 0.0
+    score_range: float = 0.0
     # Its score is 0 at a document it does not match: a caller may score any ids
     # without asking ``contains`` first (one postings search per field, not two).
     zero_elsewhere: bool = False
@@ -29,8 +31,8 @@ class Scorer:
         raise NotImplementedError  # pragma: no cover
 
     def bounds(self, ids: np.ndarray) -> np.ndarray:
-        """At least the score at each of ``ids`` (matches of this scorer), from which
-        of its clauses each matches: their upper bounds added up (posting ids only)."""
+        """At least the score at each of ``ids`` (matches of this scorer), from the
+        block maxima of the postings there (no frequency or length read)."""
         return np.full(len(ids), self.upper_bound)
 
     def contains(self, ids: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cached_property
 
 import numpy as np
 
@@ -79,7 +80,11 @@ class _TermsScorer(_UnionScorer):
     def __init__(self, context: ScoringContext, plan: TermsPlan) -> None:
         self.terms = [context.combined(term) for term in plan.terms]
         super().__init__(self.terms, context.snapshot.max_doc)
-        self.upper_bound = sum(t.upper_bound for t in self.terms)
+        self.score_range = sum(t.score_range for t in self.terms)
+
+    @cached_property
+    def upper_bound(self) -> float:
+        return sum(t.upper_bound for t in self.terms)
 
     def scores(self, ids: np.ndarray) -> np.ndarray:
         total = np.zeros(len(ids), dtype=np.float64)
@@ -88,11 +93,9 @@ class _TermsScorer(_UnionScorer):
         return total
 
     def bounds(self, ids: np.ndarray) -> np.ndarray:
-        if len(self.terms) == 1:
-            return super().bounds(ids)  # every match holds the one term
         total = np.zeros(len(ids), dtype=np.float64)
         for term in self.terms:
-            total += term.contains(ids) * term.upper_bound
+            total += term.bounds(ids)
         return total
 
     def explain(self, doc: int) -> list[TermScore]:
@@ -107,7 +110,7 @@ class BoolScorer(Scorer):
         self.should = [scorer(context, node) for node in plan.should]
         self.must_not = [scorer(context, node) for node in plan.must_not]
         self.filters = plan.filters
-        self.upper_bound = sum(s.upper_bound for s in (*self.must, *self.should))
+        self.score_range = sum(s.score_range for s in (*self.must, *self.should))
         self.zero_elsewhere = bool(
             self.should
             and not (self.must or self.filters or self.must_not)
@@ -131,6 +134,10 @@ class BoolScorer(Scorer):
             ids = ids[~member(ids, union([s.docs() for s in self.must_not], size))]
         self._docs = ids
         return ids
+
+    @cached_property
+    def upper_bound(self) -> float:
+        return sum(s.upper_bound for s in (*self.must, *self.should))
 
     def contains(self, ids: np.ndarray) -> np.ndarray:
         if self._docs is not None:
@@ -225,13 +232,14 @@ class BoolScorer(Scorer):
 class _AnyOfScorer(_UnionScorer):
     """The first alternative (the words as typed) or another way to match them (a
     synonym's entries), scoring the best: a disjunction max whose other alternatives
-    are scaled into the first's range (by the ratio of upper bounds), so an entry of
-    three words never outscores the one word typed just by being longer."""
+    are scaled into the first's range (by the ratio of their score ranges, which
+    depend on the statistics alone, not on how the index is cut into blocks), so an
+    entry of three words never outscores the one word typed just by being longer."""
 
     def __init__(self, context: ScoringContext, plan: AnyOfPlan) -> None:
         self.alternatives = [scorer(context, node) for node in plan.alternatives]
         super().__init__(self.alternatives, context.snapshot.max_doc)
-        bounds = [s.upper_bound for s in self.alternatives]
+        bounds = [s.score_range for s in self.alternatives]
         self.zero_elsewhere = bool(self.alternatives) and all(
             s.zero_elsewhere for s in self.alternatives
         )
@@ -240,8 +248,15 @@ class _AnyOfScorer(_UnionScorer):
         self.scales = [1.0] + [
             min(1.0, first / b) if b > 0 and first > 0 else 1.0 for b in bounds[1:]
         ]
-        self.upper_bound = max(
+        self.score_range = max(
             (b * k for b, k in zip(bounds, self.scales, strict=True)), default=0.0
+        )
+
+    @cached_property
+    def upper_bound(self) -> float:
+        return max(
+            (s.upper_bound * k for s, k in zip(self.alternatives, self.scales, strict=True)),
+            default=0.0,
         )
 
     def _each(self, ids: np.ndarray) -> np.ndarray:

@@ -1,22 +1,27 @@
-"""One query term bound to a snapshot: its postings, BM25F scores and score bound.
+"""One query term bound to a snapshot: its postings, BM25F scores and score bounds.
 
 ``ScoringContext`` holds what one execution's scorers share (snapshot, ranking,
 statistics, the postings read so far). ``CombinedPostings`` is one query term scored
 as one BM25F field over its fields (Lucene's ``CombinedFieldQuery``): its matches,
-its scores at chosen documents and the bound no score exceeds.
-The scorers of ``query.scorers`` are built from these.
+its scores at chosen documents, a bound of each document's score from the block
+maxima of its postings (``bounds``) and the bound no score exceeds (``upper_bound``,
+from the same: ``query.score_bounds``). The scorers of ``query.scorers`` are built
+from these.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
-from searchlib.engine import Snapshot
+from searchlib.engine import SCORED_TEXT, Snapshot, TermBlocks
 from searchlib.engine.arrays import member
 from searchlib.query.idsets import union
 from searchlib.query.plan import CombinedTerm
 from searchlib.query.ranking import Ranking, bm25_idf, bm25_term_scores
 from searchlib.query.results import TermScore
+from searchlib.query.score_bounds import Points, best_score, pareto, term_frontier
 from searchlib.query.statistics import Statistics
 
 __all__ = ["CombinedPostings", "ScoringContext", "TermPostings"]
@@ -52,6 +57,9 @@ class ScoringContext:
 # 287,000 postings 0.74 ms; the spread 0.40 ms once, then 0.03 ms per ask). Only a
 # word in at least 1/DENSE_FROM of them: a rare word's postings are searched fast.
 DENSE_FROM = 32
+# A term with at most this many postings is bounded by its postings themselves (their
+# frequencies and lengths: few to read), not by blocks it shares with other terms.
+EXACT_BOUNDS_UPTO = 256
 
 
 class TermPostings:
@@ -59,14 +67,58 @@ class TermPostings:
 
     def __init__(self, snapshot: Snapshot, field: str, term: str) -> None:
         ids, tf = snapshot.postings(field, term)
+        self._kept: np.ndarray | None = None  # places of the live postings, if some are not
         if len(ids):
             live = snapshot.live[ids]
             if not live.all():
+                self._kept = np.flatnonzero(live)
                 ids, tf = ids[live], tf[live]
         self.ids, self.tf = ids, tf
         self.size = snapshot.max_doc
+        self._snapshot, self._field, self._term = snapshot, field, term
         self._asked = 0  # documents asked about so far
         self._by_document: np.ndarray | None = None  # the spread, built when worth it
+
+    @cached_property
+    def _blocks(self) -> TermBlocks | None:
+        """The block maxima of the postings; None for a term bounded by its postings
+        (a rare one, or a field without block maxima)."""
+        if len(self.ids) <= EXACT_BOUNDS_UPTO:
+            return None
+        return self._snapshot.term_blocks(self._field, self._term)
+
+    def frontier(self, lengths: np.ndarray) -> Points:
+        """The (frequency, length) frontier bounding every posting (``lengths``: each
+        document's length in the field): from block maxima, or the postings' own."""
+        blocks = self._blocks
+        if blocks is None:
+            return pareto(self.tf, lengths[self.ids])
+        if self._kept is None:
+            return pareto(blocks.highest, blocks.lowest)
+        used = np.unique(blocks.at(self._kept))  # blocks holding live postings only
+        return pareto(blocks.highest[used], blocks.lowest[used])
+
+    def corners(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """At each of ``ids`` (ascending), at least the term's frequency and at most the
+        document's length (``lengths``: in the field), from its posting's block; 0 and 0
+        where the term is absent."""
+        tf = np.zeros(len(ids), dtype=np.float64)
+        length = np.zeros(len(ids), dtype=np.float64)
+        if not len(self.ids) or not len(ids):
+            return tf, length
+        where = np.searchsorted(self.ids, ids)
+        where[where == len(self.ids)] = 0
+        hit = self.ids[where] == ids
+        where = where[hit]
+        blocks = self._blocks
+        if blocks is None:
+            tf[hit] = self.tf[where]
+            length[hit] = lengths[ids[hit]]
+            return tf, length
+        block = blocks.at(where if self._kept is None else self._kept[where])
+        tf[hit] = blocks.highest[block]
+        length[hit] = blocks.lowest[block]
+        return tf, length
 
     def _spread(self, asked: int) -> np.ndarray | None:
         """The frequencies by document (0: absent), once the documents asked about
@@ -124,10 +176,55 @@ class CombinedPostings:
         self.avg = total / self.doc_count if self.doc_count else 0.0
         self.idf = bm25_idf(self.doc_count, self.doc_freq) if self.doc_freq else 0.0
         self.lengths = [(snapshot.lengths[name], w) for name, w in term.lengths]
+        self._snapshot_lengths = snapshot.lengths
+        self._length_weights = dict(term.lengths)
         self.size = snapshot.max_doc
-        # tf / (tf + norm) < 1: no document scores more than this.
-        self.upper_bound = self.idf * (self.k1 + 1.0)
+        # tf / (tf + norm) < 1: no document scores more than this, whatever the index
+        # holds (what alternatives are scaled by: ``query.scorers``).
+        self.score_range = self.idf * (self.k1 + 1.0)
         self._docs: np.ndarray | None = None
+
+    @cached_property
+    def upper_bound(self) -> float:
+        """No document scores more: the best of the term's fields' block maxima
+        combined (``query.score_bounds``), never above ``score_range``."""
+        if not self.idf:
+            return 0.0
+        fields: dict[str, list[Points]] = {}
+        for ref, postings in self.parts:
+            if len(postings.ids):
+                text = SCORED_TEXT[ref.field]
+                tf, length = postings.frontier(self._snapshot_lengths[text])
+                fields.setdefault(text, []).append((tf * ref.weight, length))
+        frontier = term_frontier(
+            [(self._length_weights.get(text, 0.0), lists) for text, lists in fields.items()]
+        )
+        found = best_score(frontier, self.avg, self.idf, self.k1, self.b)
+        # Widened a hair: a bound must not fall below a score by rounding.
+        return min(self.score_range, found * (1.0 + 1e-9) + 1e-12)
+
+    def bounds(self, ids: np.ndarray) -> np.ndarray:
+        """At least the term's score at each of ``ids`` (ascending; 0 where absent),
+        from the blocks of its postings there (no frequency or length read)."""
+        out = np.zeros(len(ids), dtype=np.float64)
+        if not len(ids) or not self.idf:
+            return out
+        tf = np.zeros(len(ids), dtype=np.float64)
+        shortest: dict[str, np.ndarray] = {}  # per text field, a length it has at least
+        for ref, postings in self.parts:
+            text = SCORED_TEXT[ref.field]
+            found_tf, found_length = postings.corners(ids, self._snapshot_lengths[text])
+            tf += ref.weight * found_tf
+            before = shortest.get(text)
+            shortest[text] = found_length if before is None else np.maximum(before, found_length)
+        length = sum(self._length_weights.get(text, 0.0) * v for text, v in shortest.items())
+        hit = tf > 0
+        if hit.any():
+            scores = bm25_term_scores(
+                tf[hit], np.asarray(length)[hit], self.avg, self.idf, self.k1, self.b
+            )
+            out[hit] = scores * (1.0 + 1e-9) + 1e-12
+        return out
 
     def docs(self) -> np.ndarray:
         if self._docs is None:
