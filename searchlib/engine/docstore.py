@@ -80,7 +80,8 @@ class DocStoreWriter:
             try:
                 # A dictionary far smaller than its samples (zstd's advice: ~1/100).
                 size = min(DICTIONARY_BYTES, sum(map(len, samples)) // 16)
-                trained = zstandard.train_dictionary(size, samples, level=LEVEL)
+                chosen: list[bytes | bytearray | memoryview] = list(samples)
+                trained = zstandard.train_dictionary(size, chosen, level=LEVEL)
             except zstandard.ZstdError:
                 trained = None  # too little to learn from: blocks on their own
             if trained is not None and not _helps(trained, samples):

@@ -17,11 +17,16 @@ class Scorer:
     scores more, from the index's block maxima) and ``score_range`` (no document
     could score more whatever the index held: the statistics alone set it)."""
 
-    upper_bound: float = 0.0
     score_range: float = 0.0
     # Its score is 0 at a document it does not match: a caller may score any ids
     # without asking ``contains`` first (one postings search per field, not two).
     zero_elsewhere: bool = False
+
+    @property
+    def upper_bound(self) -> float:
+        """No document scores more (scorers compute it when first asked: it reads
+        block maxima)."""
+        return self.score_range
 
     def docs(self) -> np.ndarray:  # pragma: no cover - every scorer overrides
         raise NotImplementedError
