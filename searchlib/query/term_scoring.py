@@ -93,10 +93,8 @@ class TermPostings:
         blocks = self._blocks
         if blocks is None:
             return pareto(self.tf, lengths[self.ids])
-        if self._kept is None:
-            return pareto(blocks.highest, blocks.lowest)
-        used = np.unique(blocks.at(self._kept))  # blocks holding live postings only
-        return pareto(blocks.highest[used], blocks.lowest[used])
+        # Blocks of deleted postings too: a bound of more postings is still a bound.
+        return pareto(blocks.highest, blocks.lowest)
 
     def corners(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """At each of ``ids`` (ascending), at least the term's frequency and at most the
