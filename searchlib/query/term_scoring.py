@@ -68,7 +68,8 @@ class TermPostings:
     def __init__(self, snapshot: Snapshot, field: str, term: str) -> None:
         ids, tf = snapshot.postings(field, term)
         self._kept: np.ndarray | None = None  # places of the live postings, if some are not
-        if len(ids):
+        # Without deletions every posting is live: no gather over a common word's postings.
+        if len(ids) and snapshot.doc_count < snapshot.max_doc:
             live = snapshot.live[ids]
             if not live.all():
                 self._kept = np.flatnonzero(live)
