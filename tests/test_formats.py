@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,25 @@ def test_a_trained_dictionary_makes_the_store_smaller(tmp_path, monkeypatch):
     reader = DocStoreReader(tmp_path / "trained.sld")
     assert reader._dictionary is not None
     assert [reader.get(n) for n in range(0, len(articles), 97)] == articles[::97]
+
+
+def test_threads_read_one_store_at_once(tmp_path, monkeypatch):
+    # Each thread decompresses with its own (kept) decompressor: zstd's are not safe
+    # to share, and every thread gets back exactly its documents.
+    monkeypatch.setattr(docstore, "TRAIN_DOCS", 300)
+    monkeypatch.setattr(docstore, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(docstore, "CACHED_BLOCKS", 1)  # every read decompresses
+    articles = _resampled(900)
+    path = tmp_path / "trained.sld"
+    _store_size(path, articles, dictionary=True)
+    reader = DocStoreReader(path)
+
+    def read(seed: int) -> bool:
+        order = random.Random(seed).sample(range(len(articles)), 300)
+        return all(reader.get(n) == articles[n] for n in order)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(read, range(8)))
 
 
 def test_a_dictionary_that_does_not_help_is_not_kept():

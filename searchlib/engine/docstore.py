@@ -216,6 +216,9 @@ class DocStoreReader:
         )
         self._cache: OrderedDict[int, tuple[np.ndarray, bytes]] = OrderedDict()
         self._lock = threading.Lock()
+        # A decompressor per thread (zstd's are not safe to share between threads),
+        # kept: making one loads the dictionary again.
+        self._local = threading.local()
 
     def __len__(self) -> int:
         return self.count
@@ -230,9 +233,7 @@ class DocStoreReader:
         first = int(self._firsts[number])
         last = int(self._firsts[number + 1]) if number + 1 < len(self._firsts) else self.count
         try:
-            # A decompressor per block: they are not safe to share between threads.
-            decompressor = zstandard.ZstdDecompressor(dict_data=self._dictionary)
-            raw = decompressor.decompress(self._map[start:end])
+            raw = self._decompressor().decompress(self._map[start:end])
             width = 4 * (last - first + 1)
             offsets = np.frombuffer(raw[:width], dtype=np.uint32)
             if len(offsets) != last - first + 1 or int(offsets[-1]) != len(raw) - width:
@@ -247,6 +248,13 @@ class DocStoreReader:
             while len(self._cache) > CACHED_BLOCKS:
                 self._cache.popitem(last=False)
         return decoded
+
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        found = getattr(self._local, "decompressor", None)
+        if found is None:
+            found = zstandard.ZstdDecompressor(dict_data=self._dictionary)
+            self._local.decompressor = found
+        return found
 
     def raw(self, docnum: int) -> bytes:
         """Document ``docnum`` as its JSON bytes."""
