@@ -63,7 +63,8 @@ class DocStoreWriter:
         self._out = ChecksumWriter(handle)
         self._out.write(MAGIC)
         self._compressor: zstandard.ZstdCompressor | None = None
-        self._training: list[bytes] | None = [] if dictionary else None
+        # While training, the first documents wait uncompressed in ``_pending``.
+        self._training = dictionary
         if not dictionary:
             self._start(None)
         self._pending: list[bytes] = []
@@ -91,7 +92,7 @@ class DocStoreWriter:
         self._compressor = zstandard.ZstdCompressor(
             level=LEVEL, write_checksum=True, dict_data=trained
         )
-        self._training = None
+        self._training = False
 
     def add(self, document: dict[str, Any]) -> None:
         self.add_raw(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
@@ -101,17 +102,16 @@ class DocStoreWriter:
         self._pending.append(encoded)
         self._pending_bytes += len(encoded)
         self.count += 1
-        if self._training is not None:
-            self._training.append(encoded)
-            if len(self._training) < TRAIN_DOCS:
-                return
-            self._start(self._training)
-            self._flush_whole()
+        if self._training:
+            if len(self._pending) >= TRAIN_DOCS:
+                self._train()
         elif self._pending_bytes >= BLOCK_BYTES:
             self._flush()
 
-    def _flush_whole(self) -> None:
-        """Compress the whole blocks of the documents held for training."""
+    def _train(self) -> None:
+        """Train the dictionary on the documents held, then add them again, to be
+        compressed in blocks with it."""
+        self._start(self._pending)
         held, self._pending, self._pending_bytes = self._pending, [], 0
         self.count -= len(held)
         for encoded in held:
@@ -132,9 +132,8 @@ class DocStoreWriter:
 
     def finish(self) -> None:
         """Write the last block, the index and the footer."""
-        if self._training is not None:
-            self._start(self._training)
-            self._flush_whole()
+        if self._training:
+            self._train()
         self._flush()
         end = self._out.tell()
         offsets = np.array([b[0] for b in self._blocks] + [end], dtype=np.uint64)

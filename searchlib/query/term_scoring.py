@@ -105,9 +105,7 @@ class TermPostings:
         length = np.zeros(len(ids), dtype=np.float64)
         if not len(self.ids) or not len(ids):
             return tf, length
-        where = np.searchsorted(self.ids, ids)
-        where[where == len(self.ids)] = 0
-        hit = self.ids[where] == ids
+        where, hit = self._places(ids)
         where = where[hit]
         blocks = self._blocks
         if blocks is None:
@@ -140,11 +138,16 @@ class TermPostings:
         if spread is not None:
             out[:] = spread[ids]
             return out
-        where = np.searchsorted(self.ids, ids)
-        where[where == len(self.ids)] = 0
-        hit = self.ids[where] == ids
+        where, hit = self._places(ids)
         out[hit] = self.tf[where[hit]]
         return out
+
+    def _places(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of ``ids`` would stand among the postings, and which are there
+        (``self.ids`` not empty)."""
+        where = np.searchsorted(self.ids, ids)
+        where[where == len(self.ids)] = 0
+        return where, self.ids[where] == ids
 
     def contains(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` (ascending) hold the term."""
