@@ -12,11 +12,31 @@ from hypothesis import strategies as st
 
 from searchlib.engine import postings_merge
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import encode_docs, field_parts, stream_parts
+from searchlib.engine.arrays import LEX_PREFIX, encode_docs, field_parts, lex_order, stream_parts
 from searchlib.engine.arrays_read import FieldArrays, SegmentArrays
 from searchlib.engine.merge import MergePolicy, select_merges
 from searchlib.engine.packed import BLOCK
 from searchlib.engine.postings_merge import MergeSource, _term_ids, merge_postings
+
+# Short alphabets (NUL and 0xff included) make long shared prefixes and ties.
+term_sets = st.one_of(
+    st.sets(st.binary(max_size=LEX_PREFIX + 8), max_size=80),
+    st.sets(
+        st.lists(st.sampled_from([b"a", b"\0", b"\xff"]), max_size=2 * LEX_PREFIX).map(b"".join),
+        max_size=80,
+    ),
+)
+
+
+@given(term_sets)
+def test_terms_are_ordered_as_bytes_compare(terms):
+    terms = list(terms)
+    offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum([len(term) for term in terms], out=offsets[1:])
+    blob = np.frombuffer(b"".join(terms), dtype=np.uint8)
+    order = lex_order(blob, offsets)
+    assert order.dtype == np.int32
+    assert order.tolist() == sorted(range(len(terms)), key=terms.__getitem__)
 
 
 def test_a_full_level_of_adjacent_segments_merges():

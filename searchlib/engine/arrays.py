@@ -54,6 +54,7 @@ __all__ = [
     "field_parts",
     "hash_terms",
     "label_codes",
+    "lex_order",
     "member",
     "position_steps",
     "stream_parts",
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 SUFFIX = ".slp"
+LEX_PREFIX = 16  # bytes of each term numpy sorts on (a multiple of 8)
 COLUMN = "#"  # name prefix of per-document columns (postings fields have none)
 STREAMS = ("gaps", "tfs", "positions")  # the packed streams of a field
 _PACKED = {stream: [f"{stream}{suffix}" for suffix in packed.STREAM_SUFFIXES] for stream in STREAMS}
@@ -249,13 +251,44 @@ def term_parts(terms: list[bytes], hashes: np.ndarray) -> dict[str, np.ndarray]:
     """A field's term table, ``terms`` already in hash order."""
     offsets = np.zeros(len(terms) + 1, dtype=np.int64)
     np.cumsum([len(term) for term in terms], out=offsets[1:])
-    lex = sorted(range(len(terms)), key=terms.__getitem__)
+    blob = np.frombuffer(b"".join(terms), dtype=np.uint8)
     return {
         "hash": np.asarray(hashes, dtype=np.uint64),
-        "blob": np.frombuffer(b"".join(terms), dtype=np.uint8),
+        "blob": blob,
         "terms": packed.narrow(offsets),
-        "lex": np.asarray(lex, dtype=np.int32),
+        "lex": lex_order(blob, offsets),
     }
+
+
+def lex_order(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The term numbers in byte order (term ``i`` is ``blob[offsets[i]:offsets[i+1]]``),
+    as ``int32``: numpy sorts the terms' first ``LEX_PREFIX`` bytes, zero-padded, as
+    big-endian integers, and the few terms whose padded prefixes are equal are then
+    ordered in full. (Where two padded prefixes differ, they order as the terms do.) A
+    merge's field holds millions of terms: as Python objects, hundreds of MB."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    count = len(offsets) - 1
+    if count < 2:
+        return np.arange(count, dtype=np.int32)
+    lengths = np.diff(offsets)
+    starts = offsets[:-1]
+    keys = np.zeros((count, LEX_PREFIX), dtype=np.uint8)
+    for column in range(int(min(LEX_PREFIX, lengths.max()))):
+        has = lengths > column
+        keys[has, column] = blob[starts[has] + column]
+    words = keys.view(">u8")  # (count, LEX_PREFIX // 8) big-endian: byte order
+    order = np.lexsort(words.T[::-1])
+    ranked = words[order]
+    same = np.all(ranked[1:] == ranked[:-1], axis=1)
+    if same.any():
+        # Runs of equal prefixes, each ordered by its whole terms.
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], same, [0])).astype(np.int8)))
+        data = blob.tobytes()
+        for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            run = order[first : last + 1].tolist()
+            run.sort(key=lambda i: data[offsets[i] : offsets[i + 1]])
+            order[first : last + 1] = run
+    return order.astype(np.int32)
 
 
 def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

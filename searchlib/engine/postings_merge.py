@@ -22,7 +22,7 @@ import numpy as np
 
 from searchlib.engine import blockmax, storage
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import STREAMS, concat_ranges, encode_docs
+from searchlib.engine.arrays import STREAMS, concat_ranges, encode_docs, lex_order
 from searchlib.engine.arrays_read import FieldArrays
 from searchlib.engine.blockmax import BlockAccumulator, block_parts
 from searchlib.engine.packed import (
@@ -85,12 +85,7 @@ def merge_postings(
         counts = spill.read("count", np.dtype(np.int64))
         offsets = np.concatenate(([0], np.cumsum(lengths)))
         posts = np.concatenate(([0], np.cumsum(counts)))
-        blob = spill.read("blob", np.dtype(np.uint8)).tobytes()
-        terms = [
-            blob[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
-        ]
-        lex = np.asarray(sorted(range(len(terms)), key=terms.__getitem__), dtype=np.int32)
-        del terms, blob
+        lex = lex_order(spill.read("blob", np.dtype(np.uint8)), offsets)
         spill.add_to(writer, f"{name}.hash", "hash", np.dtype(np.uint64))
         spill.add_to(writer, f"{name}.blob", "blob", np.dtype(np.uint8))
         writer.add(f"{name}.terms", narrow(offsets))
