@@ -56,6 +56,7 @@ _documents = st.lists(
 )
 def test_the_doc_store_gives_back_every_document(tmp_path, monkeypatch, docs, block, train):
     monkeypatch.setattr(docstore, "BLOCK_BYTES", block)  # many blocks, or one
+    monkeypatch.setattr(docstore, "TRAINED_BLOCK_BYTES", block)
     if train is not None:  # a dictionary trained on the first few (or all, or too few)
         monkeypatch.setattr(docstore, "TRAIN_DOCS", train)
         monkeypatch.setattr(docstore, "MIN_TRAIN_DOCS", 5)
@@ -112,11 +113,30 @@ def test_a_trained_dictionary_makes_the_store_smaller(tmp_path, monkeypatch):
     assert [reader.get(n) for n in range(0, len(articles), 97)] == articles[::97]
 
 
+def test_a_trained_store_keeps_smaller_blocks(tmp_path, monkeypatch):
+    # With a dictionary each block holds about TRAINED_BLOCK_BYTES of text, so a hit
+    # decompresses that much, not the BLOCK_BYTES a store without one keeps.
+    monkeypatch.setattr(docstore, "TRAIN_DOCS", 600)
+    articles = _resampled(3000)
+    text = sum(len(json.dumps(a, ensure_ascii=False, separators=(",", ":"))) for a in articles)
+    counts = {}
+    for dictionary in (False, True):
+        path = tmp_path / f"{dictionary}.sld"
+        _store_size(path, articles, dictionary=dictionary)
+        reader = DocStoreReader(path)
+        assert (reader._dictionary is not None) is dictionary
+        counts[dictionary] = len(reader._firsts)
+        assert [reader.get(n) for n in range(0, len(articles), 89)] == articles[::89]
+    assert counts[False] <= text // docstore.BLOCK_BYTES + 1
+    assert counts[True] <= text // docstore.TRAINED_BLOCK_BYTES + 1
+    assert counts[True] > 3 * counts[False]
+
+
 def test_threads_read_one_store_at_once(tmp_path, monkeypatch):
     # Each thread decompresses with its own (kept) decompressor: zstd's are not safe
     # to share, and every thread gets back exactly its documents.
     monkeypatch.setattr(docstore, "TRAIN_DOCS", 300)
-    monkeypatch.setattr(docstore, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(docstore, "TRAINED_BLOCK_BYTES", 4096)
     monkeypatch.setattr(docstore, "CACHED_BLOCKS", 1)  # every read decompresses
     articles = _resampled(900)
     path = tmp_path / "trained.sld"

@@ -10,7 +10,11 @@ documents (``TRAIN_DOCS``): what articles have in common (field names, the words
 the news, a source's boilerplate) is then not learnt again in every block, about a
 tenth less on news (measured on the shared corpus, trained and compressed on
 different articles; kept only if it makes those first documents 3% smaller); a new
-segment, written once and soon merged, trains none. Layout::
+segment, written once and soon merged, trains none. With a dictionary the blocks are
+smaller (``TRAINED_BLOCK_BYTES``, tantivy's 16 KB): the dictionary holds most of
+what a larger block would have shared, so each hit decompresses a quarter of the
+text for 2% more bytes (measured on this corpus: 958 against 941 bytes an article,
+0.045 against 0.169 ms a block). Readers take blocks of any size. Layout::
 
     MAGIC | dictionary length | dictionary | blocks | block offsets | block firsts |
     header | header length | footer
@@ -44,6 +48,7 @@ DOCSTORE_SUFFIX = ".sld"
 MAGIC = b"SLD2"
 UNTRAINED_MAGIC = b"SLD1"  # no dictionary section (what format 10 first wrote)
 BLOCK_BYTES = 64 << 10  # uncompressed text per block (about 30 news articles)
+TRAINED_BLOCK_BYTES = 16 << 10  # the same with a trained dictionary (about 7)
 LEVEL = 3
 CACHED_BLOCKS = 16
 # A dictionary is trained on this many first documents (fewer: on all of them, if at
@@ -70,6 +75,7 @@ class DocStoreWriter:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._blocks: list[list[int]] = []  # [offset, first document]
+        self._block_bytes = BLOCK_BYTES
         self.count = 0
         self.crc = 0
 
@@ -87,6 +93,8 @@ class DocStoreWriter:
                 trained = None  # too little to learn from: blocks on their own
             if trained is not None and not _helps(trained, samples):
                 trained = None
+        if trained is not None:
+            self._block_bytes = TRAINED_BLOCK_BYTES
         data = b"" if trained is None else trained.as_bytes()
         self._out.write(len(data).to_bytes(4, "little") + data)
         self._compressor = zstandard.ZstdCompressor(
@@ -105,7 +113,7 @@ class DocStoreWriter:
         if self._training:
             if len(self._pending) >= TRAIN_DOCS:
                 self._train()
-        elif self._pending_bytes >= BLOCK_BYTES:
+        elif self._pending_bytes >= self._block_bytes:
             self._flush()
 
     def _train(self) -> None:
@@ -145,21 +153,28 @@ class DocStoreWriter:
 
 
 def _helps(trained: zstandard.ZstdCompressionDict, samples: list[bytes]) -> bool:
-    """Whether the samples, cut into blocks, compress a few percent smaller with the
-    dictionary (documents that share little, random words say, gain nothing)."""
+    """Whether the samples compress a few percent smaller with the dictionary, each
+    cut into the blocks it would be stored in (documents that share little, random
+    words say, gain nothing)."""
     plain = zstandard.ZstdCompressor(level=LEVEL)
     with_dictionary = zstandard.ZstdCompressor(level=LEVEL, dict_data=trained)
+    before = sum(len(plain.compress(block)) for block in _blocks_of(samples, BLOCK_BYTES))
+    after = sum(
+        len(with_dictionary.compress(block)) for block in _blocks_of(samples, TRAINED_BLOCK_BYTES)
+    )
+    return after <= before * KEEP_BELOW
+
+
+def _blocks_of(samples: list[bytes], block_bytes: int) -> list[bytes]:
     blocks, pending, size = [], [], 0
     for sample in samples:
         pending.append(sample)
         size += len(sample)
-        if size >= BLOCK_BYTES:
+        if size >= block_bytes:
             blocks.append(b"".join(pending))
             pending, size = [], 0
     blocks.append(b"".join(pending))
-    before = sum(len(plain.compress(block)) for block in blocks)
-    after = sum(len(with_dictionary.compress(block)) for block in blocks)
-    return after <= before * KEEP_BELOW
+    return blocks
 
 
 class DocStoreReader:
@@ -213,6 +228,7 @@ class DocStoreReader:
             if dictionary_size
             else None
         )
+        self._view = memoryview(self._map)
         self._cache: OrderedDict[int, tuple[np.ndarray, bytes]] = OrderedDict()
         self._lock = threading.Lock()
         # A decompressor per thread (zstd's are not safe to share between threads),
@@ -232,16 +248,19 @@ class DocStoreReader:
         first = int(self._firsts[number])
         last = int(self._firsts[number + 1]) if number + 1 < len(self._firsts) else self.count
         try:
-            raw = self._decompressor().decompress(self._map[start:end])
+            raw = self._decompressor().decompress(self._view[start:end])
             width = 4 * (last - first + 1)
-            offsets = np.frombuffer(raw[:width], dtype=np.uint32)
-            if len(offsets) != last - first + 1 or int(offsets[-1]) != len(raw) - width:
+            if len(raw) < width:
+                raise ValueError("the block is shorter than its document offsets")
+            # Offsets from the start of the decompressed block (no copy of its text).
+            offsets = np.frombuffer(raw, np.uint32, last - first + 1).astype(np.int64) + width
+            if int(offsets[-1]) != len(raw) or int(offsets[0]) != width:
                 raise ValueError("document offsets do not fit the block")
         except (zstandard.ZstdError, ValueError) as exc:
             raise IndexCorruptError(
                 f"index file {str(self.path)!r} has a damaged block {number}: {exc}"
             ) from exc
-        decoded = (offsets, raw[width:])
+        decoded = (offsets, raw)
         with self._lock:
             self._cache[number] = decoded
             while len(self._cache) > CACHED_BLOCKS:
