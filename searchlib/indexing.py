@@ -21,6 +21,7 @@ from searchlib.analysis.stemmer import STEMS, StemCache
 from searchlib.analysis.tokenizer import HYPHENS
 from searchlib.dates import to_timestamp
 from searchlib.engine import TEXT_FIELDS, Engine
+from searchlib.engine.memory import release_free_memory
 from searchlib.engine.schema import EngineDocument
 from searchlib.engine.segment import write_segment
 from searchlib.engine.signature import Signer
@@ -155,6 +156,8 @@ def write_segments(engine: Engine, docs: list[dict[str, Any]], workers: int) -> 
     if not docs:
         return []
     if workers > 1 and len(docs) >= PARALLEL_MIN_DOCS:
-        return build_segments(str(engine.path), docs, workers, engine.analyzer)
+        segments = build_segments(str(engine.path), docs, workers, engine.analyzer)
+        release_free_memory()  # the workers' results, unpickled and adopted
+        return segments
     analyzer = engine.analyzer
     return [engine.write_segment(engine_document(analyzer, doc) for doc in docs)]

@@ -28,6 +28,7 @@ import numpy as np
 from searchlib.engine.arrayfile import ArrayFileWriter
 from searchlib.engine.arrays_read import SegmentArrays
 from searchlib.engine.commit import CommitPoint, SegmentInfo
+from searchlib.engine.memory import release_free_memory
 from searchlib.engine.postings_merge import MergeSource, merge_postings
 from searchlib.engine.schema import LABEL_COLUMNS, NUMBER_COLUMNS, POSTING_FIELDS, SCORED_LENGTH
 from searchlib.engine.segment import SegmentBuilder, SegmentReader
@@ -187,6 +188,7 @@ def merge_segments(
     def release() -> None:
         for reader, _live, _docmap in sources:
             reader.arrays.release()
+        release_free_memory()  # a hash range's arrays, freed: not kept by the heap
 
     lengths = {name: np.concatenate(parts) for name, parts in merged_lengths.items()}
 

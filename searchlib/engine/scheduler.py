@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from searchlib.engine.commit import CommitPoint, SegmentInfo, read_deletions, write_deletions
+from searchlib.engine.memory import release_free_memory
 from searchlib.engine.merge import MAX_MERGE_ROUNDS, merge_segments, select_merges
 from searchlib.engine.storage import WriterLock, fsync_directory
 from searchlib.errors import IndexLockedError, SearchlibError
@@ -105,6 +106,7 @@ class BackgroundMerger:
                     if self._closed or not self._merge_once():
                         break
                     self.merges_done += 1
+                    release_free_memory()
                 self.last_error = None
             except (OSError, SearchlibError) as exc:
                 self.last_error = exc
