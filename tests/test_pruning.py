@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import searchlib
 from searchlib.analysis.synonyms import Synonyms, SynonymTable
+from searchlib.engine.arrays_read import FieldArrays
 from searchlib.query import execute as execute_module
 from searchlib.query import term_scoring
 from searchlib.query.execute import execute
@@ -383,3 +384,40 @@ def test_what_a_scorer_says_of_some_documents_is_what_its_matches_say(index, see
             matches = scorer.docs()
             assert said.tolist() == np.isin(asked, matches).tolist(), (query, scorer)
             assert scorer.at_least <= len(matches) <= scorer.at_most, (query, scorer)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_words_positions_in_some_documents_are_its_positions_there(index, data):
+    # Asking a common word's positions in a few documents gives what asking for every
+    # document gives there; the postings the snapshot keeps are read, not decoded
+    # again per ask (fails if positions_flat decodes the term's postings itself).
+    ix, _docs = index
+    snapshot = ix._engine.snapshot()
+    counts = {}
+    for doc in _docs[:50]:
+        for word in doc["body"].lower().split()[:30]:
+            counts[word] = counts.get(word, 0) + 1
+    term = ix.analyzer.tokens(data.draw(st.sampled_from(sorted(counts))))
+    if not term:
+        return
+    term = term[0].term
+    everything = np.arange(snapshot.max_doc, dtype=np.int64)
+    all_docs, all_positions = snapshot.positions_flat("body", term, everything)
+    wanted = np.asarray(
+        sorted(data.draw(st.sets(st.integers(0, snapshot.max_doc - 1), max_size=60))),
+        dtype=np.int64,
+    )
+    decoded = []
+    original = FieldArrays.term_docs
+    try:
+        FieldArrays.term_docs = lambda self, i: decoded.append(i) or original(self, i)
+        docs, positions = snapshot.positions_flat("body", term, wanted)
+    finally:
+        FieldArrays.term_docs = original
+    keep = np.isin(all_docs, wanted)
+    assert docs.tolist() == all_docs[keep].tolist()
+    assert positions.tolist() == all_positions[keep].tolist()
+    assert decoded == []

@@ -23,7 +23,6 @@ from searchlib.engine.arrays import (
     POSITION_PARTS,
     absolute,
     concat_ranges,
-    member,
     term_key,
 )
 from searchlib.engine.blockmax import BLOCK_PARTS, BlockAccumulator, block_span
@@ -34,6 +33,8 @@ from searchlib.engine.signature import SIGNATURE_BYTES
 from searchlib.errors import IndexCorruptError
 
 __all__ = ["FieldArrays", "SegmentArrays"]
+
+_EMPTY_INT = np.zeros(0, dtype=np.int64)
 
 
 class FieldArrays:
@@ -267,18 +268,32 @@ class FieldArrays:
             raise self._damaged(str(exc)) from exc
 
     def positions_flat(self, index: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every (document, position) of term ``index`` in ``docs`` (sorted segment
-        numbers), as two parallel arrays."""
-        low, high = self._span(index, index + 1)
-        term_docs = self.term_docs(index)
-        counts = self.frequencies(low, high)
+        """Every (document, position) of term ``index`` in ``docs`` (ascending,
+        distinct segment numbers), as two parallel arrays."""
+        term_docs, counts = self.postings(index)
+        return self.positions_in(index, term_docs, counts, docs)
+
+    def positions_in(
+        self, index: int, term_docs: np.ndarray, counts: np.ndarray, docs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``positions_flat`` from term ``index``'s postings already read (its
+        documents and frequencies, as ``postings`` gives them): the documents asked
+        for are searched among the postings (a phrase asks about few of a common
+        word's), and only theirs positions are decoded."""
+        counts = counts.astype(np.int64)
+        ends = np.cumsum(counts)
         begin = int(self.pstart[index])
-        if not 0 <= begin <= begin + int(counts.sum()) <= len(self.positions):
+        total = int(ends[-1]) if len(ends) else 0
+        if not 0 <= begin <= begin + total <= len(self.positions):
             raise self._damaged(f"the positions of term {index} lie outside the file")
-        first = begin + np.concatenate(([0], np.cumsum(counts)[:-1]))
-        chosen = np.flatnonzero(member(term_docs, docs))
+        if not len(term_docs) or not len(docs):
+            return _EMPTY_INT, _EMPTY_INT
+        where = np.searchsorted(term_docs, docs)
+        inside = where < len(term_docs)
+        where = where[inside]
+        chosen = where[term_docs[where] == docs[inside]]
         counts = counts[chosen]
-        steps = self.stored_positions(first[chosen], counts)
+        steps = self.stored_positions(begin + ends[chosen] - counts, counts)
         return np.repeat(term_docs[chosen].astype(np.int64), counts), absolute(steps, counts)
 
     def terms_with_prefix(self, prefix: bytes) -> list[tuple[bytes, int]]:

@@ -274,19 +274,29 @@ class Snapshot:
         global numbers), as two parallel arrays."""
         encoded = term.encode("utf-8")
         hashed = term_key(encoded)
+        # The term's postings as the snapshot keeps them (a phrase's words are scored
+        # too, so mostly already read): not decoded again per segment.
+        ids, frequencies = self.postings(field, term)
         doc_parts, position_parts = [], []
         for columns, offset in self._leaves():
             arrays = columns.arrays.field(field)
             if arrays is None or not arrays.positional:
                 continue
-            low, high = np.searchsorted(docs, [offset, offset + columns.reader.doc_count])
-            if low == high:
+            end = offset + columns.reader.doc_count
+            low, high = np.searchsorted(docs, [offset, end])
+            first, last = np.searchsorted(ids, [offset, end])
+            if low == high or first == last:
                 continue
             index = arrays.find(encoded, hashed)
-            if index >= 0:
-                found, positions = arrays.positions_flat(index, docs[low:high] - offset)
-                doc_parts.append(found + offset)
-                position_parts.append(positions)
+            if index < 0:
+                raise IndexCorruptError(
+                    f"{term!r} has postings but no term in a segment of {field}"
+                )
+            found, positions = arrays.positions_in(
+                index, ids[first:last] - offset, frequencies[first:last], docs[low:high] - offset
+            )
+            doc_parts.append(found + offset)
+            position_parts.append(positions)
         if not doc_parts:
             return _EMPTY_IDS, _EMPTY_IDS
         return np.concatenate(doc_parts), np.concatenate(position_parts)
