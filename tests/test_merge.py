@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from searchlib.engine import postings_merge
 from searchlib.engine.arrayfile import ArrayFileWriter
-from searchlib.engine.arrays import LEX_PREFIX, encode_docs, field_parts, lex_order, stream_parts
+from searchlib.engine.arrays import (
+    LEX_PREFIX,
+    encode_docs,
+    field_parts,
+    lex_order,
+    member,
+    member_ascending,
+    stream_parts,
+)
 from searchlib.engine.arrays_read import FieldArrays, SegmentArrays
 from searchlib.engine.merge import MergePolicy, select_merges
 from searchlib.engine.packed import BLOCK
@@ -37,6 +45,17 @@ def test_terms_are_ordered_as_bytes_compare(terms):
     order = lex_order(blob, offsets)
     assert order.dtype == np.int32
     assert order.tolist() == sorted(range(len(terms)), key=terms.__getitem__)
+
+
+@given(st.sets(st.integers(0, 3000)), st.sets(st.integers(0, 3000)))
+def test_membership_of_a_set_either_way_round(ids, postings):
+    # Candidates searched among postings, or the postings among the candidates
+    # (fewer), give the same answer.
+    ids = np.asarray(sorted(ids), dtype=np.int64)
+    postings = np.asarray(sorted(postings), dtype=np.int64)
+    expected = np.isin(ids, postings)
+    assert member_ascending(ids, postings).tolist() == expected.tolist()
+    assert member(ids, postings).tolist() == expected.tolist()
 
 
 def test_a_full_level_of_adjacent_segments_merges():

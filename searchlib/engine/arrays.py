@@ -56,6 +56,7 @@ __all__ = [
     "label_codes",
     "lex_order",
     "member",
+    "member_ascending",
     "position_steps",
     "stream_parts",
     "term_key",
@@ -201,6 +202,20 @@ def member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     where = np.searchsorted(sorted_ids, ids)
     where[where == len(sorted_ids)] = 0
     return sorted_ids[where] == ids
+
+
+def member_ascending(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """``member`` for ``ids`` ascending and distinct (a set of documents): the
+    shorter array is searched in the longer (a rare word's postings among many
+    candidates: a few searches, not one per candidate)."""
+    if len(sorted_ids) * 4 >= len(ids):
+        return member(ids, sorted_ids)
+    found = np.zeros(len(ids), dtype=bool)
+    where = np.searchsorted(ids, sorted_ids)
+    inside = where < len(ids)
+    where = where[inside]
+    found[where[ids[where] == sorted_ids[inside]]] = True
+    return found
 
 
 def field_parts(

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from searchlib.engine import SCORED_TEXT, Snapshot, TermBlocks
-from searchlib.engine.arrays import member
+from searchlib.engine.arrays import member, member_ascending
 from searchlib.query.idsets import union
 from searchlib.query.plan import CombinedTerm
 from searchlib.query.ranking import Ranking, bm25_idf, bm25_term_scores
@@ -150,11 +150,11 @@ class TermPostings:
         return where, self.ids[where] == ids
 
     def contains(self, ids: np.ndarray) -> np.ndarray:
-        """Which of ``ids`` (ascending) hold the term."""
+        """Which of ``ids`` (ascending, distinct) hold the term."""
         spread = self._spread(len(ids))
         if spread is not None:
             return spread[ids] > 0
-        return member(ids, self.ids)
+        return member_ascending(ids, self.ids)
 
 
 class CombinedPostings:
