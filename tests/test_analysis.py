@@ -11,6 +11,7 @@ from whoosh.filedb.filestore import RamStorage
 
 import searchlib
 from searchlib.analysis import Analyzer, read_stem_exclusions
+from searchlib.analysis import analyzer as analyzer_module
 
 GOLDEN = Path(__file__).with_name("data") / "golden_terms.tsv"
 
@@ -214,3 +215,17 @@ def test_plugs_into_a_whoosh_text_field():
     with ix.searcher() as searcher:
         query = QueryParser("body", ix.schema).parse("pembangunan")
         assert len(searcher.search(query)) == 1
+
+
+def test_a_full_cache_forgets_its_newer_half(monkeypatch):
+    # At the limit the forms classified first stay (a language's common words come
+    # first) and the cache halves, never growing past the limit nor starting empty.
+    monkeypatch.setattr(analyzer_module, "_CACHE_LIMIT", 10)
+    analyzer = Analyzer()
+    words = [f"kata{n}" for n in range(25)]
+    for word in words:
+        analyzer.term(word)
+        assert len(analyzer.cached_surfaces()) <= 10
+    kept = list(analyzer.cached_surfaces())
+    assert kept[:5] == words[:5]
+    assert words[-1] in kept and 5 < len(kept) <= 10

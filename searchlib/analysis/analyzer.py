@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from inspect import signature
+from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
@@ -52,7 +53,12 @@ from searchlib.errors import AnalyzerError
 __all__ = ["AnalyzedText", "Analyzer", "analyze", "default_steps"]
 
 _MISSING: Any = object()  # a cache miss (None means: not a word to index)
-_CACHE_LIMIT = 1_000_000  # distinct surface forms kept per analyzer before a reset
+# Distinct surface forms an analyzer keeps classified. At the limit the newer half is
+# forgotten: the forms seen first (a language's common words) stay, where a reset
+# would classify them all again (in every worker a bulk load forks from a full
+# cache). News vocabularies grow without end (about a million forms at a million
+# articles); the first half million cover all but a sliver of the words read.
+_CACHE_LIMIT = 500_000
 
 # A classified surface form: (term, norm, why, parts, stopword); parts are
 # (start, end, term, norm, why) relative to the surface.
@@ -397,7 +403,7 @@ class Analyzer(WhooshAnalyzer):
             term = word.term or word.norm or surface
             info = (term, word.norm, word.why, word.parts, word.stopword)
         if len(self._memo) >= _CACHE_LIMIT:
-            self._memo.clear()
+            self._memo = _older_half(self._memo)
         self._memo[surface] = info
         return info
 
@@ -489,7 +495,7 @@ class Analyzer(WhooshAnalyzer):
             norm = normalize_text(surface)
             found = self.colloquial.get(norm, norm)
             if len(self._stop_forms) >= _CACHE_LIMIT:
-                self._stop_forms.clear()
+                self._stop_forms = _older_half(self._stop_forms)
             self._stop_forms[surface] = found
         return found
 
@@ -578,3 +584,9 @@ def analyze(text: str) -> list[Token]:
     if _default is None:
         _default = Analyzer()
     return _default.analyze(text)
+
+
+def _older_half(cache: dict[str, Any]) -> dict[str, Any]:
+    """The first half of ``cache`` in insertion order (a new dict: the old one's
+    table is freed with it)."""
+    return dict(islice(cache.items(), len(cache) // 2))

@@ -217,6 +217,9 @@ class SegmentReader:
         self.arrays = SegmentArrays.load(self.folder / f"{info.id}{POSTINGS_SUFFIX}")
         if verify_all:
             self.arrays.validate(info.doc_count)
+            # Checked whole (a merge, `search check`): its pages need not stay resident
+            # (a merge of ten sources would hold them all while it copies documents).
+            self.arrays.release()
         else:  # each field is checked when first read
             self.arrays.check_columns(info.doc_count)
         self.store = DocStoreReader(self.folder / f"{info.id}{DOCSTORE_SUFFIX}")
