@@ -279,7 +279,7 @@ class FieldArrays:
         """``positions_flat`` from term ``index``'s postings already read (its
         documents and frequencies, as ``postings`` gives them): the documents asked
         for are searched among the postings (a phrase asks about few of a common
-        word's), and only theirs positions are decoded."""
+        word's), and only their positions are decoded."""
         counts = counts.astype(np.int64)
         ends = np.cumsum(counts)
         begin = int(self.pstart[index])
