@@ -172,6 +172,28 @@ def test_a_damaged_dictionary_is_a_damaged_file(tmp_path):
         DocStoreReader(path)
 
 
+def test_a_damaged_small_block_is_a_damaged_file(tmp_path, monkeypatch):
+    # A byte flipped inside one 16 KB block of a trained store: its documents raise
+    # IndexCorruptError naming the file (zstd's frame checksum), never a wrong text,
+    # and the other blocks still read.
+    monkeypatch.setattr(docstore, "TRAIN_DOCS", 600)
+    articles = _resampled(1500)
+    path = tmp_path / "trained.sld"
+    _store_size(path, articles, dictionary=True)
+    reader = DocStoreReader(path)
+    assert reader._dictionary is not None
+    offsets, firsts = reader._offsets.copy(), reader._firsts.copy()
+    middle = len(firsts) // 2
+    data = bytearray(path.read_bytes())
+    data[(int(offsets[middle]) + int(offsets[middle + 1])) // 2] ^= 0x5A
+    path.write_bytes(bytes(data))
+    damaged = DocStoreReader(path)
+    with pytest.raises(IndexCorruptError, match=r"trained\.sld"):
+        damaged.get(int(firsts[middle]))
+    assert damaged.get(0) == articles[0]
+    assert damaged.get(len(articles) - 1) == articles[-1]
+
+
 @SETTINGS
 @given(
     arrays=st.dictionaries(
