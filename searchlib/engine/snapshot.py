@@ -224,18 +224,28 @@ class Snapshot:
             if cached is not None:
                 self._postings.move_to_end(key)
                 return cached
-        id_parts, tf_parts = [], []
+        id_parts, tf_parts, offsets = [], [], []
         wanted = term.encode("utf-8")
         hashed = term_key(wanted)
         for columns, offset in self._leaves():
             found = columns.arrays.postings(field, wanted, hashed)
             if found is not None:
-                id_parts.append(found[0].astype(np.int64) + offset)
+                id_parts.append(found[0])  # int64, decoded for this read: ours to change
                 tf_parts.append(found[1])
-        if id_parts:
+                offsets.append(offset)
+        if len(id_parts) == 1:
+            result = (id_parts[0], tf_parts[0])
+        elif id_parts:
             result = (np.concatenate(id_parts), np.concatenate(tf_parts))
         else:
             result = (_EMPTY_IDS, _EMPTY_TF)
+        # Segment numbers made global in place (a common word's postings are
+        # megabytes: no copy per step).
+        start = 0
+        for part, offset in zip(id_parts, offsets, strict=True):
+            if offset:
+                result[0][start : start + len(part)] += offset
+            start += len(part)
         size = result[0].nbytes + result[1].nbytes
         with self._lock:
             if key not in self._postings:
