@@ -204,6 +204,7 @@ def test_block_maxima_spare_most_documents_a_common_word_matches(index, monkeypa
     # every match is scored; its blocks' bounds leave only the few that can still
     # reach the page. Fails when block-max pruning is removed, not only when pages change.
     monkeypatch.setattr(execute_module, "BOUND_FROM", 0)
+    monkeypatch.setattr(execute_module, "BOUND_UPTO", 1.0)
     monkeypatch.setattr(execute_module, "FIRST_SCORED", 16)
     monkeypatch.setattr(term_scoring, "EXACT_BOUNDS_UPTO", 0)
     ix, _docs = index
@@ -221,3 +222,25 @@ def test_block_maxima_spare_most_documents_a_common_word_matches(index, monkeypa
     constant = execute(plan.root, snapshot, ranking, 10)
     assert constant.top.tolist() == full.top.tolist()
     assert constant.scored == len(full.matches)
+
+
+def test_candidates_past_a_share_of_the_index_are_scored_whole(index, monkeypatch):
+    # Bounding a candidate searches each word's postings; past BOUND_UPTO of the
+    # index scoring it is a gather, so every candidate is scored outright (fails if
+    # the share is not heeded: fewer scored), and the page is the same either way.
+    monkeypatch.setattr(execute_module, "BOUND_FROM", 0)
+    monkeypatch.setattr(execute_module, "FIRST_SCORED", 16)
+    monkeypatch.setattr(term_scoring, "EXACT_BOUNDS_UPTO", 0)
+    ix, _docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking()
+    word = max(("pemerintah", "indonesia", "warga", "kota"), key=lambda w: ix.search(w).total)
+    plan = compile_query(parse_query(word), snapshot, ix.analyzer, ranking, [], None)
+    pages = {}
+    for share in (1.0, 0.0):
+        monkeypatch.setattr(execute_module, "BOUND_UPTO", share)
+        pages[share] = execute(plan.root, snapshot, ranking, 10)
+    matched = len(pages[0.0].matches)
+    assert matched > 100
+    assert pages[1.0].scored < matched == pages[0.0].scored
+    assert pages[1.0].top.tolist() == pages[0.0].top.tolist()

@@ -60,6 +60,7 @@ def _random_query(rng: random.Random, docs: list[dict]) -> str:
 def test_pruned_pages_are_the_exhaustive_pages(index, coordination, bound_from, monkeypatch):
     # bound_from 0: every query also goes through the clause bounds (`_by_bounds`).
     monkeypatch.setattr(execute_module, "BOUND_FROM", bound_from)
+    monkeypatch.setattr(execute_module, "BOUND_UPTO", 1.0)  # however many candidates
     ix, docs = index
     snapshot = ix._engine.snapshot()
     ranking = searchlib.Ranking(coordination=coordination)
@@ -206,6 +207,7 @@ def test_clause_bounds_score_fewer_documents_than_match(index, monkeypatch, want
     ranking = searchlib.Ranking()
     plan = _synonym_plan(ix, snapshot, ranking, docs)
     monkeypatch.setattr(execute_module, "BOUND_FROM", 0)
+    monkeypatch.setattr(execute_module, "BOUND_UPTO", 1.0)
     bounded = execute(plan.root, snapshot, ranking, wanted)
     monkeypatch.setattr(execute_module, "BOUND_FROM", 10**9)
     unbounded = execute(plan.root, snapshot, ranking, wanted)

@@ -188,6 +188,7 @@ def test_pruning_with_recency_returns_the_exhaustive_pages(
     dated, coordination, bound_from, monkeypatch
 ):
     monkeypatch.setattr(execute_module, "BOUND_FROM", bound_from)
+    monkeypatch.setattr(execute_module, "BOUND_UPTO", 1.0)  # however many candidates
     ix, docs = dated
     snapshot = ix._engine.snapshot()
     rng = random.Random(29)
@@ -232,6 +233,7 @@ def test_recency_bounds_prune_even_a_one_word_query(tmp_path, monkeypatch):
     )
     snapshot = ix._engine.snapshot()
     monkeypatch.setattr(execute_module, "BOUND_FROM", 0)
+    monkeypatch.setattr(execute_module, "BOUND_UPTO", 1.0)
     ranking = Ranking(recency=Recency(scale="10d", weight=5.0, origin=ORIGIN))
     plan = compile_query(parse_query("banjir"), snapshot, ix.analyzer, ranking)
     pruned = execute(plan.root, snapshot, ranking, 5)
