@@ -277,9 +277,10 @@ class FieldArrays:
         self, index: int, term_docs: np.ndarray, counts: np.ndarray, docs: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """``positions_flat`` from term ``index``'s postings already read (its
-        documents and frequencies, as ``postings`` gives them): the documents asked
-        for are searched among the postings (a phrase asks about few of a common
-        word's), and only their positions are decoded."""
+        documents and frequencies, as ``postings`` gives them, in any numbering that
+        ``docs`` shares and the answer keeps): the documents asked for are searched
+        among the postings (a phrase asks about few of a common word's), and only
+        their positions are decoded."""
         counts = counts.astype(np.int64)
         ends = np.cumsum(counts)
         begin = int(self.pstart[index])

@@ -299,13 +299,12 @@ class Snapshot:
                 continue
             index = arrays.find(encoded, hashed)
             if index < 0:
-                raise IndexCorruptError(
-                    f"{term!r} has postings but no term in a segment of {field}"
-                )
+                raise IndexCorruptError(f"{arrays.where} has postings of {term!r} but not the term")
+            # Searched and answered in the snapshot's numbering: nothing renumbered per ask.
             found, positions = arrays.positions_in(
-                index, ids[first:last] - offset, frequencies[first:last], docs[low:high] - offset
+                index, ids[first:last], frequencies[first:last], docs[low:high]
             )
-            doc_parts.append(found + offset)
+            doc_parts.append(found)
             position_parts.append(positions)
         if not doc_parts:
             return _EMPTY_IDS, _EMPTY_IDS
