@@ -4,6 +4,7 @@ exact distributed ranking against one Index, writes, replicas and SIGKILL drills
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import random
@@ -11,11 +12,13 @@ import shutil
 import signal
 import threading
 import time
-from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from searchlib import Index, QueryError, Ranking, Recency
 from searchlib.cli import cli
@@ -28,7 +31,7 @@ from searchlib.cluster import Catalog, ClusterError, ClusterIndex, shard_of  # n
 from searchlib.cluster import search as cluster_search  # noqa: E402
 from searchlib.cluster.host import _pickled  # noqa: E402
 from searchlib.cluster.replicas import ReplicaSet  # noqa: E402
-from searchlib.cluster.search import PREFETCH_SHARE  # noqa: E402
+from searchlib.cluster.rounds import OVERFLOW_ODDS, prefetch_count, snippet_count  # noqa: E402
 from searchlib.cluster.term_cache import ShardTermCache  # noqa: E402
 
 WORDS = [
@@ -442,7 +445,20 @@ def _record_rounds(cluster: ClusterIndex) -> list[dict[int, str]]:
         )
         return original(calls, method, **options)
 
+    rank_round = cluster.replicas.rank_round
+
+    def recording_rank_round(messages):
+        # One request per worker; "rank_round+statistics": the workers sum them.
+        round_ = {}
+        for _host, message in messages.values():
+            work = pickle.loads(message)
+            step = "rank_round+statistics" if work.sources else "rank_round"
+            round_.update(dict.fromkeys((shard for shard, _replica in work.ranked), step))
+        rounds.append(round_)
+        return rank_round(messages)
+
     cluster.replicas.scatter = recording  # type: ignore[method-assign]
+    cluster.replicas.rank_round = recording_rank_round  # type: ignore[method-assign]
     return rounds
 
 
@@ -458,12 +474,12 @@ def test_expansions_and_statistics_take_one_round_cached_per_shard(tmp_path, loc
         query = "war* pem* +gempu~ banjir"  # three prefix or fuzzy clauses
         first = cluster.search(query)
         # Expansions and statistics in one round, then rank with the page's hits.
-        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank_page"}]
+        assert [set(r.values()) for r in rounds] == [{"prepare"}, {"rank_round"}]
         assert len(rounds[0]) == 3
         _same_ranking(first, single.search(query))
         rounds.clear()
         second = cluster.search(query)
-        assert [set(r.values()) for r in rounds] == [{"rank_page"}]  # cached
+        assert [set(r.values()) for r in rounds] == [{"rank_round"}]  # cached
         assert [(h.id, h.score) for h in second] == [(h.id, h.score) for h in first]
         # A write to one shard prepares that shard's part again, and only it.
         written = {"id": "x", "title": "gempa warga", "body": "gempa warga pembangunan"}
@@ -478,13 +494,13 @@ def test_expansions_and_statistics_take_one_round_cached_per_shard(tmp_path, loc
         # statistics asked of the shards, in one round.
         rounds.clear()
         plain = cluster.search("gempa banjir")
-        assert [set(r.values()) for r in rounds] == [{"term_statistics"}, {"rank_page"}]
+        assert [set(r.values()) for r in rounds] == [{"term_statistics"}, {"rank_round"}]
         _same_ranking(plain, single.search("gempa banjir"))
         # Terms every shard has counted serve other queries of them: one round.
         for other in ("banjir gempa", "gempa"):
             rounds.clear()
             got = cluster.search(other)
-            assert [set(r.values()) for r in rounds] == [{"rank_page"}], other
+            assert [set(r.values()) for r in rounds] == [{"rank_round"}], other
             _same_ranking(got, single.search(other))
         # A write to one shard: only that shard counts them again.
         written = {"id": "y", "title": "banjir bandang", "body": "banjir gempa banjir"}
@@ -545,26 +561,26 @@ def test_the_fetch_reads_the_commit_the_ranking_read(tmp_path, local_cluster, mo
     """Point in time: a write committed between the rank and fetch rounds changes
     nothing in the page: the hits come from the replica and commit that ranked them."""
     monkeypatch.setattr(cluster_search, "PREFETCH_SHARE", 0.0)  # every hit fetched
+    monkeypatch.setattr(cluster_search, "prefetch_count", lambda window, share: 0)
     with ClusterIndex.create(
         tmp_path / "c", address=local_cluster.scheduler_address, shards=2, replicas=2
     ) as cluster:
         cluster.add(_corpus(80, seed=31))
         want = cluster.search("gempa banjir", limit=5)
         top = want.hits[0]
-        original = cluster.replicas.scatter
+        original = cluster.replicas.rank_round
         changed: list[str] = []
 
-        def write_between(calls, method="search_step", **options):
-            answers = original(calls, method, **options)
-            if method == "search_step" and next(iter(calls.values()))[0] == "rank_page":
-                cluster.add({**top.fields, "id": top.id, "title": "diganti"})
-                cluster.delete(want.hits[1].id)
-                changed.append("written")
+        def write_between(messages):
+            answers = original(messages)
+            cluster.add({**top.fields, "id": top.id, "title": "diganti"})
+            cluster.delete(want.hits[1].id)
+            changed.append("written")
             return answers
 
-        cluster.replicas.scatter = write_between  # type: ignore[method-assign]
+        cluster.replicas.rank_round = write_between  # type: ignore[method-assign]
         got = cluster.search("gempa banjir", limit=5)
-        cluster.replicas.scatter = original  # type: ignore[method-assign]
+        cluster.replicas.rank_round = original  # type: ignore[method-assign]
         assert changed == ["written"]
         # Every ranked hit is there, as it was when ranked.
         assert [(h.id, h.fields["title"]) for h in got] == [(h.id, h.fields["title"]) for h in want]
@@ -806,21 +822,16 @@ def test_shard_statistics_answer_in_one_round(tmp_path, local_cluster, monkeypat
     ):
         single.add(docs)
         cluster.add(docs)
-        rounds: list[int] = []
-        scatter = cluster.replicas.scatter
-
-        def counting(calls):
-            rounds.append(len(calls))
-            return scatter(calls)
-
-        monkeypatch.setattr(cluster.replicas, "scatter", counting)
+        rounds = _record_rounds(cluster)
         overlap = compared = 0
         for text, options in _queries(40, seed=12):
             if "*" in text:
                 continue  # a prefix is expanded over the shards' vocabularies first
             rounds.clear()
             got = cluster.search(text, statistics="shard", **options)
-            assert rounds == [3], text  # one request per shard, one round
+            # One round, ranking every shard; rarely a fetch of what a worker held back.
+            assert rounds[0] == dict.fromkeys(range(3), "rank_round"), text
+            assert len(rounds) == 1 or set(rounds[1].values()) == {"fetch"}, text
             want = single.search(text, **options)
             assert got.total == want.total, text
             assert [h.rank for h in got] == list(range(1, len(got) + 1))
@@ -950,12 +961,13 @@ def test_an_answer_that_cannot_be_pickled_travels_as_an_error():
     assert not ok and isinstance(error, SearchlibError) and "Odd: lost its way" in str(error)
 
 
-@pytest.mark.parametrize("share", [0.0, 0.5, PREFETCH_SHARE])
-def test_the_first_page_comes_with_the_ranking(tmp_path, local_cluster, monkeypatch, share):
-    # Each shard sends the hits of its first keys with its ranking: the client fetches
-    # only those of the page it still lacks, from the shards that hold them; with the
-    # default share a page of 10 over 3 shards seldom needs the fetch round at all.
-    monkeypatch.setattr(cluster_search, "PREFETCH_SHARE", share)
+@pytest.mark.parametrize("prefetch", [0, 3, None])
+def test_the_first_page_comes_with_the_ranking(tmp_path, local_cluster, monkeypatch, prefetch):
+    # Each worker sends the hits of its first keys with its rankings: the client
+    # fetches only those of the page it still lacks, from the shards that hold them;
+    # with the default count a page of 10 seldom needs the fetch round at all.
+    if prefetch is not None:
+        monkeypatch.setattr(cluster_search, "prefetch_count", lambda window, share: prefetch)
     docs = _corpus(90, seed=44)
     single = Index.create(tmp_path / "single", workers=1)
     single.add(docs)
@@ -973,16 +985,14 @@ def test_the_first_page_comes_with_the_ranking(tmp_path, local_cluster, monkeypa
             assert [h.snippet is not None for h in got] == [True] * len(got)
             assert [h.rank for h in got] == list(range(1, len(got) + 1))
             steps = [set(r.values()) for r in rounds]
-            assert {"rank_page"} in steps and steps[-1] in ({"rank_page"}, {"fetch"})
+            assert {"rank_round"} in steps and steps[-1] in ({"rank_round"}, {"fetch"})
             if steps[-1] == {"fetch"}:
                 fetched_rounds += 1
-                # Only the lacking hits, of the shards that hold them.
-                prefetch = -(-int(share * 10) // 3)
-                per_shard = Counter(shard_of(h.id, 3) for h in got)
-                assert set(rounds[-1]) == {s for s, n in per_shard.items() if n > prefetch}
-        if share == 0.0:
+                if prefetch == 0:  # every hit fetched, from the shards that hold them
+                    assert set(rounds[-1]) == {shard_of(h.id, 3) for h in got}
+        if prefetch == 0:
             assert fetched_rounds == 4
-        if share == PREFETCH_SHARE:
+        if prefetch is None:
             assert fetched_rounds <= 1
         # A later page is ranked, then fetched.
         rounds.clear()
@@ -990,3 +1000,104 @@ def test_the_first_page_comes_with_the_ranking(tmp_path, local_cluster, monkeypa
         _same_ranking(later, single.search("gempa", limit=5, offset=5))
         assert [set(r.values()) for r in rounds][-2:] == [{"rank"}, {"fetch"}]
     single.close()
+
+
+def test_workers_holding_every_shard_sum_the_statistics_in_the_rank_round(
+    tmp_path, local_cluster, monkeypatch
+):
+    # Three workers, three replicas: each worker holds every shard, so an uncached
+    # query's statistics are summed on the workers, in the one rank round.
+    docs = _corpus(120, seed=52)
+    single = Index.create(tmp_path / "single", workers=1)
+    single.add(docs)
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=4, replicas=3
+    ) as cluster:
+        cluster.add(docs)
+        rounds = _record_rounds(cluster)
+        for query in ("gempa banjir", "warga kota", "pemerintah daerah"):
+            rounds.clear()
+            got = cluster.search(query, limit=10)
+            _same_ranking(got, single.search(query, limit=10))
+            assert set(rounds[0].values()) == {"rank_round+statistics"}, query
+            assert len(rounds[0]) == 4 and all(set(r.values()) == {"fetch"} for r in rounds[1:])
+            rounds.clear()
+            again = cluster.search(query, limit=10)  # the statistics kept: ranked alone
+            assert set(rounds[0].values()) == {"rank_round"}, query
+            assert [(h.id, h.score) for h in again] == [(h.id, h.score) for h in got]
+        # A write moves one shard on: the workers sum again, with it.
+        written = {"id": "w1", "title": "gempa banjir", "body": "gempa banjir di kota warga"}
+        cluster.add(written)
+        single.add(written)
+        rounds.clear()
+        after = cluster.search("gempa banjir", limit=10)
+        assert set(rounds[0].values()) == {"rank_round+statistics"}
+        assert "w1" in after.ids()
+        _same_ranking(after, single.search("gempa banjir", limit=10))
+
+        # Workers that summed different statistics (a write between two replicas'
+        # commits): ranked again, all shards with one set.
+        rank_round = cluster.replicas.rank_round
+
+        def one_disagrees(messages):
+            answers = rank_round(messages)
+            if answers is not None and len(answers) > 1:
+                last = answers[list(answers)[-1]]  # the client keeps the first's
+                if last.statistics is not None:
+                    freqs = {key: freq + 1 for key, freq in last.statistics.doc_freqs.items()}
+                    last.statistics = replace(last.statistics, doc_freqs=freqs)
+            return answers
+
+        monkeypatch.setattr(cluster.replicas, "rank_round", one_disagrees)
+        rounds = _record_rounds(cluster)
+        disputed = cluster.search("kota warga", limit=10)
+        steps = [set(r.values()) for r in rounds]
+        assert steps[:2] == [{"rank_round+statistics"}, {"rank_round"}]
+        _same_ranking(disputed, single.search("kota warga", limit=10))
+    single.close()
+
+
+def test_hits_sent_bare_get_their_snippets_on_the_client(tmp_path, local_cluster, monkeypatch):
+    # A worker marks the snippets of its likely share of the page only; the client
+    # marks the others it uses from their stored text, as their shard would have.
+    monkeypatch.setattr(cluster_search, "snippet_count", lambda window, share: 0)
+    docs = _corpus(90, seed=61)
+    single = Index.create(tmp_path / "single", workers=1)
+    single.add(docs)
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=3
+    ) as cluster:
+        cluster.add(docs)
+        for query in ("gempa banjir", "warga kota"):
+            got = {h.id: h for h in cluster.search(query, limit=10)}
+            want = single.search(query, limit=10)
+            assert set(got) == set(want.ids()), query
+            for hit in want:
+                assert got[hit.id].snippet == hit.snippet, query
+                assert got[hit.id].title_snippet == hit.title_snippet, query
+                assert got[hit.id].snippet is not None
+        plain = cluster.search("gempa banjir", limit=10, snippets=False)
+        assert all(h.snippet is None for h in plain)
+    single.close()
+
+
+@given(
+    window=st.integers(min_value=0, max_value=60),
+    share=st.floats(min_value=0.01, max_value=1.0),
+)
+def test_a_worker_prefetches_its_share_of_a_page_but_for_rare_overflows(window, share):
+    count = prefetch_count(window, share)
+    assert 0 <= count <= window
+    if share >= 1.0:
+        assert count == window
+
+    def overflow(held: int) -> float:  # P(more than ``held`` of the page on the worker)
+        return sum(
+            math.comb(window, k) * share**k * (1 - share) ** (window - k)
+            for k in range(held + 1, window + 1)
+        )
+
+    assert overflow(count) <= OVERFLOW_ODDS + 1e-9
+    if count > 0:
+        assert overflow(count - 1) > OVERFLOW_ODDS - 1e-9  # the fewest that do
+    assert snippet_count(window, share) <= max(count, math.ceil(window * share))

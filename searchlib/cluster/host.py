@@ -30,8 +30,10 @@ from typing import Any
 
 from searchlib.analysis import Analyzer
 from searchlib.cluster.replica import ShardReplica
+from searchlib.cluster.rounds import WorkerRound, answer_round
 from searchlib.engine.storage import fsync_directory
 from searchlib.errors import SearchlibError
+from searchlib.query.shard import ShardSearcher
 
 __all__ = ["RECOVERY_CHUNK", "RecoveryError", "ReplicaHandle", "ReplicaNotOpen", "ShardHost"]
 
@@ -117,6 +119,21 @@ class ShardHost:
             for n, answer in zip(reads, await pending, strict=True):
                 answers[n] = answer
         return _pickled(answers)
+
+    async def rank_round(self, message: bytes) -> bytes:
+        """A first page's rank round for this worker (``message``, a pickled
+        ``WorkerRound``): ``(True, WorkerAnswer)`` or ``(False, the exception)``,
+        pickled; run on the round thread, like ``steps``."""
+        work: WorkerRound = pickle.loads(message)
+        loop = asyncio.get_running_loop()
+        try:
+            answer = await loop.run_in_executor(self._reads, answer_round, work, self._searcher)
+        except Exception as exc:
+            return _pickled([(False, exc)])
+        return _pickled([(True, answer)])
+
+    def _searcher(self, shard: int, replica: int) -> ShardSearcher:
+        return self._replica(shard, replica).searcher()
 
     def _run_reads(self, requests: list[Request]) -> list[tuple[bool, Any]]:
         answers: list[tuple[bool, Any]] = []

@@ -179,6 +179,10 @@ class ShardReplica:
     # The same two, run on the calling thread: the host runs a round's steps for all
     # of its replicas one after another on one thread (``ShardHost.steps``).
 
+    def searcher(self) -> ShardSearcher:
+        """The current snapshot's searcher (kept for the fetch of what it ranks)."""
+        return self._searcher()
+
     def search_step_now(self, step: str, *args: Any) -> Any:
         if step not in SEARCH_STEPS:
             raise QueryError(f"unknown search step {step!r} (one of {SEARCH_STEPS})")

@@ -31,10 +31,19 @@ from searchlib.errors import AnalyzerError, DocumentError, IndexNotFoundError, Q
 # worker or connection, a damaged replica) fails over.
 CALLER_ERRORS = (QueryError, DocumentError, AnalyzerError, SynonymError)
 
-__all__ = ["CALL_TIMEOUT", "RECOVERY_TIMEOUT", "PendingWrite", "ReplicaSet"]
+__all__ = ["CALL_TIMEOUT", "RECOVERY_TIMEOUT", "PendingWrite", "ReplicaSet", "WorkerPlan"]
 
 CALL_TIMEOUT = 120.0  # seconds an actor call may take before its replica counts as down
 RECOVERY_TIMEOUT = 3600.0  # seconds a peer recovery may take (it copies a whole replica)
+
+
+@dataclass
+class WorkerPlan:
+    """One worker's part of a rank round (``ReplicaSet.worker_rounds``)."""
+
+    host: Any  # its ShardHost actor
+    ranked: list[tuple[int, int]]  # (shard, replica) it ranks
+    sources: list[tuple[int, int]]  # a replica of every shard, for statistics (or none)
 
 
 @dataclass
@@ -352,6 +361,70 @@ class ReplicaSet:
             except ClusterError as exc:
                 failures[shard] = str(exc)
         return answers, failures
+
+    def worker_rounds(self, every_shard: bool) -> dict[str, WorkerPlan] | None:
+        """The workers of a first page's rank round (``cluster.rounds``), by address:
+        its host, the (shard, replica) pairs it ranks (each shard's next healthy
+        replica, in turn as ``scatter`` chooses) and, if ``every_shard``, a healthy
+        replica there of every shard (its statistics summed on that worker). None if
+        a ranking worker lacks one, or a replica cannot be reached (then the search
+        takes the rounds ``scatter`` takes, which fail over shard by shard)."""
+        ranked: dict[str, list[tuple[int, int]]] = {}
+        hosts: dict[str, Any] = {}
+        held: dict[str, dict[int, int]] = {}
+        try:
+            for shard in range(self.catalog.shards):
+                replicas = self.healthy(shard)
+                if not replicas:
+                    return None
+                handle = self.actor(shard, replicas[0])
+                hosts[handle.address] = handle.host
+                ranked.setdefault(handle.address, []).append((shard, replicas[0]))
+                for replica in replicas if every_shard else ():
+                    address = self.actor(shard, replica).address
+                    held.setdefault(address, {}).setdefault(shard, replica)
+        except Exception:
+            return None
+        plans: dict[str, WorkerPlan] = {}
+        for address, mine in ranked.items():
+            sources: list[tuple[int, int]] = []
+            if every_shard:
+                have = held[address] | dict(mine)  # a ranked shard: its own replica
+                if len(have) < self.catalog.shards:
+                    return None
+                sources = sorted(have.items())
+            plans[address] = WorkerPlan(hosts[address], mine, sources)
+        return plans
+
+    def rank_round(self, messages: dict[str, tuple[Any, bytes]]) -> dict[str, Any] | None:
+        """``ShardHost.rank_round`` on each worker at once (address -> (host, the
+        pickled ``WorkerRound``)): the answers by address, or None if a worker did
+        not answer (its replicas are forgotten, as ``scatter`` does; a caller's own
+        error is raised)."""
+        answers: dict[str, Any] = {}
+        failed: list[str] = []
+        sent: dict[str, Any] = {}
+        for address, (host, message) in messages.items():
+            try:
+                sent[address] = host.rank_round(message)
+            except Exception:  # its worker is gone
+                failed.append(address)
+        for address, future in sent.items():
+            try:
+                ((ok, answer),) = pickle.loads(future.result(timeout=CALL_TIMEOUT))
+            except Exception:
+                failed.append(address)
+                continue
+            if ok:
+                answers[address] = answer
+            elif isinstance(answer, CALLER_ERRORS):
+                raise answer
+            else:
+                failed.append(address)
+        for key, handle in list(self._actors.items()):
+            if handle.address in failed:  # opened again (or moved) at their next call
+                self.forget(*key)
+        return None if failed else answers
 
     def write(self, shard: int, method: str, *args: Any) -> Any:
         """Send a write to every replica of ``shard``; acknowledged when all commit."""
