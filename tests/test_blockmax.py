@@ -244,3 +244,34 @@ def test_candidates_past_a_share_of_the_index_are_scored_whole(index, monkeypatc
     assert matched > 100
     assert pages[1.0].scored < matched == pages[0.0].scored
     assert pages[1.0].top.tolist() == pages[0.0].top.tolist()
+
+
+def test_document_frequencies_count_live_documents_with_or_without_deletions(tmp_path):
+    # Without deletions a word's frequency is read from the term tables (no postings
+    # decoded); with them, its live postings are counted. Both equal a count by hand.
+    docs = _corpus(240)
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    for start in range(0, len(docs), 80):
+        ix.add(docs[start : start + 80])  # three segments
+    words = sorted({t.term for d in docs[:40] for t in ix.analyzer.analyze(d["body"])})[:60]
+
+    def by_hand(snapshot, word: str) -> int:
+        ids, _tfs = snapshot.postings("body", word)
+        return len(set(ids[snapshot.live[ids]].tolist()))
+
+    whole = ix._engine.snapshot()
+    assert not whole._has_deletions and whole.segment_count == 3
+    before = {word: whole.document_frequency("body", word) for word in words}
+    decoded = 0
+    for word in words:
+        decoded += ("body", word) in whole._postings
+    assert decoded == 0  # none decoded to count them
+    assert before == {word: by_hand(whole, word) for word in words}
+    assert whole.document_frequency("body", "kataygtidakada") == 0
+    ix.delete([f"d{n}" for n in range(0, len(docs), 3)])
+    deleted = ix._engine.snapshot()
+    assert deleted._has_deletions
+    after = {word: deleted.document_frequency("body", word) for word in words}
+    assert after == {word: by_hand(deleted, word) for word in words}
+    assert sum(after.values()) < sum(before.values())
+    ix.close()

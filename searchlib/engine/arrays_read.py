@@ -503,6 +503,15 @@ class SegmentArrays:
     def has_field(self, field: str) -> bool:
         return field in self._fields
 
+    def doc_frequency(self, field: str, term: bytes, key: np.uint64) -> int:
+        """The postings of ``term`` in ``field`` here, counted without decoding them
+        (deleted documents included)."""
+        arrays = self.field(field)
+        if arrays is None:
+            return 0
+        index = arrays.find(term, key)
+        return 0 if index < 0 else max(0, int(arrays.doc_frequencies(np.array([index]))[0]))
+
     def postings(
         self, field: str, term: str | bytes, key: np.uint64 | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:

@@ -134,6 +134,7 @@ class Snapshot:
         self.max_doc = offset
         self._build_arrays(deletions)
         self.doc_count = int(np.count_nonzero(self.live))
+        self._has_deletions = self.doc_count < self.max_doc
 
     def _leaves(self) -> Iterator[tuple[SegmentColumns, int]]:
         return zip(self._segments, self._offsets, strict=True)
@@ -311,8 +312,18 @@ class Snapshot:
         return np.concatenate(doc_parts), np.concatenate(position_parts)
 
     def document_frequency(self, field: str, term: str) -> int:
-        """Live documents containing ``term`` in ``field``."""
-        ids, _ = self.postings(field, term)
+        """Live documents containing ``term`` in ``field``: counted from the term
+        tables where no segment has deletions (a shard's statistics for another's
+        ranking need no postings decoded), else from the postings."""
+        with self._lock:
+            cached = self._postings.get((field, term))
+        if cached is None and not self._has_deletions:
+            wanted = term.encode("utf-8")
+            hashed = term_key(wanted)
+            return sum(
+                columns.arrays.doc_frequency(field, wanted, hashed) for columns in self._segments
+            )
+        ids, _ = self.postings(field, term) if cached is None else cached
         return int(np.count_nonzero(self.live[ids])) if len(ids) else 0
 
     # -- vocabulary ----------------------------------------------------------------
