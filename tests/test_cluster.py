@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -1092,12 +1093,21 @@ def test_a_worker_prefetches_its_share_of_a_page_but_for_rare_overflows(window, 
         assert count == window
 
     def overflow(held: int) -> float:  # P(more than ``held`` of the page on the worker)
-        return sum(
-            math.comb(window, k) * share**k * (1 - share) ** (window - k)
+        exact = sum(
+            Fraction(math.comb(window, k))
+            * Fraction(share) ** k
+            * (1 - Fraction(share)) ** (window - k)
             for k in range(held + 1, window + 1)
         )
+        return float(exact)
 
     assert overflow(count) <= OVERFLOW_ODDS + 1e-9
     if count > 0:
         assert overflow(count - 1) > OVERFLOW_ODDS - 1e-9  # the fewest that do
     assert snippet_count(window, share) <= max(count, math.ceil(window * share))
+
+
+def test_the_largest_page_prefetches_without_overflowing_a_float():
+    assert prefetch_count(10_000, 0.5) == pytest.approx(5_100, abs=60)
+    assert prefetch_count(10_000, 0.01) < 200
+    assert prefetch_count(10, 0.5) == 8  # a page of 10 over 2 workers

@@ -85,9 +85,12 @@ def prefetch_count(window: int, share: float) -> int:
     (binomial: each rank on this worker with probability ``share``)."""
     if share >= 1.0 or window <= 0:
         return max(window, 0)
+    # In logarithms: a page of 10,000 has binomial coefficients no float holds.
+    whole, held, other = math.lgamma(window + 1), math.log(share), math.log1p(-share)
     beyond = 1.0  # P(holding more than ``count`` of the page)
     for count in range(window + 1):
-        beyond -= math.comb(window, count) * share**count * (1 - share) ** (window - count)
+        log_odds = whole - math.lgamma(count + 1) - math.lgamma(window - count + 1)
+        beyond -= math.exp(log_odds + count * held + (window - count) * other)
         if beyond <= OVERFLOW_ODDS:
             return count
     return window
