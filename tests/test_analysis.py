@@ -217,6 +217,22 @@ def test_plugs_into_a_whoosh_text_field():
         assert len(searcher.search(query)) == 1
 
 
+def test_analyzers_alike_share_their_classifications():
+    # A worker holding replicas of several shards classifies a word once, not once
+    # per replica; analyzers that analyze differently never share.
+    first, second = Analyzer(), Analyzer()
+    assert first.share_classifications(second)
+    assert second.term("pemerintahan") == first.term("pemerintahan")
+    assert "pemerintahan" in first.cached_surfaces()
+    first.term("kebijakan")
+    assert "kebijakan" in second.cached_surfaces()
+    assert not first.share_classifications(first)
+    other = Analyzer(stemming=False)
+    assert other != first and not other.share_classifications(first)
+    other.term("menteri")
+    assert "menteri" not in first.cached_surfaces()
+
+
 def test_a_full_cache_forgets_its_newer_half(monkeypatch):
     # At the limit the forms classified first stay (a language's common words come
     # first) and the cache halves, never growing past the limit nor starting empty.

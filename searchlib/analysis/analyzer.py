@@ -385,6 +385,16 @@ class Analyzer(WhooshAnalyzer):
         """Surface forms classified so far (read-only view for worker processes)."""
         return MappingProxyType(self._memo)
 
+    def share_classifications(self, other: Analyzer) -> bool:
+        """Keep classified surface forms in ``other``'s cache from now on, when both
+        analyze alike (another index's analyzer in this process: a worker's replicas
+        of several shards), so a form is classified once per process, not once per
+        index. False, and nothing shared, when their configurations differ."""
+        if other is self or other != self:
+            return False
+        self._memo = other._memo
+        return True
+
     def remember_surfaces(self, entries: Mapping[str, Any]) -> None:
         """Adopt classifications made by an analyzer of the same configuration
         (a worker's); ignored once the cache is full."""

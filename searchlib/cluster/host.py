@@ -75,6 +75,9 @@ class ShardHost:
             if (shard, replica) not in self._replicas:
                 loop = asyncio.get_running_loop()
                 opened = await loop.run_in_executor(None, ShardReplica, path, analyzer, create)
+                for other in self._replicas.values():  # a word analyzed once a worker
+                    if opened.index.analyzer.share_classifications(other.index.analyzer):
+                        break
                 self._replicas[shard, replica] = opened
 
     def _replica(self, shard: int, replica: int) -> ShardReplica:

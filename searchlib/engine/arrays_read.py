@@ -510,7 +510,10 @@ class SegmentArrays:
         if arrays is None:
             return 0
         index = arrays.find(term, key)
-        return 0 if index < 0 else max(0, int(arrays.doc_frequencies(np.array([index]))[0]))
+        if index < 0:
+            return 0
+        posts = arrays.posts  # one term's count: two reads, no arrays made
+        return max(0, int(posts[index + 1]) - int(posts[index]))
 
     def postings(
         self, field: str, term: str | bytes, key: np.uint64 | None = None
