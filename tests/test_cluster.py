@@ -32,7 +32,7 @@ from searchlib.cluster import Catalog, ClusterError, ClusterIndex, shard_of  # n
 from searchlib.cluster import search as cluster_search  # noqa: E402
 from searchlib.cluster.host import _pickled  # noqa: E402
 from searchlib.cluster.replicas import ReplicaSet  # noqa: E402
-from searchlib.cluster.rounds import OVERFLOW_ODDS, prefetch_count, snippet_count  # noqa: E402
+from searchlib.cluster.rounds import OVERFLOW_ODDS, prefetch_count  # noqa: E402
 from searchlib.cluster.term_cache import ShardTermCache  # noqa: E402
 
 WORDS = [
@@ -1058,30 +1058,6 @@ def test_workers_holding_every_shard_sum_the_statistics_in_the_rank_round(
     single.close()
 
 
-def test_hits_sent_bare_get_their_snippets_on_the_client(tmp_path, local_cluster, monkeypatch):
-    # A worker marks the snippets of its likely share of the page only; the client
-    # marks the others it uses from their stored text, as their shard would have.
-    monkeypatch.setattr(cluster_search, "snippet_count", lambda window, share: 0)
-    docs = _corpus(90, seed=61)
-    single = Index.create(tmp_path / "single", workers=1)
-    single.add(docs)
-    with ClusterIndex.create(
-        tmp_path / "c", address=local_cluster.scheduler_address, shards=3
-    ) as cluster:
-        cluster.add(docs)
-        for query in ("gempa banjir", "warga kota"):
-            got = {h.id: h for h in cluster.search(query, limit=10)}
-            want = single.search(query, limit=10)
-            assert set(got) == set(want.ids()), query
-            for hit in want:
-                assert got[hit.id].snippet == hit.snippet, query
-                assert got[hit.id].title_snippet == hit.title_snippet, query
-                assert got[hit.id].snippet is not None
-        plain = cluster.search("gempa banjir", limit=10, snippets=False)
-        assert all(h.snippet is None for h in plain)
-    single.close()
-
-
 @given(
     window=st.integers(min_value=0, max_value=60),
     share=st.floats(min_value=0.01, max_value=1.0),
@@ -1104,7 +1080,6 @@ def test_a_worker_prefetches_its_share_of_a_page_but_for_rare_overflows(window, 
     assert overflow(count) <= OVERFLOW_ODDS + 1e-9
     if count > 0:
         assert overflow(count - 1) > OVERFLOW_ODDS - 1e-9  # the fewest that do
-    assert snippet_count(window, share) <= max(count, math.ceil(window * share))
 
 
 def test_the_largest_page_prefetches_without_overflowing_a_float():

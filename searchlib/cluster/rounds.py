@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from searchlib.analysis import Analyzer
 from searchlib.cluster.collapse import merged_keys
 from searchlib.query.plan import Plan
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit
 from searchlib.query.shard import ShardRanking, ShardSearcher, ShardStatistics
-from searchlib.query.snippets import highlight_title, make_snippet
 from searchlib.query.statistics import GlobalStatistics, gather_statistics
 
 __all__ = [
@@ -33,8 +31,6 @@ __all__ = [
     "WorkerRound",
     "answer_round",
     "prefetch_count",
-    "snippet_count",
-    "with_snippets",
 ]
 
 # A worker prefetches as many hits as it holds of a page but for this probability
@@ -56,9 +52,7 @@ class WorkerRound:
     track_total: int | None
     hit_options: tuple[bool, bool, int]  # snippets, explain, snippet size
     ranked: list[tuple[int, int]]  # (shard, replica) this worker ranks
-    prefetch: int  # hits of the worker's merged keys sent with them...
-    marked: int  # ...the first of them with snippets (the rest, if used, get theirs
-    # on the client, from the stored text sent: less work where the page is made)
+    prefetch: int  # hits of the worker's merged keys sent with them
     # The global statistics, or None: summed here from ``sources`` (a replica of
     # every shard, on this worker), for the terms ``keys``; no sources: each shard
     # ranks with its own (``statistics="shard"``).
@@ -74,7 +68,6 @@ class WorkerAnswer:
 
     pages: dict[int, ShardRanking]
     hits: dict[int, list[Hit]]
-    bare: set[str] = field(default_factory=set)  # hits sent without their snippets
     parts: dict[int, ShardStatistics] = field(default_factory=dict)
     statistics: GlobalStatistics | None = None
 
@@ -94,12 +87,6 @@ def prefetch_count(window: int, share: float) -> int:
         if beyond <= OVERFLOW_ODDS:
             return count
     return window
-
-
-def snippet_count(window: int, share: float) -> int:
-    """Of those, the hits a worker marks the snippets of: its even share of the page
-    (the client marks any others it uses, from the stored text sent)."""
-    return min(window, math.ceil(window * share))
 
 
 def answer_round(
@@ -123,30 +110,13 @@ def answer_round(
             work.plan, work.text, work.window, work.sort, work.ranking, statistics,
             work.exclude, work.facets, work.track_total,
         )  # fmt: skip
-    snippets, explain, size = work.hit_options
-    wanted: dict[tuple[int, bool], list[tuple[str, int, float]]] = {}
-    chosen = merged_keys(pages)[: work.prefetch]
-    for n, (_primary, score, shard, rank, doc_id) in enumerate(chosen):
-        marked = n < work.marked or explain or not snippets
-        wanted.setdefault((shard, marked), []).append((doc_id, rank + 1, score))
-    hits: dict[int, list[Hit]] = {}
-    bare: set[str] = set()
-    for (shard, marked), keys in wanted.items():
-        options = work.hit_options if marked else (False, explain, size)
-        found = searchers[shard].hits(keys, work.plan, work.ranking, statistics, *options)
-        hits.setdefault(shard, []).extend(found)
-        if not marked:
-            bare.update(hit.id for hit in found)
+    wanted: dict[int, list[tuple[str, int, float]]] = {}
+    for _primary, score, shard, rank, doc_id in merged_keys(pages)[: work.prefetch]:
+        wanted.setdefault(shard, []).append((doc_id, rank + 1, score))
+    hits = {
+        shard: searchers[shard].hits(keys, work.plan, work.ranking, statistics, *work.hit_options)
+        for shard, keys in wanted.items()
+    }
     if not parts:
-        return WorkerAnswer(pages, hits, bare)
-    return WorkerAnswer(pages, hits, bare, parts, statistics)
-
-
-def with_snippets(hit: Hit, plan: Plan, analyzer: Analyzer, size: int) -> Hit:
-    """A hit sent bare (``WorkerAnswer.bare``) with its snippet and title marked, as
-    its shard would have made them (the same analyzer, from its stored text)."""
-    return replace(
-        hit,
-        snippet=make_snippet(hit.fields, analyzer, plan.highlight, size=size),
-        title_snippet=highlight_title(hit.fields["title"], analyzer, plan.highlight),
-    )
+        return WorkerAnswer(pages, hits)
+    return WorkerAnswer(pages, hits, parts, statistics)

@@ -11,8 +11,7 @@
    last written (``term_cache``: none, often, and the step is skipped);
 2. rank, one request per worker (``cluster.rounds``): each worker scores its shards'
    matches with the global statistics, merges their keys and sends them with the
-   hits of its first few (snippets marked for its even share of the page; the client
-   marks any other it uses). A query whose statistics are not cached needs no round
+   hits of its first few. A query whose statistics are not cached needs no round
    of its own when every worker holds a replica of every shard: each worker sums
    them over its replicas (the client checks the workers agree, else ranks again
    with one set); otherwise they are gathered first (1.). Elsewhere (a later page,
@@ -37,7 +36,7 @@ from searchlib.analysis.synonyms import SynonymTable
 from searchlib.cluster.collapse import collapsed_page, merged_keys, too_few_groups
 from searchlib.cluster.prepare import Deferred, Prepared, QueryPreparation
 from searchlib.cluster.replicas import ReplicaSet, WorkerPlan
-from searchlib.cluster.rounds import WorkerRound, prefetch_count, snippet_count, with_snippets
+from searchlib.cluster.rounds import WorkerRound, prefetch_count
 from searchlib.query.collapse import (
     MAX_COLLAPSE_WINDOW,
     Duplicate,
@@ -62,13 +61,12 @@ PREFETCH_SHARE = 2.0
 @dataclass
 class _Ranked:
     """A rank round's answers: each shard's ranking and the hits sent with them, the
-    replica that ranked each shard, the statistics they used, the hits sent bare."""
+    replica that ranked each shard, the statistics they used."""
 
     pages: dict[int, Any]
     hits: dict[int, list[Hit]]
     rankers: dict[int, int]
     statistics: GlobalStatistics | None  # None: each shard ranked with its own
-    bare: set[str]
 
 
 class ScatterGather:
@@ -139,7 +137,7 @@ class ScatterGather:
         failures.update(missing)
         pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
         found = {shard: hits for shard, (_ranked, hits) in answers.items()}
-        return _Ranked(pages, found, dict(rankers), statistics, set())
+        return _Ranked(pages, found, dict(rankers), statistics)
 
     def _worker_round(
         self, work: WorkerRound, deferred: Deferred | None, plans: dict[str, WorkerPlan]
@@ -158,7 +156,6 @@ class ScatterGather:
                 work,
                 ranked=part.ranked,
                 prefetch=prefetch_count(work.window, share),
-                marked=snippet_count(work.window, share),
                 sources=part.sources,
                 keys=deferred.keys if deferred is not None else [],
             )
@@ -181,13 +178,11 @@ class ScatterGather:
         pages: dict[int, Any] = {}
         found: dict[int, list[Hit]] = {}
         rankers: dict[int, int] = {}
-        bare: set[str] = set()
         for address, answer in answers.items():
             pages.update(answer.pages)
             found.update(answer.hits)
-            bare.update(answer.bare)
             rankers.update(plans[address].ranked)
-        return _Ranked(pages, found, rankers, statistics, bare)
+        return _Ranked(pages, found, rankers, statistics)
 
     def run(
         self,
@@ -220,7 +215,6 @@ class ScatterGather:
         text = query if isinstance(query, str) and collectors.suggest else None
         fields = collectors.facets
         found: dict[int, list[Hit]] = {}
-        bare: set[str] = set()  # hits sent without the snippets they need
         rankers: dict[int, int] = {}  # the replica that ranked each shard's part
         window = offset + limit if collapse is None else collapse_window(offset + limit)
         shards = self.replicas.catalog.shards
@@ -238,10 +232,10 @@ class ScatterGather:
         elif first_page:
             work = WorkerRound(
                 plan, text, window, sort, ranking, exclude, fields, collectors.count_up_to,
-                hit_options, [], 0, 0, statistics,
+                hit_options, [], 0, statistics,
             )  # fmt: skip
             first = self._first_page(work, deferred, failures, rankers)
-            pages, found, statistics, bare = first.pages, first.hits, first.statistics, first.bare
+            pages, found, statistics = first.pages, first.hits, first.statistics
             missing = {}
         else:
             ranked = ("rank", plan, text, window, sort, ranking, statistics, exclude)
@@ -308,12 +302,6 @@ class ScatterGather:
             for rank, k in enumerate(chosen, start=offset + 1)
             if k[4] in hits
         ]
-        if bare:
-            size = hit_options[2]
-            page_hits = [
-                with_snippets(hit, plan, self.analyzer, size) if hit.id in bare else hit
-                for hit in page_hits
-            ]
         took = (perf_counter() - started) * 1000
         results = Results(
             label, page_hits, total, took, top_facets(facets), suggestion, offset, limit
