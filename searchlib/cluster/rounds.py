@@ -5,7 +5,7 @@ make their scores comparable) and sends the hits of its own first few with them,
 the page needs no fetch round unless one worker holds more of it than expected.
 
 Statistics without a round of their own: a worker that holds a replica of every
-shard (replicas >= workers, or few shards) can sum every shard's document
+shard (replicas >= workers, say) can sum every shard's document
 frequencies itself, exactly what the client would have gathered. Each worker then
 reports the statistics it ranked with; should two disagree (a write committed on one
 replica of a shard and not yet on another), the client ranks again with one set for
