@@ -16,6 +16,7 @@ from searchlib.engine.arrays import (
     LEX_PREFIX,
     encode_docs,
     field_parts,
+    found_in,
     lex_order,
     member,
     member_ascending,
@@ -56,6 +57,22 @@ def test_membership_of_a_set_either_way_round(ids, postings):
     expected = np.isin(ids, postings)
     assert member_ascending(ids, postings).tolist() == expected.tolist()
     assert member(ids, postings).tolist() == expected.tolist()
+
+
+@given(st.sets(st.integers(0, 3000)), st.sets(st.integers(0, 3000), max_size=40))
+def test_places_of_a_set_either_way_round(ids, postings):
+    # Each candidate found among a word's postings, with its place there: the same
+    # whether the candidates are searched among the postings or (fewer postings) the
+    # postings among the candidates.
+    ids = np.asarray(sorted(ids), dtype=np.int64)
+    postings = np.asarray(sorted(postings), dtype=np.int64)
+    place = {doc: n for n, doc in enumerate(postings.tolist())}
+    expected = [(row, place[doc]) for row, doc in enumerate(ids.tolist()) if doc in place]
+    for longer in (ids, np.concatenate((ids, np.arange(4000, 4000 + 4 * len(postings) + 1)))):
+        rows, places = found_in(longer, postings)
+        got = [(r, p) for r, p in zip(rows.tolist(), places.tolist(), strict=True) if r < len(ids)]
+        assert got == expected
+        assert (longer[rows] == postings[places]).all()
 
 
 def test_a_full_level_of_adjacent_segments_merges():

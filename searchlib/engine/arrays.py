@@ -195,6 +195,9 @@ def stream_parts(stream: str, values: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{stream}{suffix}": array for suffix, array in packed.encode(values).items()}
 
 
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+
+
 def member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     """Which of ``ids`` are in the ascending array ``sorted_ids``."""
     if not len(sorted_ids) or not len(ids):
@@ -216,6 +219,25 @@ def member_ascending(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     where = where[inside]
     found[where[ids[where] == sorted_ids[inside]]] = True
     return found
+
+
+def found_in(ids: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ``ids`` ascending and distinct: the rows of ``ids`` found in the ascending
+    array ``sorted_ids`` and their places there, searching the shorter in the longer
+    (a title's postings among a common word's candidates: a search per posting, not
+    one per candidate)."""
+    if not len(sorted_ids) or not len(ids):
+        return _NO_ROWS, _NO_ROWS
+    if len(sorted_ids) * 4 >= len(ids):
+        where = np.searchsorted(sorted_ids, ids)
+        where[where == len(sorted_ids)] = 0
+        rows = np.flatnonzero(sorted_ids[where] == ids)
+        return rows, where[rows]
+    where = np.searchsorted(ids, sorted_ids)
+    places = np.flatnonzero(where < len(ids))
+    rows = where[places]
+    hit = ids[rows] == sorted_ids[places]
+    return rows[hit], places[hit]
 
 
 def field_parts(

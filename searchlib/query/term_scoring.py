@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from searchlib.engine import SCORED_TEXT, Snapshot, TermBlocks
-from searchlib.engine.arrays import member, member_ascending
+from searchlib.engine.arrays import found_in, member, member_ascending
 from searchlib.query.idsets import union
 from searchlib.query.plan import CombinedTerm
 from searchlib.query.ranking import Ranking, bm25_idf, bm25_term_scores
@@ -105,8 +105,7 @@ class TermPostings:
         length = np.zeros(len(ids), dtype=np.float64)
         if not len(self.ids) or not len(ids):
             return tf, length
-        where, hit = self._places(ids)
-        where = where[hit]
+        hit, where = found_in(ids, self.ids)
         blocks = self._blocks
         if blocks is None:
             tf[hit] = self.tf[where]
@@ -130,7 +129,8 @@ class TermPostings:
         return self._by_document
 
     def at(self, ids: np.ndarray) -> np.ndarray:
-        """The term's frequency at each of ``ids`` (0 where it is absent)."""
+        """The term's frequency at each of ``ids`` (ascending, distinct; 0 where it is
+        absent)."""
         out = np.zeros(len(ids), dtype=np.float64)
         if not len(self.ids) or not len(ids):
             return out
@@ -138,16 +138,9 @@ class TermPostings:
         if spread is not None:
             out[:] = spread[ids]
             return out
-        where, hit = self._places(ids)
-        out[hit] = self.tf[where[hit]]
+        hit, where = found_in(ids, self.ids)
+        out[hit] = self.tf[where]
         return out
-
-    def _places(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where each of ``ids`` would stand among the postings, and which are there
-        (``self.ids`` not empty)."""
-        where = np.searchsorted(self.ids, ids)
-        where[where == len(self.ids)] = 0
-        return where, self.ids[where] == ids
 
     def contains(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` (ascending, distinct) hold the term."""
