@@ -27,7 +27,7 @@ def union(arrays: list[np.ndarray], size: int) -> np.ndarray:
         seen = np.zeros(size, dtype=bool)
         for array in arrays:
             seen[array] = True
-        return np.flatnonzero(seen).astype(np.int64)
+        return np.flatnonzero(seen).astype(np.int64, copy=False)
     return distinct(np.sort(np.concatenate(arrays), kind="stable"))  # merges the runs
 
 

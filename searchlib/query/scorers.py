@@ -127,7 +127,7 @@ class BoolScorer(Scorer):
         elif self.should:
             ids = union([s.docs() for s in self.should], size)
         else:  # only filters or exclusions: everything else matches
-            ids = np.flatnonzero(self.snapshot.live).astype(np.int64)
+            ids = np.flatnonzero(self.snapshot.live).astype(np.int64, copy=False)
         for restriction in self.filters:
             ids = ids[passes(self.snapshot, restriction, ids)]
         if self.must_not and len(ids):
