@@ -44,6 +44,7 @@ from searchlib.query.collapse import (
 )
 from searchlib.query.collectors import NOTHING_MORE, Collectors, top_facets
 from searchlib.query.parse import Bool
+from searchlib.query.plan import Plan
 from searchlib.query.ranking import Ranking
 from searchlib.query.results import Hit, Results
 from searchlib.query.statistics import GlobalStatistics
@@ -103,11 +104,7 @@ class ScatterGather:
         statistics = work.statistics
         plans = None if failures else self.replicas.worker_rounds(deferred is not None)
         if plans is None and deferred is not None:  # not every worker holds every shard
-            statistics, missing = self.preparation.term_statistics(
-                deferred.keys, deferred.generations, deferred.parts
-            )
-            failures.update(missing)
-            deferred = None
+            statistics, deferred = self._gathered(deferred, work.plan, failures), None
             plans = None if failures else self.replicas.worker_rounds(False)
         if plans is not None:
             ranked = self._worker_round(replace(work, statistics=statistics), deferred, plans)
@@ -120,10 +117,7 @@ class ScatterGather:
                 rankers.update(ranked.rankers)
                 return ranked
         if statistics is None and deferred is not None:
-            statistics, missing = self.preparation.term_statistics(
-                deferred.keys, deferred.generations, deferred.parts
-            )
-            failures.update(missing)
+            statistics = self._gathered(deferred, work.plan, failures)
         shards = self.replicas.catalog.shards
         window = work.window
         prefetch = min(window, -(-int(PREFETCH_SHARE * window) // shards))
@@ -138,6 +132,21 @@ class ScatterGather:
         pages = {shard: ranked for shard, (ranked, _hits) in answers.items()}
         found = {shard: hits for shard, (_ranked, hits) in answers.items()}
         return _Ranked(pages, found, dict(rankers), statistics)
+
+    def _gathered(
+        self, deferred: Deferred, plan: Plan, failures: dict[int, str]
+    ) -> GlobalStatistics:
+        """The statistics left to the rank round, gathered in a round of their own
+        instead (``failures`` filled in), and kept with the plan as ``prepare`` keeps
+        them when nothing failed."""
+        statistics, missing = self.preparation.term_statistics(
+            deferred.keys, deferred.generations, deferred.parts
+        )
+        failures.update(missing)
+        if not missing:
+            prepared = Prepared(deferred.generations, {}, plan, statistics)
+            self.preparation.remember(deferred.cache_key, prepared)
+        return statistics
 
     def _worker_round(
         self, work: WorkerRound, deferred: Deferred | None, plans: dict[str, WorkerPlan]
