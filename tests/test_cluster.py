@@ -29,7 +29,9 @@ from searchlib.errors import SearchlibError
 distributed = pytest.importorskip("distributed")
 
 from searchlib.cluster import Catalog, ClusterError, ClusterIndex, shard_of  # noqa: E402
+from searchlib.cluster import replicas as cluster_replicas  # noqa: E402
 from searchlib.cluster import search as cluster_search  # noqa: E402
+from searchlib.cluster.endpoint import ask_workers  # noqa: E402
 from searchlib.cluster.host import _pickled  # noqa: E402
 from searchlib.cluster.replicas import ReplicaSet  # noqa: E402
 from searchlib.cluster.rounds import OVERFLOW_ODDS, prefetch_count  # noqa: E402
@@ -451,7 +453,7 @@ def _record_rounds(cluster: ClusterIndex) -> list[dict[int, str]]:
     def recording_rank_round(messages):
         # One request per worker; "rank_round+statistics": the workers sum them.
         round_ = {}
-        for _host, message in messages.values():
+        for message in messages.values():
             work = pickle.loads(message)
             step = "rank_round+statistics" if work.sources else "rank_round"
             round_.update(dict.fromkeys((shard for shard, _replica in work.ranked), step))
@@ -589,36 +591,30 @@ def test_the_fetch_reads_the_commit_the_ranking_read(tmp_path, local_cluster, mo
         assert want.hits[1].id not in cluster.search("gempa banjir", limit=50).ids()
 
 
-class _CountingHost:
-    """A worker's host actor, counting the requests of each round sent to it."""
-
-    def __init__(self, actor, log: list[int]) -> None:
-        self.actor = actor
-        self.log = log
-
-    def steps(self, message):
-        self.log.append(len(pickle.loads(message)))  # the round's requests, one blob
-        return self.actor.steps(message)
-
-    def __getattr__(self, name):
-        return getattr(self.actor, name)
-
-
-def test_a_round_sends_one_request_per_worker(tmp_path, local_cluster):
+def test_a_round_sends_one_request_per_worker(tmp_path, local_cluster, monkeypatch):
     with ClusterIndex.create(
         tmp_path / "c", address=local_cluster.scheduler_address, shards=6
     ) as cluster:
         cluster.add(_corpus(120, seed=41))
-        log: list[int] = []
-        for handle in cluster.replicas._actors.values():
-            handle.host = _CountingHost(handle.host, log)
-        rounds = _record_rounds(cluster)
+        log: list[list[int]] = []  # by round: the steps each request carries
+
+        def counting(client, requests, timeout):
+            log.append([_steps_carried(method, blob) for _h, method, blob in requests.values()])
+            return ask_workers(client, requests, timeout)
+
+        monkeypatch.setattr(cluster_replicas, "ask_workers", counting)
         results = cluster.search("gempa banjir", facets=FACETS)
         assert results.total > 0 and results.shards["successful"] == 6
         # Two rounds (a third only if one shard holds more of the page than it sent)
-        # over 6 shards on 3 workers: 3 requests a round, not 6.
-        assert len(rounds) in (2, 3) and len(log) <= 3 * len(rounds)
-        assert sum(log[:3]) == 6 and max(log) >= 2
+        # over 6 shards on 3 workers: 3 requests a round, not 6, each for 2 shards.
+        assert len(log) in (2, 3) and all(len(requests) <= 3 for requests in log)
+        assert sorted(log[0]) == [2, 2, 2] and sorted(log[1]) == [2, 2, 2]
+
+
+def _steps_carried(method: str, message: bytes) -> int:
+    """The shards one request of a round carries."""
+    work = pickle.loads(message)
+    return len(work) if method == "steps" else len(work.ranked)
 
 
 def test_sigkill_during_a_write_marks_the_replica_stale_then_repairs_it(tmp_path, local_cluster):

@@ -2,8 +2,10 @@
 
 A worker hosts several replicas (of different shards). They live in one actor so
 that a round of a search sends one request per worker, carrying every step for that
-worker's shards (``ShardHost.steps``), instead of one per shard. The client reaches a
-replica through a ``ReplicaHandle``: the host's actor and the replica's (shard,
+worker's shards (``ShardHost.steps``, ``ShardHost.rank_round``), instead of one per
+shard; a round reaches the host through its worker's round handler, under the host's
+name (``cluster.endpoint``: cheaper than an actor call). The client reaches a
+replica otherwise through a ``ReplicaHandle``: the host's actor and the replica's (shard,
 replica) pair, called like the replica itself (``handle.add(records).result()``).
 Every client of a cluster index uses the same host on a worker (published on the
 scheduler by the first: ``ReplicaSet``), so a new client, a ``search`` command say,
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from searchlib.analysis import Analyzer
+from searchlib.cluster.endpoint import ReplicaNotOpen, RoundEndpoint
 from searchlib.cluster.replica import ShardReplica
 from searchlib.cluster.rounds import WorkerRound, answer_round
 from searchlib.engine.storage import fsync_directory
@@ -49,10 +52,6 @@ READ_STEPS: dict[str, Callable[..., Any]] = {
 }
 
 
-class ReplicaNotOpen(SearchlibError):
-    """The worker does not keep this replica open (it was restarted, say)."""
-
-
 class RecoveryError(SearchlibError):
     """A peer recovery could not copy a whole, intact replica."""
 
@@ -60,11 +59,15 @@ class RecoveryError(SearchlibError):
 class ShardHost:
     """The actor on one worker, keeping its replicas open by (shard, replica)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str | None = None) -> None:
         self._replicas: dict[tuple[int, int], ShardReplica] = {}
         self._opening = asyncio.Lock()
         # A round's search steps (``steps``); two, so that two clients' rounds overlap.
         self._reads = ThreadPoolExecutor(2, thread_name_prefix="searchlib-round")
+        # Rounds reach the host through its worker's handler (``cluster.endpoint``).
+        self.name = name
+        if name is not None:
+            RoundEndpoint.register(name, self)
 
     async def open(
         self, shard: int, replica: int, path: str, analyzer: Analyzer | None, create: bool
@@ -153,6 +156,8 @@ class ShardHost:
             await found.close()
 
     async def close(self) -> None:
+        if self.name is not None:
+            RoundEndpoint.unregister(self.name, self)
         for key in list(self._replicas):
             await self.close_replica(*key)
 

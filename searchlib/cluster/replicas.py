@@ -23,6 +23,7 @@ from typing import Any
 from searchlib.analysis import Analyzer
 from searchlib.analysis.synonyms import SynonymError
 from searchlib.cluster.catalog import CATALOG_FILE, Catalog, ClusterError
+from searchlib.cluster.endpoint import ask_workers
 from searchlib.cluster.host import ReplicaHandle, ShardHost
 from searchlib.errors import AnalyzerError, DocumentError, IndexNotFoundError, QueryError
 
@@ -41,7 +42,6 @@ RECOVERY_TIMEOUT = 3600.0  # seconds a peer recovery may take (it copies a whole
 class WorkerPlan:
     """One worker's part of a rank round (``ReplicaSet.worker_rounds``)."""
 
-    host: Any  # its ShardHost actor
     ranked: list[tuple[int, int]]  # (shard, replica) it ranks
     sources: list[tuple[int, int]]  # a replica of every shard, for statistics (or none)
 
@@ -184,7 +184,12 @@ class ReplicaSet:
                 future = self.client.get_dataset(name)
             except KeyError:
                 future = self.client.submit(
-                    ShardHost, actor=True, workers=[address], allow_other_workers=False, pure=False
+                    ShardHost,
+                    name,
+                    actor=True,
+                    workers=[address],
+                    allow_other_workers=False,
+                    pure=False,
                 )
                 try:
                     self.client.publish_dataset(future, name=name)
@@ -322,23 +327,23 @@ class ReplicaSet:
         by_host: dict[str, list[ReplicaHandle]] = {}
         for handle in chosen.values():
             by_host.setdefault(handle.address, []).append(handle)
-        sent = []
-        for handles in by_host.values():
-            requests = [(h.shard, h.replica, method, calls[h.shard]) for h in handles]
-            try:
-                message = pickle.dumps(requests, protocol=pickle.HIGHEST_PROTOCOL)
-                sent.append((handles, handles[0].host.steps(message)))
-            except Exception:
-                sent.append((handles, None))
+        requests = {
+            address: (
+                self._host_name(address),
+                "steps",
+                pickle.dumps(
+                    [(h.shard, h.replica, method, calls[h.shard]) for h in handles],
+                    protocol=pickle.HIGHEST_PROTOCOL,
+                ),
+            )
+            for address, handles in by_host.items()
+        }
         answers: dict[int, Any] = {}
         retry: list[tuple[int, int]] = [(s, -1) for s in calls if s not in chosen]
-        for handles, future in sent:
-            try:
-                if future is None:
-                    raise ClusterError("no host")
-                results = pickle.loads(future.result(timeout=CALL_TIMEOUT))
-            except Exception:  # the worker is gone: each of its shards asked again
-                retry += [(h.shard, h.replica) for h in handles]
+        for address, results in ask_workers(self.client, requests, CALL_TIMEOUT).items():
+            handles = by_host[address]
+            if isinstance(results, BaseException) or len(results) != len(handles):
+                retry += [(h.shard, h.replica) for h in handles]  # the worker is gone
                 continue
             for handle, (ok, answer) in zip(handles, results, strict=True):
                 if ok:
@@ -370,7 +375,6 @@ class ReplicaSet:
         a ranking worker lacks one, or a replica cannot be reached (then the search
         takes the rounds ``scatter`` takes, which fail over shard by shard)."""
         ranked: dict[str, list[tuple[int, int]]] = {}
-        hosts: dict[str, Any] = {}
         held: dict[str, dict[int, int]] = {}
         try:
             for shard in range(self.catalog.shards):
@@ -378,7 +382,6 @@ class ReplicaSet:
                 if not replicas:
                     return None
                 handle = self.actor(shard, replicas[0])
-                hosts[handle.address] = handle.host
                 ranked.setdefault(handle.address, []).append((shard, replicas[0]))
                 for replica in replicas if every_shard else ():
                     address = self.actor(shard, replica).address
@@ -393,28 +396,25 @@ class ReplicaSet:
                 if len(have) < self.catalog.shards:
                     return None
                 sources = sorted(have.items())
-            plans[address] = WorkerPlan(hosts[address], mine, sources)
+            plans[address] = WorkerPlan(mine, sources)
         return plans
 
-    def rank_round(self, messages: dict[str, tuple[Any, bytes]]) -> dict[str, Any] | None:
-        """``ShardHost.rank_round`` on each worker at once (address -> (host, the
-        pickled ``WorkerRound``)): the answers by address, or None if a worker did
-        not answer (its replicas are forgotten, as ``scatter`` does; a caller's own
-        error is raised)."""
+    def rank_round(self, messages: dict[str, bytes]) -> dict[str, Any] | None:
+        """``ShardHost.rank_round`` on each worker at once (address -> the pickled
+        ``WorkerRound``): the answers by address, or None if a worker did not answer
+        (its replicas are forgotten, as ``scatter`` does; a caller's own error is
+        raised)."""
+        requests = {
+            address: (self._host_name(address), "rank_round", message)
+            for address, message in messages.items()
+        }
         answers: dict[str, Any] = {}
         failed: list[str] = []
-        sent: dict[str, Any] = {}
-        for address, (host, message) in messages.items():
-            try:
-                sent[address] = host.rank_round(message)
-            except Exception:  # its worker is gone
-                failed.append(address)
-        for address, future in sent.items():
-            try:
-                ((ok, answer),) = pickle.loads(future.result(timeout=CALL_TIMEOUT))
-            except Exception:
+        for address, result in ask_workers(self.client, requests, CALL_TIMEOUT).items():
+            if isinstance(result, BaseException) or len(result) != 1:
                 failed.append(address)
                 continue
+            ((ok, answer),) = result
             if ok:
                 answers[address] = answer
             elif isinstance(answer, CALLER_ERRORS):

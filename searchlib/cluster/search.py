@@ -168,7 +168,7 @@ class ScatterGather:
                 sources=part.sources,
                 keys=deferred.keys if deferred is not None else [],
             )
-            messages[address] = (part.host, pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL))
+            messages[address] = pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL)
         answers = self.replicas.rank_round(messages)
         if answers is None:
             return None
