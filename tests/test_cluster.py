@@ -31,7 +31,7 @@ distributed = pytest.importorskip("distributed")
 from searchlib.cluster import Catalog, ClusterError, ClusterIndex, shard_of  # noqa: E402
 from searchlib.cluster import replicas as cluster_replicas  # noqa: E402
 from searchlib.cluster import search as cluster_search  # noqa: E402
-from searchlib.cluster.endpoint import ask_workers  # noqa: E402
+from searchlib.cluster.endpoint import ReplicaNotOpen, ask_workers  # noqa: E402
 from searchlib.cluster.host import _pickled  # noqa: E402
 from searchlib.cluster.replicas import ReplicaSet  # noqa: E402
 from searchlib.cluster.rounds import OVERFLOW_ODDS, prefetch_count  # noqa: E402
@@ -609,6 +609,44 @@ def test_a_round_sends_one_request_per_worker(tmp_path, local_cluster, monkeypat
         # over 6 shards on 3 workers: 3 requests a round, not 6, each for 2 shards.
         assert len(log) in (2, 3) and all(len(requests) <= 3 for requests in log)
         assert sorted(log[0]) == [2, 2, 2] and sorted(log[1]) == [2, 2, 2]
+
+
+def _forget_round_hosts(dask_worker) -> int:
+    """On a worker: drop every host from its round handler (as if it never started)."""
+    hosts = dask_worker.extensions["searchlib-rounds"].hosts
+    count = len(hosts)
+    hosts.clear()
+    return count
+
+
+def test_rounds_reach_a_host_through_its_worker_handler(tmp_path, local_cluster, monkeypatch):
+    docs = _corpus(90, seed=43)
+    single = Index.create(tmp_path / "single", workers=1)
+    single.add(docs)
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=3
+    ) as cluster:
+        cluster.add(docs)
+        answers: list[list[object]] = []
+
+        def recording(client, requests, timeout):
+            found = ask_workers(client, requests, timeout)
+            answers.append(list(found.values()))
+            return found
+
+        monkeypatch.setattr(cluster_replicas, "ask_workers", recording)
+        _same_ranking(cluster.search("gempa banjir"), single.search("gempa banjir"))
+        assert answers and not any(isinstance(a, BaseException) for r in answers for a in r)
+        # A worker whose handler lost its host (a restarted worker): the round fails
+        # there, the search is answered through the replicas' actors, and reopening
+        # them serves rounds again.
+        assert all(cluster.client.run(_forget_round_hosts).values())  # each has one
+        answers.clear()
+        _same_ranking(cluster.search("gempa banjir"), single.search("gempa banjir"))
+        assert any(isinstance(a, ReplicaNotOpen) for r in answers for a in r)
+        answers.clear()
+        _same_ranking(cluster.search("banjir"), single.search("banjir"))
+        assert answers and not any(isinstance(a, BaseException) for r in answers for a in r)
 
 
 def _steps_carried(method: str, message: bytes) -> int:

@@ -20,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import pickle
 import threading
+import weakref
 from typing import Any, Protocol
-
-from distributed import get_worker
 
 from searchlib.errors import SearchlibError
 
@@ -47,16 +46,15 @@ class RoundHost(Protocol):
 
 
 class RoundEndpoint:
-    """The hosts on one worker, by name, behind its ``ROUND_OP`` handler."""
+    """The hosts on one worker, by name, behind its ``ROUND_OP`` handler. Held
+    weakly: a host lives as long as its actor (Dask's), never longer for being here."""
 
     def __init__(self) -> None:
-        self.hosts: dict[str, RoundHost] = {}
+        self.hosts: weakref.WeakValueDictionary[str, RoundHost] = weakref.WeakValueDictionary()
 
     @classmethod
-    def register(cls, name: str, host: RoundHost) -> None:
-        """Serve rounds for ``host`` as ``name`` on the current worker (called where
-        the host starts: in a task on that worker)."""
-        worker = get_worker()
+    def register(cls, worker: Any, name: str, host: RoundHost) -> None:
+        """Serve rounds for ``host`` as ``name`` on ``worker`` (its Dask worker)."""
         with _registering:
             endpoint = worker.extensions.get(_EXTENSION)
             if endpoint is None:
@@ -65,12 +63,8 @@ class RoundEndpoint:
             endpoint.hosts[name] = host
 
     @classmethod
-    def unregister(cls, name: str, host: RoundHost) -> None:
-        """Stop serving rounds for ``host`` (closed) on the current worker."""
-        try:
-            worker = get_worker()
-        except ValueError:  # not on a worker (it is shutting down)
-            return
+    def unregister(cls, worker: Any, name: str, host: RoundHost) -> None:
+        """Stop serving rounds for ``host`` (closed) on ``worker``."""
         endpoint = worker.extensions.get(_EXTENSION)
         if endpoint is not None and endpoint.hosts.get(name) is host:
             del endpoint.hosts[name]

@@ -30,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from distributed import get_worker
+
 from searchlib.analysis import Analyzer
 from searchlib.cluster.endpoint import ReplicaNotOpen, RoundEndpoint
 from searchlib.cluster.replica import ShardReplica
@@ -64,16 +66,22 @@ class ShardHost:
         self._opening = asyncio.Lock()
         # A round's search steps (``steps``); two, so that two clients' rounds overlap.
         self._reads = ThreadPoolExecutor(2, thread_name_prefix="searchlib-round")
-        # Rounds reach the host through its worker's handler (``cluster.endpoint``).
+        # Rounds reach the host through its worker's handler (``cluster.endpoint``),
+        # under ``name``; it starts in a task on that worker.
         self.name = name
-        if name is not None:
-            RoundEndpoint.register(name, self)
+        self._worker = get_worker() if name is not None else None
+        self._serve_rounds()
+
+    def _serve_rounds(self) -> None:
+        if self.name is not None:
+            RoundEndpoint.register(self._worker, self.name, self)
 
     async def open(
         self, shard: int, replica: int, path: str, analyzer: Analyzer | None, create: bool
     ) -> None:
         """Open the replica at ``path`` on this worker (``create``: a new one, made
         with ``analyzer`` if missing; else ``IndexNotFoundError`` if missing)."""
+        self._serve_rounds()  # again: a client reopening replicas finds rounds served
         async with self._opening:
             if (shard, replica) not in self._replicas:
                 loop = asyncio.get_running_loop()
@@ -157,7 +165,7 @@ class ShardHost:
 
     async def close(self) -> None:
         if self.name is not None:
-            RoundEndpoint.unregister(self.name, self)
+            RoundEndpoint.unregister(self._worker, self.name, self)
         for key in list(self._replicas):
             await self.close_replica(*key)
 
