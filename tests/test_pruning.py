@@ -15,6 +15,7 @@ import searchlib
 from searchlib.analysis.synonyms import Synonyms, SynonymTable
 from searchlib.engine.arrays_read import FieldArrays
 from searchlib.query import execute as execute_module
+from searchlib.query import maxscore as maxscore_module
 from searchlib.query import term_scoring
 from searchlib.query.execute import execute
 from searchlib.query.parse import parse_query
@@ -206,6 +207,7 @@ def test_clause_bounds_score_fewer_documents_than_match(index, monkeypatch, want
     snapshot = ix._engine.snapshot()
     ranking = searchlib.Ranking()
     plan = _synonym_plan(ix, snapshot, ranking, docs)
+    monkeypatch.setattr(maxscore_module, "MAX_LEAVES", 0)  # the clause bounds alone
     monkeypatch.setattr(execute_module, "BOUND_FROM", 0)
     monkeypatch.setattr(execute_module, "BOUND_UPTO", 1.0)
     bounded = execute(plan.root, snapshot, ranking, wanted)
@@ -216,6 +218,58 @@ def test_clause_bounds_score_fewer_documents_than_match(index, monkeypatch, want
     np.testing.assert_allclose(bounded.top_scores, full.top_scores, rtol=1e-12)
     assert unbounded.scored == len(full.matches) > 100
     assert bounded.scored < len(full.matches) * 0.8, (bounded.scored, len(full.matches))
+
+
+@pytest.mark.parametrize("wanted", [1, 10, 40])
+def test_leaf_maxscore_scores_fewer_documents_in_one_synonym_clause(index, monkeypatch, wanted):
+    # "first second" or its acronym is one clause: one tier. A document holding only
+    # one of the two words is bounded by that word's upper bound alone, below the
+    # page's last score, so it is never scored. Fails when the leaves are not used
+    # (MAX_LEAVES 0: every match scored), not only when results change.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking()
+    plan = _synonym_plan(ix, snapshot, ranking, docs)
+    monkeypatch.setattr(execute_module, "BOUND_FROM", 10**9)  # no clause bounds
+    pruned = execute(plan.root, snapshot, ranking, wanted)
+    full = execute(plan.root, snapshot, ranking, wanted, prune=False)
+    assert pruned.top.tolist() == full.top.tolist()
+    np.testing.assert_allclose(pruned.top_scores, full.top_scores, rtol=1e-12)
+    assert pruned.total == full.total == len(full.matches) > 100
+    assert pruned.scored < len(full.matches) * 0.8, (pruned.scored, len(full.matches))
+    monkeypatch.setattr(maxscore_module, "MAX_LEAVES", 0)
+    assert execute(plan.root, snapshot, ranking, wanted).scored == len(full.matches)
+
+
+@pytest.mark.parametrize("coordination", [True, False])
+def test_pruned_pages_with_synonyms_are_the_exhaustive_pages(index, coordination):
+    # Synonym rules of corpus words (several words, one word, a made-up acronym) make
+    # clause trees of sums and scaled best-ofs: pruned by the leaves, the pages are
+    # those of scoring every match.
+    ix, docs = index
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking(coordination=coordination)
+    rng = random.Random(29 + coordination)
+    words = sorted({w for d in docs[:60] for w in (d["title"] + " " + d["body"][:300]).split()})
+    words = [w for w in words if w.isalpha() and len(w) > 3]
+    compared = 0
+    for _ in range(60):
+        entries = [" ".join(rng.sample(words, rng.choice((1, 2, 3)))) for _ in range(3)]
+        table = SynonymTable(
+            Synonyms.parse(", ".join([*entries, "zq" + rng.choice(words)])), ix.analyzer
+        )
+        extra = rng.sample(words, rng.choice((0, 0, 1, 2)))
+        query = " ".join([rng.choice(entries), *extra])
+        plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking, [], table)
+        if plan.root is None:
+            continue
+        wanted = rng.choice((1, 3, 10, 25))
+        pruned = execute(plan.root, snapshot, ranking, wanted)
+        full = execute(plan.root, snapshot, ranking, wanted, prune=False)
+        assert pruned.top.tolist() == full.top.tolist(), query
+        np.testing.assert_allclose(pruned.top_scores, full.top_scores, rtol=1e-12)
+        compared += len(full.top)
+    assert compared > 200
 
 
 def _frequencies(ix, words):

@@ -7,10 +7,13 @@ scores only the documents that can still reach the page, and the pruning is exac
   clause-count tiers that fill the page are scored; when the documents matching every
   clause fill it and the total may be a lower bound (``track_total``), the union of the
   clauses is not even built;
-- without it, MaxScore (Turtle and Flood, 1995): clauses sorted by their score upper
-  bound; those whose bounds add up to less than a score already reached by ``wanted``
-  documents cannot lift a document into the page on their own, so only documents
-  matching one of the other clauses are scored;
+- without it, or within the one clause of a query (a synonym's words and its other
+  forms), MaxScore (Turtle and Flood, 1995) by the set of leaves (words, phrases) a
+  document matches (``query.maxscore``): a document whose leaves' upper bounds,
+  combined as the clause tree combines scores, stay below a score ``wanted``
+  documents already reach is not scored (past ``maxscore.MAX_LEAVES`` leaves and
+  clauses: clauses sorted by bound, those adding up to less cannot lift a document
+  into the page on their own);
 - a recency (``Ranking.recency``) multiplies each document's score by its own factor,
   known before scoring: a candidate's bound by its factor, a clause's by the largest;
 - clause bounds come from the block maxima the index keeps (``engine.blockmax``:
@@ -30,6 +33,7 @@ import numpy as np
 from searchlib.engine import MISSING_DATE, Snapshot
 from searchlib.engine.arrays import member
 from searchlib.query.idsets import union
+from searchlib.query.maxscore import leaf_maxscore
 from searchlib.query.plan import BoolPlan
 from searchlib.query.ranking import Ranking
 from searchlib.query.recency import Recency
@@ -166,8 +170,14 @@ def execute(
     if wanted <= 0 or not len(matches):
         return Execution(root, _EMPTY, np.zeros(0), np.zeros(0), 0, matches)
     sampled = 0  # documents MaxScore scored to find the score the page must reach
+    by_leaves = None  # what MaxScore by leaves kept (``query.maxscore``), and sampled
     if sort != "relevance":
         candidates, primary = matches, _date_key(snapshot, matches, sort)
+    elif ranking.coordination and prune and len(bool_root.should) == 1 and not bool_root.must:
+        # One clause: one tier, ordered by score alone; its leaves may still prune.
+        by_leaves = leaf_maxscore(bool_root, matches, wanted, root.scores, root.ceiling)
+        candidates, sampled = by_leaves if by_leaves is not None else (matches, 0)
+        primary = np.ones(len(candidates))
     elif ranking.coordination:
         counts = bool_root.matched(matches)
         if prune:
@@ -175,12 +185,17 @@ def execute(
         else:
             candidates, primary = matches, counts.astype(np.float64)
     else:
-        candidates, sampled = _maxscore(root, matches, wanted) if prune else (matches, 0)
+        candidates = matches
+        if prune:
+            by_leaves = leaf_maxscore(bool_root, matches, wanted, root.scores, root.ceiling)
+            found = by_leaves if by_leaves is not None else _maxscore(root, matches, wanted)
+            candidates, sampled = found
         primary = np.zeros(len(candidates))
     bounded = None
     if (
         prune
         and sort == "relevance"
+        and by_leaves is None  # scoring its candidates costs less than bounding them
         and BOUND_FROM < len(candidates) <= BOUND_UPTO * snapshot.max_doc
     ):
         bounded = _by_bounds(root, candidates, primary, wanted)

@@ -37,7 +37,7 @@ from searchlib.query.results import TermScore
 from searchlib.query.scorer_base import Scorer
 from searchlib.query.term_scoring import ScoringContext
 
-__all__ = ["BoolScorer", "Scorer", "passes", "scorer"]
+__all__ = ["AnyOfScorer", "BoolScorer", "Scorer", "passes", "scorer"]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -229,7 +229,7 @@ class BoolScorer(Scorer):
         return out
 
 
-class _AnyOfScorer(_UnionScorer):
+class AnyOfScorer(_UnionScorer):
     """The first alternative (the words as typed) or another way to match them (a
     synonym's entries), scoring the best: a disjunction max whose other alternatives
     are scaled into the first's range (by the ratio of their score ranges, which
@@ -302,7 +302,7 @@ def scorer(context: ScoringContext, node: PlanNode) -> Scorer:
     if isinstance(node, PhrasePlan):
         return PhraseScorer(context, node)
     if isinstance(node, AnyOfPlan):
-        return _AnyOfScorer(context, node)
+        return AnyOfScorer(context, node)
     return BoolScorer(context, node)
 
 
