@@ -166,6 +166,33 @@ def test_a_tracked_total_past_its_threshold_skips_the_full_count(index, track):
     assert fast_pages > 10
 
 
+def test_the_tier_missing_one_clause_is_found_without_a_union(tmp_path):
+    # A rare word beside two common ones: too few documents match all three, so the
+    # page comes from those missing one clause, each found as the documents matching
+    # all the others; no union of the common words is built. Fails when only the top
+    # tier is tried (the union is built and the total is exact), not only when
+    # results change.
+    docs = _corpus(300)
+    docs[7]["body"] += " zqvmorf"  # the rare word, in one article
+    ix = searchlib.Index.create(tmp_path / "ix", workers=1)
+    ix.add(docs)
+    snapshot = ix._engine.snapshot()
+    ranking = searchlib.Ranking()
+    frequency = _frequencies(ix, ("gempa", "pemerintah", "indonesia", "warga", "kota", "desa"))
+    first, second = sorted(frequency, key=frequency.__getitem__)[-2:]
+    for wanted in (3, 10):
+        query = f"{first} zqvmorf {second}"
+        plan = compile_query(parse_query(query), snapshot, ix.analyzer, ranking)
+        tracked = execute(plan.root, snapshot, ranking, wanted, track_total=5)
+        full = execute(plan.root, snapshot, ranking, wanted, prune=False)
+        assert tracked.top.tolist() == full.top.tolist(), query
+        np.testing.assert_allclose(tracked.top_primary, full.top_primary)
+        np.testing.assert_allclose(tracked.top_scores, full.top_scores, rtol=1e-12)
+        assert tracked.relation == "gte" and tracked._matches is None, query
+        assert tracked.scored < len(full.matches)
+    ix.close()
+
+
 def test_track_total_hits_through_the_search_api(index):
     ix, _docs = index
     common = "gempa warga"
