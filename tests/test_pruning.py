@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -268,14 +269,18 @@ def test_leaf_maxscore_scores_fewer_documents_in_one_synonym_clause(index, monke
     assert execute(plan.root, snapshot, ranking, wanted).scored == len(full.matches)
 
 
+@pytest.mark.parametrize("recency", [False, True])
 @pytest.mark.parametrize("coordination", [True, False])
-def test_pruned_pages_with_synonyms_are_the_exhaustive_pages(index, coordination):
+def test_pruned_pages_with_synonyms_are_the_exhaustive_pages(index, coordination, recency):
     # Synonym rules of corpus words (several words, one word, a made-up acronym) make
     # clause trees of sums and scaled best-ofs: pruned by the leaves, the pages are
-    # those of scoring every match.
+    # those of scoring every match (a recency's factors bounded by the largest).
     ix, docs = index
     snapshot = ix._engine.snapshot()
-    ranking = searchlib.Ranking(coordination=coordination)
+    # The corpus's articles date from 2020 and 2021: their factors differ.
+    origin = datetime(2021, 9, 15, tzinfo=timezone.utc)
+    decay = searchlib.Recency(scale="30d", weight=0.5, origin=origin) if recency else None
+    ranking = searchlib.Ranking(coordination=coordination, recency=decay)
     rng = random.Random(29 + coordination)
     words = sorted({w for d in docs[:60] for w in (d["title"] + " " + d["body"][:300]).split()})
     words = [w for w in words if w.isalpha() and len(w) > 3]
