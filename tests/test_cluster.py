@@ -598,9 +598,9 @@ def test_a_round_sends_one_request_per_worker(tmp_path, local_cluster, monkeypat
         cluster.add(_corpus(120, seed=41))
         log: list[list[int]] = []  # by round: the steps each request carries
 
-        def counting(client, requests, timeout):
+        def counting(client, requests, *rest):
             log.append([_steps_carried(method, blob) for _h, method, blob in requests.values()])
-            return ask_workers(client, requests, timeout)
+            return ask_workers(client, requests, *rest)
 
         monkeypatch.setattr(cluster_replicas, "ask_workers", counting)
         results = cluster.search("gempa banjir", facets=FACETS)
@@ -629,8 +629,8 @@ def test_rounds_reach_a_host_through_its_worker_handler(tmp_path, local_cluster,
         cluster.add(docs)
         answers: list[list[object]] = []
 
-        def recording(client, requests, timeout):
-            found = ask_workers(client, requests, timeout)
+        def recording(client, requests, *rest):
+            found = ask_workers(client, requests, *rest)
             answers.append(list(found.values()))
             return found
 
@@ -647,6 +647,52 @@ def test_rounds_reach_a_host_through_its_worker_handler(tmp_path, local_cluster,
         answers.clear()
         _same_ranking(cluster.search("banjir"), single.search("banjir"))
         assert answers and not any(isinstance(a, BaseException) for r in answers for a in r)
+
+
+def test_a_round_to_a_worker_known_to_be_gone_fails_at_once(tmp_path, local_cluster):
+    # A dead worker's address refuses connections, and Dask retries those for its
+    # connect timeout (30 s): a round asks first whether the host's actor still runs
+    # (its future errs within milliseconds of the worker's death) and fails its request
+    # without sending it, so the search fails over at once.
+    with ClusterIndex.create(
+        tmp_path / "c", address=local_cluster.scheduler_address, shards=2
+    ) as cluster:
+        cluster.add(_corpus(40, seed=44))
+        cluster.search("gempa")  # the hosts are up
+        replicas = cluster.replicas
+        address = next(iter(replicas._hosts))
+        assert replicas._host_alive(address)
+        message = pickle.dumps([], protocol=pickle.HIGHEST_PROTOCOL)
+        request = {address: (replicas._host_name(address), "steps", message)}
+        assert ask_workers(cluster.client, request, 30.0, replicas._host_alive) == {address: []}
+        gone = ask_workers(cluster.client, request, 30.0, lambda address: False)
+        assert isinstance(gone[address], ConnectionError) and "gone" in str(gone[address])
+
+
+class _NeverDone:
+    """An actor call that never finishes (its worker died before it was sent)."""
+
+    def result(self, timeout=None):
+        time.sleep(timeout or 0)
+        raise TimeoutError
+
+    def done(self):
+        return False
+
+
+def test_a_call_waits_only_while_its_worker_runs(tmp_path, monkeypatch):
+    # A call (a write, say) to a worker that died is failed as soon as its host's
+    # actor is known lost, not after Dask's 30 s of connect retries; one to a live
+    # but silent worker still times out at CALL_TIMEOUT.
+    replicas = ReplicaSet(None, tmp_path, Catalog(1, 1))
+    alive = {"tcp://127.0.0.1:1": True}
+    monkeypatch.setattr(replicas, "_host_alive", lambda address: alive[address])
+    monkeypatch.setattr(cluster_replicas, "CALL_TIMEOUT", 0.3)
+    with pytest.raises(TimeoutError):
+        replicas._result("tcp://127.0.0.1:1", _NeverDone())
+    alive["tcp://127.0.0.1:1"] = False
+    with pytest.raises(ConnectionError, match="is gone"):
+        replicas._result("tcp://127.0.0.1:1", _NeverDone())
 
 
 def _steps_carried(method: str, message: bytes) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import pickle
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ CALLER_ERRORS = (QueryError, DocumentError, AnalyzerError, SynonymError)
 __all__ = ["CALL_TIMEOUT", "RECOVERY_TIMEOUT", "PendingWrite", "ReplicaSet", "WorkerPlan"]
 
 CALL_TIMEOUT = 120.0  # seconds an actor call may take before its replica counts as down
+RESULT_POLL = 0.05  # seconds between looks at whether a slow call's worker still runs
 RECOVERY_TIMEOUT = 3600.0  # seconds a peer recovery may take (it copies a whole replica)
 
 
@@ -52,6 +54,7 @@ class PendingWrite:
 
     shard: int
     futures: dict[int, Any] = field(default_factory=dict)
+    addresses: dict[int, str] = field(default_factory=dict)  # each replica's worker
     failed: list[tuple[int, BaseException]] = field(default_factory=list)
 
 
@@ -62,6 +65,9 @@ class ReplicaSet:
         self.catalog = catalog
         self._actors: dict[tuple[int, int], ReplicaHandle] = {}
         self._hosts: dict[str, Any] = {}  # worker address -> its ShardHost actor
+        # ... and the actor's future, whose status tells at once that its worker is gone
+        # (a round to a dead worker would otherwise wait out Dask's connect retries).
+        self._host_futures: dict[str, Any] = {}
         self._creating = threading.RLock()  # one actor per replica (a repair nests)
         self._turns: dict[int, int] = {}  # by shard: reads rotate over its replicas
         self._stamp = self._catalog_stamp()
@@ -131,6 +137,7 @@ class ReplicaSet:
             raise
         except Exception:
             self._hosts.pop(address, None)  # its worker may be gone: a new one next time
+            self._host_futures.pop(address, None)
             raise
         return ReplicaHandle(host, address, shard, replica)
 
@@ -169,6 +176,30 @@ class ReplicaSet:
             host = self._hosts[address] = self._shared_host(address)
         return host
 
+    def _host_alive(self, address: str) -> bool:
+        """Whether the host this client knows on ``address`` still runs (its actor's
+        future turns to an error within milliseconds of its worker's death)."""
+        future = self._host_futures.get(address)
+        return future is not None and future.status == "finished"
+
+    def _result(self, address: str, future: Any) -> Any:
+        """An actor call's result (``future``), waited for while the host on
+        ``address`` runs: ``ConnectionError`` as soon as its worker is known gone (a
+        call to a dead worker would wait out Dask's connect retries, 30 s)."""
+        deadline = time.monotonic() + CALL_TIMEOUT
+        while True:
+            try:
+                return future.result(timeout=RESULT_POLL)
+            except TimeoutError:
+                if future.done() or time.monotonic() > deadline:
+                    raise  # the call's own timeout, or ours
+                if not self._host_alive(address):
+                    raise ConnectionError(f"the worker at {address} is gone") from None
+
+    def _round(self, requests: dict[str, tuple[str, str, bytes]]) -> dict[str, Any]:
+        """One request to each worker at once (``cluster.endpoint``), by address."""
+        return ask_workers(self.client, requests, CALL_TIMEOUT, self._host_alive)
+
     def _host_name(self, address: str) -> str:
         return f"searchlib-host/{self.catalog.cluster_id or self.root}/{address}"
 
@@ -197,7 +228,9 @@ class ReplicaSet:
                     self.client.cancel(future)
                     continue
             try:
-                return future.result(timeout=CALL_TIMEOUT)
+                actor = future.result(timeout=CALL_TIMEOUT)
+                self._host_futures[address] = future
+                return actor
             except Exception:  # its worker is gone (or restarted at the same address)
                 with contextlib.suppress(KeyError):
                     self.client.unpublish_dataset(name)
@@ -246,12 +279,14 @@ class ReplicaSet:
         handle = self._actors.pop((shard, replica), None)
         if handle is not None and handle.address not in self.workers():
             self._hosts.pop(handle.address, None)
+            self._host_futures.pop(handle.address, None)
 
     def close(self) -> None:
         """Forget this client's handles; the hosts and their replicas stay open for
         the cluster's other clients (``shutdown`` closes them)."""
         self._actors.clear()
         self._hosts.clear()
+        self._host_futures.clear()
 
     def shutdown(self) -> None:
         """Close every replica on every worker and unpublish the hosts (the cluster
@@ -282,7 +317,8 @@ class ReplicaSet:
     def call(self, shard: int, replica: int, method: str, *args: Any) -> Any:
         """One actor call; a replica that fails is forgotten (recreated next time)."""
         try:
-            return getattr(self.actor(shard, replica), method)(*args).result(timeout=CALL_TIMEOUT)
+            handle = self.actor(shard, replica)
+            return self._result(handle.address, getattr(handle, method)(*args))
         except (ClusterError, *CALLER_ERRORS):
             raise
         except Exception:
@@ -340,7 +376,7 @@ class ReplicaSet:
         }
         answers: dict[int, Any] = {}
         retry: list[tuple[int, int]] = [(s, -1) for s in calls if s not in chosen]
-        for address, results in ask_workers(self.client, requests, CALL_TIMEOUT).items():
+        for address, results in self._round(requests).items():
             handles = by_host[address]
             if isinstance(results, BaseException) or len(results) != len(handles):
                 retry += [(h.shard, h.replica) for h in handles]  # the worker is gone
@@ -410,7 +446,7 @@ class ReplicaSet:
         }
         answers: dict[str, Any] = {}
         failed: list[str] = []
-        for address, result in ask_workers(self.client, requests, CALL_TIMEOUT).items():
+        for address, result in self._round(requests).items():
             if isinstance(result, BaseException) or len(result) != 1:
                 failed.append(address)
                 continue
@@ -443,6 +479,7 @@ class ReplicaSet:
         for replica, actor in actors.items():
             try:
                 pending.futures[replica] = getattr(actor, method)(*args)
+                pending.addresses[replica] = actor.address
             except Exception as exc:
                 pending.failed.append((replica, exc))
         return pending
@@ -453,7 +490,7 @@ class ReplicaSet:
         shard, failed, answers = pending.shard, pending.failed, []
         for replica, future in pending.futures.items():
             try:
-                answers.append(future.result(timeout=CALL_TIMEOUT))
+                answers.append(self._result(pending.addresses[replica], future))
             except CALLER_ERRORS:
                 raise  # the write's own fault: no replica missed anything
             except Exception as exc:
