@@ -106,12 +106,12 @@ def ask_workers(
             done, _pending = await asyncio.wait({call}, timeout=LIVENESS_POLL)
             if done:
                 return call.result()
-            if not alive(address) or loop.time() > deadline:
+            running = alive(address)
+            if not running or loop.time() > deadline:
                 call.cancel()
-                lost = alive(address)
-                raise (TimeoutError if lost else ConnectionError)(
-                    f"the worker at {address} " + ("did not answer" if lost else "is gone")
-                )
+                if running:
+                    raise TimeoutError(f"the worker at {address} did not answer in {timeout} s")
+                raise ConnectionError(f"the worker at {address} is gone")
 
     async def gather() -> list[Any]:
         asked = (ask(address, *request) for address, request in requests.items())
