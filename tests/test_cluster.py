@@ -690,9 +690,27 @@ def test_a_call_waits_only_while_its_worker_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(cluster_replicas, "CALL_TIMEOUT", 0.3)
     with pytest.raises(TimeoutError):
         replicas._result("tcp://127.0.0.1:1", _NeverDone())
+    # A call that finishes just as a look times out is answered, not failed.
+    assert replicas._result("tcp://127.0.0.1:1", _DoneJustAfter()) == "committed"
     alive["tcp://127.0.0.1:1"] = False
     with pytest.raises(ConnectionError, match="is gone"):
         replicas._result("tcp://127.0.0.1:1", _NeverDone())
+
+
+class _DoneJustAfter:
+    """An actor call that finishes the moment its first wait times out."""
+
+    def __init__(self):
+        self.finished = False
+
+    def result(self, timeout=None):
+        if not self.finished:
+            self.finished = True
+            raise TimeoutError
+        return "committed"
+
+    def done(self):
+        return self.finished
 
 
 def _steps_carried(method: str, message: bytes) -> int:

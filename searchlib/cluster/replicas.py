@@ -191,8 +191,10 @@ class ReplicaSet:
             try:
                 return future.result(timeout=RESULT_POLL)
             except TimeoutError:
-                if future.done() or time.monotonic() > deadline:
-                    raise  # the call's own timeout, or ours
+                if future.done():  # it finished meanwhile (or raised a timeout of its own)
+                    return future.result()
+                if time.monotonic() > deadline:
+                    raise
                 if not self._host_alive(address):
                     raise ConnectionError(f"the worker at {address} is gone") from None
 
