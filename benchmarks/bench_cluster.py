@@ -2,7 +2,10 @@
 on a LocalCluster of this machine (127.0.0.1 only), and as one in-process Index, the
 peer, in the same run. Build docs/s (files read on the workers by ``add_files``),
 query p50/p95 with snippets (200 fixed title queries, top 10), and the scatter-gather
-overhead per query: the median over queries of (cluster time - local Index time).
+overhead per query: the median over queries of (cluster time - local Index time). The
+cluster's first pass is also paired query by query with a freshly opened one Index
+(each query asked of both in turn, which first alternating), so that the ratio of
+their p50s holds however the shared machine drifts over the run.
 Then, on the largest shard count: queries per second with 1, 2 and 4 concurrent
 clients (processes) against the one Index's, the wall time of one ``search`` command
 (a fresh process) on each, and the same queries while another process (a client
@@ -77,6 +80,24 @@ def timed_queries(search, queries: list[str]) -> list[float]:
         read_page(search(query))
         times.append((time.perf_counter() - started) * 1000)
     return times
+
+
+def timed_pairs(search, peer, queries: list[str]) -> tuple[list[float], list[float]]:
+    """``search``'s and ``peer``'s times for each query, run one right after the other
+    (which goes first alternating), after the same warm-up: a shared machine's drift
+    over a run (it slows down and speeds up for minutes) then weighs on both alike."""
+    for query in queries[:20]:
+        search(query)
+        peer(query)
+    times: list[float] = []
+    peer_times: list[float] = []
+    for number, query in enumerate(queries):
+        turns = [(search, times), (peer, peer_times)]
+        for run, taken in turns if number % 2 == 0 else turns[::-1]:
+            started = time.perf_counter()
+            read_page(run(query))
+            taken.append((time.perf_counter() - started) * 1000)
+    return times, peer_times
 
 
 INGEST_BATCH = 3_463  # articles per add call during the ingest run (the shared corpus)
@@ -192,6 +213,7 @@ def main() -> None:
 
     rows = []
     qps: dict[int, tuple[float, float]] = {}
+    paired: dict[int, tuple[list[float], list[float]]] = {}  # shards -> (cluster, one Index)
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as temp:
         folder = Path(temp)
         parts, count, sample = write_parts(stream(args.corpus, args.n), folder, 2 * args.workers)
@@ -229,7 +251,15 @@ def main() -> None:
                     build = count / (time.perf_counter() - started)
                     if len(index) != count:
                         raise SystemExit(f"{shards} shards hold {len(index)} articles, not {count}")
-                    times = timed_queries(lambda q, ix=index: ix.search(q, limit=10), queries)
+                    # The first pass, each query also asked of a freshly opened one
+                    # Index right before or after (the peer in the same minute).
+                    with searchlib.Index.open(folder / "local") as fresh:
+                        times, beside = timed_pairs(
+                            lambda q, ix=index: ix.search(q, limit=10),
+                            lambda q: fresh.search(q, limit=10),
+                            queries,
+                        )
+                    paired[shards] = (times, beside)
                     local = timed_queries(
                         lambda q, ix=index: ix.search(q, limit=10, statistics="shard"), queries
                     )
@@ -290,6 +320,16 @@ def main() -> None:
         f"\none `search` command (fresh process, median of 5): one Index {cli[0]:.2f} s, "
         f"cluster {cli[1]:.2f} s"
     )
+    print(
+        "\nfirst pass, each query asked of the cluster and of a fresh one Index in turn "
+        "(the same minute; the table's one Index ran before the cluster started):"
+    )
+    for shards, (spread, alone) in paired.items():
+        ratio = statistics.median(spread) / statistics.median(alone)
+        print(
+            f"  {shards} shards: cluster p50 {statistics.median(spread):.1f} ms, one Index "
+            f"p50 {statistics.median(alone):.1f} ms ({ratio:.2f}x)"
+        )
     print(
         f"\n{count:,} articles; {args.workers} worker processes; {args.replicas} replicas; "
         "top 10 with snippets"
