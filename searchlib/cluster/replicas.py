@@ -49,6 +49,16 @@ class WorkerPlan:
 
 
 @dataclass
+class _Host:
+    """A worker's ShardHost as this client holds it: the actor, and the future it came
+    from, whose status errs within milliseconds of the worker's death (a call to a dead
+    worker would otherwise wait out Dask's connect retries)."""
+
+    actor: Any
+    future: Any
+
+
+@dataclass
 class PendingWrite:
     """A write sent to a shard's replicas, not yet acknowledged."""
 
@@ -64,10 +74,7 @@ class ReplicaSet:
         self.root = root
         self.catalog = catalog
         self._actors: dict[tuple[int, int], ReplicaHandle] = {}
-        self._hosts: dict[str, Any] = {}  # worker address -> its ShardHost actor
-        # ... and the actor's future, whose status tells at once that its worker is gone
-        # (a round to a dead worker would otherwise wait out Dask's connect retries).
-        self._host_futures: dict[str, Any] = {}
+        self._hosts: dict[str, _Host] = {}  # worker address -> its ShardHost
         self._creating = threading.RLock()  # one actor per replica (a repair nests)
         self._turns: dict[int, int] = {}  # by shard: reads rotate over its replicas
         self._stamp = self._catalog_stamp()
@@ -137,7 +144,6 @@ class ReplicaSet:
             raise
         except Exception:
             self._hosts.pop(address, None)  # its worker may be gone: a new one next time
-            self._host_futures.pop(address, None)
             raise
         return ReplicaHandle(host, address, shard, replica)
 
@@ -174,13 +180,13 @@ class ReplicaSet:
         host = self._hosts.get(address)
         if host is None:
             host = self._hosts[address] = self._shared_host(address)
-        return host
+        return host.actor
 
     def _host_alive(self, address: str) -> bool:
         """Whether the host this client knows on ``address`` still runs (its actor's
         future turns to an error within milliseconds of its worker's death)."""
-        future = self._host_futures.get(address)
-        return future is not None and future.status == "finished"
+        host = self._hosts.get(address)
+        return host is not None and host.future.status == "finished"
 
     def _result(self, address: str, future: Any) -> Any:
         """An actor call's result (``future``), waited for while the host on
@@ -205,7 +211,7 @@ class ReplicaSet:
     def _host_name(self, address: str) -> str:
         return f"searchlib-host/{self.catalog.cluster_id or self.root}/{address}"
 
-    def _shared_host(self, address: str) -> Any:
+    def _shared_host(self, address: str) -> _Host:
         """The worker's ShardHost, shared by every client of this cluster index: the
         first client starts it and publishes it on the scheduler (a published dataset
         keeps the actor alive after that client leaves), later clients (another
@@ -230,9 +236,7 @@ class ReplicaSet:
                     self.client.cancel(future)
                     continue
             try:
-                actor = future.result(timeout=CALL_TIMEOUT)
-                self._host_futures[address] = future
-                return actor
+                return _Host(future.result(timeout=CALL_TIMEOUT), future)
             except Exception:  # its worker is gone (or restarted at the same address)
                 with contextlib.suppress(KeyError):
                     self.client.unpublish_dataset(name)
@@ -281,14 +285,12 @@ class ReplicaSet:
         handle = self._actors.pop((shard, replica), None)
         if handle is not None and handle.address not in self.workers():
             self._hosts.pop(handle.address, None)
-            self._host_futures.pop(handle.address, None)
 
     def close(self) -> None:
         """Forget this client's handles; the hosts and their replicas stay open for
         the cluster's other clients (``shutdown`` closes them)."""
         self._actors.clear()
         self._hosts.clear()
-        self._host_futures.clear()
 
     def shutdown(self) -> None:
         """Close every replica on every worker and unpublish the hosts (the cluster
