@@ -409,7 +409,7 @@ class ReplicaSet:
 
     def worker_rounds(self, every_shard: bool) -> dict[str, WorkerPlan] | None:
         """The workers of a first page's rank round (``cluster.rounds``), by address:
-        its host, the (shard, replica) pairs it ranks (each shard's next healthy
+        the (shard, replica) pairs each ranks (each shard's next healthy
         replica, in turn as ``scatter`` chooses) and, if ``every_shard``, a healthy
         replica there of every shard (its statistics summed on that worker). None if
         a ranking worker lacks one, or a replica cannot be reached (then the search

@@ -263,12 +263,9 @@ def _top_tier_page(root: Scoring, wanted: int, track_total: int) -> Execution | 
         # The next tier: the documents missing one clause (a rare word, a typo), each
         # found as those matching all the others, still without any union.
         missing_one = [_matching_all([c for c in clauses if c is not left]) for left in clauses]
-        below = union(missing_one, tree.snapshot.max_doc)
-        below = below[~member(below, top)]
-        tiers = np.concatenate((primary, np.full(len(below), float(len(clauses) - 1))))
-        both = np.concatenate((top, below))
-        ascending = np.argsort(both, kind="stable")  # scorers read ids in order
-        top, primary = both[ascending], tiers[ascending]
+        found = union([top, *missing_one], tree.snapshot.max_doc)  # ascending
+        primary = np.where(member(found, top), len(clauses), len(clauses) - 1).astype(float)
+        top = found
     if len(top) < wanted:
         return None
     # Scored whole: bounding them first (``_by_bounds``) costs as much as scoring
