@@ -23,6 +23,7 @@ __all__ = [
     "CheckedRecord",
     "normalize_record",
     "public_fields",
+    "unicode_problem",
 ]
 
 KNOWN_FIELDS = ("id", "title", "body", "url", "published", "category", "source", "related")
@@ -56,11 +57,26 @@ def _describe(record: Any, doc_id: Any) -> str:
     return f"record {doc_id!r}" if doc_id not in (None, "") else "record without an id"
 
 
+def unicode_problem(text: str) -> str | None:
+    """Why ``text`` is not valid Unicode text (an unpaired surrogate, as a JSON
+    ``"\\ud800"`` escape decodes to: it has no UTF-8 form to store), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"holds an unpaired surrogate U+{ord(text[exc.start]):04X} at character {exc.start}"
+    return None
+
+
 def _check_json_value(value: Any, where: str, depth: int = 0) -> None:
     """Extra fields are stored as given, but must be plain JSON-like data."""
     if depth > 32:
         raise ValueError(f"{where} is nested more than 32 levels deep")
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        problem = unicode_problem(value)
+        if problem:
+            raise ValueError(f"{where} {problem}")
+        return
+    if value is None or isinstance(value, (bool, int)):
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -70,8 +86,8 @@ def _check_json_value(value: Any, where: str, depth: int = 0) -> None:
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{where} has a non-string key {key!r}")
+            if not isinstance(key, str) or unicode_problem(key):
+                raise ValueError(f"{where} has a key that is not a valid string: {key!r}")
             _check_json_value(item, f"{where}.{key}", depth + 1)
         return
     if isinstance(value, (list, tuple)):
@@ -113,6 +129,9 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
             record=record,
             field="id",
         )
+    problem = unicode_problem(doc_id)
+    if problem:
+        raise DocumentError(f"{label}: field 'id' {problem}", record=record, field="id")
     out: dict[str, Any] = {"id": doc_id}
     for name in ("title", "body", "url", "category", "source"):
         value = record.get(name)
@@ -132,6 +151,9 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
                 record=record,
                 field=name,
             )
+        problem = unicode_problem(value)
+        if problem:
+            raise DocumentError(f"{label}: field {name!r} {problem}", record=record, field=name)
         out[name] = value if name in ("title", "body") else (value.strip() or None)
     if not out["title"].strip() and not out["body"].strip():
         raise DocumentError(
@@ -153,17 +175,21 @@ def normalize_record(record: Article | Mapping[str, Any]) -> dict[str, Any]:
     related = record.get("related") or []
     if isinstance(related, str):
         related = [related]
-    if not isinstance(related, Sequence) or not all(isinstance(r, str) for r in related):
+    if not isinstance(related, Sequence) or not all(
+        isinstance(r, str) and not unicode_problem(r) for r in related
+    ):
         raise DocumentError(
-            f"{label}: field 'related' must be a list of strings", record=record, field="related"
+            f"{label}: field 'related' must be a list of valid strings",
+            record=record,
+            field="related",
         )
     out["related"] = list(related)
     extra: dict[str, Any] = {}
     for key, value in record.items():
         if key in KNOWN_FIELDS:
             continue
-        if not isinstance(key, str):
-            raise DocumentError(f"{label}: field name {key!r} is not a string", record=record)
+        if not isinstance(key, str) or unicode_problem(key):
+            raise DocumentError(f"{label}: field name {key!r} is not a valid string", record=record)
         try:
             _check_json_value(value, key)
         except ValueError as exc:

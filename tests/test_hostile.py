@@ -60,6 +60,8 @@ _words = st.sampled_from(
         "\u202e",
         "\x00",
         "e\u0301",
+        "\ud800",  # unpaired surrogates: what "\\ud800" in JSON or a bad byte in argv gives
+        "ab\udfff*",
     ]
 )
 queries = st.one_of(
@@ -116,6 +118,42 @@ def test_huge_and_pathological_queries(fuzz_index, text):
         return
     assert len(results) <= 3 and results.total >= len(results)
     assert all(fuzz_index.get(doc_id) is not None for doc_id in results.ids())
+
+
+def test_unpaired_surrogates_in_queries_and_typed_text(fuzz_index):
+    # ICU and UTF-8 have no form for them: they count as a non-word character.
+    plain = fuzz_index.search("gempa", limit=3)
+    for text in ("gempa \ud800", "\udfffgempa", '"gempa\udc80"', "gempa~1\ud800"):
+        results = fuzz_index.search(text, limit=3)
+        assert results.total >= 1 and all(hit.snippet.html() for hit in results), text
+    assert fuzz_index.search("gempa\ud800*").total == 0  # a prefix no word has
+    assert fuzz_index.search("gempa \ud800").ids() == plain.ids()
+    assert fuzz_index.complete("gem\ud800").words == []
+    words = [c.word for c in fuzz_index.complete("\ud800 gem").words]
+    assert words == [c.word for c in fuzz_index.complete("gem").words] and words
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"id": "s1", "title": "x\ud800y", "body": "ok"}, "title"),
+        ({"id": "s2", "body": "ok \udfff"}, "body"),
+        ({"id": "s\udc80", "body": "ok"}, "id"),
+        ({"id": "s3", "body": "ok", "source": "\ud800"}, "source"),
+        ({"id": "s4", "body": "ok", "tags": ["a", {"k": "\ud800"}]}, "tags"),
+        ({"id": "s5", "body": "ok", "related": ["\ud800"]}, "related"),
+    ],
+)
+def test_records_with_unpaired_surrogates_are_refused(tmp_path, record, field):
+    ix = Index.create(tmp_path / "ix")
+    ix.add(ARTICLES[:2])
+    with pytest.raises(DocumentError) as caught:
+        ix.add([record])
+    assert caught.value.field == field and repr(record["id"]) in str(caught.value)
+    if field in ("title", "body", "id", "source", "tags"):
+        assert "U+D" in str(caught.value)
+    assert len(ix) == 2 and ix.get(str(ARTICLES[0]["id"])) is not None
+    ix.close()
 
 
 def test_huge_numbers_and_dates(fuzz_index):

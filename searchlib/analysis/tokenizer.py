@@ -12,11 +12,13 @@ not 0 (words, numbers, kana, ideographs), like Lucene's ICUTokenizer. Two fixes 
 
 from __future__ import annotations
 
+import re
 import threading
 
-__all__ = ["HYPHENS", "load_tokenizer", "segment_words"]
+__all__ = ["HYPHENS", "load_tokenizer", "replace_unpaired_surrogates", "segment_words"]
 
 HYPHENS = "-\u2010\u2011"  # hyphen-minus, hyphen, non-breaking hyphen
+_UNPAIRED = re.compile("[\ud800-\udfff]")
 _local = threading.local()
 
 
@@ -35,6 +37,13 @@ def _break_iterator():
         iterator = icu.BreakIterator.createWordInstance(icu.Locale("id"))
         _local.word_iterator = iterator
     return iterator
+
+
+def replace_unpaired_surrogates(text: str) -> str:
+    """``text`` with each unpaired surrogate (what a JSON ``"\\ud800"`` escape decodes
+    to: no UTF-8 or UTF-16 form) as U+FFFD, one ``str`` unit as it was, so offsets
+    hold. Queries and typed text go through it; records holding one are refused."""
+    return _UNPAIRED.sub("\ufffd", text) if not text.isascii() else text
 
 
 def _utf16_to_str_index(text: str) -> list[int] | None:
@@ -58,8 +67,13 @@ def segment_words(text: str) -> list[int]:
     the flat list of ints rather than tuples.
     """
     iterator = _break_iterator()
+    try:
+        mapping = _utf16_to_str_index(text)
+    except UnicodeEncodeError:
+        # An unpaired surrogate (from a direct analyzer call) has no UTF-16 form for ICU.
+        text = replace_unpaired_surrogates(text)
+        mapping = _utf16_to_str_index(text)
     iterator.setText(text)
-    mapping = _utf16_to_str_index(text)
     status_of = iterator.getRuleStatus
     bounds: list[int] = []
     append = bounds.append

@@ -127,7 +127,8 @@ def query_command(
         console.print(
             Text(
                 f"{'at least ' if results.total_relation == 'gte' else ''}{results.total} "
-                f"results, showing {shown} ({results.took_ms:.1f} ms)",
+                f"{'result' if results.total == 1 else 'results'}, showing {shown} "
+                f"({results.took_ms:.1f} ms)",
                 style="dim",
             )
         )

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from searchlib.analysis import Analyzer
+from searchlib.analysis.tokenizer import replace_unpaired_surrogates
 from searchlib.engine import EXACT, STOP, Snapshot
 from searchlib.engine.arrays import member
 from searchlib.errors import QueryError
@@ -99,7 +100,7 @@ def complete(
 ) -> Completions:
     started = perf_counter()
     check_completion(text, limit, titles)
-    head, last = split_last_word(text)
+    head, last = split_last_word(replace_unpaired_surrogates(text))
     prefix = analyzer.normalize(last) if last else ""
     context = _title_documents(snapshot, analyzer, head)
     words = _words(snapshot, head, prefix, context, limit) if prefix and limit else []

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from searchlib.analysis.tokenizer import replace_unpaired_surrogates
 from searchlib.dates import period
 from searchlib.errors import QueryError
 
@@ -301,4 +302,4 @@ def parse_query(text: str) -> Bool:
     """Parse ``text`` into a ``Bool`` of clauses; raises ``QueryError`` on bad dates."""
     if not isinstance(text, str):
         raise QueryError(f"a query must be a str, not {type(text).__name__}")
-    return _Parser(text).parse_sequence(0)
+    return _Parser(replace_unpaired_surrogates(text)).parse_sequence(0)
