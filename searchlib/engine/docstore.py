@@ -213,7 +213,11 @@ class DocStoreReader:
             raise IndexCorruptError(f"index file {str(path)!r} is damaged: {exc}") from exc
         # The block index as arrays over the map: offsets (one more: the end), firsts.
         self._offsets = np.frombuffer(self._map, np.uint64, blocks + 1, index_start)
-        self._firsts = np.frombuffer(self._map, np.uint64, blocks, index_start + 8 * (blocks + 1))
+        # Each hit searches the firsts: copied, as the map's are unaligned (numpy copies
+        # an unaligned array on every search: 16 us against 0.8 at 68,000 blocks).
+        self._firsts = np.frombuffer(
+            self._map, np.uint64, blocks, index_start + 8 * (blocks + 1)
+        ).copy()
         if (
             int(self._offsets[-1]) != index_start
             or bool(np.any(self._offsets[1:] < self._offsets[:-1]))
