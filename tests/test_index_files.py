@@ -307,6 +307,16 @@ def test_a_fifo_in_place_of_an_index_file_never_blocks(tmp_path, kind):
         _everything(path)
 
 
+@pytest.mark.parametrize("kind", ["marker", "commit", ".del"])
+def test_a_huge_metadata_file_is_refused_unread(tmp_path, kind):
+    path = tmp_path / "ix"
+    _built(path).close()
+    target = _kinds(path)[kind]
+    os.truncate(target, 1 << 40)  # a sparse terabyte: reading it would take the memory
+    with pytest.raises(IndexCorruptError, match=f"{target.name}.* holds 1,099,511,627,776 bytes"):
+        _everything(path)
+
+
 def test_a_deeply_nested_marker_or_commit_is_damage(tmp_path):
     path = tmp_path / "ix"
     _built(path).close()

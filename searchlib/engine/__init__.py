@@ -54,6 +54,7 @@ from searchlib.engine.storage import (
     WriterLock,
     from_unfinished_create,
     fsync_directory,
+    read_small_file,
     remove_leftovers,
 )
 from searchlib.engine.writer import EngineWriter, write_error
@@ -149,7 +150,7 @@ class Engine:
                 f"no searchlib index at {str(folder)!r} (no {MARKER}); create one first"
             )
         try:
-            data = marker.read_bytes()
+            data = read_small_file(marker)
         except OSError as exc:
             raise IndexNotFoundError(f"cannot read {str(marker)!r}: {exc}") from exc
         info = _marker_info(marker, data)

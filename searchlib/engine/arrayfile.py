@@ -92,7 +92,7 @@ def read_arrays(path: Path, mapped: mmap.mmap) -> dict[str, np.ndarray]:
     if size < 20 or mapped[:4] != MAGIC or mapped[size - 4 : size] != MAGIC:
         raise ValueError("not a searchlib postings file")
     table_size = int.from_bytes(mapped[size - 12 : size - 4], "little")
-    if not 0 < table_size <= size - 20:
+    if not 0 < table_size <= min(size - 20, storage.MAX_METADATA_BYTES):
         raise ValueError("array table length out of range")
     table_start = size - 12 - table_size
     entries = json.loads(mapped[table_start : size - 12])

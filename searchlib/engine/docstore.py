@@ -39,7 +39,7 @@ import numpy as np
 import zstandard
 
 from searchlib.engine.checksum import FOOTER_SIZE, ChecksumWriter, check_footer
-from searchlib.engine.storage import regular_file_size
+from searchlib.engine.storage import MAX_METADATA_BYTES, regular_file_size
 from searchlib.errors import IndexCorruptError
 
 __all__ = ["DOCSTORE_SUFFIX", "DocStoreReader", "DocStoreWriter"]
@@ -201,7 +201,7 @@ class DocStoreReader:
             if blocks_start > size:
                 raise ValueError("the dictionary runs past the file")
             header_size = int.from_bytes(self._map[size - 8 : size], "little")
-            if not 0 < header_size <= size - 12:
+            if not 0 < header_size <= min(size - 12, MAX_METADATA_BYTES):
                 raise ValueError("index length out of range")
             header = json.loads(self._map[size - 8 - header_size : size - 8])
             self.count = int(header["count"])

@@ -29,16 +29,22 @@ from searchlib.errors import IndexCorruptError, IndexLockedError
 __all__ = [
     "LOCK_NAME",
     "MARKER",
+    "MAX_METADATA_BYTES",
     "WriterLock",
     "create_data_file",
     "from_unfinished_create",
     "fsync_directory",
+    "read_small_file",
     "regular_file_size",
     "remove_leftovers",
     "remove_temp_files",
     "write_atomically",
 ]
 
+# The most a metadata file (a commit point, the marker) may hold: far above any real
+# one (a commit of thousands of segments and a large synonym table is a few MB), so a
+# crafted one (a sparse file of terabytes) is refused before it is read.
+MAX_METADATA_BYTES = 256 << 20
 LOCK_NAME = "WRITELOCK"
 MARKER = "searchlib.json"  # an index directory's marker file (format version)
 HOLDER_FILE = "writer.json"
@@ -86,6 +92,19 @@ def regular_file_size(path: Path) -> int:
     return info.st_size
 
 
+def read_small_file(path: Path, limit: int = MAX_METADATA_BYTES) -> bytes:
+    """The bytes of ``path``, an index file of at most ``limit`` bytes (checked before
+    reading: ``IndexCorruptError`` for a larger one, as for a FIFO or a device)."""
+    size = regular_file_size(path)
+    if size > limit:
+        raise IndexCorruptError(
+            f"index file {str(path)!r} holds {size:,} bytes, more than such a file can "
+            f"({limit:,}): it is damaged or not searchlib's"
+        )
+    with open(path, "rb") as handle:
+        return handle.read(limit + 1)
+
+
 class WriterLock:
     """The index's single-writer lock, waiting up to ``timeout`` seconds."""
 
@@ -120,10 +139,10 @@ class WriterLock:
     def holder(self) -> str:
         """Who holds the lock, as far as its holder wrote it down."""
         try:
-            info = json.loads(self._holder.read_text("utf-8"))
+            info = json.loads(read_small_file(self._holder, 1 << 16))
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["since"]))
             return f"pid {info['pid']} on {info['host']} since {since}"
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, IndexCorruptError):
             return "holder unknown"
 
     def __enter__(self) -> WriterLock:
