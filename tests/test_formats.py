@@ -113,6 +113,31 @@ def test_a_trained_dictionary_makes_the_store_smaller(tmp_path, monkeypatch):
     assert [reader.get(n) for n in range(0, len(articles), 97)] == articles[::97]
 
 
+def test_the_dictionary_grows_with_the_segment_it_serves(tmp_path, monkeypatch):
+    # A merge knows how many documents its segment holds: a small one gets a small
+    # dictionary (it would cost each document more than it saves), a large one up to
+    # DICTIONARY_BYTES. The largest gives the smallest store of the same articles.
+    monkeypatch.setattr(docstore, "TRAIN_DOCS", 2_500)
+    articles = _resampled(3_000)
+    dictionaries, sizes = {}, {}
+    for expected in (1_500, 3_500, None):
+        path = tmp_path / f"{expected}.sld"
+        with open(path, "wb") as handle:
+            writer = DocStoreWriter(handle, dictionary=True, expected_docs=expected)
+            for doc in articles:
+                writer.add(doc)
+            writer.finish()
+        reader = DocStoreReader(path)
+        assert reader._dictionary is not None
+        dictionaries[expected] = len(reader._dictionary.as_bytes())
+        sizes[expected] = path.stat().st_size - dictionaries[expected]
+        assert [reader.get(n) for n in range(0, len(articles), 101)] == articles[::101]
+    assert dictionaries[1_500] <= 1_500 * docstore.DICTIONARY_PER_DOC
+    assert dictionaries[1_500] < dictionaries[3_500] < dictionaries[None]
+    assert dictionaries[None] > 96 << 10  # the larger dictionary (was at most 96 KB)
+    assert sizes[None] < sizes[3_500] < sizes[1_500], sizes
+
+
 def test_a_trained_store_keeps_smaller_blocks(tmp_path, monkeypatch):
     # With a dictionary each block holds about TRAINED_BLOCK_BYTES of text, so a hit
     # decompresses that much, not the BLOCK_BYTES a store without one keeps.

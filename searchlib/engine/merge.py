@@ -162,7 +162,7 @@ def merge_segments(
         sources.append((reader, live, docmap))
     if not base:
         return None
-    builder = SegmentBuilder(folder, train_dictionary=True)
+    builder = SegmentBuilder(folder, train_dictionary=True, expected_docs=base)
     # Each merged document's lengths, in merged order (the scored fields' block maxima).
     merged_lengths: dict[str, list[np.ndarray]] = {name: [] for name in set(SCORED_LENGTH.values())}
     for reader, live, _docmap in sources:

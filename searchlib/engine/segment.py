@@ -61,15 +61,20 @@ class SegmentBuilder:
     """Writes one new segment in ``folder``; ``finish`` returns its ``SegmentInfo``
     (not yet committed), ``abort`` deletes what it wrote."""
 
-    def __init__(self, folder: Path, *, train_dictionary: bool = False) -> None:
+    def __init__(
+        self, folder: Path, *, train_dictionary: bool = False, expected_docs: int | None = None
+    ) -> None:
         """``train_dictionary``: the stored documents share a trained zstd dictionary
-        (``engine.docstore``: what a merge, whose segment lasts, asks for)."""
+        (``engine.docstore``: what a merge, whose segment lasts, asks for), sized for
+        ``expected_docs`` documents if given."""
         self.folder = Path(folder)
         self.id = new_segment_id()
         self._store_path = self.folder / f"{self.id}{DOCSTORE_SUFFIX}"
         self._store_temp = self._store_path.with_name(self._store_path.name + ".partial")
         self._store_file = storage.create_data_file(self._store_temp)
-        self._store = DocStoreWriter(self._store_file, dictionary=train_dictionary)
+        self._store = DocStoreWriter(
+            self._store_file, dictionary=train_dictionary, expected_docs=expected_docs
+        )
         self._postings = {
             name: ScoredPostings(positional=name not in EXACT.values()) for name in POSTING_FIELDS
         }
