@@ -18,6 +18,7 @@ import searchlib
 from searchlib import IndexCorruptError, SearchlibError
 from searchlib.engine.arrayfile import ArrayFileWriter, map_file, read_arrays
 from searchlib.engine.checksum import dump_checked_json, load_checked_json
+from searchlib.engine.packed import narrow
 from searchlib.engine.schema import FORMAT_VERSION
 
 from .test_equivalence import _corpus
@@ -157,6 +158,8 @@ def _rewrite_postings(path: Path, change) -> None:
         lambda a: a.__setitem__("body.positions", a["body.positions"][:-1].copy()),
         lambda a: a.__setitem__("#signature.minhash", a["#signature.minhash"][:-1].copy()),
         lambda a: a.pop("#signature.minhash"),
+        lambda a: a.__setitem__("#body_len", a["#body_len"].astype(np.int16) - 200),
+        lambda a: a.__setitem__("#id.stroffsets", a["#id.stroffsets"].astype(np.float64)),
     ],
     ids=[
         "posts",
@@ -171,6 +174,8 @@ def _rewrite_postings(path: Path, change) -> None:
         "data",
         "signature",
         "no-signature",
+        "signed-lengths",
+        "float-offsets",
     ],
 )
 def test_a_crafted_postings_file_with_a_valid_checksum_is_refused(tmp_path, change):
@@ -305,6 +310,19 @@ def test_a_fifo_in_place_of_an_index_file_never_blocks(tmp_path, kind):
     os.mkfifo(target)  # opening it for reading would wait for a writer forever
     with pytest.raises(IndexCorruptError, match="not a regular file"):
         _everything(path)
+
+
+def test_counts_are_stored_in_the_narrowest_type(tmp_path):
+    # Lengths and id offsets take a byte or two a document, not eight: the reader
+    # takes any unsigned width (dates stay whole: they need 63 bits).
+    path = tmp_path / "ix"
+    _built(path, deletions=False).close()
+    for target in path.glob("*.slp"):
+        arrays = read_arrays(target, map_file(target))
+        for name in ("#title_len", "#body_len", "#id.stroffsets"):
+            assert arrays[name].dtype == narrow(np.array(arrays[name])).dtype != np.uint64
+        assert arrays["#title_len"].dtype == np.uint8
+        assert arrays["#published_ts"].dtype == np.uint64
 
 
 @pytest.mark.parametrize("kind", ["marker", "commit", ".del"])

@@ -104,9 +104,10 @@ def write_columns(
     ids: list[str],
     numbers: dict[str, np.ndarray],
     labels: dict[str, tuple[np.ndarray, list[str]]],
+    narrowed: Iterable[str] = (),
 ) -> None:
     """A segment's per-document columns into its postings file (see ``column_parts``)."""
-    for name, array in column_parts(ids, numbers, labels).items():
+    for name, array in column_parts(ids, numbers, labels, narrowed).items():
         writer.add(name, array)
 
 
@@ -129,22 +130,27 @@ def column_parts(
     ids: list[str],
     numbers: dict[str, np.ndarray],
     labels: dict[str, tuple[np.ndarray, list[str]]],
+    narrowed: Iterable[str] = (),
 ) -> dict[str, np.ndarray]:
     """A segment's per-document columns as arrays: each document's id (bytes and
-    offsets) with a hash table from ids to documents, the number columns, and each
-    label column as codes into its strings (``label_codes``)."""
+    offsets) with a hash table from ids to documents, the number columns (those named
+    in ``narrowed`` in the narrowest unsigned type that holds them), and each label
+    column as codes into its strings (``label_codes``)."""
     parts: dict[str, np.ndarray] = {}
+    narrowed = set(narrowed)
     encoded = [doc_id.encode("utf-8") for doc_id in ids]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(v) for v in encoded], out=offsets[1:])
     hashes = hash_terms(encoded)
     order = np.argsort(hashes, kind="stable")
     parts[f"{COLUMN}id.strings"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    parts[f"{COLUMN}id.stroffsets"] = offsets
+    parts[f"{COLUMN}id.stroffsets"] = packed.narrow(offsets)
     parts[f"{COLUMN}id.hash"] = hashes[order]
     parts[f"{COLUMN}id.docs"] = order.astype(np.int32)
     for name, values in numbers.items():
-        parts[f"{COLUMN}{name}"] = np.asarray(values)
+        # Counts in the narrowest type (a title's length mostly fits a byte), dates
+        # whole (offset by DATE_OFFSET, they need 63 bits).
+        parts[f"{COLUMN}{name}"] = packed.narrow(np.asarray(values)) if name in narrowed else values
     for name, (codes, strings) in labels.items():
         blob = [v.encode("utf-8") for v in strings]
         starts = np.zeros(len(blob) + 1, dtype=np.int64)

@@ -406,11 +406,16 @@ class SegmentArrays:
                 sized = key.endswith((".codes", ".docs", ".hash")) or "." not in key
                 if key.startswith(COLUMN) and sized and len(array) != doc_count:
                     raise ValueError(f"column {key!r} holds {len(array)} values")
+                # Counts and dates are unsigned, in any width (counts are stored narrow).
+                if key.startswith(COLUMN) and "." not in key and array.dtype.kind != "u":
+                    raise ValueError(f"column {key!r} holds {array.dtype} values")
             ids = self._data.get(f"{COLUMN}id.docs")
             if ids is None or (len(ids) and int(ids.max()) >= doc_count):
                 raise ValueError("the id table is missing or names a missing document")
             offsets = self._data[f"{COLUMN}id.stroffsets"]
             strings = self._data[f"{COLUMN}id.strings"]
+            if offsets.dtype.kind not in "ui":
+                raise ValueError("the id offsets are not integers")
             if len(offsets) != doc_count + 1 or int(offsets[-1]) != len(strings):
                 raise ValueError("the ids do not span their data")
             if bool(np.any(offsets[1:] < offsets[:-1])):

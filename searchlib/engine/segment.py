@@ -146,7 +146,7 @@ class SegmentBuilder:
             labels = {name: label_codes(values, count) for name, values in self._labels.items()}
             arrays = ArrayFileWriter(self.folder / f"{self.id}{POSTINGS_SUFFIX}")
             try:
-                write_columns(arrays, self._ids, numbers, labels)
+                write_columns(arrays, self._ids, numbers, labels, LENGTH_FIELD.values())
                 arrays.add(f"{COLUMN}{SIGNATURE_COLUMN}", np.frombuffer(self._signatures, np.uint8))
                 if postings_source is not None:
                     postings_source(arrays)
