@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from searchlib.engine.storage import MARKER
+
 __all__ = [
     "SUFFIXES",
     "BadRecord",
@@ -40,6 +42,9 @@ _DATELINE = re.compile(
     r"(?P<place>[A-Z][A-Z .'-]{1,40}?)\s*[-\u2013\u2014]\s+"
 )
 csv.field_size_limit(64 * 1024 * 1024)
+# Bad records kept with their reasons in a summary (all are counted): a file of a
+# million bad lines must not fill the memory or the terminal.
+MAX_REPORTED = 1_000
 
 
 @dataclass
@@ -64,12 +69,29 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+def _is_index(folder: Path) -> bool:
+    """Whether ``folder`` is a searchlib index (its marker and a commit point)."""
+    return (folder / MARKER).is_file() and any(folder.glob("commit.*.json"))
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """The files under ``folder``, not entering searchlib indexes (an index kept beside
+    its sources, or inside them: its own files are not articles) nor following links
+    to folders (a loop)."""
+    for root, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if not _is_index(Path(root) / name)]
+        for name in files:
+            yield Path(root) / name
+
+
 def input_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | BadRecord]:
     """The files ``paths`` name (folders searched for known kinds), or why not."""
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _kind(p))
+        if path.is_dir() and _is_index(path):
+            yield BadRecord(str(path), "a searchlib index, not articles")
+        elif path.is_dir():
+            found = sorted(p for p in _files_under(path) if p.is_file() and _kind(p))
             if not found:
                 yield BadRecord(str(path), "no .jsonl, .json, .csv or .txt files in this folder")
             yield from found
@@ -241,12 +263,26 @@ def _checked(item: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
 
 @dataclass
 class IngestSummary:
-    """What ``index_paths`` did: counts, and every bad record with its reason."""
+    """What ``index_paths`` did: counts, and the first ``MAX_REPORTED`` bad records
+    with their reasons (``skipped`` counts them all)."""
 
     added: int = 0
     updated: int = 0
     skipped: int = 0
     bad: list[BadRecord] = field(default_factory=list)
+
+    def skip(self, bad: BadRecord) -> None:
+        """Count a bad record, kept with its reason if fewer than ``MAX_REPORTED`` are."""
+        if len(self.bad) < MAX_REPORTED:
+            self.bad.append(bad)
+        self.skipped += 1
+
+    def add_up(self, other: IngestSummary) -> None:
+        """Add another summary's counts and bad records (up to ``MAX_REPORTED``)."""
+        self.added += other.added
+        self.updated += other.updated
+        self.skipped += other.skipped
+        self.bad += other.bad[: max(0, MAX_REPORTED - len(self.bad))]
 
 
 def index_paths(
@@ -280,14 +316,12 @@ def index_paths(
 
     for entry in read_records(paths):
         if isinstance(entry, BadRecord):
-            summary.bad.append(entry)
-            summary.skipped += 1
+            summary.skip(entry)
             continue
         try:
             doc = normalize_record(entry.data)
         except DocumentError as exc:
-            summary.bad.append(BadRecord(entry.location, str(exc)))
-            summary.skipped += 1
+            summary.skip(BadRecord(entry.location, str(exc)))
             continue
         if doc["id"] in batch:
             flush()  # the same id twice: the later record must replace the earlier

@@ -64,6 +64,31 @@ def test_index_reports_counts(runner, tmp_path, corpus_file):
     assert "added 8, updated 0" in rebuilt.output
 
 
+def test_an_index_inside_the_folder_indexed_is_not_read_as_articles(runner, tmp_path, corpus_file):
+    # The index kept beside (or inside) its sources: its marker and commit points are
+    # JSON files, but not articles; naming the index itself is refused.
+    index = tmp_path / "ix"
+    first = run(runner, "--index", index, "index", corpus_file)
+    assert first.exit_code == 0
+    again = run(runner, "--index", index, "index", tmp_path)
+    assert again.exit_code == 0, again.output
+    assert "added 0, updated 8, skipped 0; 8 articles" in again.output
+    assert "commit" not in again.output and "searchlib.json" not in again.output
+    itself = run(runner, "--index", tmp_path / "other", "index", index)
+    assert f"skipped {index}: a searchlib index, not articles" in itself.output
+
+
+def test_a_file_of_many_bad_lines_reports_the_first_and_counts_all(runner, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    lines = ["{not json"] * 1_500 + [json.dumps({"id": "good", "body": "berita"})]
+    bad.write_text("\n".join(lines) + "\n", "utf-8")
+    result = run(runner, "--index", tmp_path / "ix", "index", bad)
+    assert result.exit_code == 0
+    assert "added 1, updated 0, skipped 1500" in result.output
+    assert result.output.count("skipped ") == 1_000 + 1  # the first 1,000, and the count
+    assert "... and 500 more skipped" in result.output
+
+
 def test_query_without_subcommand(runner, index_dir):
     result = run(runner, "--index", index_dir, "evakuasi Kabul")
     assert result.exit_code == 0

@@ -134,6 +134,8 @@ def index_command(
         fail(exc, state.path)
     for bad in summary.bad:
         state.errors.print(Text(f"skipped {bad.location}: {bad.reason}"), soft_wrap=True)
+    if summary.skipped > len(summary.bad):
+        state.errors.print(f"... and {summary.skipped - len(summary.bad):,} more skipped")
     state.console.print(
         f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}; "
         f"{total} articles in {state.where}"

@@ -230,8 +230,7 @@ class ClusterIndex:
                 continue
             for item in input_files([str(raw).removeprefix("file://")]):
                 if isinstance(item, BadRecord):
-                    summary.bad.append(item)
-                    summary.skipped += 1
+                    summary.skip(item)
                 else:
                     locations.append(str(item.absolute()))
         from distributed import as_completed  # the optional extra, as in _connect
@@ -250,9 +249,7 @@ class ClusterIndex:
                 except Exception as exc:  # the task's worker died: nothing is known
                     failed.append(f"{futures[future]}: {type(exc).__name__}: {exc}"[:300])
                     continue
-                for name in ("added", "updated", "skipped"):
-                    setattr(summary, name, getattr(summary, name) + getattr(report.summary, name))
-                summary.bad += report.summary.bad
+                summary.add_up(report.summary)
                 for shard, replica, why in report.failed:
                     failed.append(f"{report.location}: shard {shard} replica {replica}: {why}")
                     if shard in report.committed and not self.catalog.is_stale(shard, replica):
