@@ -335,6 +335,15 @@ class Index:
         snapshot = self._engine.snapshot()
         return [snapshot.doc_id(d) for d in snapshot.live_docnums()]
 
+    def documents(self) -> Iterator[dict[str, Any]]:
+        """Every article as ``get`` gives it, in index order, from the commit current
+        when iteration starts (later writes are not seen): each doc store block is
+        decoded once, so the whole index streams (an export, a copy into another
+        index: ``Index.add`` takes the articles as they come)."""
+        snapshot = self._engine.snapshot()
+        for docnum in snapshot.live_docnums():
+            yield public_fields(snapshot.stored(docnum))
+
     def analyze(self, text: str) -> list[Token]:
         return self.analyzer.analyze(text)
 

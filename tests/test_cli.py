@@ -89,6 +89,26 @@ def test_a_file_of_many_bad_lines_reports_the_first_and_counts_all(runner, tmp_p
     assert "... and 500 more skipped" in result.output
 
 
+def test_export_writes_what_index_reads_back(runner, tmp_path, index_dir):
+    run(runner, "--index", index_dir, "delete", "a2")
+    exported = tmp_path / "copy.jsonl.gz"
+    result = run(runner, "--index", index_dir, "export", exported)
+    assert result.exit_code == 0, result.output
+    assert "exported 7 articles" in result.output
+    assert not list(tmp_path.glob("*.partial"))
+    again = run(runner, "--index", index_dir, "export", exported)
+    assert again.exit_code == 1 and "already exists" in again.output
+    rebuilt = run(runner, "--index", tmp_path / "copy", "index", exported)
+    assert "added 7, updated 0, skipped 0" in rebuilt.output
+    with Index.open(index_dir) as source, Index.open(tmp_path / "copy") as copy:
+        assert copy.ids() == source.ids() and "a2" not in copy
+        assert [copy.get(i) for i in copy.ids()] == [source.get(i) for i in source.ids()]
+    plain = run(runner, "--index", index_dir, "export")
+    lines = [json.loads(line) for line in plain.stdout.splitlines()]
+    with Index.open(index_dir) as source:
+        assert [article["id"] for article in lines] == source.ids()
+
+
 def test_query_without_subcommand(runner, index_dir):
     result = run(runner, "--index", index_dir, "evakuasi Kabul")
     assert result.exit_code == 0

@@ -138,6 +138,22 @@ def test_delete(index):
     assert len(index) == 6
 
 
+def test_documents_stream_the_commit_current_when_iteration_starts(tmp_path):
+    ix = Index.create(tmp_path / "ix", workers=1)
+    for start in range(0, 30, 10):  # three segments
+        ix.add([{"id": f"d{n}", "body": f"kata{n}", "tag": n} for n in range(start, start + 10)])
+    ix.delete(["d3", "d15"])
+    articles = ix.documents()
+    first = next(articles)
+    ix.add([{"id": "late", "body": "ditambahkan kemudian"}])  # after iteration began
+    ix.delete(["d29"])
+    rest = [first, *articles]
+    assert [a["id"] for a in rest] == [f"d{n}" for n in range(30) if n not in (3, 15)]
+    assert rest[5] == {**ix.get("d6"), "tag": 6} and rest[5]["tag"] == 6
+    assert len(list(ix.documents())) == 28 and "late" in {a["id"] for a in ix.documents()}
+    ix.close()
+
+
 @pytest.mark.parametrize("batch_size", [1, 3, 40])
 def test_upserts_and_deletes_over_many_segments(tmp_path, batch_size):
     # Few ids are looked up one by one, many by one pass over the id terms: same result.

@@ -1,7 +1,8 @@
 """The ``search`` command: a thin shell over ``searchlib.Index`` (click).
 
 This module holds the group, the shared state and the error handling; the commands
-live in ``search_commands`` (query, similar) and ``index_commands`` (the rest).
+live in ``search_commands`` (query, similar), ``export_command`` (export) and
+``index_commands`` (the rest).
 
 Exit codes: 0 success (no results is not an error unless ``--fail-empty``), 1 an error
 (bad input, bad query, failed check), 2 usage error, 3 no index at the location,
@@ -200,4 +201,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Register the commands (they import the group defined above).
-from searchlib.cli import cluster_commands, index_commands, search_commands  # noqa: E402, F401
+from searchlib.cli import (  # noqa: E402, F401
+    cluster_commands,
+    export_command,
+    index_commands,
+    search_commands,
+)
