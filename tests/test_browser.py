@@ -206,6 +206,60 @@ def test_search_as_you_type(server, browser, tmp_path):
     _wait(lambda: browser.find_element(By.ID, "completions").get_attribute("hidden"))
 
 
+def test_a_search_submitted_while_typing_is_not_covered_by_late_completions(tmp_path, browser):
+    # The completions asked for before the search was submitted answer after it (a slow
+    # server): they are dropped, not opened over the results.
+    from selenium.webdriver.common.by import By
+
+    index = searchlib.Index.create(tmp_path / "ix")
+    index.add(ARTICLES)
+    answer = index.complete
+
+    def slow_complete(*args, **kwargs):
+        time.sleep(0.5)
+        return answer(*args, **kwargs)
+
+    index.complete = slow_complete  # this test's own index: its answers arrive late
+    with serving(index) as address:
+        browser.get(address)
+        browser.find_element(By.ID, "q").send_keys("pembangunan j")
+        time.sleep(0.3)  # the pause has ended: the completions were asked for
+        browser.find_element(By.CSS_SELECTOR, "form button").click()
+        _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "li.hit"))
+        time.sleep(0.8)  # the completions' answer has come
+        assert browser.find_element(By.ID, "completions").get_attribute("hidden")
+        assert not browser.find_elements(By.CSS_SELECTOR, "#completions li")
+    index.close()
+
+
+def test_a_slow_answer_overtaken_by_a_newer_search_is_dropped(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    index = searchlib.Index.create(tmp_path / "ix")
+    index.add(ARTICLES)
+    answer = index.search
+
+    def search(query, *args, **kwargs):
+        if "jalan" in query:
+            time.sleep(0.6)  # this one comes back after the next search's answer
+        return answer(query, *args, **kwargs)
+
+    index.search = search  # this test's own index
+    with serving(index) as address:
+        browser.get(address)
+        box = browser.find_element(By.ID, "q")
+        box.send_keys("jalan")
+        browser.find_element(By.CSS_SELECTOR, "form button").click()
+        box.clear()
+        box.send_keys("Kabul")
+        browser.find_element(By.CSS_SELECTOR, "form button").click()
+        titles = lambda: [h.text for h in browser.find_elements(By.CSS_SELECTOR, "li.hit h2")]  # noqa: E731
+        _wait(lambda: titles() and "Kabul" in titles()[0])
+        time.sleep(1.0)  # the slow answer has come, and was not drawn
+        assert titles() and "Kabul" in titles()[0] and len(titles()) == 1, titles()
+    index.close()
+
+
 def test_copies_are_collapsed_and_can_be_shown(tmp_path, browser):
     from selenium.webdriver.common.by import By
 
