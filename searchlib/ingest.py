@@ -192,18 +192,20 @@ def _json(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
 
 
 def _csv(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
-    data = stream.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield BadRecord(str(path), f"invalid UTF-8 at byte {exc.start}")
-        return
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    """Rows as records, read as they come (a CSV of millions of rows is never held
+    whole); a row holding bytes that are not UTF-8 is skipped, the others kept."""
+    # Bad bytes decode to lone surrogates (and are found per row), not an error that
+    # would lose the rows decoded with them.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.DictReader(text)
     try:
         for row in reader:
             location = f"{path}:{reader.line_num}"
             if None in row:
                 yield BadRecord(location, "more values than header columns")
+                continue
+            if any(_not_utf8(v) for v in (*row.keys(), *row.values()) if v):
+                yield BadRecord(location, "invalid UTF-8")
                 continue
             record = {k: v for k, v in row.items() if k and v not in (None, "")}
             if "related" in record:
@@ -212,6 +214,16 @@ def _csv(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
             yield Record(location, record)
     except csv.Error as exc:
         yield BadRecord(f"{path}:{reader.line_num}", f"invalid CSV: {exc}")
+    finally:
+        text.detach()  # the stream is its opener's to close
+
+
+def _not_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _text(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:

@@ -235,6 +235,20 @@ def test_gzip_csv_and_control_characters_in_terminal_output(tmp_path):
     assert "\x1b[2J" not in output and "\x07" not in output and "\x1b]0" not in output
 
 
+def test_csv_streams_and_a_row_of_bad_bytes_is_skipped_alone(tmp_path):
+    # Rows are read as they come (the file is never decoded whole): a row of bytes that
+    # are not UTF-8 is skipped with its line, the rows around it kept.
+    rows = "".join(f"c{i},judul {i},berita nomor {i}\n" for i in range(3000))
+    data = b"id,title,body\n" + rows.encode() + b"c-bad,\xff\xfe,x\nc-after,a,b\n"
+    (tmp_path / "big.csv").write_bytes(data)
+    ix = Index.create(tmp_path / "ix")
+    summary = index_paths(ix, [tmp_path / "big.csv"], batch_size=1000)
+    assert summary.added == 3001 and len(ix) == 3001 and "c-after" in ix and "c-bad" not in ix
+    (bad,) = summary.bad
+    assert bad.location.endswith("big.csv:3002") and bad.reason == "invalid UTF-8"
+    ix.close()
+
+
 def test_json_lines_stream_and_a_truncated_gzip_keeps_what_came_before(tmp_path):
     lines = b"".join(
         json.dumps({"id": f"x{i}", "body": f"berita nomor {i}"}).encode() + b"\n"
