@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from searchlib.engine.storage import MARKER
+from searchlib.json_array import NOT_UTF8, JsonArrayError, json_items
 
 __all__ = [
     "SUFFIXES",
@@ -172,23 +173,22 @@ def _json_line(path: Path, number: int, raw: bytes) -> Iterator[Record | BadReco
 
 
 def _json(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
-    data = stream.read()
+    """A JSON array's objects as records, decoded one at a time (``json_array``: an
+    export of a million articles is never held whole), or one object."""
     try:
-        value = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        yield BadRecord(str(path), f"invalid UTF-8 at byte {exc.start}")
-        return
-    except (ValueError, RecursionError) as exc:
-        yield BadRecord(str(path), f"invalid JSON: {str(exc)[:120]}")
-        return
-    items = value if isinstance(value, list) else [value]
-    for number, item in enumerate(items, start=1):
-        location = f"{path}:{number}" if isinstance(value, list) else str(path)
-        if not isinstance(item, dict):
-            yield BadRecord(location, f"expected a JSON object, got {type(item).__name__}")
-            continue
-        item.setdefault("id", _stable_id(path, f"-{number}" if isinstance(value, list) else ""))
-        yield Record(location, item)
+        for number, item in json_items(stream):
+            location = f"{path}:{number}" if number else str(path)
+            if item is NOT_UTF8:
+                yield BadRecord(location, "invalid UTF-8")
+                continue
+            if not isinstance(item, dict):
+                yield BadRecord(location, f"expected a JSON object, got {type(item).__name__}")
+                continue
+            item.setdefault("id", _stable_id(path, f"-{number}" if number else ""))
+            yield Record(location, item)
+    except JsonArrayError as exc:
+        location = f"{path}:{exc.number}" if exc.number else str(path)
+        yield BadRecord(location, str(exc)[:160])
 
 
 def _csv(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
