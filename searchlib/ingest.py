@@ -12,13 +12,16 @@ as ``related``); a leading dateline such as ``jpnn.com, MOSKOW - `` becomes the
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -27,6 +30,7 @@ from searchlib.engine.storage import MARKER
 from searchlib.json_array import NOT_UTF8, JsonArrayError, json_items
 
 __all__ = [
+    "STDIN",
     "SUFFIXES",
     "BadRecord",
     "IngestSummary",
@@ -38,6 +42,7 @@ __all__ = [
 ]
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".txt")
+STDIN = "-"  # the path that means standard input, read as JSON Lines
 _DATELINE = re.compile(
     r"^\s*(?:(?P<source>[A-Za-z0-9][\w.-]*\.[a-z]{2,}),\s*)?"
     r"(?P<place>[A-Z][A-Z .'-]{1,40}?)\s*[-\u2013\u2014]\s+"
@@ -89,7 +94,9 @@ def input_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | BadR
     """The files ``paths`` name (folders searched for known kinds), or why not."""
     for raw in paths:
         path = Path(raw)
-        if path.is_dir() and _is_index(path):
+        if str(raw) == STDIN:
+            yield path  # JSON Lines from standard input (a pipe)
+        elif path.is_dir() and _is_index(path):
             yield BadRecord(str(path), "a searchlib index, not articles")
         elif path.is_dir():
             found = sorted(p for p in _files_under(path) if p.is_file() and _kind(p))
@@ -108,15 +115,18 @@ def input_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | BadR
             yield BadRecord(str(path), "no such file or directory")
 
 
-def _open_stream(path: Path) -> BinaryIO:
-    """The file's bytes as a stream (gzip'd files decompressed as they are read)."""
+def _open_stream(path: Path) -> AbstractContextManager[BinaryIO]:
+    """The file's bytes as a stream (gzip'd files decompressed as they are read;
+    ``-``: standard input, left open when done)."""
+    if str(path) == STDIN:
+        return contextlib.nullcontext(sys.stdin.buffer)
     if path.name.lower().endswith(".gz"):
         return cast(BinaryIO, gzip.open(path, "rb"))
     return open(path, "rb")
 
 
 def _stable_id(path: Path, suffix: str = "") -> str:
-    base = path.name
+    base = "stdin" if str(path) == STDIN else path.name
     for ending in (".gz", *SUFFIXES):
         base = base.removesuffix(ending)
     return f"{base}{suffix}"
@@ -257,18 +267,19 @@ def read_records(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record | B
             yield item
             continue
         try:
-            stream = _open_stream(item)
+            opened = _open_stream(item)
         except OSError as exc:
             yield BadRecord(str(item), f"cannot read: {exc}")
             continue
-        with stream:
+        with opened as stream:
             yield from _checked(item, stream)
 
 
 def _checked(item: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
     """A file's records as read (``normalize_record`` validates them, once)."""
     try:
-        yield from _READERS[_kind(item) or ""](item, stream)
+        kind = ".jsonl" if str(item) == STDIN else _kind(item) or ""
+        yield from _READERS[kind](item, stream)
     except (OSError, EOFError) as exc:  # a damaged gzip stream, a read error
         yield BadRecord(str(item), f"cannot read: {exc}")
 

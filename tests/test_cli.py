@@ -89,6 +89,15 @@ def test_a_file_of_many_bad_lines_reports_the_first_and_counts_all(runner, tmp_p
     assert "... and 500 more skipped" in result.output
 
 
+def test_index_reads_json_lines_from_standard_input(runner, tmp_path):
+    piped = '{"id": "p1", "body": "dari pipa"}\n{"body": "tanpa id"}\nrusak\n'
+    result = run(runner, "--index", tmp_path / "ix", "index", "-", input=piped)
+    assert result.exit_code == 0, result.output
+    assert "added 2, updated 0, skipped 1" in result.output and "skipped -:3" in result.output
+    with Index.open(tmp_path / "ix") as index:
+        assert sorted(index.ids()) == ["p1", "stdin-2"]
+
+
 def test_export_writes_what_index_reads_back(runner, tmp_path, index_dir):
     run(runner, "--index", index_dir, "delete", "a2")
     exported = tmp_path / "copy.jsonl.gz"

@@ -351,12 +351,14 @@ def test_add_files_reads_on_the_workers(tmp_path, local_cluster):
         tmp_path / "c", address=local_cluster.scheduler_address, shards=3, replicas=2
     ) as cluster:
         summary = cluster.add_files(
-            [str(local), f"file://{url_twin}", str(tmp_path / "missing.jsonl")],
+            [str(local), f"file://{url_twin}", str(tmp_path / "missing.jsonl"), "-"],
             batch_size=7,
             on_progress=seen.append,
         )
         assert summary.added == 50 and summary.updated == 0
-        assert {b.location for b in summary.bad} >= {f"{local}:31", str(tmp_path / "missing.jsonl")}
+        wanted = {f"{local}:31", str(tmp_path / "missing.jsonl"), "-"}
+        assert {b.location for b in summary.bad} >= wanted and summary.skipped == 3
+        assert "standard input" in next(b.reason for b in summary.bad if b.location == "-")
         assert len(cluster) == 50 and len(seen) == 2
         again = cluster.add_files([str(local)])  # upserts: safe to run again
         assert again.added == 0 and again.updated == 30 and len(cluster) == 50

@@ -60,7 +60,8 @@ def index_command(
     synonyms_file: Path | None,
     no_synonyms: bool,
 ) -> None:
-    """Add articles from files and folders (.jsonl, .json, .csv, .txt, each optionally .gz).
+    """Add articles from files and folders (.jsonl, .json, .csv, .txt, each optionally .gz;
+    '-': JSON Lines from standard input).
 
     With --cluster, files (local paths every worker can read, or fsspec URLs) are read
     on the workers in parallel; the first run creates the cluster index.
@@ -69,6 +70,7 @@ def index_command(
     Examples:
       search index articles.jsonl
       search --index news.idx index --rebuild data/ seeds/
+      zcat export.jsonl.gz | search --index news.idx index -
       search --cluster tcp://127.0.0.1:8786 --root /data/news index --shards 4 data/
       search --cluster tcp://10.0.0.1:8786 --root ./news index --replicas 2 \\
         --data-dir /var/lib/searchlib data/

@@ -27,7 +27,7 @@ from searchlib.cluster.ingest import FileReport, ingest_file, is_url
 from searchlib.cluster.replicas import CALL_TIMEOUT, ReplicaSet
 from searchlib.cluster.search import ScatterGather
 from searchlib.errors import QueryError
-from searchlib.ingest import BadRecord, IngestSummary, input_files
+from searchlib.ingest import STDIN, BadRecord, IngestSummary, input_files
 from searchlib.query.arguments import check_search
 from searchlib.query.collapse import Duplicate, collapse_bytes, duplicates_arguments
 from searchlib.query.collectors import TRACK_TOTAL_HITS, Collectors
@@ -225,6 +225,10 @@ class ClusterIndex:
         summary = IngestSummary()
         locations: list[str] = []
         for raw in paths:
+            if str(raw) == STDIN:
+                reason = "standard input is read by one index; save it where workers can read"
+                summary.skip(BadRecord(STDIN, reason))
+                continue
             if is_url(str(raw)):
                 locations.append(str(raw))
                 continue
