@@ -21,12 +21,13 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from searchlib.document import normalize_record, unicode_problem
 from searchlib.engine.storage import MARKER
+from searchlib.errors import DocumentError
 from searchlib.json_array import NOT_UTF8, JsonArrayError, json_items
 
 __all__ = [
@@ -115,7 +116,7 @@ def input_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | BadR
             yield BadRecord(str(path), "no such file or directory")
 
 
-def _open_stream(path: Path) -> AbstractContextManager[BinaryIO]:
+def _open_stream(path: Path) -> contextlib.AbstractContextManager[BinaryIO]:
     """The file's bytes as a stream (gzip'd files decompressed as they are read;
     ``-``: standard input, left open when done)."""
     if str(path) == STDIN:
@@ -214,7 +215,7 @@ def _csv(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
             if None in row:
                 yield BadRecord(location, "more values than header columns")
                 continue
-            if any(_not_utf8(v) for v in (*row.keys(), *row.values()) if v):
+            if any(unicode_problem(v) for v in (*row.keys(), *row.values()) if v):
                 yield BadRecord(location, "invalid UTF-8")
                 continue
             record = {k: v for k, v in row.items() if k and v not in (None, "")}
@@ -226,14 +227,6 @@ def _csv(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
         yield BadRecord(f"{path}:{reader.line_num}", f"invalid CSV: {exc}")
     finally:
         text.detach()  # the stream is its opener's to close
-
-
-def _not_utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _text(path: Path, stream: BinaryIO) -> Iterator[Record | BadRecord]:
@@ -320,9 +313,6 @@ def index_paths(
     Bad records are collected in the summary and skipped; ``on_progress(n)`` is called
     after each batch with the number of records it handled.
     """
-    from searchlib.document import normalize_record
-    from searchlib.errors import DocumentError
-
     summary = IngestSummary()
     batch: dict[str, dict[str, Any]] = {}
 
