@@ -236,10 +236,15 @@ def test_bad_arguments_are_refused(tmp_path, local_cluster):
 
 def _kill_replica(cluster: ClusterIndex, shard: int, replica: int) -> None:
     pid = cluster.replicas.call(shard, replica, "pid")
+    address = cluster.replicas.actor(shard, replica).address
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the nanny brings a new worker up
-        if len(cluster.replicas.workers()) == 3:
+        # Three workers again, the dead one not among them: until the scheduler has
+        # dropped it, a count of three may still include it, and a search then would
+        # find its replacement not yet there (and place the replica elsewhere).
+        workers = cluster.replicas.workers()
+        if len(workers) == 3 and address not in workers:
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
