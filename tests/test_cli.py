@@ -89,6 +89,16 @@ def test_a_file_of_many_bad_lines_reports_the_first_and_counts_all(runner, tmp_p
     assert "... and 500 more skipped" in result.output
 
 
+def test_an_index_of_another_format_exits_5_with_the_way_to_rebuild(runner, tmp_path):
+    path = tmp_path / "ix"
+    Index.create(path).close()
+    (path / "searchlib.json").write_text(json.dumps({"format": 3}))
+    result = run(runner, "--index", path, "stats")
+    assert result.exit_code == 5
+    assert f"rebuild with: search --index {path} index --rebuild FILES..." in result.output
+    assert "search export" in result.output and "Traceback" not in result.output
+
+
 def test_index_reads_json_lines_from_standard_input(runner, tmp_path):
     piped = '{"id": "p1", "body": "dari pipa"}\n{"body": "tanpa id"}\nrusak\n'
     result = run(runner, "--index", tmp_path / "ix", "index", "-", input=piped)

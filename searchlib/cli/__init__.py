@@ -54,7 +54,10 @@ def fail(exc: SearchlibError, index_path: Path | None = None) -> NoReturn:
         raise CliFailure(str(exc), "wait for the other writer to finish and retry", EXIT_LOCKED)
     if isinstance(exc, IndexVersionError):
         raise CliFailure(
-            str(exc), f"rebuild with: search{where} index --rebuild FILES...", EXIT_VERSION
+            str(exc),
+            f"rebuild with: search{where} index --rebuild FILES... (FILES: the articles, "
+            "or 'search export' of them by the searchlib that wrote the index)",
+            EXIT_VERSION,
         )
     if isinstance(exc, IndexCorruptError):
         raise CliFailure(
