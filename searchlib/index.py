@@ -340,9 +340,8 @@ class Index:
         when iteration starts (later writes are not seen): each doc store block is
         decoded once, so the whole index streams (an export, a copy into another
         index: ``Index.add`` takes the articles as they come)."""
-        snapshot = self._engine.snapshot()
-        for docnum in snapshot.live_docnums():
-            yield public_fields(snapshot.stored(docnum))
+        for stored in self._engine.snapshot().stored_documents():
+            yield public_fields(stored)
 
     def analyze(self, text: str) -> list[Token]:
         return self.analyzer.analyze(text)

@@ -154,6 +154,24 @@ def test_documents_stream_the_commit_current_when_iteration_starts(tmp_path):
     ix.close()
 
 
+def test_documents_let_the_stores_pages_go_as_they_are_read(tmp_path, monkeypatch):
+    # An export reads every block once: the stores' pages are released every
+    # RELEASE_EVERY documents, so a million articles do not stay resident.
+    from searchlib.engine import docstore, snapshot
+
+    released = []
+    monkeypatch.setattr(snapshot, "RELEASE_EVERY", 4)
+    real = docstore.DocStoreReader.release
+    monkeypatch.setattr(
+        docstore.DocStoreReader, "release", lambda self: (released.append(1), real(self))[1]
+    )
+    ix = Index.create(tmp_path / "ix", workers=1)
+    ix.add([{"id": f"d{n}", "body": f"kata{n}"} for n in range(10)])
+    assert [a["id"] for a in ix.documents()] == [f"d{n}" for n in range(10)]
+    assert len(released) == 2  # after the 4th and the 8th
+    ix.close()
+
+
 @pytest.mark.parametrize("batch_size", [1, 3, 40])
 def test_upserts_and_deletes_over_many_segments(tmp_path, batch_size):
     # Few ids are looked up one by one, many by one pass over the id terms: same result.

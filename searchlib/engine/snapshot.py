@@ -50,6 +50,8 @@ __all__ = [
 # Bytes of recently used posting arrays kept per snapshot (a common word's postings
 # in a million articles are megabytes: the budget, not a count, bounds the memory).
 POSTINGS_CACHE_BYTES = 256 << 20
+# Documents read in order between two releases of the doc stores' pages.
+RELEASE_EVERY = 15_000
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_TF = np.zeros(0, dtype=np.uint8)
 
@@ -492,6 +494,16 @@ class Snapshot:
 
     def live_docnums(self) -> Iterator[int]:
         return iter(np.flatnonzero(self.live).tolist())
+
+    def stored_documents(self) -> Iterator[dict[str, Any]]:
+        """Every live document's stored fields, in order: each doc store block decoded
+        once, and the stores' pages let go every ``RELEASE_EVERY`` documents (read
+        once, they need not stay resident: an export of a million articles)."""
+        for count, docnum in enumerate(self.live_docnums(), start=1):
+            yield self.stored(docnum)
+            if not count % RELEASE_EVERY:
+                for columns in self._segments:
+                    columns.reader.store.release()
 
     def verify(self) -> None:
         """Recompute the checksum of every file of this commit's segments."""
