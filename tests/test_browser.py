@@ -102,7 +102,8 @@ def browser():
     driver.quit()
 
 
-def _wait(condition, timeout: float = 10.0):
+def _wait(condition, timeout: float = 30.0):
+    # Generous: one wait of 10 s timed out once in a full suite (not reproduced since).
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
