@@ -22,6 +22,7 @@ from typing import BinaryIO, TextIO, cast
 import click
 
 from searchlib.cli import CliFailure, CliState, cli, fail
+from searchlib.engine.storage import fsync_directory
 from searchlib.errors import SearchlibError
 
 __all__ = ["export_command"]
@@ -51,12 +52,14 @@ def export_command(state: CliState, destination: str) -> None:
     temp = target.with_name(f"{target.name}.{os.getpid()}.partial")
     count = 0
     try:
-        with state.open() as index, _opened(None if to_stdout else temp) as out:
+        compressed = target.name.endswith(".gz")
+        with state.open() as index, _opened(None if to_stdout else temp, compressed) as out:
             for article in index.documents():
                 out.write(json.dumps(article, ensure_ascii=False, default=str) + "\n")
                 count += 1
         if not to_stdout:
             os.replace(temp, target)
+            fsync_directory(target.parent.absolute())  # the rename made durable
     except SearchlibError as exc:
         fail(exc, state.path)
     except BrokenPipeError:
@@ -72,14 +75,13 @@ def export_command(state: CliState, destination: str) -> None:
 
 
 @contextlib.contextmanager
-def _opened(path: Path | None) -> Iterator[TextIO]:
-    """Standard output, or ``path`` (gzip'd when its final name ends .gz), as text,
-    made durable when the block ends."""
+def _opened(path: Path | None, compressed: bool) -> Iterator[TextIO]:
+    """Standard output, or ``path`` (gzip'd if ``compressed``), as text, made durable
+    when the block ends."""
     if path is None:
         yield sys.stdout
         sys.stdout.flush()
         return
-    compressed = path.name.removesuffix(f".{os.getpid()}.partial").endswith(".gz")
     with open(path, "wb") as raw:
         binary = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="wb") if compressed else raw)
         text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
